@@ -1,0 +1,182 @@
+"""homediag: smart-home network diagnostics.
+
+Run every probe and get the bundle::
+
+    import homediag
+
+    bundle = await homediag.diagnose(homediag.Config())
+    homediag.write_bundle(bundle, "out/")
+
+Run one probe and read its typed facts::
+
+    result = await homediag.run_probe("router")
+    print(result.facts.gateways[0].ping.loss_pct)
+
+Names are loaded on first use, so ``import homediag`` (and ``homediag --help``)
+stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from homediag._version import __version__
+
+if TYPE_CHECKING:
+    from homediag.analyze.engine import Analyzer, analyze
+    from homediag.analyze.finding import Finding, Severity
+    from homediag.api import diagnose, diagnose_events, diagnose_sync, run_probe
+    from homediag.bundle.models import Bundle, Device, Observer, ProbeRecord, Service
+    from homediag.bundle.reader import load_bundle
+    from homediag.bundle.schema import bundle_schema
+    from homediag.bundle.writer import write_bundle
+    from homediag.config import Config, load_config
+    from homediag.errors import (
+        BundleError,
+        BundleFormatError,
+        BundleIntegrityError,
+        BundleSchemaError,
+        ConfigError,
+        HomediagError,
+        LabError,
+        ProbeError,
+        RedactionError,
+        UnknownProbeError,
+    )
+    from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+    from homediag.runtime.context import ProbeContext
+    from homediag.runtime.events import (
+        Event,
+        ProbeFinished,
+        ProbeProgress,
+        ProbeStarted,
+        RunFinished,
+        RunStarted,
+    )
+    from homediag.runtime.probe import Probe, ProbeOutput, ProbeResult, Requirements
+    from homediag.runtime.registry import available_probes, register_probe, unregister_probe
+    from homediag.runtime.runner import Runner
+
+_EXPORTS: dict[str, str] = {
+    # running
+    "diagnose": "homediag.api",
+    "diagnose_sync": "homediag.api",
+    "diagnose_events": "homediag.api",
+    "run_probe": "homediag.api",
+    "Runner": "homediag.runtime.runner",
+    "Config": "homediag.config",
+    "load_config": "homediag.config",
+    # writing probes
+    "Probe": "homediag.runtime.probe",
+    "ProbeOutput": "homediag.runtime.probe",
+    "ProbeResult": "homediag.runtime.probe",
+    "Requirements": "homediag.runtime.probe",
+    "ProbeContext": "homediag.runtime.context",
+    "register_probe": "homediag.runtime.registry",
+    "unregister_probe": "homediag.runtime.registry",
+    "available_probes": "homediag.runtime.registry",
+    "MacAddress": "homediag.redact.kinds",
+    "IPAddress": "homediag.redact.kinds",
+    "Hostname": "homediag.redact.kinds",
+    "Ssid": "homediag.redact.kinds",
+    "Secret": "homediag.redact.kinds",
+    "FreeText": "homediag.redact.kinds",
+    # events
+    "Event": "homediag.runtime.events",
+    "RunStarted": "homediag.runtime.events",
+    "ProbeStarted": "homediag.runtime.events",
+    "ProbeProgress": "homediag.runtime.events",
+    "ProbeFinished": "homediag.runtime.events",
+    "RunFinished": "homediag.runtime.events",
+    # bundles and findings
+    "Bundle": "homediag.bundle.models",
+    "Device": "homediag.bundle.models",
+    "Service": "homediag.bundle.models",
+    "Observer": "homediag.bundle.models",
+    "ProbeRecord": "homediag.bundle.models",
+    "load_bundle": "homediag.bundle.reader",
+    "write_bundle": "homediag.bundle.writer",
+    "bundle_schema": "homediag.bundle.schema",
+    "Finding": "homediag.analyze.finding",
+    "Severity": "homediag.analyze.finding",
+    "Analyzer": "homediag.analyze.engine",
+    "analyze": "homediag.analyze.engine",
+    # errors
+    "HomediagError": "homediag.errors",
+    "ConfigError": "homediag.errors",
+    "UnknownProbeError": "homediag.errors",
+    "ProbeError": "homediag.errors",
+    "BundleError": "homediag.errors",
+    "BundleFormatError": "homediag.errors",
+    "BundleIntegrityError": "homediag.errors",
+    "BundleSchemaError": "homediag.errors",
+    "RedactionError": "homediag.errors",
+    "LabError": "homediag.errors",
+}
+
+__all__ = [
+    "Analyzer",
+    "Bundle",
+    "BundleError",
+    "BundleFormatError",
+    "BundleIntegrityError",
+    "BundleSchemaError",
+    "Config",
+    "ConfigError",
+    "Device",
+    "Event",
+    "Finding",
+    "FreeText",
+    "HomediagError",
+    "Hostname",
+    "IPAddress",
+    "LabError",
+    "MacAddress",
+    "Observer",
+    "Probe",
+    "ProbeContext",
+    "ProbeError",
+    "ProbeFinished",
+    "ProbeOutput",
+    "ProbeProgress",
+    "ProbeRecord",
+    "ProbeResult",
+    "ProbeStarted",
+    "RedactionError",
+    "Requirements",
+    "RunFinished",
+    "RunStarted",
+    "Runner",
+    "Secret",
+    "Service",
+    "Severity",
+    "Ssid",
+    "UnknownProbeError",
+    "__version__",
+    "analyze",
+    "available_probes",
+    "bundle_schema",
+    "diagnose",
+    "diagnose_events",
+    "diagnose_sync",
+    "load_bundle",
+    "load_config",
+    "register_probe",
+    "run_probe",
+    "unregister_probe",
+    "write_bundle",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'homediag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

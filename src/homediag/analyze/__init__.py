@@ -1,0 +1,1 @@
+"""Analysis: findings and the rules that derive them from a bundle."""

@@ -1,0 +1,114 @@
+"""The analyzer protocol and the engine that runs analyzers over a bundle.
+
+Analyzers read only the bundle, never the network, so the same rules run on
+site, on the support side, and on old bundles with newer rules
+(``homediag analyze``). Third-party analyzers register through the
+``homediag.analyzers`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
+from typing import Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+
+from homediag.analyze.catalog import spec
+from homediag.analyze.finding import SEVERITY_RANK, Finding
+from homediag.bundle.models import Bundle
+
+__all__ = ["ANALYZER_GROUP", "Analyzer", "RuleSet", "analyze", "builtin_analyzers", "probe_facts"]
+
+ANALYZER_GROUP = "homediag.analyzers"
+M = TypeVar("M", bound=BaseModel)
+
+ANALYZER_FAILED = spec(
+    "homediag.analyzer_failed",
+    severity="info",
+    probe="homediag",
+    title="A rule could not read this bundle",
+    meaning="""An analyzer raised an error on this bundle. The other rules ran; findings that
+    rule would have made are missing.""",
+    remediation="""Report the bundle and homediag's version to the homediag developers; re-run
+    `homediag analyze` with a newer homediag.""",
+)
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    """Turns a bundle into findings. Must not touch the network."""
+
+    name: str
+
+    def analyze(self, bundle: Bundle) -> Iterable[Finding]:
+        """The findings this analyzer sees in ``bundle``."""
+        ...
+
+
+class RuleSet:
+    """An analyzer made of a plain function ``bundle -> findings``."""
+
+    def __init__(self, name: str, rule: Callable[[Bundle], Iterable[Finding]]) -> None:
+        self.name = name
+        self._rule = rule
+
+    def analyze(self, bundle: Bundle) -> Iterable[Finding]:
+        """Run the rule."""
+        return self._rule(bundle)
+
+    def __repr__(self) -> str:
+        return f"<RuleSet {self.name!r}>"
+
+
+def probe_facts(bundle: Bundle, probe: str, model: type[M]) -> M | None:
+    """The ``data`` of ``probe`` in ``bundle`` as ``model``; ``None`` if absent or unreadable."""
+    record = bundle.probes.get(probe)
+    if record is None or record.status not in ("completed", "partial") or not record.data:
+        return None
+    try:
+        return model.model_validate(record.data)
+    except ValidationError:
+        return None
+
+
+def builtin_analyzers() -> list[Analyzer]:
+    """The analyzers that ship with homediag."""
+    from homediag.analyze.rules import BUILTIN_RULES  # noqa: PLC0415 - rules import probe models
+
+    return list(BUILTIN_RULES)
+
+
+def _plugin_analyzers() -> list[Analyzer]:
+    found: list[Analyzer] = []
+    for ep in entry_points(group=ANALYZER_GROUP):
+        try:
+            target = ep.load()
+            instance = target() if isinstance(target, type) else target
+        except Exception:  # noqa: BLE001, S112 - a broken plugin must not stop analysis
+            continue
+        if isinstance(instance, Analyzer):
+            found.append(instance)
+    return found
+
+
+def analyze(bundle: Bundle, analyzers: Iterable[Analyzer] | None = None) -> list[Finding]:
+    """Run ``analyzers`` (default: built-in plus plugins) and return findings, worst first.
+
+    An analyzer that raises does not stop the others; it is reported as a
+    ``homediag.analyzer_failed`` finding.
+    """
+    chosen = list(analyzers) if analyzers is not None else builtin_analyzers() + _plugin_analyzers()
+    findings: list[Finding] = []
+    for analyzer in chosen:
+        try:
+            findings.extend(analyzer.analyze(bundle))
+        except Exception as exc:  # noqa: BLE001 - isolate rules from each other
+            findings.append(
+                ANALYZER_FAILED.make(
+                    f"Analyzer {analyzer.name!r} failed: {type(exc).__name__}: {exc}",
+                    {"analyzer": analyzer.name, "error": type(exc).__name__},
+                )
+            )
+    findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id, f.detail))
+    return findings

@@ -1,0 +1,16 @@
+"""The built-in rules, one module per probe."""
+
+from __future__ import annotations
+
+from homediag.analyze.engine import RuleSet
+from homediag.analyze.rules import dns, host, internet, probes, router
+
+__all__ = ["BUILTIN_RULES"]
+
+BUILTIN_RULES: tuple[RuleSet, ...] = (
+    RuleSet("probes", probes.analyze),
+    RuleSet("host", host.analyze),
+    RuleSet("router", router.analyze),
+    RuleSet("dns", dns.analyze),
+    RuleSet("internet", internet.analyze),
+)

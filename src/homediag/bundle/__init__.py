@@ -1,0 +1,1 @@
+"""The diagnostic bundle: models (schema 1), writer, and the untrusted-input reader."""

@@ -1,0 +1,104 @@
+"""Writing a bundle: one zip with bundle.json, manifest.json, reports and evidence.
+
+The write is atomic (a temporary file in the target directory, then a
+rename) and fails closed: if any registered secret is still present in any
+file, nothing is written and :class:`~homediag.errors.RedactionError` is
+raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from homediag.bundle.models import Bundle, FileEntry, Manifest
+from homediag.errors import RedactionError
+from homediag.redact.secrets import SecretRegistry
+
+__all__ = ["bundle_filename", "bundle_files", "write_bundle"]
+
+# Fixed member timestamps: the zip's bytes depend only on its content.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def bundle_filename(bundle: Bundle) -> str:
+    """``homediag-<UTC timestamp>-<level>.zip``, as the bundle contract names it."""
+    stamp = bundle.created_at.strftime("%Y%m%dT%H%M%SZ")
+    return f"homediag-{stamp}-{bundle.redaction.level}.zip"
+
+
+def bundle_files(bundle: Bundle, *, reports: bool = True) -> dict[str, bytes]:
+    """Every file of the bundle except ``manifest.json``, by path in the zip."""
+    files: dict[str, bytes] = {
+        "bundle.json": bundle.model_dump_json(indent=2).encode("utf-8") + b"\n",
+    }
+    if reports:
+        from homediag.render.html import render_html  # noqa: PLC0415 - Jinja2 only when writing
+        from homediag.render.markdown import render_markdown  # noqa: PLC0415
+
+        files["report.html"] = render_html(bundle).encode("utf-8")
+        files["summary.md"] = render_markdown(bundle).encode("utf-8")
+    for name, body in sorted(bundle.evidence.items()):
+        files[f"evidence/{name}"] = body
+    return files
+
+
+def _manifest(bundle: Bundle, files: dict[str, bytes]) -> bytes:
+    manifest = Manifest(
+        schema_version=bundle.schema_version,
+        tool=bundle.tool,
+        created_at=bundle.created_at,
+        redaction=bundle.redaction,
+        files={
+            name: FileEntry(sha256=hashlib.sha256(body).hexdigest(), size=len(body))
+            for name, body in sorted(files.items())
+        },
+    )
+    return json.dumps(manifest.model_dump(mode="json"), indent=2).encode("utf-8") + b"\n"
+
+
+def write_bundle(
+    bundle: Bundle,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    secrets: SecretRegistry | None = None,
+    reports: bool = True,
+) -> Path:
+    """Write ``bundle`` as a zip and return its path.
+
+    ``path`` may be a file name, an existing directory (the contract's file
+    name is used inside it) or ``None`` (the current directory). ``secrets``
+    are checked in every byte written; a hit raises ``RedactionError``.
+    """
+    target = Path(path) if path is not None else Path.cwd()
+    if target.is_dir():
+        target = target / bundle_filename(bundle)
+    files = bundle_files(bundle, reports=reports)
+    files["manifest.json"] = _manifest(bundle, files)
+    if secrets is not None and len(secrets):
+        for name, body in files.items():
+            if secrets.find_in(body):
+                raise RedactionError(
+                    f"a secret was still present in {name}; the bundle was not written"
+                )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".homediag-", suffix=".zip.tmp", dir=target.parent)
+    try:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+        ):
+            for name in ["manifest.json", *sorted(n for n in files if n != "manifest.json")]:
+                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, files[name])
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target

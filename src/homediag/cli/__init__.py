@@ -1,0 +1,188 @@
+"""The ``homediag`` command line.
+
+Only ``argparse`` is imported here: ``homediag --help`` must start in well
+under 0.3 s, so every command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+_DESCRIPTION = """\
+Smart-home network diagnostics. On site, `homediag run` looks at the network
+from this computer, prints what is wrong and how to fix it, and writes one
+bundle file to attach to the support ticket. Support opens bundles with
+`homediag show`.
+"""
+
+
+def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    def call(args: argparse.Namespace) -> int:
+        import importlib  # noqa: PLC0415
+
+        handler: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(module), function
+        )
+        return handler(args)
+
+    return call
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="diagnose the network from this computer and write a bundle",
+        description="Run the probes, show findings with fixes, and write a redacted bundle.",
+    )
+    p.add_argument("-c", "--config", metavar="FILE", help="TOML configuration (see README)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="bundle file or directory (default: current directory)",
+    )
+    p.add_argument(
+        "--probe",
+        action="append",
+        metavar="NAME",
+        dest="probes",
+        help="run only this probe (repeatable)",
+    )
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="global deadline (default 15)")
+    p.add_argument(
+        "--interface", metavar="IFACE", help="interface to look from (default: the default route's)"
+    )
+    p.add_argument(
+        "--redact", choices=["support", "public", "none"], help="redaction level (default support)"
+    )
+    p.add_argument(
+        "--unprivileged", action="store_true", help="behave as an ordinary user even when root"
+    )
+    p.add_argument("--mqtt-host", metavar="HOST", help="the MQTT broker (default: found by mDNS)")
+    p.add_argument("--mqtt-port", type=int, metavar="PORT")
+    p.add_argument("--mqtt-tls", action="store_true", default=None, help="use TLS to the broker")
+    p.add_argument("--mqtt-username", metavar="USER")
+    p.add_argument("--ha-url", metavar="URL", help="Home Assistant URL")
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        metavar="NAME=URL",
+        help="an extra endpoint to check (repeatable)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the bundle's JSON on stdout (progress goes to stderr)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no live progress display")
+    p.add_argument("--no-bundle", action="store_true", help="do not write a bundle file")
+    p.add_argument(
+        "--fail-on",
+        choices=["warning", "critical"],
+        help="exit 1 when a finding of this severity or worse is present",
+    )
+    p.set_defaults(handler=_lazy("homediag.cli.run", "cmd_run"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``homediag`` command."""
+    parser = argparse.ArgumentParser(
+        prog="homediag",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="store_true", help="print the version and what this install can do"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(sub)
+
+    p = sub.add_parser("show", help="print a bundle: findings, checks, devices")
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--json", action="store_true", help="print bundle.json instead")
+    p.set_defaults(handler=_lazy("homediag.cli.show", "cmd_show"))
+
+    p = sub.add_parser("schema", help="print the JSON Schema of bundle.json")
+    p.set_defaults(handler=_lazy("homediag.cli.info", "cmd_schema"))
+
+    p = sub.add_parser("probes", help="list probes, what they need, and whether they can run here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_lazy("homediag.cli.info", "cmd_probes"))
+
+    p = sub.add_parser(
+        "demo", help="build the virtual home (Linux, root), diagnose it, tear it down"
+    )
+    p.add_argument(
+        "--scenario", default="healthy", help="lab scenario (see `homediag lab scenarios`)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="where to write the bundle (default: current directory)",
+    )
+    p.set_defaults(handler=_lazy("homediag.cli.lab", "cmd_demo"))
+
+    lab = sub.add_parser("lab", help="the virtual home in network namespaces (Linux, root)")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+    p = lab_sub.add_parser("up", help="build a lab and leave it running")
+    p.add_argument("--scenario", default="healthy")
+    p.set_defaults(handler=_lazy("homediag.cli.lab", "cmd_lab_up"))
+    p = lab_sub.add_parser(
+        "down", help="tear down a lab (or --all, also leftovers of crashed runs)"
+    )
+    p.add_argument("lab_id", nargs="?", metavar="ID")
+    p.add_argument("--all", action="store_true", dest="all_labs")
+    p.set_defaults(handler=_lazy("homediag.cli.lab", "cmd_lab_down"))
+    p = lab_sub.add_parser("list", help="list labs on this machine")
+    p.set_defaults(handler=_lazy("homediag.cli.lab", "cmd_lab_list"))
+    p = lab_sub.add_parser("scenarios", help="list the built-in scenarios")
+    p.set_defaults(handler=_lazy("homediag.cli.lab", "cmd_lab_scenarios"))
+    p = lab_sub.add_parser("exec", help="run a command on a lab host: lab exec ID HOST -- CMD…")
+    p.add_argument("lab_id", metavar="ID")
+    p.add_argument("host", metavar="HOST", help="installer, router, broker, upstream, lan…")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
+    p.set_defaults(handler=_lazy("homediag.cli.lab", "cmd_lab_exec"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from homediag.cli.info import cmd_version  # noqa: PLC0415
+
+        return cmd_version(args)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("homediag: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        from homediag.errors import HomediagError  # noqa: PLC0415
+
+        if isinstance(exc, HomediagError):
+            print(f"homediag: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        if os.environ.get("HOMEDIAG_DEBUG"):
+            raise
+        print(
+            f"homediag: internal error: {type(exc).__name__}: {exc} (set HOMEDIAG_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL

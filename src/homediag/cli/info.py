@@ -1,0 +1,106 @@
+"""``homediag --version``, ``homediag schema`` and ``homediag probes``: what this install can do."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import sys
+from typing import Any
+
+from homediag._version import __version__
+
+__all__ = ["cmd_probes", "cmd_schema", "cmd_version"]
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    """Version, Python, platform, and the optional extras present."""
+    del args
+    scan = (
+        "present"
+        if importlib.util.find_spec("scapy") is not None
+        else "absent (pip install 'homediag[scan]')"
+    )
+    print(f"homediag {__version__}")
+    print(f"python {platform.python_version()} on {sys.platform} ({platform.machine()})")
+    print(f"scan extra (scapy): {scan}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of bundle.json."""
+    del args
+    from homediag.bundle.schema import bundle_schema_json  # noqa: PLC0415
+
+    sys.stdout.write(bundle_schema_json())
+    return 0
+
+
+def cmd_probes(args: argparse.Namespace) -> int:
+    """List every probe, what it needs, and whether it can run here now."""
+    from homediag.errors import UnknownProbeError  # noqa: PLC0415
+    from homediag.net.observe import is_privileged  # noqa: PLC0415
+    from homediag.runtime.registry import available_probes, load_probe  # noqa: PLC0415
+
+    privileged = is_privileged()
+    rows: list[dict[str, Any]] = []
+    for name in available_probes():
+        try:
+            probe = load_probe(name)
+        except UnknownProbeError as exc:
+            rows.append(
+                {
+                    "name": name,
+                    "description": "",
+                    "needs": [],
+                    "runs_here": False,
+                    "why_not": str(exc),
+                }
+            )
+            continue
+        req = probe.requires
+        needs = []
+        if req.privileged:
+            needs.append("root/administrator")
+        if req.platforms:
+            needs.append("platform: " + "/".join(sorted(req.platforms)))
+        needs += [f"module {m}" for m in req.modules]
+        needs += [f"after {a}" for a in req.after]
+        why_not = req.unmet(privileged=privileged)
+        rows.append(
+            {
+                "name": name,
+                "description": probe.description,
+                "timeout_s": probe.timeout,
+                "needs": needs,
+                "runs_here": why_not is None,
+                "why_not": why_not,
+            }
+        )
+    if args.json:
+        print(json.dumps({"privileged": privileged, "probes": rows}, indent=2))
+        return 0
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    table = Table(
+        title=f"Probes ({'privileged' if privileged else 'unprivileged'})", title_justify="left"
+    )
+    for column in ("probe", "what it looks at", "needs", "here"):
+        table.add_column(column)
+    for row in rows:
+        here = (
+            Text("yes", style="green")
+            if row["runs_here"]
+            else Text(f"no: {row['why_not']}", style="yellow")
+        )
+        table.add_row(
+            str(row["name"]),
+            Text(str(row["description"])),
+            Text(", ".join(row["needs"]) or "-"),
+            here,
+        )
+    Console().print(table)
+    return 0

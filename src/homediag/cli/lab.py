@@ -1,0 +1,130 @@
+"""``homediag lab …`` and ``homediag demo``: the virtual home from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from homediag.errors import LabError
+
+__all__ = [
+    "cmd_demo",
+    "cmd_lab_down",
+    "cmd_lab_exec",
+    "cmd_lab_list",
+    "cmd_lab_scenarios",
+    "cmd_lab_up",
+]
+
+
+def _require() -> None:
+    from homediag.lab.lab import lab_unavailable_reason  # noqa: PLC0415
+
+    reason = lab_unavailable_reason()
+    if reason:
+        raise LabError(reason)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the lab, run ``homediag run`` from the installer's laptop inside it, tear down."""
+    from homediag.lab.lab import Lab  # noqa: PLC0415
+    from homediag.lab.scenarios import get_scenario  # noqa: PLC0415
+
+    _require()
+    scenario = get_scenario(args.scenario)
+    output = Path(args.output or ".").resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    print(
+        f"homediag demo: building the virtual home ({scenario.name}: {scenario.description})",
+        flush=True,
+    )
+    with Lab(scenario) as lab:
+        hosts = ", ".join(f"{h.role} {h.address}" for h in scenario.hosts)
+        print(f"homediag demo: {hosts}; running homediag on the installer's laptop…\n", flush=True)
+        proc = subprocess.run(
+            lab.homediag_argv(["run", "-c", str(lab.config_path), "-o", str(output)]), check=False
+        )
+    print("\nhomediag demo: virtual home torn down.", flush=True)
+    bundles = sorted(output.glob("homediag-*.zip"), key=lambda p: p.stat().st_mtime)
+    if bundles:
+        print(f"homediag demo: read the bundle again with: homediag show {bundles[-1]}")
+    return proc.returncode
+
+
+def cmd_lab_up(args: argparse.Namespace) -> int:
+    """Build a lab and leave it running; print its id and hosts."""
+    from homediag.lab.lab import Lab  # noqa: PLC0415
+
+    _require()
+    lab = Lab(args.scenario).up()
+    print(f"lab {lab.id} up ({lab.scenario.name})")
+    for host in lab.scenario.hosts:
+        print(f"  {host.role:<10} {host.address:<15} namespace {lab.ns(host.role)}")
+    print(f"  config     {lab.config_path}")
+    print(
+        f"run:   homediag lab exec {lab.id} installer -- {sys.executable} -m homediag run -c {lab.config_path}"
+    )
+    print(f"stop:  homediag lab down {lab.id}")
+    return 0
+
+
+def cmd_lab_down(args: argparse.Namespace) -> int:
+    """Tear down one lab, or every lab and leftover with ``--all``."""
+    from homediag.lab.lab import down, down_all  # noqa: PLC0415
+
+    _require()
+    if args.all_labs:
+        print(f"removed {down_all()} lab namespaces")
+        return 0
+    if not args.lab_id:
+        raise LabError("give a lab id (see `homediag lab list`) or --all")
+    removed = down(args.lab_id)
+    if not removed:
+        raise LabError(f"no lab {args.lab_id!r} on this machine")
+    print(f"removed {removed} namespaces of lab {args.lab_id}")
+    return 0
+
+
+def cmd_lab_list(args: argparse.Namespace) -> int:
+    """List labs: recorded ones and stray namespaces."""
+    del args
+    from homediag.lab.lab import list_labs  # noqa: PLC0415
+
+    labs = list_labs()
+    if not labs:
+        print("no labs")
+    for state in labs:
+        namespaces = state.get("namespaces") or []
+        print(f"{state.get('id')}  {state.get('scenario')}  {len(namespaces)} namespaces")  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_lab_scenarios(args: argparse.Namespace) -> int:
+    """List the built-in scenarios."""
+    del args
+    from homediag.lab.scenarios import SCENARIOS  # noqa: PLC0415
+
+    for name, build in SCENARIOS.items():
+        print(f"{name:<16} {build().description}")
+    return 0
+
+
+def cmd_lab_exec(args: argparse.Namespace) -> int:
+    """Run a command inside one host of a running lab."""
+    from homediag.lab.lab import PREFIX  # noqa: PLC0415
+    from homediag.lab.netns import list_netns  # noqa: PLC0415
+
+    _require()
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise LabError("nothing to run: lab exec ID HOST -- CMD…")
+    prefix = args.lab_id if args.lab_id.startswith(PREFIX) else f"{PREFIX}{args.lab_id}"
+    ns = f"{prefix}-{args.host}"
+    if ns not in list_netns():
+        raise LabError(f"no host {args.host!r} in lab {args.lab_id!r}")
+    os.execvp("ip", ["ip", "netns", "exec", ns, *cmd])  # noqa: S606 - replaces this process, no shell

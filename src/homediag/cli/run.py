@@ -1,0 +1,128 @@
+"""``homediag run``: diagnose from this computer, show findings, write the bundle."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from homediag.analyze.finding import SEVERITY_RANK
+from homediag.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
+from homediag.cli.progress import make_progress
+from homediag.config import Config, EndpointConfig, load_config
+from homediag.errors import ConfigError
+from homediag.runtime.runner import Runner
+
+__all__ = ["cmd_run", "config_from_args"]
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The configuration: the file (``-c`` or ``$HOMEDIAG_CONFIG``) with the flags on top."""
+    overrides: dict[str, Any] = {}
+    flag_map = {
+        "timeout": "run.timeout",
+        "interface": "run.interface",
+        "probes": "run.probes",
+        "redact": "run.redaction",
+        "mqtt_host": "mqtt.host",
+        "mqtt_port": "mqtt.port",
+        "mqtt_tls": "mqtt.tls",
+        "mqtt_username": "mqtt.username",
+        "ha_url": "home_assistant.url",
+    }
+    for attr, key in flag_map.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides[key] = value
+    if getattr(args, "unprivileged", False):
+        overrides["run.privileges"] = "unprivileged"
+    path = args.config or os.environ.get("HOMEDIAG_CONFIG")
+    config = load_config(path, overrides=overrides)
+    extra: list[EndpointConfig] = []
+    for item in getattr(args, "endpoint", None) or []:
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url:
+            raise ConfigError(f"--endpoint {item!r}: expected NAME=URL")
+        extra.append(EndpointConfig(name=name, url=url))
+    if extra:
+        config = Config.model_validate(
+            {**config.model_dump(), "endpoints": [*config.endpoints, *extra]}
+        )
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Entry point of ``homediag run``."""
+    config = config_from_args(args)
+    return asyncio.run(_run(args, config))
+
+
+async def _run(args: argparse.Namespace, config: Config) -> int:
+    from homediag.bundle.writer import write_bundle  # noqa: PLC0415
+
+    runner = Runner(config)
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def stop() -> None:
+        if not runner.cancelled:
+            print("\nhomediag: stopping; the bundle will hold what was gathered", file=sys.stderr)
+        runner.cancel()
+
+    installed: list[signal.Signals] = []
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
+    try:
+        with make_progress(not args.no_progress) as progress:
+            async for event in runner.events():
+                progress.update(event)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    bundle = runner.bundle
+    if bundle is None:  # events() always ends with RunFinished, which sets it
+        raise RuntimeError("the run ended without a bundle")
+    path: Path | None = None
+    if not args.no_bundle:
+        path = write_bundle(bundle, args.output, secrets=runner.secrets)
+    if args.json:
+        sys.stdout.write(bundle.model_dump_json(indent=2) + "\n")
+        if path:
+            print(f"bundle: {path}", file=sys.stderr)
+    else:
+        _print_result(bundle, path)
+    if runner.cancelled:
+        return EXIT_INTERRUPTED
+    if args.fail_on and any(
+        SEVERITY_RANK[f.severity] >= SEVERITY_RANK[args.fail_on] for f in bundle.findings
+    ):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _print_result(bundle: Any, path: Path | None) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from homediag.render.terminal import findings_view  # noqa: PLC0415
+
+    console = Console()
+    console.print()
+    console.print(findings_view(bundle))
+    if path is not None:
+        console.print()
+        console.print(
+            Text.assemble("Bundle written: ", (str(path), "bold"), "  (attach it to the ticket)")
+        )
+        with contextlib.suppress(ValueError):
+            path = path.relative_to(Path.cwd())
+        console.print(Text(f"Read it back:   homediag show {path}", style="dim"))

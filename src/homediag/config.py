@@ -1,0 +1,242 @@
+"""Configuration: what cannot be discovered, from a TOML file, flags and the environment.
+
+``homediag run`` works with no configuration at all; a file adds the broker,
+Home Assistant, cloud endpoints and tuning. Secrets (passwords, tokens) come
+from the file, the environment or flags; they are used, never written.
+
+Integrators build a :class:`Config` directly (``Config(mqtt={"host": "10.0.0.5"})``)
+or load one with :func:`load_config`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from homediag.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_INTERNET_ENDPOINTS",
+    "Config",
+    "DnsConfig",
+    "EndpointConfig",
+    "HomeAssistantConfig",
+    "InternetConfig",
+    "MqttConfig",
+    "RouterConfig",
+    "RunConfig",
+    "TlsConfig",
+    "load_config",
+]
+
+#: Public endpoints the ``internet`` probe tries when none are configured: big,
+#: anycast, always-on services whose failure says "no internet path" rather than
+#: "one site is down". They are contacted only by the ``internet`` probe, only
+#: with a TCP connect and a TLS handshake.
+DEFAULT_INTERNET_ENDPOINTS: tuple[str, ...] = (
+    "https://one.one.one.one",
+    "https://dns.google",
+    "https://www.cloudflare.com",
+)
+
+RedactionLevel = Literal["support", "public", "none"]
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors: a typo like ``pasword_env`` must not silently
+    # drop a credential.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(_Section):
+    """``[run]``: the run as a whole."""
+
+    timeout: float = Field(15.0, gt=0, le=3600, description="Global deadline in seconds.")
+    interface: str | None = Field(
+        None, description="Interface to look from (default: the default route's)."
+    )
+    probes: list[str] | None = Field(None, description="Subset of probes to run (default: all).")
+    privileges: Literal["auto", "unprivileged"] = Field(
+        "auto",
+        description="'unprivileged' behaves as an ordinary user would, even when run as root.",
+    )
+    redaction: RedactionLevel = Field("support", description="Redaction level of the bundle.")
+    probe_timeouts: dict[str, float] = Field(
+        default_factory=dict, description="Per-probe timeout overrides in seconds."
+    )
+
+    @field_validator("probe_timeouts")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, seconds in value.items():
+            if seconds <= 0:
+                raise ValueError(f"timeout for probe {name!r} must be positive")
+        return value
+
+
+class RouterConfig(_Section):
+    """``[router]``: how hard to look at the default gateway."""
+
+    count: int = Field(20, ge=1, le=200, description="Echo requests per gateway.")
+    # The floor keeps the probe polite: at most 100 packets a second.
+    interval: float = Field(0.025, ge=0.01, le=2.0, description="Seconds between echo requests.")
+    reply_timeout: float = Field(
+        1.0, gt=0, le=10, description="How long to wait for the last reply."
+    )
+    tcp_ports: list[int] = Field(
+        default_factory=lambda: [53, 80, 443],
+        description="Ports tried by TCP connect when ICMP is not permitted.",
+    )
+
+
+class DnsConfig(_Section):
+    """``[dns]``: resolvers and names to check."""
+
+    names: list[str] = Field(default_factory=list, description="Extra names to resolve.")
+    servers: list[str] | None = Field(
+        None, description="Resolvers to check (default: the observer's)."
+    )
+    timeout: float = Field(2.0, gt=0, le=30, description="Per-query timeout in seconds.")
+
+
+class InternetConfig(_Section):
+    """``[internet]``: public endpoints that prove an internet path."""
+
+    endpoints: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INTERNET_ENDPOINTS),
+        description="URLs (https://host[:port]) reached by TCP connect and TLS handshake.",
+    )
+    timeout: float = Field(3.0, gt=0, le=60, description="Per-endpoint timeout in seconds.")
+
+
+class MqttConfig(_Section):
+    """``[mqtt]``: the broker, when it cannot be found by mDNS."""
+
+    host: str | None = None
+    port: int = Field(1883, ge=1, le=65535)
+    tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = "HOMEDIAG_MQTT_PASSWORD"  # noqa: S105 - a variable name, not a password
+
+    def resolved_password(self) -> str | None:
+        """The password to use: the configured one, else the named environment variable."""
+        return _resolve_secret(self.password, self.password_env)
+
+
+class HomeAssistantConfig(_Section):
+    """``[home_assistant]``: the Home Assistant instance and its long-lived token."""
+
+    url: str | None = None
+    token: SecretStr | None = None
+    token_env: str | None = "HOMEDIAG_HA_TOKEN"  # noqa: S105 - a variable name, not a token
+
+    def resolved_token(self) -> str | None:
+        """The token to use: the configured one, else the named environment variable."""
+        return _resolve_secret(self.token, self.token_env)
+
+
+class EndpointConfig(_Section):
+    """One ``[[endpoints]]`` entry: a named URL to check (cloud API, vendor service)."""
+
+    name: str
+    url: str
+
+
+class TlsConfig(_Section):
+    """``[tls]``: trust settings shared by every TLS check."""
+
+    ca_file: Path | None = Field(None, description="Extra CA bundle (PEM) to trust.")
+
+
+class Config(_Section):
+    """Everything ``homediag run`` can be told. Every field has a working default."""
+
+    run: RunConfig = Field(default_factory=RunConfig)
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    internet: InternetConfig = Field(default_factory=InternetConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    home_assistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    plugin: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Settings for third-party probes, one table per probe."
+    )
+
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration resolves to, for the redaction registry."""
+        found = [self.mqtt.resolved_password(), self.home_assistant.resolved_token()]
+        return [value for value in found if value]
+
+    def timeout_for(self, probe: str, default: float) -> float:
+        """The timeout for one probe: the override from ``[run.probe_timeouts]`` or the default."""
+        return self.run.probe_timeouts.get(probe, default)
+
+
+def _resolve_secret(value: SecretStr | None, env: str | None) -> str | None:
+    if value is not None:
+        return value.get_secret_value() or None
+    if env:
+        return os.environ.get(env) or None
+    return None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load a :class:`Config` from a TOML file, then apply dotted ``overrides``.
+
+    ``overrides`` maps dotted keys to values, as the command line gives them:
+    ``{"run.timeout": 5, "mqtt.host": "10.0.0.5"}``. Any problem is raised as a
+    :class:`~homediag.errors.ConfigError` with a one-line message naming the
+    file and the key.
+    """
+    label = str(path) if path is not None else "configuration"
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{label}: not UTF-8 text") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{label}: invalid TOML: {exc}") from exc
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{label}: {_first_error(exc)}") from exc
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"configuration: {dotted}: {key!r} is not a table")
+        node = child
+    node[leaf] = value
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{where}: {message}{more}"

@@ -1,0 +1,638 @@
+"""The Lab: a virtual smart home built from Linux network namespaces.
+
+::
+
+    with Lab("gateway-lossy") as lab:
+        proc = lab.run_homediag(["run", "-c", str(lab.config_path), "-o", "/tmp/out"])
+
+Layout (``<p>`` is a unique prefix, ``hdlab-<6 hex>``)::
+
+    <p>-upstream   the "internet": DNS 203.0.113.53, cloud 203.0.113.10 (on loopback)
+        │ wan0 100.64.0.0/30
+    <p>-router     192.168.77.1: gateway, NAT, dnsmasq for the LAN
+        │ eth0
+    <p>-lan        bridge br0 (the home's switch)
+        ├── <p>-installer  192.168.77.10  (where homediag runs)
+        └── <p>-broker     192.168.77.20  (Mosquitto)
+
+Every lab writes a state file under ``/run/homediag/labs`` before it creates
+anything, so ``homediag lab down --all`` can remove what a crashed run left.
+Teardown stops every process the lab started, by its pid, then deletes the
+namespaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from homediag.errors import LabError
+from homediag.lab import netns
+from homediag.lab.netns import ETC_NETNS, ip, netns_exec, run, sysctl
+from homediag.lab.pki import LabCA
+from homediag.lab.scenarios import get_scenario
+from homediag.lab.topology import (
+    BLACKHOLE_IP,
+    BLACKHOLE_NAME,
+    BROKER_IP,
+    CLOUD_ALIAS,
+    CLOUD_IP,
+    CLOUD_NAME,
+    LAN_DOMAIN,
+    ROUTER_IP,
+    UPSTREAM_DNS_IP,
+    WAN_ROUTER_IP,
+    WAN_UPSTREAM_IP,
+    Host,
+    Scenario,
+)
+
+__all__ = ["PREFIX", "STATE_DIR", "Lab", "down_all", "lab_unavailable_reason", "list_labs"]
+
+PREFIX = "hdlab-"
+STATE_DIR = Path("/run/homediag/labs")
+_READY_TIMEOUT = 10.0
+
+
+def lab_unavailable_reason() -> str | None:
+    """Why a lab cannot be built on this machine, or ``None`` if it can."""
+    if not sys.platform.startswith("linux"):
+        return f"the lab needs Linux network namespaces (this is {sys.platform})"
+    if os.geteuid() != 0:
+        return "the lab needs root (network namespaces); run with sudo"
+    for tool in ("ip", "nft", "ss"):
+        if shutil.which(tool) is None:
+            return f"the lab needs {tool!r}; scripts/test installs it"
+    return None
+
+
+class Lab:
+    """A virtual home built from a :class:`Scenario` (or a scenario name)."""
+
+    def __init__(self, scenario: Scenario | str = "healthy", *, lab_id: str | None = None) -> None:
+        self.scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.id = lab_id or secrets.token_hex(3)
+        self.prefix = f"{PREFIX}{self.id}"
+        self.workdir: Path | None = None
+        self.namespaces: list[str] = []
+        self._procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._etc: list[Path] = []
+        self._up = False
+        self.ca: LabCA | None = None
+
+    # -- names -----------------------------------------------------------
+
+    def ns(self, role: str) -> str:
+        """The namespace name of host ``role`` (or ``lan``, ``upstream``)."""
+        return f"{self.prefix}-{role}"
+
+    @property
+    def state_file(self) -> Path:
+        """Where this lab records what it created."""
+        return STATE_DIR / f"{self.prefix}.json"
+
+    @property
+    def config_path(self) -> Path:
+        """The homediag configuration for a run from the installer's laptop."""
+        return self._dir / "homediag.toml"
+
+    @property
+    def _dir(self) -> Path:
+        if self.workdir is None:
+            raise LabError("the lab is not up")
+        return self.workdir
+
+    def address(self, role: str) -> str:
+        """The LAN address of host ``role``."""
+        return self.scenario.host(role).address
+
+    # -- lifecycle -------------------------------------------------------
+
+    def __enter__(self) -> Lab:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    def up(self) -> Lab:
+        """Build the namespaces, links, services; wait until they answer."""
+        reason = lab_unavailable_reason()
+        if reason:
+            raise LabError(reason)
+        sc = self.scenario
+        if sc.router_dns or sc.upstream:
+            netns.require_tools("dnsmasq")
+        if sc.broker:
+            netns.require_tools("mosquitto")
+        if any(h.impairment for h in sc.hosts):
+            netns.require_tools("ethtool")
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"homediag-{self.prefix}-"))
+        self.workdir.chmod(0o755)
+        self._save_state()
+        try:
+            self._build()
+        except BaseException:
+            self.down()
+            raise
+        self._up = True
+        return self
+
+    def _save_state(self) -> None:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        state = {
+            "id": self.id,
+            "prefix": self.prefix,
+            "scenario": self.scenario.name,
+            "workdir": str(self.workdir) if self.workdir else None,
+            "namespaces": self.namespaces,
+            "pids": [p.pid for _, p in self._procs],
+            "etc": [str(p) for p in self._etc],
+            "created": time.time(),
+        }
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def down(self) -> None:
+        """Stop every process this lab started (by pid), delete its namespaces and files."""
+        for _name, proc in reversed(self._procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 3.0
+        for _name, proc in reversed(self._procs):
+            try:
+                proc.wait(timeout=max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                proc.wait(timeout=5)
+        self._procs.clear()
+        for ns in reversed(self.namespaces):
+            for pid in netns.netns_pids(ns):
+                # Anything else still inside (a run a test left behind) goes too.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            run(["ip", "netns", "del", ns], check=False)
+        self.namespaces.clear()
+        for path in self._etc:
+            shutil.rmtree(path, ignore_errors=True)
+        self._etc.clear()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+        self._up = False
+
+    # -- building --------------------------------------------------------
+
+    def _add_ns(self, role: str) -> str:
+        name = self.ns(role)
+        run(["ip", "netns", "add", name])
+        self.namespaces.append(name)
+        self._save_state()
+        ip("link", "set", "lo", "up", ns=name)
+        # No duplicate address detection: links are up at once, as on a real
+        # LAN a second after boot. Any group may ping (as desktop distros allow).
+        sysctl(
+            name,
+            {
+                "net.ipv6.conf.default.accept_dad": 0,
+                "net.ipv6.conf.all.accept_dad": 0,
+                "net.ipv4.ping_group_range": "0 2147483647",
+            },
+        )
+        return name
+
+    def _build(self) -> None:
+        sc = self.scenario
+        lan = self._add_ns("lan")
+        ip("link", "add", "br0", "type", "bridge", ns=lan)
+        ip("link", "set", "br0", "up", ns=lan)
+        impaired = any(h.impairment for h in sc.hosts)
+        for index, host in enumerate(sc.hosts):
+            self._add_host(index, host, impaired)
+        if sc.upstream:
+            self._build_upstream()
+        self._build_router()
+        self._write_resolv_confs()
+        for block in sc.blocks:
+            self.block(block.host, block.proto, block.port)
+        self.ca = LabCA(self._dir)
+        if sc.upstream:
+            self._start_upstream_services()
+        if sc.router_dns:
+            self._start_router_dns()
+        if sc.broker:
+            self._start_broker()
+        self._write_config()
+        self._save_state()
+
+    def _add_host(self, index: int, host: Host, impaired_lab: bool) -> None:
+        lan = self.ns("lan")
+        name = self._add_ns(host.role)
+        port = f"p{index}"
+        if host.impairment is None:
+            ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name, ns=lan)
+        else:
+            # eth0 (addressed) <-> imp0 … impairer … up0 <-> bridge port
+            ip("link", "add", port, "type", "veth", "peer", "name", "up0", "netns", name, ns=lan)
+            ip("link", "add", "eth0", "type", "veth", "peer", "name", "imp0", ns=name)
+            sysctl(
+                name, {"net.ipv6.conf.imp0.disable_ipv6": 1, "net.ipv6.conf.up0.disable_ipv6": 1}
+            )
+            for dev in ("imp0", "up0"):
+                ip("link", "set", dev, "up", ns=name)
+        ip("link", "set", port, "master", "br0", ns=lan)
+        ip("link", "set", port, "up", ns=lan)
+        ip("link", "set", "eth0", "address", host.mac, ns=name)
+        ip(
+            "addr",
+            "add",
+            f"{host.address}/{self.scenario.lan.split('/')[1]}",
+            "dev",
+            "eth0",
+            ns=name,
+        )
+        ip("link", "set", "eth0", "up", ns=name)
+        if impaired_lab:
+            # Frames a userspace impairer reads must carry final checksums and
+            # be MTU-sized: no checksum offload, no segmentation offload.
+            devices = ["eth0"] + (["imp0", "up0"] if host.impairment else [])
+            for dev in devices:
+                run(
+                    netns_exec(
+                        name,
+                        [
+                            "ethtool",
+                            "-K",
+                            dev,
+                            "tx",
+                            "off",
+                            "sg",
+                            "off",
+                            "tso",
+                            "off",
+                            "gso",
+                            "off",
+                            "gro",
+                            "off",
+                        ],
+                    ),
+                    check=False,
+                )
+        if host.impairment is not None:
+            imp = host.impairment
+            self.spawn(
+                host.role,
+                [
+                    sys.executable,
+                    "-m",
+                    "homediag.lab.impair",
+                    "imp0",
+                    "up0",
+                    "--loss",
+                    str(imp.loss_pct),
+                    "--delay",
+                    str(imp.delay_ms),
+                    "--jitter",
+                    str(imp.jitter_ms),
+                ],
+                name=f"impair-{host.role}",
+            )
+        if host.role != "router":
+            ip("route", "add", "default", "via", ROUTER_IP, ns=name)
+
+    def _build_upstream(self) -> None:
+        up = self._add_ns("upstream")
+        router = self.ns("router")
+        ip("link", "add", "wan0", "type", "veth", "peer", "name", "wan0", "netns", router, ns=up)
+        ip("addr", "add", f"{WAN_UPSTREAM_IP}/30", "dev", "wan0", ns=up)
+        ip("link", "set", "wan0", "up", ns=up)
+        # The "internet" addresses live on loopback (kernels without the dummy
+        # driver are common in CI); they are local, so replies route back.
+        for address in (UPSTREAM_DNS_IP, CLOUD_IP, BLACKHOLE_IP):
+            ip("addr", "add", f"{address}/32", "dev", "lo", ns=up)
+        ip("addr", "add", f"{WAN_ROUTER_IP}/30", "dev", "wan0", ns=router)
+        ip("link", "set", "wan0", "up", ns=router)
+        ip("route", "add", "default", "via", WAN_UPSTREAM_IP, ns=router)
+        # The blackhole address swallows everything sent to it.
+        self._nft(
+            "upstream",
+            "inet lab",
+            "input",
+            "type filter hook input priority 0",
+            [f"ip daddr {BLACKHOLE_IP} drop"],
+        )
+
+    def _build_router(self) -> None:
+        router = self.ns("router")
+        sysctl(router, {"net.ipv4.ip_forward": 1})
+        if self.scenario.upstream:
+            self._nft(
+                "router",
+                "ip nat",
+                "postrouting",
+                "type nat hook postrouting priority 100",
+                ['oifname "wan0" masquerade'],
+            )
+
+    def _nft(self, role: str, table: str, chain: str, hook: str, rules: Sequence[str]) -> None:
+        # One statement per line: older nft (Debian 12's 1.0.6) rejects "rule; }" on one line.
+        body = "\n".join(f"    {rule}" for rule in rules)
+        ruleset = f"table {table} {{\n  chain {chain} {{\n    {hook};\n{body}\n  }}\n}}\n"
+        run(netns_exec(self.ns(role), ["nft", "-f", "-"]), input=ruleset)
+
+    def _write_resolv_confs(self) -> None:
+        for host in self.scenario.hosts:
+            if host.role == "router":
+                continue
+            directory = ETC_NETNS / self.ns(host.role)
+            directory.mkdir(parents=True, exist_ok=True)
+            self._etc.append(directory)
+            (directory / "resolv.conf").write_text(f"search {LAN_DOMAIN}\nnameserver {ROUTER_IP}\n")
+            (directory / "hosts").write_text(
+                f"127.0.0.1 localhost\n{host.address} {host.hostname or host.role}\n"
+            )
+        self._save_state()
+
+    # -- services --------------------------------------------------------
+
+    def spawn(self, role: str, argv: Sequence[str], *, name: str) -> subprocess.Popen[bytes]:
+        """Start ``argv`` inside host ``role``'s namespace; the lab stops it on teardown."""
+        log = (self._dir / f"{name}.log").open("ab")
+        try:
+            proc = subprocess.Popen(
+                netns_exec(self.ns(role), argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()
+        self._procs.append((name, proc))
+        self._save_state()
+        return proc
+
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """A process the lab started, by its name."""
+        for proc_name, proc in self._procs:
+            if proc_name == name:
+                return proc
+        raise LabError(f"no lab process called {name!r}")
+
+    def stop(self, name: str) -> None:
+        """Stop one lab service (the fault knob "stop a service")."""
+        proc = self.process(name)
+        proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=3)
+
+    def wait_listening(
+        self, role: str, port: int, *, proto: str = "tcp", timeout: float = _READY_TIMEOUT
+    ) -> None:
+        """Wait until something listens on ``port`` inside host ``role``."""
+        flag = "-Htln" if proto == "tcp" else "-Huln"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = run(
+                netns_exec(self.ns(role), ["ss", flag, f"sport = :{port}"]), check=False
+            ).stdout
+            if out.strip():
+                return
+            for name, proc in self._procs:
+                if proc.poll() is not None:
+                    log = (
+                        (self._dir / f"{name}.log").read_text(errors="replace").strip().splitlines()
+                    )
+                    raise LabError(
+                        f"lab service {name} exited ({proc.returncode}): {log[-1] if log else 'no output'}"
+                    )
+            time.sleep(0.02)
+        raise LabError(f"nothing listens on {proto}/{port} in {role} after {timeout:g} s")
+
+    def _start_upstream_services(self) -> None:
+        assert self.ca is not None
+        workdir = self._dir
+        self.spawn(
+            "upstream",
+            [
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-hosts",
+                "--no-resolv",
+                f"--listen-address={UPSTREAM_DNS_IP}",
+                "--bind-interfaces",
+                "--user=root",
+                "--group=root",
+                f"--pid-file={workdir / 'upstream-dnsmasq.pid'}",
+                "--log-facility=-",
+                f"--host-record={CLOUD_NAME},{CLOUD_IP}",
+                f"--cname={CLOUD_ALIAS},{CLOUD_NAME}",
+                f"--host-record={BLACKHOLE_NAME},{BLACKHOLE_IP}",
+            ],
+            name="upstream-dns",
+        )
+        cloud = self.ca.issue("cloud", dns_names=[CLOUD_NAME, CLOUD_ALIAS], ip_addresses=[CLOUD_IP])
+        self.spawn(
+            "upstream",
+            [
+                sys.executable,
+                "-m",
+                "homediag.lab.services.https",
+                "--listen",
+                f"{CLOUD_IP}:443:{cloud.cert}:{cloud.key}",
+            ],
+            name="cloud-https",
+        )
+        self.wait_listening("upstream", 53, proto="udp")
+        self.wait_listening("upstream", 443)
+
+    def _start_router_dns(self) -> None:
+        workdir = self._dir
+        hosts_file = workdir / "lan-hosts"
+        hosts_file.write_text(
+            "".join(
+                f"{h.address} {h.hostname or h.role}.{LAN_DOMAIN} {h.hostname or h.role}\n"
+                for h in self.scenario.hosts
+            )
+        )
+        self.spawn(
+            "router",
+            [
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-hosts",
+                "--no-resolv",
+                f"--server={UPSTREAM_DNS_IP}",
+                f"--local=/{LAN_DOMAIN}/",
+                f"--domain={LAN_DOMAIN}",
+                f"--addn-hosts={hosts_file}",
+                f"--listen-address={ROUTER_IP}",
+                "--bind-interfaces",
+                "--user=root",
+                "--group=root",
+                f"--pid-file={workdir / 'router-dnsmasq.pid'}",
+                "--log-facility=-",
+            ],
+            name="router-dns",
+        )
+        self.wait_listening("router", 53, proto="udp")
+
+    def _start_broker(self) -> None:
+        conf = self._dir / "mosquitto.conf"
+        conf.write_text(
+            "listener 1883 0.0.0.0\nallow_anonymous true\npersistence false\nuser root\n"
+            "log_dest stderr\nlog_type error\nlog_type warning\n"
+        )
+        self.spawn("broker", ["mosquitto", "-c", str(conf)], name="mosquitto")
+        self.wait_listening("broker", 1883)
+
+    def _write_config(self) -> None:
+        assert self.ca is not None
+        self.config_path.write_text(
+            "# homediag configuration for a run from the lab installer's laptop\n"
+            "[run]\ntimeout = 15\n\n"
+            f'[dns]\nnames = ["{CLOUD_ALIAS}", "broker.{LAN_DOMAIN}"]\n\n'
+            f'[internet]\nendpoints = ["https://{CLOUD_NAME}", "https://{CLOUD_IP}"]\ntimeout = 3\n\n'
+            f'[mqtt]\nhost = "{BROKER_IP}"\n\n'
+            f'[tls]\nca_file = "{self.ca.cert_path}"\n'
+        )
+        self.config_path.chmod(0o644)
+
+    # -- faults ----------------------------------------------------------
+
+    def block(self, role: str, proto: str, port: int | None = None) -> None:
+        """Silently drop what reaches host ``role`` on ``proto``/``port`` (no RST, no ICMP)."""
+        match = (
+            f"{proto} dport {port}"
+            if port is not None and proto != "icmp"
+            else f"meta l4proto {proto}"
+        )
+        table = f"block_{proto}_{port or 'all'}"
+        self._nft(
+            role, f"inet {table}", "input", "type filter hook input priority -10", [f"{match} drop"]
+        )
+
+    # -- running things inside -------------------------------------------
+
+    def command(self, role: str, argv: Sequence[str]) -> list[str]:
+        """The argv that runs ``argv`` inside host ``role``."""
+        return netns_exec(self.ns(role), argv)
+
+    def exec(
+        self, role: str, argv: Sequence[str], *, timeout: float = 60.0, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside host ``role`` and wait for it."""
+        return run(self.command(role, argv), check=check, timeout=timeout)
+
+    def homediag_argv(self, args: Sequence[str]) -> list[str]:
+        """The argv of ``homediag ARGS`` run from the installer's laptop."""
+        return self.command("installer", [sys.executable, "-m", "homediag", *args])
+
+    def run_homediag(
+        self, args: Sequence[str], *, timeout: float = 60.0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``homediag ARGS`` on the installer's laptop; capture its output."""
+        full_env = {**os.environ, "COLUMNS": "160", **(env or {})}
+        try:
+            return subprocess.run(
+                self.homediag_argv(args),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=full_env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise LabError(f"homediag {' '.join(args)} did not end within {timeout:g} s") from exc
+
+
+def list_labs() -> list[dict[str, object]]:
+    """Labs recorded under :data:`STATE_DIR`, plus namespaces with the lab prefix and no record."""
+    labs: list[dict[str, object]] = []
+    recorded: set[str] = set()
+    if STATE_DIR.is_dir():
+        for path in sorted(STATE_DIR.glob(f"{PREFIX}*.json")):
+            try:
+                state = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            labs.append(state)
+            recorded.update(str(n) for n in state.get("namespaces", []))
+    orphans = [n for n in netns.list_netns() if n.startswith(PREFIX) and n not in recorded]
+    if orphans:
+        labs.append({"id": "?", "prefix": "(unrecorded)", "scenario": "?", "namespaces": orphans})
+    return labs
+
+
+def down_all() -> int:
+    """Remove every lab on this machine, recorded or not; return how many namespaces went."""
+    removed = 0
+    for state in list_labs():
+        pids = state.get("pids")
+        for pid in pids if isinstance(pids, list) else []:
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        workdir = state.get("workdir")
+        if isinstance(workdir, str) and workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    for ns in netns.list_netns():
+        if ns.startswith(PREFIX):
+            for pid in netns.netns_pids(ns):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            run(["ip", "netns", "del", ns], check=False)
+            removed += 1
+    if ETC_NETNS.is_dir():
+        for path in ETC_NETNS.glob(f"{PREFIX}*"):
+            shutil.rmtree(path, ignore_errors=True)
+    if STATE_DIR.is_dir():
+        for path in STATE_DIR.glob(f"{PREFIX}*.json"):
+            path.unlink(missing_ok=True)
+    return removed
+
+
+def down(lab_id: str) -> int:
+    """Remove one lab by id or prefix; return how many namespaces went."""
+    prefix = lab_id if lab_id.startswith(PREFIX) else f"{PREFIX}{lab_id}"
+    state_file = STATE_DIR / f"{prefix}.json"
+    if state_file.exists():
+        with contextlib.suppress(OSError, ValueError):
+            state = json.loads(state_file.read_text())
+            for pid in state.get("pids", []):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(pid), signal.SIGTERM)
+            if state.get("workdir"):
+                shutil.rmtree(state["workdir"], ignore_errors=True)
+        state_file.unlink(missing_ok=True)
+    removed = 0
+    for ns in netns.list_netns():
+        if ns.startswith(f"{prefix}-"):
+            for pid in netns.netns_pids(ns):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            run(["ip", "netns", "del", ns], check=False)
+            removed += 1
+    for path in ETC_NETNS.glob(f"{prefix}-*") if ETC_NETNS.is_dir() else []:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed

@@ -1,0 +1,1 @@
+"""Small network helpers shared by the probes: addresses, interfaces, routes, ICMP, TCP, TLS."""

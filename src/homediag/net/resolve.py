@@ -1,0 +1,128 @@
+"""DNS queries against a chosen resolver, with CNAME chains and bounded waits (dnspython).
+
+The system resolver (``getaddrinfo``) blocks a thread and hides which server
+answered; here each query goes to one named server over UDP (TCP when the
+answer is truncated), with a timeout, and records what came back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from homediag.net.addr import is_ip
+from homediag.net.tcp import describe_error
+from homediag.redact.kinds import Hostname, IPAddress
+
+__all__ = ["DnsAnswer", "query", "resolve_host"]
+
+
+class DnsAnswer(BaseModel):
+    """One query to one resolver and what it answered."""
+
+    server: IPAddress
+    name: Hostname
+    rdtype: str = "A"
+    status: Literal[
+        "answer", "nxdomain", "nodata", "servfail", "refused", "error", "timeout", "unreachable"
+    ]
+    rcode: str | None = None
+    latency_ms: float | None = None
+    addresses: list[IPAddress] = Field(default_factory=list)
+    cname_chain: list[Hostname] = Field(
+        default_factory=list, description="Names followed, in order."
+    )
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        """Whether the resolver answered at all (any response code)."""
+        return self.status not in ("timeout", "unreachable", "error")
+
+
+async def query(
+    server: str, name: str, rdtype: str = "A", *, timeout: float = 2.0, port: int = 53
+) -> DnsAnswer:
+    """Ask ``server`` for ``name``/``rdtype`` once; never raises for network problems."""
+    import dns.asyncbackend  # noqa: PLC0415
+    import dns.asyncquery  # noqa: PLC0415 - dnspython is imported by the probes that query
+    import dns.exception  # noqa: PLC0415
+    import dns.inet  # noqa: PLC0415
+    import dns.message  # noqa: PLC0415
+    import dns.name  # noqa: PLC0415
+    import dns.rcode  # noqa: PLC0415
+    import dns.rdatatype  # noqa: PLC0415
+
+    answer = DnsAnswer(server=server, name=name, rdtype=rdtype, status="error")
+    request = dns.message.make_query(name, rdtype)
+    where = server.split("%", 1)[0]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        async with asyncio.timeout(timeout):
+            # A connected UDP socket: an ICMP "port unreachable" from a host
+            # whose resolver is down arrives as an error at once, instead of
+            # looking like a silent server until the timeout.
+            backend = dns.asyncbackend.get_default_backend()
+            sock = await backend.make_socket(
+                dns.inet.af_for_address(where), socket.SOCK_DGRAM, 0, None, (where, port)
+            )
+            async with sock:
+                response, _used_tcp = await dns.asyncquery.udp_with_fallback(
+                    request, where, timeout=timeout, port=port, udp_sock=sock
+                )
+    except (TimeoutError, dns.exception.Timeout):
+        answer.status, answer.error = "timeout", f"no answer within {timeout:g} s"
+        return answer
+    except ConnectionRefusedError:
+        answer.status, answer.error = "unreachable", f"port {port} closed (ICMP port unreachable)"
+        return answer
+    except OSError as exc:
+        answer.status, answer.error = "unreachable", describe_error(exc)
+        return answer
+    except dns.exception.DNSException as exc:
+        answer.status, answer.error = "error", f"{type(exc).__name__}: {exc}"
+        return answer
+    answer.latency_ms = round((loop.time() - start) * 1000.0, 3)
+    rcode = response.rcode()
+    answer.rcode = dns.rcode.to_text(rcode)
+    rrsets = {(rrset.name, rrset.rdtype): rrset for rrset in response.answer}
+    current = dns.name.from_text(name)
+    # Follow the CNAME chain in the answer section, bounded against loops.
+    for _ in range(16):
+        cname = rrsets.get((current, dns.rdatatype.CNAME))
+        if cname is None:
+            break
+        current = next(iter(cname)).target
+        answer.cname_chain.append(current.to_text(omit_final_dot=True))
+    final = rrsets.get((current, dns.rdatatype.from_text(rdtype)))
+    answer.addresses = [rdata.to_text() for rdata in final] if final is not None else []
+    statuses = {
+        dns.rcode.NXDOMAIN: "nxdomain",
+        dns.rcode.SERVFAIL: "servfail",
+        dns.rcode.REFUSED: "refused",
+    }
+    if rcode == dns.rcode.NOERROR:
+        answer.status = "answer" if answer.addresses else "nodata"
+    else:
+        answer.status = statuses.get(rcode, "error")  # type: ignore[assignment]
+    return answer
+
+
+async def resolve_host(name: str, servers: list[str], *, timeout: float = 2.0) -> DnsAnswer | None:
+    """Resolve ``name`` to IPv4 addresses through the first of ``servers`` that answers.
+
+    An IP literal resolves to itself without a query. Returns ``None`` when
+    there is no server to ask.
+    """
+    if is_ip(name):
+        return DnsAnswer(server="", name=name, status="answer", addresses=[name])
+    last: DnsAnswer | None = None
+    for server in servers:
+        last = await query(server, name, "A", timeout=timeout)
+        if last.answered:
+            return last
+    return last

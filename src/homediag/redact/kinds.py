@@ -1,0 +1,43 @@
+"""Kinds of sensitive values, attached to model fields with ``Annotated``.
+
+Redaction is driven by what a value *is*, not by the name of the key that
+holds it: a probe declares ``mac: MacAddress | None`` and the redactor treats
+that field as a MAC wherever the model is used. Integrators do the same in the
+facts models of their own probes::
+
+    class MyFacts(BaseModel):
+        bridge_mac: MacAddress
+        admin_password: Secret   # never written, whatever the level
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+__all__ = ["FreeText", "Hostname", "IPAddress", "MacAddress", "Secret", "Sensitive", "Ssid"]
+
+
+class Sensitive(enum.Enum):
+    """What a sensitive value is; the redactor decides per level what to do with it."""
+
+    SECRET = "secret"  # noqa: S105 - the name of a kind, not a secret
+    MAC = "mac"
+    IP = "ip"
+    HOSTNAME = "hostname"
+    SSID = "ssid"
+    TEXT = "text"
+
+
+#: A password, token, PSK or credential: removed at every level.
+Secret = Annotated[str, Sensitive.SECRET]
+#: A hardware address ``aa:bb:cc:dd:ee:ff``.
+MacAddress = Annotated[str, Sensitive.MAC]
+#: An IPv4 or IPv6 address, or a network in CIDR notation.
+IPAddress = Annotated[str, Sensitive.IP]
+#: A host or mDNS instance name.
+Hostname = Annotated[str, Sensitive.HOSTNAME]
+#: A Wi-Fi network name or BSSID.
+Ssid = Annotated[str, Sensitive.SSID]
+#: Free text from a device or a tool: scanned for addresses and secrets.
+FreeText = Annotated[str, Sensitive.TEXT]

@@ -1,0 +1,271 @@
+"""The redactor: turns typed facts into JSON that is safe to attach to a ticket.
+
+Values are redacted by their kind (see :mod:`homediag.redact.kinds`), read
+from the model's type annotations, so nothing depends on key names. Free text
+(tool outputs, device strings, error messages) is scanned for hardware and
+IP addresses, credentials in URLs and every registered secret.
+
+Pseudonyms are consistent inside one bundle: the same MAC becomes the same
+token in every field and every evidence file. They keep what diagnosis needs:
+private addresses stay as they are (so subnet membership and the gateway role
+survive), a MAC keeps its vendor prefix at the ``support`` level, and a masked
+public address is still recognisably public.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from homediag.net.addr import address_scope
+from homediag.redact.kinds import Sensitive
+from homediag.redact.secrets import SecretRegistry
+
+__all__ = ["REDACTED", "Redactor"]
+
+Level = Literal["support", "public", "none"]
+
+#: What a removed secret is replaced with.
+REDACTED = "[redacted]"
+
+_MAC_RE = re.compile(
+    r"(?<![0-9A-Fa-f:-])(?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])"
+)
+_IPV4_RE = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
+)
+# Deliberately narrow: at least three groups and one "::" or seven colons, so
+# that times ("12:30:05") and MACs are not taken for IPv6 addresses.
+_IPV6_RE = re.compile(
+    r"(?<![0-9A-Fa-f:.])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:.])"
+    r"|(?<![0-9A-Fa-f:.])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:.])"
+)
+_URL_CREDENTIALS_RE = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^/\s@]*)@"
+)
+
+
+class Redactor:
+    """Redacts values of a bundle at one level, with consistent pseudonyms.
+
+    One redactor is used for a whole bundle so that pseudonyms agree between
+    ``bundle.json``, the evidence files and the reports.
+    """
+
+    def __init__(self, level: Level, secrets: SecretRegistry | None = None) -> None:
+        self.level: Level = level
+        self.secrets = secrets if secrets is not None else SecretRegistry()
+        self._mapping: dict[tuple[Sensitive, str], str] = {}
+        self._counters: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()
+        self._secrets_seen: set[str] = set()
+
+    def _count_secret(self, value: str) -> None:
+        if value not in self._secrets_seen:
+            self._secrets_seen.add(value)
+            self.counts["secret"] = len(self._secrets_seen)
+
+    # -- single values -------------------------------------------------
+
+    def value(self, kind: Sensitive, value: str) -> str:
+        """Redact one value of a known kind."""
+        if kind is Sensitive.SECRET:
+            if value:
+                self.secrets.add(value)
+                self._count_secret(value)
+            return REDACTED if value else value
+        if kind is Sensitive.TEXT:
+            return self.text(value)
+        if self.level == "none" or not value:
+            return self.text(value)
+        if kind is Sensitive.MAC:
+            return self._mac(value)
+        if kind is Sensitive.IP or (
+            kind is Sensitive.HOSTNAME and address_scope(value.partition("/")[0]) is not None
+        ):
+            # A host name field may hold an address literal: it is an address then.
+            return self._ip(value)
+        if kind is Sensitive.SSID:
+            return self._pseudonym(kind, value, "ssid")
+        # HOSTNAME: pseudonymized at the public level, kept otherwise.
+        if self.level == "public":
+            return self._hostname(value)
+        return self._scrub_secrets(value)
+
+    def _pseudonym(self, kind: Sensitive, value: str, prefix: str) -> str:
+        key = (kind, value)
+        if key not in self._mapping:
+            self._counters[prefix] += 1
+            self.counts[kind.value] += 1
+            self._mapping[key] = f"{prefix}-{self._counters[prefix]}"
+        return self._mapping[key]
+
+    def _mac(self, value: str) -> str:
+        normalized = value.lower().replace("-", ":")
+        key = (Sensitive.MAC, normalized)
+        if key not in self._mapping:
+            self._counters["mac"] += 1
+            self.counts["mac"] += 1
+            n = self._counters["mac"]
+            tail = f"{(n >> 8) & 0xFF:02x}:{n & 0xFF:02x}"
+            if self.level == "support" and len(normalized) == 17:
+                self._mapping[key] = f"{normalized[:8]}:xx:{tail}"
+            else:
+                self._mapping[key] = f"xx:xx:xx:xx:{tail}"
+        return self._mapping[key]
+
+    def _ip(self, value: str) -> str:
+        address, sep, suffix = value.partition("/")
+        scope = address_scope(address)
+        if scope != "global":
+            return value
+        key = (Sensitive.IP, address.split("%", 1)[0].lower())
+        if key not in self._mapping:
+            self._counters["public-ip"] += 1
+            self.counts["public_ip"] += 1
+            self._mapping[key] = f"public-ip-{self._counters['public-ip']}"
+        return self._mapping[key] + (sep + suffix if sep else "")
+
+    def _hostname(self, value: str) -> str:
+        # Keep the mDNS/DNS zone so that ".local" names still read as mDNS names.
+        _, dot, zone = value.rstrip(".").partition(".")
+        token = self._pseudonym(Sensitive.HOSTNAME, value.rstrip(".").lower(), "host")
+        return token + (dot + zone if zone == "local" else "")
+
+    # -- free text -----------------------------------------------------
+
+    def _scrub_secrets(self, text: str) -> str:
+        for secret in self.secrets.values():
+            for variant in self.secrets.variants(secret):
+                if variant in text:
+                    text = text.replace(variant, REDACTED)
+                    self._count_secret(secret)
+        return text
+
+    def text(self, text: str) -> str:
+        """Redact free text: secrets, URL credentials, and addresses by level."""
+        if not text:
+            return text
+        text = _URL_CREDENTIALS_RE.sub(self._url_credentials, text)
+        text = self._scrub_secrets(text)
+        if self.level == "none":
+            return text
+        text = _MAC_RE.sub(lambda m: self._mac(m.group(0)), text)
+        text = _IPV6_RE.sub(lambda m: self._ip(m.group(0)), text)
+        text = _IPV4_RE.sub(lambda m: self._ip(m.group(0)), text)
+        # Values already pseudonymized in typed fields (hostnames, SSIDs) are
+        # replaced wherever else they appear, longest first.
+        known = sorted(
+            (
+                (original, token)
+                for (kind, original), token in self._mapping.items()
+                if kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(original) >= 3
+            ),
+            key=lambda pair: len(pair[0]),
+            reverse=True,
+        )
+        for original, token in known:
+            if original in text:
+                text = text.replace(original, token)
+        return text
+
+    def _url_credentials(self, match: re.Match[str]) -> str:
+        password = match.group("password")
+        if password:
+            self.secrets.add(password)
+            self._count_secret(password)
+        return f"{match.group('scheme')}{match.group('user')}:{REDACTED}@"
+
+    # -- models --------------------------------------------------------
+
+    def model(self, model: BaseModel) -> dict[str, Any]:
+        """Redact a pydantic model by the kinds declared on its fields; return plain JSON data."""
+        out: dict[str, Any] = {}
+        for name, field in type(model).model_fields.items():
+            annotation: Any = field.annotation
+            kind = _kind_of(field.metadata)
+            if kind is not None:
+                annotation = typing.Annotated[annotation, kind]
+            key = field.serialization_alias or field.alias or name
+            out[key] = self._walk(getattr(model, name), annotation)
+        for name, extra in (model.model_extra or {}).items():
+            out[name] = self._walk(extra, Any)
+        return out
+
+    def _walk(self, value: Any, annotation: Any) -> Any:
+        if value is None:
+            return None
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            base, *meta = typing.get_args(annotation)
+            kind = _kind_of(meta)
+            if kind is not None and isinstance(value, str):
+                return self.value(kind, value)
+            if kind is not None and isinstance(value, list | tuple):
+                return [
+                    self.value(kind, v) if isinstance(v, str) else self._walk(v, Any) for v in value
+                ]
+            return self._walk(value, base)
+        if origin in (typing.Union, types.UnionType):
+            for arg in typing.get_args(annotation):
+                if arg is type(None):
+                    continue
+                if _accepts(arg, value):
+                    return self._walk(value, arg)
+            return self._walk(value, Any)
+        if isinstance(value, BaseModel):
+            return self.model(value)
+        if origin in (list, tuple, set, frozenset, Sequence) and isinstance(
+            value, list | tuple | set | frozenset
+        ):
+            args = typing.get_args(annotation)
+            item = args[0] if args else Any
+            return [self._walk(v, item) for v in value]
+        if origin in (dict, Mapping) and isinstance(value, Mapping):
+            args = typing.get_args(annotation)
+            item = args[1] if len(args) == 2 else Any
+            return {str(k): self._walk(v, item) for k, v in value.items()}
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {str(k): self._walk(v, Any) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._walk(v, Any) for v in value]
+        return to_jsonable_python(value)
+
+    def mapping(self) -> dict[str, dict[str, str]]:
+        """The pseudonym mapping, by kind: for the installer only, never for the bundle."""
+        out: dict[str, dict[str, str]] = {}
+        for (kind, original), token in self._mapping.items():
+            out.setdefault(kind.value, {})[original] = token
+        return out
+
+
+def _kind_of(metadata: Sequence[Any]) -> Sensitive | None:
+    for item in metadata:
+        if isinstance(item, Sensitive):
+            return item
+    return None
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    base = annotation
+    if typing.get_origin(base) is typing.Annotated:
+        base = typing.get_args(base)[0]
+    origin = typing.get_origin(base) or base
+    if origin is Any:
+        return True
+    if origin in (list, tuple, set, frozenset, Sequence):
+        return isinstance(value, list | tuple | set | frozenset)
+    if origin in (dict, Mapping):
+        return isinstance(value, Mapping)
+    if typing.get_origin(base) is typing.Literal:
+        return value in typing.get_args(base)
+    return isinstance(origin, type) and isinstance(value, origin)

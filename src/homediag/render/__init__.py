@@ -1,0 +1,1 @@
+"""Renderers: terminal (rich), self-contained HTML (Jinja2, autoescaped), Markdown."""

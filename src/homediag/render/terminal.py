@@ -1,0 +1,118 @@
+"""The terminal view of a bundle (rich): findings with fixes first, then the checks."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from homediag.bundle.models import Bundle
+from homediag.render.text import one_line, printable
+
+__all__ = ["SEVERITY_STYLE", "STATUS_STYLE", "findings_view", "print_bundle"]
+
+SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "cyan"}
+STATUS_STYLE = {
+    "completed": "green",
+    "partial": "yellow",
+    "timeout": "red",
+    "error": "red",
+    "cancelled": "magenta",
+    "skipped": "dim",
+    "not_applicable": "dim",
+}
+
+
+def _t(value: object, style: str = "") -> Text:
+    # Text() never interprets markup: a device named "[red]x" prints as such.
+    return Text(printable(value), style=style)
+
+
+def findings_view(bundle: Bundle) -> Group | Text:
+    """Each finding as a panel: title, measured detail, and the fix."""
+    if not bundle.findings:
+        return Text("No problems found.", style="bold green")
+    panels = []
+    for f in bundle.findings:
+        body = Text()
+        body.append_text(_t(f.detail))
+        body.append("\nFix: ", style="bold")
+        body.append_text(_t(f.remediation))
+        body.append(f"\n{f.id}", style="dim")
+        title = Text.assemble(
+            (f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity]), " ", _t(f.title, "bold")
+        )
+        panels.append(
+            Panel(
+                body,
+                title=title,
+                title_align="left",
+                border_style=SEVERITY_STYLE[f.severity].split()[-1],
+            )
+        )
+    return Group(*panels)
+
+
+def probes_table(bundle: Bundle) -> Table:
+    """One row per probe: status, duration, summary."""
+    table = Table(title="Checks", title_justify="left", expand=True)
+    table.add_column("probe", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("summary", ratio=1)
+    for name, record in bundle.probes.items():
+        duration = f"{record.duration_s:.2f}s" if record.duration_s else "-"
+        table.add_row(
+            _t(name),
+            _t(record.status, STATUS_STYLE.get(record.status, "")),
+            duration,
+            _t(one_line(record.summary, 300)),
+        )
+    return table
+
+
+def devices_table(bundle: Bundle) -> Table:
+    """The merged inventory."""
+    table = Table(title=f"Devices ({len(bundle.devices)})", title_justify="left", expand=True)
+    for column in ("kind", "addresses", "MAC", "vendor", "names", "seen by"):
+        table.add_column(column)
+    for d in bundle.devices:
+        table.add_row(
+            _t(d.kind),
+            _t(", ".join(d.addresses)),
+            _t(d.mac or ""),
+            _t(d.vendor or ""),
+            _t(one_line(", ".join(d.hostnames), 80)),
+            _t(", ".join(d.sources)),
+        )
+    return table
+
+
+def print_bundle(
+    bundle: Bundle, console: Console | None = None, *, path: str | None = None
+) -> None:
+    """Print a bundle: header, findings with fixes, checks, devices."""
+    console = console or Console()
+    ob = bundle.observer
+    header = Text.assemble(
+        ("homediag ", "bold"),
+        _t(bundle.tool.version),
+        f" · {bundle.created_at:%Y-%m-%d %H:%M:%S} UTC · redaction {bundle.redaction.level}",
+    )
+    if path:
+        header.append(f"\n{path}", style="dim")
+    where = Text.assemble(
+        _t(f"{ob.platform} · {ob.interface or '?'} {ob.address or 'no IPv4'} ({ob.subnet or '?'})"),
+        _t(f" · gateway {', '.join(g.address for g in ob.gateways) or 'none'}"),
+        _t(f" · DNS {', '.join(ob.dns_servers) or 'none'}"),
+        " · privileged" if ob.privileged else " · unprivileged",
+    )
+    console.print(header)
+    console.print(where, style="dim")
+    console.print()
+    console.print(findings_view(bundle))
+    console.print()
+    console.print(probes_table(bundle))
+    if bundle.devices:
+        console.print(devices_table(bundle))

@@ -1,0 +1,1 @@
+"""The probe runtime: the Probe protocol, the context probes see, and the Runner."""

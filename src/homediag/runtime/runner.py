@@ -1,0 +1,324 @@
+"""The Runner: schedules probes, bounds them in time, survives their failures.
+
+* Independent probes run concurrently in one ``asyncio.TaskGroup``; a probe
+  that declares ``Requirements(after=(...))`` starts when those have ended.
+* Each probe is bounded by its own timeout and by the run's global deadline,
+  whichever comes first; running out of time records ``timeout``.
+* A probe that raises is recorded as ``error`` with the exception's type and
+  message; the others finish.
+* :meth:`Runner.cancel` (the CLI calls it on Ctrl-C/SIGTERM) stops what is
+  still running, records it as ``cancelled``, and the bundle is still built.
+* Progress events stream to every subscriber (:meth:`Runner.subscribe`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import platform
+import sys
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from homediag.analyze.engine import Analyzer
+from homediag.bundle.models import Bundle, ErrorInfo, Observer
+from homediag.config import Config
+from homediag.net.observe import Observation, observe
+from homediag.redact.secrets import SecretRegistry
+from homediag.runtime.context import ProbeContext, Results
+from homediag.runtime.events import (
+    Event,
+    ProbeFinished,
+    ProbeProgress,
+    ProbeStarted,
+    RunFinished,
+    RunStarted,
+)
+from homediag.runtime.pipeline import build_bundle
+from homediag.runtime.probe import ProbeLike, ProbeResult
+from homediag.runtime.registry import load_probe, load_probes
+
+__all__ = ["Runner"]
+
+log = logging.getLogger("homediag.runner")
+
+#: The observer is read before any probe; it may not eat the whole deadline.
+OBSERVE_TIMEOUT = 8.0
+
+
+class Runner:
+    """Runs probes and builds the bundle. One runner runs once.
+
+    ``probes`` may be probe objects or names (default: ``config.run.probes``,
+    else every available probe). ``observer`` skips reading the machine's
+    network configuration (tests, replays). ``resources`` is handed to every
+    probe as ``ctx.resources`` (for example a shared ``AsyncZeroconf``).
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        probes: Iterable[ProbeLike | str] | None = None,
+        observer: Observer | None = None,
+        resources: Mapping[str, Any] | None = None,
+        analyzers: Iterable[Analyzer] | None = None,
+    ) -> None:
+        self.config = config or Config()
+        self._probe_spec = list(probes) if probes is not None else None
+        self._observer = observer
+        self._resources = dict(resources or {})
+        self._analyzers = list(analyzers) if analyzers is not None else None
+        self._subscribers: list[asyncio.Queue[Event]] = []
+        self._results: dict[str, ProbeResult] = {}
+        self._done: dict[str, asyncio.Event] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+        self._started = False
+        self.secrets = SecretRegistry(self.config.secret_values())
+        self.bundle: Bundle | None = None
+
+    # -- events ----------------------------------------------------------
+
+    def subscribe(self) -> asyncio.Queue[Event]:
+        """A queue that receives every event of this run, ending with :class:`RunFinished`."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._subscribers.append(queue)
+        return queue
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Run and yield progress events; the last one is :class:`RunFinished` with the bundle."""
+        queue = self.subscribe()
+        task = asyncio.create_task(self.run(), name="homediag-run")
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    event = getter.result()
+                    yield event
+                    if isinstance(event, RunFinished):
+                        break
+                    continue
+                getter.cancel()
+                task.result()  # the run ended without a RunFinished: surface its error
+                break
+            await task
+        finally:
+            if not task.done():
+                self.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _emit(self, event: Event) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    # -- control ---------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the run: unfinished probes are recorded as ``cancelled``; the bundle is still built."""
+        self._stopping = True
+        for name, task in self._tasks.items():
+            if name not in self._results and not task.done():
+                task.cancel()
+
+    @property
+    def results(self) -> Mapping[str, ProbeResult]:
+        """The probes' results so far, typed and not redacted (for integrators)."""
+        return self._results
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._stopping
+
+    # -- running ---------------------------------------------------------
+
+    def _resolve_probes(self) -> tuple[list[ProbeLike], dict[str, str]]:
+        spec = self._probe_spec
+        if spec is None:
+            return load_probes(self.config.run.probes)
+        probes: list[ProbeLike] = []
+        for item in spec:
+            probes.append(load_probe(item) if isinstance(item, str) else item)
+        return probes, {}
+
+    async def _observe(self, deadline: float) -> Observation:
+        if self._observer is not None:
+            return Observation(self._observer)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(max(0.1, min(OBSERVE_TIMEOUT, deadline - loop.time()))):
+                return await observe(
+                    interface=self.config.run.interface,
+                    unprivileged=self.config.run.privileges == "unprivileged",
+                )
+        except Exception as exc:  # noqa: BLE001 - a broken observer must not lose the run
+            log.warning("could not read the network configuration: %s", exc)
+            observer = Observer(
+                platform=sys.platform,
+                platform_release=platform.release(),
+                python=platform.python_version(),
+                privileged=False,
+            )
+            return Observation(
+                observer, notes=[f"network configuration unreadable: {type(exc).__name__}: {exc}"]
+            )
+
+    async def run(self) -> Bundle:
+        """Run every probe and return the bundle (also kept as :attr:`bundle`)."""
+        if self._started:
+            raise RuntimeError("a Runner runs once; create a new one")
+        self._started = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.run.timeout
+        created_at = datetime.now(UTC)
+        probes, broken = self._resolve_probes()
+        names = tuple(p.name for p in probes) + tuple(broken)
+        self._emit(RunStarted(probes=names, deadline_s=self.config.run.timeout))
+        for name, reason in broken.items():
+            self._record(
+                ProbeResult(
+                    name=name,
+                    status="error",
+                    error=ErrorInfo(type="UnknownProbeError", message=reason),
+                )
+            )
+        observation = await self._observe(deadline)
+        observer = observation.observer
+        resources = {"observation": observation, **self._resources}
+        base = ProbeContext(
+            config=self.config,
+            observer=observer,
+            results=Results(self._results),
+            secrets=self.secrets,
+            privileged=observer.privileged,
+            resources=resources,
+            report=lambda probe, message: self._emit(ProbeProgress(probe, message)),
+        )
+        self._done = {p.name: asyncio.Event() for p in probes}
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for probe in probes:
+                    self._tasks[probe.name] = tg.create_task(
+                        self._run_probe(probe, base.for_probe(probe.name), deadline),
+                        name=f"probe-{probe.name}",
+                    )
+                    if self._stopping:
+                        self._tasks[probe.name].cancel()
+        except asyncio.CancelledError:
+            # Cancelled from outside (an integrator's own timeout): keep what we
+            # have as a partial bundle on self.bundle, then let the cancel through.
+            self._finish_missing("cancelled")
+            self.bundle = self._build(observer, created_at)
+            self._emit(RunFinished(self.bundle, cancelled=True))
+            raise
+        self._finish_missing("cancelled")
+        self.bundle = self._build(observer, created_at)
+        self._emit(RunFinished(self.bundle, cancelled=self._stopping))
+        return self.bundle
+
+    def _build(self, observer: Observer, created_at: datetime) -> Bundle:
+        ordered = {name: self._results[name] for name in sorted(self._results, key=self._order)}
+        return build_bundle(
+            results=ordered,
+            observer=observer,
+            level=self.config.run.redaction,
+            secrets=self.secrets,
+            created_at=created_at,
+            analyzers=self._analyzers,
+        )
+
+    def _order(self, name: str) -> int:
+        names = list(self._tasks) + [n for n in self._results if n not in self._tasks]
+        return names.index(name)
+
+    def _finish_missing(self, status: str) -> None:
+        for name in self._tasks:
+            if name not in self._results:
+                self._results[name] = ProbeResult(name=name, status=status)  # type: ignore[arg-type]
+
+    def _record(self, result: ProbeResult) -> None:
+        self._results[result.name] = result
+        if result.name in self._done:
+            self._done[result.name].set()
+        self._emit(
+            ProbeFinished(result.name, result.status, result.duration_s or 0.0, result.summary)
+        )
+
+    async def _run_probe(self, probe: ProbeLike, ctx: ProbeContext, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        name = probe.name
+        result = ProbeResult(name=name, status="cancelled")
+        start = loop.time()
+        try:
+            for dep in probe.requires.after:
+                if dep in self._done and dep != name:
+                    await self._done[dep].wait()
+            unmet = probe.requires.unmet(privileged=ctx.privileged) or probe.applicable(ctx)
+            if unmet:
+                result.status, result.summary = "skipped", unmet
+                return
+            budget = min(self.config.timeout_for(name, probe.timeout), deadline - loop.time())
+            result.started_at = datetime.now(UTC)
+            start = loop.time()
+            if budget <= 0:
+                result.status = "timeout"
+                result.error = ErrorInfo(
+                    type="TimeoutError",
+                    message="the run's deadline passed before this probe could start",
+                )
+                return
+            self._emit(ProbeStarted(name))
+            try:
+                async with asyncio.timeout(budget):
+                    output = await probe.run(ctx)
+            except TimeoutError:
+                result.status = "timeout"
+                cause = "the run's deadline" if budget < probe.timeout else "its timeout"
+                result.error = ErrorInfo(
+                    type="TimeoutError", message=f"no result within {budget:.1f} s ({cause})"
+                )
+                return
+            result.status = output.status
+            result.summary = output.summary
+            result.facts = output.facts
+            result.evidence = dict(output.evidence)
+            result.devices = list(output.devices)
+        except asyncio.CancelledError:
+            result.status = "cancelled"
+            result.summary = result.summary or "cancelled before it finished"
+            if not self._stopping:
+                raise
+            # Our own cancel(): the probe is recorded, the run goes on to the bundle.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+        except Exception as exc:
+            result.status = "error"
+            result.error = ErrorInfo(type=type(_leaf(exc)).__name__, message=_message(exc))
+            log.debug("probe %s failed", name, exc_info=True)
+        finally:
+            result.duration_s = loop.time() - start if result.started_at else 0.0
+            if not result.summary and result.error is not None:
+                result.summary = result.error.message
+            self._record(result)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    # A probe's own TaskGroup wraps the real error in an ExceptionGroup.
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_message(e) for e in exc.exceptions)
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror if not exc.filename else f"{exc.strerror}: {exc.filename}"
+    return text or type(exc).__name__
