@@ -58,11 +58,13 @@ async def diagnose_events(
 ) -> AsyncIterator[Event]:
     """Run and stream progress events; the last event is ``RunFinished`` carrying the bundle.
 
-    Leaving the loop early cancels the run::
+    Closing the stream early cancels the run (use ``contextlib.aclosing`` so
+    that happens at once, not when the generator is garbage-collected)::
 
-        async for event in homediag.diagnose_events(config):
-            if isinstance(event, homediag.ProbeFinished):
-                print(event.probe, event.status)
+        async with contextlib.aclosing(homediag.diagnose_events(config)) as events:
+            async for event in events:
+                if isinstance(event, homediag.ProbeFinished):
+                    print(event.probe, event.status)
     """
     runner = Runner(config, probes=probes, observer=observer, resources=resources)
     async for event in runner.events():

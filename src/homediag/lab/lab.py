@@ -193,6 +193,7 @@ class Lab:
         for path in self._etc:
             shutil.rmtree(path, ignore_errors=True)
         self._etc.clear()
+        _remove_if_empty(ETC_NETNS)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
@@ -567,6 +568,11 @@ class Lab:
             raise LabError(f"homediag {' '.join(args)} did not end within {timeout:g} s") from exc
 
 
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        directory.rmdir()  # only succeeds when nothing else lives there
+
+
 def list_labs() -> list[dict[str, object]]:
     """Labs recorded under :data:`STATE_DIR`, plus namespaces with the lab prefix and no record."""
     labs: list[dict[str, object]] = []
@@ -606,6 +612,7 @@ def down_all() -> int:
     if ETC_NETNS.is_dir():
         for path in ETC_NETNS.glob(f"{PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
+        _remove_if_empty(ETC_NETNS)
     if STATE_DIR.is_dir():
         for path in STATE_DIR.glob(f"{PREFIX}*.json"):
             path.unlink(missing_ok=True)
@@ -635,4 +642,5 @@ def down(lab_id: str) -> int:
             removed += 1
     for path in ETC_NETNS.glob(f"{prefix}-*") if ETC_NETNS.is_dir() else []:
         shutil.rmtree(path, ignore_errors=True)
+    _remove_if_empty(ETC_NETNS)
     return removed

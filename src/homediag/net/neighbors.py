@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from homediag.net.addr import address_family
+from homediag.net.addr import address_family, address_scope
 from homediag.net.commands import CommandOutput, run_command
 
 __all__ = [
@@ -100,7 +100,7 @@ def parse_arp_an(text: str) -> list[Neighbor]:
         if not m:
             continue
         mac = normalize_mac(m["mac"])
-        if mac:
+        if mac and address_scope(m["ip"]) != "multicast":
             out.append(Neighbor(address=m["ip"], mac=mac, interface=m["iface"]))
     return out
 
@@ -123,7 +123,7 @@ def parse_arp_a_windows(text: str) -> list[Neighbor]:
         row = _ARP_A_WIN_ROW.match(line)
         if row:
             mac = normalize_mac(row["mac"])
-            if mac and not row["ip"].startswith(("224.", "239.", "255.")):
+            if mac and address_scope(row["ip"]) != "multicast":
                 out.append(
                     Neighbor(address=row["ip"], mac=mac, interface=iface, state=row["kind"].lower())
                 )

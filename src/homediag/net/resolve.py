@@ -67,7 +67,7 @@ async def query(
             # whose resolver is down arrives as an error at once, instead of
             # looking like a silent server until the timeout.
             backend = dns.asyncbackend.get_default_backend()
-            sock = await backend.make_socket(
+            sock = await backend.make_socket(  # type: ignore[no-untyped-call]  # dnspython leaves it untyped
                 dns.inet.af_for_address(where), socket.SOCK_DGRAM, 0, None, (where, port)
             )
             async with sock:

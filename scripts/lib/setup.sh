@@ -1,0 +1,54 @@
+# Shared set-up for scripts/test and scripts/demo, on a fresh Debian (or Ubuntu) machine.
+# Sourced, not run. Idempotent: a second run installs nothing.
+
+# Debian packages the lab and the suite use: real servers, real tools.
+HOMEDIAG_DEBS=(
+    python3 python3-venv            # the interpreter and venv (ensurepip)
+    iproute2 nftables ethtool       # namespaces, veth, bridges, firewall faults, offload control
+    iputils-ping                    # the usual tool the lab is cross-checked against
+    dnsmasq-base                    # the router's and the "internet's" DNS
+    mosquitto mosquitto-clients     # the MQTT broker
+    openssl ca-certificates
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+setup_system_packages() {
+    if [ "$(uname -s)" != "Linux" ] || ! command -v dpkg-query >/dev/null 2>&1; then
+        log "not a Debian-like Linux: install ${HOMEDIAG_DEBS[*]} yourself"
+        return 0
+    fi
+    local missing=()
+    for pkg in "${HOMEDIAG_DEBS[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        log "missing Debian packages: ${missing[*]} (run as root to install them; lab tests skip without them)"
+        return 0
+    fi
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_venv() {
+    local python="${PYTHON:-python3}"
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        log "homediag needs Python 3.11 or newer ($python is $("$python" --version 2>&1))"
+        return 1
+    fi
+    if [ ! -x .venv/bin/python ]; then
+        log "creating .venv"
+        "$python" -m venv .venv
+    fi
+    # Reinstall only when the project's metadata changed since the last install.
+    local stamp=.venv/.homediag-installed
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        log "installing homediag and its dev tools into .venv"
+        .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+        .venv/bin/python -m pip install -q -e '.[dev,scan]'
+        touch "$stamp"
+    fi
+}

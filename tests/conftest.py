@@ -1,0 +1,104 @@
+"""Shared test helpers: fixture files, bundles built without a network, leftover checks."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from homediag.bundle.models import Bundle, Observer
+from homediag.config import Config
+from homediag.lab.lab import PREFIX
+from homediag.redact.secrets import SecretRegistry
+from homediag.runtime.pipeline import build_bundle
+from homediag.runtime.probe import ProbeResult
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_text(relative: str) -> str:
+    """A captured output without its provenance header (lines starting with ``#@``)."""
+    text = (FIXTURES / relative).read_text(encoding="utf-8")
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#@"))
+
+
+def lab_observer(**changes: Any) -> Observer:
+    """An observer like the lab installer's laptop, for runs that must not read this machine."""
+    data: dict[str, Any] = {
+        "platform": "linux",
+        "platform_release": "6.18",
+        "python": "3.11.7",
+        "privileged": False,
+        "hostname": "installer-laptop",
+        "interfaces": [
+            {
+                "name": "eth0",
+                "mac": "a4:c3:f0:8e:22:10",
+                "mtu": 1500,
+                "up": True,
+                "addresses": [
+                    {
+                        "address": "192.168.77.10",
+                        "prefixlen": 24,
+                        "family": "ipv4",
+                        "scope": "private",
+                    }
+                ],
+            }
+        ],
+        "gateways": [{"address": "192.168.77.1", "interface": "eth0", "family": "ipv4"}],
+        "dns_servers": ["192.168.77.1"],
+        "interface": "eth0",
+        "address": "192.168.77.10",
+        "subnet": "192.168.77.0/24",
+    }
+    data.update(changes)
+    return Observer.model_validate(data)
+
+
+def make_bundle(
+    results: dict[str, ProbeResult] | None = None,
+    *,
+    observer: Observer | None = None,
+    level: str = "support",
+    secrets: list[str] | None = None,
+) -> Bundle:
+    """A finished bundle from probe results, through the real pipeline."""
+    return build_bundle(
+        results=results or {},
+        observer=observer or lab_observer(),
+        level=level,  # type: ignore[arg-type]
+        secrets=SecretRegistry(secrets or []),
+        created_at=datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def bundle_factory() -> Callable[..., Bundle]:
+    """Build bundles through the real pipeline: ``bundle_factory({"router": result})``."""
+    return make_bundle
+
+
+@pytest.fixture
+def default_config() -> Config:
+    """The configuration a run gets with no file and no flags."""
+    return Config()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a lab namespace outlived the suite."""
+    del exitstatus
+    try:
+        out = subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=False
+        ).stdout
+    except FileNotFoundError:
+        return
+    left = [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
+    if left:
+        print(f"\nERROR: lab namespaces left after the suite: {', '.join(left)}")
+        session.exitstatus = 1

@@ -1,0 +1,43 @@
+"""Lab tests: every test here builds (or shares) a virtual home in network namespaces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from homediag.bundle.models import Bundle
+from homediag.bundle.reader import load_bundle
+from homediag.lab import Lab
+
+pytestmark = pytest.mark.lab
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/lab/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.lab)
+
+
+def run_in_lab(lab: Lab, out: Path, *extra: str, config: Path | None = None) -> tuple[Bundle, str]:
+    """``homediag run`` on the installer's laptop; the bundle it wrote and its stdout."""
+    proc = lab.run_homediag(
+        ["run", "-c", str(config or lab.config_path), "-o", str(out), "--no-progress", *extra]
+    )
+    assert proc.returncode in (0, 1), f"exit {proc.returncode}: {proc.stderr}"
+    (path,) = out.glob("homediag-*.zip")
+    return load_bundle(path), proc.stdout
+
+
+@pytest.fixture
+def homediag_run(tmp_path: Path) -> Callable[..., tuple[Bundle, str]]:
+    """Run homediag in a lab and load the bundle it wrote into a fresh directory."""
+    counter = iter(range(1000))
+
+    def run(lab: Lab, *extra: str, config: Path | None = None) -> tuple[Bundle, str]:
+        out = tmp_path / f"run{next(counter)}"
+        out.mkdir()
+        return run_in_lab(lab, out, *extra, config=config)
+
+    return run

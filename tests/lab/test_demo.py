@@ -1,0 +1,40 @@
+"""``homediag demo``: builds its own lab, diagnoses it, writes a bundle, tears down."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from homediag.bundle.reader import load_bundle
+from homediag.lab.lab import PREFIX
+from homediag.lab.netns import list_netns
+from homediag.lab.pytest_plugin import require_lab
+
+
+def test_demo_lossy_scenario(tmp_path: Path) -> None:
+    require_lab()
+    before = {n for n in list_netns() if n.startswith(PREFIX)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "homediag",
+            "demo",
+            "--scenario",
+            "gateway-lossy",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "building the virtual home (gateway-lossy" in proc.stdout
+    assert "Packets to the router are lost" in proc.stdout
+    assert "torn down" in proc.stdout
+    (path,) = tmp_path.glob("homediag-*.zip")
+    assert any(f.id == "router.packet_loss" for f in load_bundle(path).findings)
+    assert {n for n in list_netns() if n.startswith(PREFIX)} == before
