@@ -19,6 +19,20 @@ from homediag.runtime.probe import ProbeResult
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+#: The top-level keys of bundle.json, as the bundle contract in DESIGN.md lists them.
+CONTRACT_KEYS = frozenset(
+    {
+        "schema_version",
+        "tool",
+        "created_at",
+        "observer",
+        "probes",
+        "devices",
+        "findings",
+        "redaction",
+    }
+)
+
 
 def fixture_text(relative: str) -> str:
     """A captured output without its provenance header (lines starting with ``#@``)."""
@@ -101,4 +115,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     left = [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
     if left:
         print(f"\nERROR: lab namespaces left after the suite: {', '.join(left)}")
+        session.exitstatus = 1
+    # Every lab service carries its lab's work directory or module in its command line.
+    stray = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if (
+            f"homediag-{PREFIX}" in cmdline
+            or "homediag.lab.impair" in cmdline
+            or "homediag.lab.services" in cmdline
+        ):
+            stray.append(f"{proc.name}: {cmdline.strip()[:120]}")
+    if stray:
+        print("\nERROR: lab processes left after the suite:\n  " + "\n  ".join(stray))
         session.exitstatus = 1

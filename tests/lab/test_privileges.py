@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,19 +11,17 @@ from homediag.bundle.models import Bundle
 from homediag.lab import Lab
 from homediag.probes.router import RouterFacts
 
-# Import everything as root, then become "nobody" and run the router probe:
-# a real unprivileged process, using the ICMP datagram socket the kernel
-# allows ordinary users (ping_group_range), as on desktop distributions.
+# Run the probe once as root so that every module it imports lazily is loaded
+# (a fresh clone's .venv may sit in a directory "nobody" cannot read), then
+# become "nobody" and run it again: a real unprivileged process, using the
+# ICMP datagram socket the kernel allows ordinary users (ping_group_range),
+# as on desktop distributions.
 DROP_AND_PROBE = """
 import asyncio, json, os, sys
-import dns.asyncbackend, dns.asyncquery, dns.exception, dns.inet, dns.message, dns.name, dns.rcode, dns.rdatatype
-import homediag, homediag.api, homediag.probes.router, homediag.probes.dns, homediag.analyze.rules
-import homediag.runtime.runner, homediag.runtime.pipeline, homediag.bundle.writer
-import asyncio.subprocess, statistics, concurrent.futures.thread, ifaddr, homediag.net.observe
+import homediag
 from homediag.config import load_config
-from homediag.net import oui
-oui._table()  # the OUI table is read from the package: load it while we still can
 config = load_config(sys.argv[1])
+asyncio.run(homediag.run_probe("router", config, with_dependencies=False))
 os.setgroups([])
 os.setgid(65534)
 os.setuid(65534)
@@ -63,3 +62,27 @@ def test_unprivileged_flag_behaves_like_an_ordinary_user(
     facts = RouterFacts.model_validate(bundle.probes["router"].data)
     assert facts.gateways[0].ping is not None and facts.gateways[0].ping.method == "icmp-datagram"
     assert [f.id for f in bundle.findings if f.severity != "info"] == []
+
+
+def test_without_icmp_the_router_is_reached_by_tcp(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    # A locked-down laptop: ordinary users may not open ICMP sockets at all.
+    lab = lab_factory("healthy", fresh=True)
+    lab.exec("installer", ["sysctl", "-q", "-w", "net.ipv4.ping_group_range=1 0"], check=True)
+    script = tmp_path / "drop.py"
+    script.write_text(DROP_AND_PROBE)
+    proc = lab.exec("installer", [sys.executable, str(script), str(lab.config_path)], timeout=60)
+    lab.down()
+    assert proc.returncode == 0, proc.stderr
+    facts = RouterFacts.model_validate(json.loads(proc.stdout)["facts"])
+    (gateway,) = facts.gateways
+    assert gateway.ping is None
+    assert gateway.icmp_error is not None and "not permitted" in gateway.icmp_error
+    assert (gateway.reachable, gateway.reachable_by) == (True, "tcp")
+    by_port = {t.port: t.status for t in gateway.tcp}
+    assert by_port == {
+        53: "open",
+        80: "refused",
+        443: "refused",
+    }  # dnsmasq answers TCP 53; a refusal is an answer too

@@ -12,17 +12,8 @@ from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
+from tests.conftest import CONTRACT_KEYS
 
-CONTRACT_KEYS = {
-    "schema_version",
-    "tool",
-    "created_at",
-    "observer",
-    "probes",
-    "devices",
-    "findings",
-    "redaction",
-}
 PROBE_KEYS = {"status", "started_at", "duration_s", "summary", "data", "error"}
 OBSERVER_KEYS = {
     "platform",

@@ -228,3 +228,21 @@ async def test_a_runner_runs_once() -> None:
     await r.run()
     with pytest.raises(RuntimeError, match="runs once"):
         await r.run()
+
+
+async def test_internet_probe_without_a_route_fails_at_once_without_sending() -> None:
+    from homediag.probes.internet import InternetProbe
+
+    observer = lab_observer(gateways=[])
+    config = Config.model_validate(
+        {"internet": {"endpoints": ["https://api.cloud.test", "https://203.0.113.10"]}}
+    )
+    r = Runner(config, probes=[InternetProbe()], observer=observer)
+    bundle = await r.run()
+    record = bundle.probes["internet"]
+    assert record.status == "completed"
+    assert record.summary == "no default route: the internet cannot be reached"
+    assert record.duration_s is not None and record.duration_s < 0.5
+    assert record.data["no_route"] is True
+    assert all(e["error"] == "no default route" for e in record.data["endpoints"])
+    assert {f.id for f in bundle.findings} >= {"internet.no_path", "host.no_default_gateway"}

@@ -16,9 +16,9 @@ import re
 import stat
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from homediag.bundle.models import SCHEMA_MAJOR, Bundle, Manifest
 from homediag.errors import BundleFormatError, BundleIntegrityError, BundleSchemaError
@@ -42,6 +42,8 @@ MAX_TOTAL_BYTES = 128 * 1024 * 1024
 #: text reach 10–30:1; the floor keeps tiny files out of the check).
 MAX_RATIO = 200
 _RATIO_FLOOR = 64 * 1024
+
+M = TypeVar("M", bound=BaseModel)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
 
@@ -142,6 +144,18 @@ def _validation_message(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
+def _document(data: bytes, name: str, label: str, model: type[M]) -> M:
+    """A JSON member checked for its schema version, then validated as ``model``."""
+    raw = _json(data, name, label)
+    if not isinstance(raw, dict):
+        raise BundleSchemaError(f"{label}: {name} is not a JSON object")
+    check_schema_version(raw.get("schema_version"), f"{label}: {name}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise BundleSchemaError(f"{label}: {name}: {_validation_message(exc)}") from exc
+
+
 def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     """Read, verify and validate a bundle file; return the :class:`Bundle` with its evidence.
 
@@ -183,14 +197,9 @@ def _load(zf: zipfile.ZipFile, label: str) -> Bundle:
         raise BundleIntegrityError(
             f"{label}: manifest.json is missing; the bundle cannot be verified"
         )
-    raw_manifest = _json(_read_member(zf, by_name["manifest.json"], label), "manifest.json", label)
-    if not isinstance(raw_manifest, dict):
-        raise BundleFormatError(f"{label}: manifest.json is not a JSON object")
-    check_schema_version(raw_manifest.get("schema_version"), f"{label}: manifest.json")
-    try:
-        manifest = Manifest.model_validate(raw_manifest)
-    except ValidationError as exc:
-        raise BundleSchemaError(f"{label}: manifest.json: {_validation_message(exc)}") from exc
+    manifest = _document(
+        _read_member(zf, by_name["manifest.json"], label), "manifest.json", label, Manifest
+    )
     listed = set(manifest.files)
     present = set(by_name) - {"manifest.json"}
     if missing := sorted(listed - present):
@@ -212,14 +221,7 @@ def _load(zf: zipfile.ZipFile, label: str) -> Bundle:
                 f"{label}: {name} does not match its sha256 in the manifest (tampered?)"
             )
         contents[name] = body
-    raw = _json(contents["bundle.json"], "bundle.json", label)
-    if not isinstance(raw, dict):
-        raise BundleSchemaError(f"{label}: bundle.json is not a JSON object")
-    check_schema_version(raw.get("schema_version"), f"{label}: bundle.json")
-    try:
-        bundle = Bundle.model_validate(raw)
-    except ValidationError as exc:
-        raise BundleSchemaError(f"{label}: bundle.json: {_validation_message(exc)}") from exc
+    bundle = _document(contents["bundle.json"], "bundle.json", label, Bundle)
     bundle.set_evidence(
         {n.removeprefix("evidence/"): b for n, b in contents.items() if n.startswith("evidence/")}
     )

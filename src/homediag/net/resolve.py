@@ -59,14 +59,12 @@ async def query(
     answer = DnsAnswer(server=server, name=name, rdtype=rdtype, status="error")
     request = dns.message.make_query(name, rdtype)
     where = server.split("%", 1)[0]
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    backend = dns.asyncbackend.get_default_backend()  # imports its backend module on first use
     try:
         async with asyncio.timeout(timeout):
             # A connected UDP socket: an ICMP "port unreachable" from a host
             # whose resolver is down arrives as an error at once, instead of
             # looking like a silent server until the timeout.
-            backend = dns.asyncbackend.get_default_backend()
             sock = await backend.make_socket(  # type: ignore[no-untyped-call]  # dnspython leaves it untyped
                 dns.inet.af_for_address(where), socket.SOCK_DGRAM, 0, None, (where, port)
             )
@@ -86,7 +84,8 @@ async def query(
     except dns.exception.DNSException as exc:
         answer.status, answer.error = "error", f"{type(exc).__name__}: {exc}"
         return answer
-    answer.latency_ms = round((loop.time() - start) * 1000.0, 3)
+    # dnspython times the exchange itself, from sending the query to the answer.
+    answer.latency_ms = round(float(response.time) * 1000.0, 3)
     rcode = response.rcode()
     answer.rcode = dns.rcode.to_text(rcode)
     rrsets = {(rrset.name, rrset.rdtype): rrset for rrset in response.answer}

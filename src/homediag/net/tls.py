@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import ssl
 from datetime import UTC, datetime
@@ -111,7 +112,10 @@ def certificate_info(der: bytes, *, now: datetime | None = None) -> CertificateI
     )
 
 
+@functools.lru_cache(maxsize=8)
 def _context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
+    # Loading the system trust store takes tens of milliseconds: do it once,
+    # and (see tls_check) off the event loop.
     if not verify:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -171,7 +175,7 @@ async def tls_check(
     """
     result = TlsResult(host=host, port=port, server_name=server_name, status="error")
     try:
-        ctx = _context(True, ca_file)
+        ctx = await asyncio.to_thread(_context, True, ca_file)
     except (OSError, ssl.SSLError) as exc:
         result.error = f"cannot load CA file {ca_file}: {describe_error(exc)}"
         return result
@@ -215,7 +219,8 @@ async def tls_check(
         der = sslobj.getpeercert(binary_form=True)
         if der:
             with contextlib.suppress(ValueError):
-                result.certificate = certificate_info(der)
+                # Decoding imports cryptography on first use: keep it off the loop.
+                result.certificate = await asyncio.to_thread(certificate_info, der)
     writer.transport.abort()
     if result.certificate is not None and server_name:
         result.hostname_match = hostname_matches(server_name, result.certificate.san)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console, Group
-from rich.panel import Panel
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -29,29 +28,19 @@ def _t(value: object, style: str = "") -> Text:
     return Text(printable(value), style=style)
 
 
-def findings_view(bundle: Bundle) -> Group | Text:
-    """Each finding as a panel: title, measured detail, and the fix."""
+def findings_view(bundle: Bundle) -> Table | Text:
+    """The findings as a table, worst first: severity, what is wrong, what was measured and the fix."""
     if not bundle.findings:
         return Text("No problems found.", style="bold green")
-    panels = []
+    table = Table(title=f"Findings ({len(bundle.findings)})", title_justify="left", expand=True, show_lines=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("finding", ratio=2)
+    table.add_column("measured, and how to fix it", ratio=5)
     for f in bundle.findings:
-        body = Text()
-        body.append_text(_t(f.detail))
-        body.append("\nFix: ", style="bold")
-        body.append_text(_t(f.remediation))
-        body.append(f"\n{f.id}", style="dim")
-        title = Text.assemble(
-            (f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity]), " ", _t(f.title, "bold")
-        )
-        panels.append(
-            Panel(
-                body,
-                title=title,
-                title_align="left",
-                border_style=SEVERITY_STYLE[f.severity].split()[-1],
-            )
-        )
-    return Group(*panels)
+        finding = Text.assemble(_t(f.title, "bold"), "\n", (f.id, "dim"))
+        body = Text.assemble(_t(f.detail), "\n", ("Fix: ", "bold"), _t(f.remediation))
+        table.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE[f.severity]), finding, body)
+    return table
 
 
 def probes_table(bundle: Bundle) -> Table:
