@@ -32,7 +32,12 @@ def findings_view(bundle: Bundle) -> Table | Text:
     """The findings as a table, worst first: severity, what is wrong, what was measured and the fix."""
     if not bundle.findings:
         return Text("No problems found.", style="bold green")
-    table = Table(title=f"Findings ({len(bundle.findings)})", title_justify="left", expand=True, show_lines=True)
+    table = Table(
+        title=f"Findings ({len(bundle.findings)})",
+        title_justify="left",
+        expand=True,
+        show_lines=True,
+    )
     table.add_column("severity", no_wrap=True)
     table.add_column("finding", ratio=2)
     table.add_column("measured, and how to fix it", ratio=5)
