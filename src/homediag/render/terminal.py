@@ -39,8 +39,10 @@ def findings_view(bundle: Bundle) -> Table | Text:
         show_lines=True,
     )
     table.add_column("severity", no_wrap=True)
-    table.add_column("finding", ratio=2)
-    table.add_column("measured, and how to fix it", ratio=5)
+    # Titles stay on one line where the terminal allows; the measurement and fix wrap.
+    widest = max(max(len(f.title), len(f.id)) for f in bundle.findings)
+    table.add_column("finding", width=min(widest, 40))
+    table.add_column("measured, and how to fix it", ratio=1)
     for f in bundle.findings:
         finding = Text.assemble(_t(f.title, "bold"), "\n", (f.id, "dim"))
         body = Text.assemble(_t(f.detail), "\n", ("Fix: ", "bold"), _t(f.remediation))
