@@ -27,6 +27,8 @@ __all__ = [
     "EndpointConfig",
     "HomeAssistantConfig",
     "InternetConfig",
+    "LanConfig",
+    "MdnsConfig",
     "MqttConfig",
     "RouterConfig",
     "RunConfig",
@@ -114,6 +116,43 @@ class InternetConfig(_Section):
     timeout: float = Field(3.0, gt=0, le=60, description="Per-endpoint timeout in seconds.")
 
 
+class MdnsConfig(_Section):
+    """``[mdns]``: the mDNS/DNS-SD browse."""
+
+    window: float = Field(3.0, gt=0, le=60, description="Longest the browse may take, in seconds.")
+    min_window: float = Field(1.0, ge=0, le=60, description="Shortest browse, in seconds.")
+    quiet: float = Field(
+        0.5, gt=0, le=10, description="Stop once nothing new arrived for this long."
+    )
+    resolve_timeout: float = Field(
+        1.5, gt=0, le=30, description="Per-instance resolve timeout, seconds."
+    )
+    types: list[str] = Field(
+        default_factory=list, description="Extra service types, e.g. _myvendor._tcp."
+    )
+    max_instances: int = Field(
+        2000, ge=1, le=100000, description="Instances kept; more are counted, not stored."
+    )
+
+
+class LanConfig(_Section):
+    """``[lan]``: the live-host inventory of the observer's subnet."""
+
+    sweep: bool = Field(
+        True, description="ARP-sweep the subnet when privileged with the scan extra."
+    )
+    max_prefix: int = Field(
+        22,
+        ge=16,
+        le=30,
+        description="Never sweep more than this prefix around the observer (/22: 1,022 hosts).",
+    )
+    rate: float = Field(500.0, gt=0, le=2000, description="ARP requests per second at most.")
+    reply_timeout: float = Field(
+        0.5, gt=0, le=10, description="How long to wait for late replies, seconds."
+    )
+
+
 class MqttConfig(_Section):
     """``[mqtt]``: the broker, when it cannot be found by mDNS."""
 
@@ -161,6 +200,8 @@ class Config(_Section):
     router: RouterConfig = Field(default_factory=RouterConfig)
     dns: DnsConfig = Field(default_factory=DnsConfig)
     internet: InternetConfig = Field(default_factory=InternetConfig)
+    mdns: MdnsConfig = Field(default_factory=MdnsConfig)
+    lan: LanConfig = Field(default_factory=LanConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     home_assistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     endpoints: list[EndpointConfig] = Field(default_factory=list)

@@ -4,10 +4,34 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from homediag.bundle.models import Device
+from homediag.config import Config
+from homediag.net.addr import is_ip
 
-__all__ = ["merge_devices"]
+__all__ = ["config_devices", "merge_devices"]
+
+
+def config_devices(config: Config) -> list[Device]:
+    """The devices the configuration names (the broker, Home Assistant), as inventory contributions."""
+    found: list[tuple[str, str]] = []
+    if config.mqtt.host:
+        found.append((config.mqtt.host, "mqtt_broker"))
+    if config.home_assistant.url:
+        host = urlsplit(config.home_assistant.url).hostname
+        if host:
+            found.append((host, "home_assistant"))
+    return [
+        Device(
+            id="",
+            addresses=[host] if is_ip(host) else [],
+            hostnames=[] if is_ip(host) else [host],
+            kind=kind,
+            sources=["config"],
+        )
+        for host, kind in found
+    ]
 
 
 def _sort_key(device: Device) -> tuple[int, int, str]:
@@ -36,16 +60,35 @@ def _merge_into(target: Device, other: Device) -> Device:
             "kind": target.kind if target.kind != "unknown" else other.kind,
             "services": services,
             "sources": union(target.sources, other.sources),  # type: ignore[arg-type]
+            "details": {**other.details, **target.details},
         }
     )
+
+
+def _keys(device: Device) -> set[str]:
+    keys = {device.mac} - {None} | set(device.addresses)
+    if not device.addresses:
+        # Only a device known by name alone (a configured "homeassistant.local")
+        # joins by name: two devices claiming one name are a conflict to show,
+        # not one device.
+        keys |= {"name:" + h.lower().rstrip(".") for h in device.hostnames}
+    return keys  # type: ignore[return-value]
+
+
+def _names(device: Device) -> set[str]:
+    return {"name:" + h.lower().rstrip(".") for h in device.hostnames}
 
 
 def merge_devices(contributions: Iterable[Device]) -> list[Device]:
     """Merge device contributions that share a MAC or an address; ids ``dev-1``… by address order."""
     merged: list[Device] = []
     for device in contributions:
-        keys = {device.mac} - {None} | set(device.addresses)
-        matches = [i for i, d in enumerate(merged) if keys & ({d.mac} - {None} | set(d.addresses))]
+        keys = _keys(device)
+        matches = [
+            i
+            for i, d in enumerate(merged)
+            if keys & (_keys(d) | (_names(d) if not device.addresses else set()))
+        ]
         if not matches:
             merged.append(device)
             continue

@@ -149,6 +149,10 @@ class Device(_Model):
     kind: str = "unknown"
     services: list[Service] = Field(default_factory=list)
     sources: list[DeviceSource] = Field(default_factory=list)
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the device says about itself, by source (homekit, hue, esphome…).",
+    )
 
 
 class RedactionInfo(_Model):

@@ -36,6 +36,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 from homediag.errors import LabError
 from homediag.lab import netns
@@ -45,18 +46,17 @@ from homediag.lab.scenarios import get_scenario
 from homediag.lab.topology import (
     BLACKHOLE_IP,
     BLACKHOLE_NAME,
-    BROKER_IP,
     CLOUD_ALIAS,
     CLOUD_IP,
     CLOUD_NAME,
     LAN_DOMAIN,
-    ROUTER_IP,
     UPSTREAM_DNS_IP,
     WAN_ROUTER_IP,
     WAN_UPSTREAM_IP,
     Host,
     Scenario,
 )
+from homediag.net.addr import same_subnet
 
 __all__ = ["PREFIX", "STATE_DIR", "Lab", "down_all", "lab_unavailable_reason", "list_labs"]
 
@@ -114,8 +114,12 @@ class Lab:
         return self.workdir
 
     def address(self, role: str) -> str:
-        """The LAN address of host ``role``."""
-        return self.scenario.host(role).address
+        """The IPv4 address of host ``role`` (its IPv6 address for an IPv6-only host)."""
+        host = self.scenario.host(role)
+        address = host.ip or host.ipv6
+        if address is None:
+            raise LabError(f"host {role!r} has no address")
+        return address
 
     # -- lifecycle -------------------------------------------------------
 
@@ -201,32 +205,75 @@ class Lab:
 
     # -- building --------------------------------------------------------
 
-    def _add_ns(self, role: str) -> str:
-        name = self.ns(role)
-        run(["ip", "netns", "add", name])
-        self.namespaces.append(name)
-        self._save_state()
-        ip("link", "set", "lo", "up", ns=name)
+    _NS_SYSCTLS: ClassVar[dict[str, str | int]] = {
         # No duplicate address detection: links are up at once, as on a real
-        # LAN a second after boot. Any group may ping (as desktop distros allow).
-        sysctl(
-            name,
-            {
-                "net.ipv6.conf.default.accept_dad": 0,
-                "net.ipv6.conf.all.accept_dad": 0,
-                "net.ipv4.ping_group_range": "0 2147483647",
-            },
-        )
+        # LAN a second after boot. Any group may ping, as desktop distros allow.
+        "net.ipv6.conf.default.accept_dad": 0,
+        "net.ipv6.conf.all.accept_dad": 0,
+        "net.ipv4.ping_group_range": "0 2147483647",
+    }
+
+    def _add_namespaces(self, roles: Sequence[str]) -> None:
+        names = [self.ns(role) for role in roles]
+        # Recorded before they exist: a crash half-way still leaves a record to clean up by.
+        self.namespaces.extend(names)
+        self._save_state()
+        netns.batch([f"netns add {name}" for name in names])
+        for name in names:
+            sysctl(name, self._NS_SYSCTLS)
+
+    def _add_ns(self, role: str) -> str:
+        self._add_namespaces([role])
+        name = self.ns(role)
+        ip("link", "set", "lo", "up", ns=name)
         return name
+
+    @staticmethod
+    def _bridge(segment: str) -> str:
+        return f"br-{segment}"[:15]
 
     def _build(self) -> None:
         sc = self.scenario
-        lan = self._add_ns("lan")
-        ip("link", "add", "br0", "type", "bridge", ns=lan)
-        ip("link", "set", "br0", "up", ns=lan)
+        lan = self.ns("lan")
+        self._add_namespaces(["lan", *(h.role for h in sc.hosts)])
         impaired = any(h.impairment for h in sc.hosts)
+        lan_lines = ["link set lo up"]
+        for segment in sc.segments:
+            bridge = self._bridge(segment.name)
+            lan_lines += [f"link add {bridge} type bridge", f"link set {bridge} up"]
         for index, host in enumerate(sc.hosts):
-            self._add_host(index, host, impaired)
+            peer = "up0" if host.impairment else "eth0"
+            bridge = self._bridge(host.segment)
+            lan_lines += [
+                f"link add p{index} type veth peer name {peer} netns {self.ns(host.role)}",
+                f"link set p{index} master {bridge}",
+                f"link set p{index} up",
+            ]
+        router = self.ns("router")
+        for index, segment in enumerate(sc.segments[1:], start=1):
+            # The router's leg on each further segment (VLAN).
+            lan_lines += [
+                f"link add r{index} type veth peer name eth{index} netns {router}",
+                f"link set r{index} master {self._bridge(segment.name)}",
+                f"link set r{index} up",
+            ]
+        netns.batch(lan_lines, ns=lan)
+        if sc.multicast_blocked:
+            self._nft(
+                "lan",
+                "bridge mdns",
+                "forward",
+                "type filter hook forward priority 0",
+                ["ether daddr 01:00:5e:00:00:fb drop", "ether daddr 33:33:00:00:00:fb drop"],
+            )
+        for host in sc.hosts:
+            self._configure_host(host, impaired)
+        for index, segment in enumerate(sc.segments[1:], start=1):
+            prefix = segment.cidr.split("/")[1]
+            netns.batch(
+                [f"addr add {segment.gateway}/{prefix} dev eth{index}", f"link set eth{index} up"],
+                ns=router,
+            )
         if sc.upstream:
             self._build_upstream()
         self._build_router()
@@ -240,62 +287,46 @@ class Lab:
             self._start_router_dns()
         if sc.broker:
             self._start_broker()
+        self._start_http()
+        self._start_mdns_farm()
         self._write_config()
         self._save_state()
 
-    def _add_host(self, index: int, host: Host, impaired_lab: bool) -> None:
-        lan = self.ns("lan")
-        name = self._add_ns(host.role)
-        port = f"p{index}"
-        if host.impairment is None:
-            ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name, ns=lan)
-        else:
+    def _configure_host(self, host: Host, impaired_lab: bool) -> None:
+        name = self.ns(host.role)
+        segment = self.scenario.segment(host.segment)
+        lines = ["link set lo up"]
+        if host.impairment is not None:
             # eth0 (addressed) <-> imp0 … impairer … up0 <-> bridge port
-            ip("link", "add", port, "type", "veth", "peer", "name", "up0", "netns", name, ns=lan)
-            ip("link", "add", "eth0", "type", "veth", "peer", "name", "imp0", ns=name)
+            lines += [
+                "link add eth0 type veth peer name imp0",
+                "link set imp0 up",
+                "link set up0 up",
+            ]
+        lines.append(f"link set eth0 address {host.mac}")
+        if host.address:
+            cidr = (
+                host.address
+                if "/" in host.address
+                else f"{host.address}/{segment.cidr.split('/')[1]}"
+            )
+            lines.append(f"addr add {cidr} dev eth0")
+        if host.ipv6:
+            lines.append(f"addr add {host.ipv6}/64 dev eth0 nodad")
+        lines.append("link set eth0 up")
+        if host.role != "router" and host.ip and same_subnet(host.ip, segment.cidr):
+            lines.append(f"route add default via {segment.gateway}")
+        netns.batch(lines, ns=name)
+        if host.impairment is not None:
             sysctl(
                 name, {"net.ipv6.conf.imp0.disable_ipv6": 1, "net.ipv6.conf.up0.disable_ipv6": 1}
             )
-            for dev in ("imp0", "up0"):
-                ip("link", "set", dev, "up", ns=name)
-        ip("link", "set", port, "master", "br0", ns=lan)
-        ip("link", "set", port, "up", ns=lan)
-        ip("link", "set", "eth0", "address", host.mac, ns=name)
-        ip(
-            "addr",
-            "add",
-            f"{host.address}/{self.scenario.lan.split('/')[1]}",
-            "dev",
-            "eth0",
-            ns=name,
-        )
-        ip("link", "set", "eth0", "up", ns=name)
         if impaired_lab:
             # Frames a userspace impairer reads must carry final checksums and
             # be MTU-sized: no checksum offload, no segmentation offload.
-            devices = ["eth0"] + (["imp0", "up0"] if host.impairment else [])
-            for dev in devices:
-                run(
-                    netns_exec(
-                        name,
-                        [
-                            "ethtool",
-                            "-K",
-                            dev,
-                            "tx",
-                            "off",
-                            "sg",
-                            "off",
-                            "tso",
-                            "off",
-                            "gso",
-                            "off",
-                            "gro",
-                            "off",
-                        ],
-                    ),
-                    check=False,
-                )
+            for dev in ["eth0"] + (["imp0", "up0"] if host.impairment else []):
+                offloads = ["tx", "off", "sg", "off", "tso", "off", "gso", "off", "gro", "off"]
+                run(netns_exec(name, ["ethtool", "-K", dev, *offloads]), check=False)
         if host.impairment is not None:
             imp = host.impairment
             self.spawn(
@@ -315,8 +346,6 @@ class Lab:
                 ],
                 name=f"impair-{host.role}",
             )
-        if host.role != "router":
-            ip("route", "add", "default", "via", ROUTER_IP, ns=name)
 
     def _build_upstream(self) -> None:
         up = self._add_ns("upstream")
@@ -365,10 +394,10 @@ class Lab:
             directory = ETC_NETNS / self.ns(host.role)
             directory.mkdir(parents=True, exist_ok=True)
             self._etc.append(directory)
-            (directory / "resolv.conf").write_text(f"search {LAN_DOMAIN}\nnameserver {ROUTER_IP}\n")
-            (directory / "hosts").write_text(
-                f"127.0.0.1 localhost\n{host.address} {host.hostname or host.role}\n"
-            )
+            gateway = self.scenario.segment(host.segment).gateway
+            (directory / "resolv.conf").write_text(f"search {LAN_DOMAIN}\nnameserver {gateway}\n")
+            own = f"{host.ip} {host.hostname or host.role}\n" if host.ip else ""
+            (directory / "hosts").write_text(f"127.0.0.1 localhost\n{own}")
         self._save_state()
 
     # -- services --------------------------------------------------------
@@ -472,10 +501,12 @@ class Lab:
         hosts_file = workdir / "lan-hosts"
         hosts_file.write_text(
             "".join(
-                f"{h.address} {h.hostname or h.role}.{LAN_DOMAIN} {h.hostname or h.role}\n"
+                f"{h.ip} {h.hostname or h.role}.{LAN_DOMAIN} {h.hostname or h.role}\n"
                 for h in self.scenario.hosts
+                if h.ip
             )
         )
+        listen = [f"--listen-address={segment.gateway}" for segment in self.scenario.segments]
         self.spawn(
             "router",
             [
@@ -488,7 +519,7 @@ class Lab:
                 f"--local=/{LAN_DOMAIN}/",
                 f"--domain={LAN_DOMAIN}",
                 f"--addn-hosts={hosts_file}",
-                f"--listen-address={ROUTER_IP}",
+                *listen,
                 "--bind-interfaces",
                 "--user=root",
                 "--group=root",
@@ -508,16 +539,85 @@ class Lab:
         self.spawn("broker", ["mosquitto", "-c", str(conf)], name="mosquitto")
         self.wait_listening("broker", 1883)
 
+    def _start_http(self) -> None:
+        for host in self.scenario.hosts:
+            if not host.http_ports or not host.ip:
+                continue
+            personality = "home-assistant" if host.role == "homeassistant" else "generic"
+            listen = [
+                arg
+                for port in host.http_ports
+                for arg in ("--listen", f"{host.ip}:{port}:{personality}")
+            ]
+            self.spawn(
+                host.role,
+                [sys.executable, "-m", "homediag.lab.services.http", *listen],
+                name=f"http-{host.role}",
+            )
+        for host in self.scenario.hosts:
+            for port in host.http_ports if host.ip else ():
+                self.wait_listening(host.role, port)
+
+    def mdns_spec(self) -> dict[str, object]:
+        """What the mDNS farm serves: every host that advertises services."""
+        devices = []
+        for host in self.scenario.hosts:
+            if not host.services:
+                continue
+            devices.append(
+                {
+                    "ns": self.ns(host.role),
+                    "hostname": host.hostname or host.role,
+                    "ipv4": host.ip,
+                    "ipv6": host.ipv6,
+                    "interface": "eth0",
+                    "advertise": list(host.advertise) if host.advertise is not None else None,
+                    "aliases": list(host.aliases),
+                    "responder": host.responder,
+                    "services": [
+                        {"type": s.type, "name": s.name, "port": s.port, "txt": dict(s.txt)}
+                        for s in host.services
+                    ],
+                }
+            )
+        return {"devices": devices}
+
+    def _start_mdns_farm(self, timeout: float = 60.0) -> None:
+        spec = self.mdns_spec()
+        if not spec["devices"]:
+            return
+        path = self._dir / "mdns-farm.json"
+        path.write_text(json.dumps(spec, indent=1))
+        proc = self.spawn(
+            "lan", [sys.executable, "-m", "homediag.lab.services.mdns", str(path)], name="mdns-farm"
+        )
+        log = self._dir / "mdns-farm.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready:" in log.read_text(errors="replace"):
+                return
+            if proc.poll() is not None:
+                raise LabError(
+                    f"the mDNS farm exited ({proc.returncode}): {log.read_text(errors='replace')[-300:]}"
+                )
+            time.sleep(0.02)
+        raise LabError(f"the mDNS farm was not ready after {timeout:g} s")
+
     def _write_config(self) -> None:
         assert self.ca is not None
-        self.config_path.write_text(
-            "# homediag configuration for a run from the lab installer's laptop\n"
-            "[run]\ntimeout = 15\n\n"
-            f'[dns]\nnames = ["{CLOUD_ALIAS}", "broker.{LAN_DOMAIN}"]\n\n'
-            f'[internet]\nendpoints = ["https://{CLOUD_NAME}", "https://{CLOUD_IP}"]\ntimeout = 3\n\n'
-            f'[mqtt]\nhost = "{BROKER_IP}"\n\n'
-            f'[tls]\nca_file = "{self.ca.cert_path}"\n'
-        )
+        lines = [
+            "# homediag configuration for a run from the lab installer's laptop",
+            "[run]\ntimeout = 15\n",
+            f'[dns]\nnames = ["{CLOUD_ALIAS}", "broker.{LAN_DOMAIN}"]\n',
+            f'[internet]\nendpoints = ["https://{CLOUD_NAME}", "https://{CLOUD_IP}"]\ntimeout = 3\n',
+        ]
+        roles = {h.role for h in self.scenario.hosts}
+        if "broker" in roles:
+            lines.append(f'[mqtt]\nhost = "{self.address("broker")}"\n')
+        if "homeassistant" in roles:
+            lines.append(f'[home_assistant]\nurl = "http://{self.address("homeassistant")}:8123"\n')
+        lines.append(f'[tls]\nca_file = "{self.ca.cert_path}"\n')
+        self.config_path.write_text("\n".join(lines))
         self.config_path.chmod(0o644)
 
     # -- faults ----------------------------------------------------------

@@ -22,6 +22,7 @@ from homediag.errors import LabError
 __all__ = [
     "ETC_NETNS",
     "NETNS_DIR",
+    "batch",
     "in_netns",
     "ip",
     "list_netns",
@@ -68,10 +69,31 @@ def netns_exec(ns: str, argv: Sequence[str]) -> list[str]:
 
 
 def sysctl(ns: str, settings: Mapping[str, str | int]) -> None:
-    """Set sysctls inside ``ns``: ``sysctl(ns, {"net.ipv4.ip_forward": 1})``."""
+    """Set sysctls inside ``ns``: ``sysctl(ns, {"net.ipv4.ip_forward": 1})``.
+
+    Written through ``/proc/sys`` from a thread that joined ``ns`` (the
+    ``net.*`` tree follows the reader's namespace): no process per call.
+    """
     if not settings:
         return
-    run(netns_exec(ns, ["sysctl", "-q", "-w", *(f"{k}={v}" for k, v in settings.items())]))
+
+    def write() -> None:
+        for key, value in settings.items():
+            path = Path("/proc/sys") / key.replace(".", "/")
+            try:
+                path.write_text(f"{value}\n")
+            except OSError as exc:
+                raise LabError(f"sysctl {key}={value} in {ns}: {exc.strerror or exc}") from exc
+
+    in_netns(ns, write)
+
+
+def batch(lines: Sequence[str], *, ns: str | None = None) -> None:
+    """Run many ``ip`` commands in one process (``ip -batch``); one line per command."""
+    if not lines:
+        return
+    argv = ["ip", *(("-n", ns) if ns else ()), "-batch", "-"]
+    run(argv, input="\n".join(lines) + "\n")
 
 
 def list_netns() -> list[str]:

@@ -24,7 +24,10 @@ __all__ = [
     "Block",
     "Host",
     "Impairment",
+    "MdnsService",
+    "Responder",
     "Scenario",
+    "Segment",
 ]
 
 ROUTER_IP = "192.168.77.1"
@@ -52,14 +55,58 @@ class Impairment:
 
 
 @dataclass(frozen=True)
+class MdnsService:
+    """One DNS-SD service a lab host advertises: ``_hap._tcp`` instance ``name`` on ``port``."""
+
+    type: str
+    name: str
+    port: int
+    txt: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One layer-2 segment (a VLAN) of the home, routed by the router at ``gateway``."""
+
+    name: str
+    cidr: str
+    gateway: str
+    ipv6_prefix: str | None = None
+
+
+#: How a host answers mDNS: a real zeroconf responder, one that answers PTR
+#: queries but never SRV/TXT/A, or a hostile flood of services and odd names.
+Responder = Literal["zeroconf", "ptr-only", "hostile"]
+
+
+@dataclass(frozen=True)
 class Host:
-    """A machine on the LAN: its role (also its namespace suffix), address, MAC and DNS name."""
+    """A machine on the LAN.
+
+    ``address`` is IPv4, optionally with its prefix (``169.254.44.7/16``);
+    ``None`` makes an IPv6-only host (Matter over Thread, behind a border
+    router). ``advertise`` replaces the addresses announced over mDNS (a
+    device with a stale static address); ``aliases`` are further mDNS host
+    names announced for the same address.
+    """
 
     role: str
-    address: str
+    address: str | None
     mac: str
     hostname: str | None = None
     impairment: Impairment | None = None
+    segment: str = "lan"
+    ipv6: str | None = None
+    services: tuple[MdnsService, ...] = ()
+    responder: Responder = "zeroconf"
+    advertise: tuple[str, ...] | None = None
+    aliases: tuple[str, ...] = ()
+    http_ports: tuple[int, ...] = ()
+
+    @property
+    def ip(self) -> str | None:
+        """The IPv4 address without its prefix."""
+        return self.address.split("/", 1)[0] if self.address else None
 
 
 @dataclass(frozen=True)
@@ -77,11 +124,13 @@ class Scenario:
 
     name: str
     description: str
-    lan: str = "192.168.77.0/24"
+    segments: tuple[Segment, ...] = (Segment("lan", "192.168.77.0/24", ROUTER_IP, "fd77::"),)
     hosts: tuple[Host, ...] = field(
         default_factory=lambda: (
-            Host("router", ROUTER_IP, "3c:a6:2f:4b:10:01", "router"),
-            Host("installer", INSTALLER_IP, "a4:c3:f0:8e:22:10", "installer-laptop"),
+            Host("router", ROUTER_IP, "3c:a6:2f:4b:10:01", "router", ipv6="fd77::1"),
+            Host(
+                "installer", INSTALLER_IP, "a4:c3:f0:8e:22:10", "installer-laptop", ipv6="fd77::10"
+            ),
             Host("broker", BROKER_IP, "dc:a6:32:11:20:20", "broker"),
         )
     )
@@ -89,6 +138,8 @@ class Scenario:
     upstream: bool = True
     broker: bool = True
     blocks: tuple[Block, ...] = ()
+    #: mDNS multicast is dropped between switch ports (AP client isolation).
+    multicast_blocked: bool = False
     #: Finding ids this scenario exists to produce (documentation and tests).
     expect: tuple[str, ...] = ()
 
@@ -98,6 +149,18 @@ class Scenario:
             if host.role == role:
                 return host
         raise KeyError(role)
+
+    @property
+    def lan(self) -> str:
+        """The main segment's network."""
+        return self.segments[0].cidr
+
+    def segment(self, name: str) -> Segment:
+        """The segment called ``name``."""
+        for segment in self.segments:
+            if segment.name == name:
+                return segment
+        raise KeyError(name)
 
     def with_host(self, role: str, **changes: object) -> tuple[Host, ...]:
         """``hosts`` with the one called ``role`` changed."""

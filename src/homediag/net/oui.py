@@ -1,4 +1,4 @@
-"""MAC address vendors from the IEEE MA-L registry shipped with homediag (``data/oui.tsv.gz``)."""
+"""MAC address vendors from the IEEE registries (MA-L, MA-M, MA-S) shipped in ``data/oui.tsv.gz``."""
 
 from __future__ import annotations
 
@@ -37,5 +37,11 @@ def vendor(mac: str) -> str | None:
     """
     if is_locally_administered(mac):
         return None
-    prefix = mac.replace(":", "").replace("-", "").upper()[:6]
-    return _table().get(prefix)
+    digits = mac.replace(":", "").replace("-", "").upper()
+    table = _table()
+    # Longest prefix first: MA-S (36 bits), MA-M (28 bits), then MA-L (24 bits).
+    for length in (9, 7, 6):
+        name = table.get(digits[:length])
+        if name is not None:
+            return name
+    return None

@@ -66,6 +66,8 @@ class Redactor:
         self._counters: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
         self._secrets_seen: set[str] = set()
+        self._known: dict[str, str] = {}
+        self._known_re: re.Pattern[str] | None = None
 
     def _count_secret(self, value: str) -> None:
         if value not in self._secrets_seen:
@@ -153,28 +155,39 @@ class Redactor:
         """Redact free text: secrets, URL credentials, and addresses by level."""
         if not text:
             return text
-        text = _URL_CREDENTIALS_RE.sub(self._url_credentials, text)
+        if "@" in text and "://" in text:
+            text = _URL_CREDENTIALS_RE.sub(self._url_credentials, text)
         text = self._scrub_secrets(text)
         if self.level == "none":
             return text
-        text = _MAC_RE.sub(lambda m: self._mac(m.group(0)), text)
-        text = _IPV6_RE.sub(lambda m: self._ip(m.group(0)), text)
-        text = _IPV4_RE.sub(lambda m: self._ip(m.group(0)), text)
-        # Values already pseudonymized in typed fields (hostnames, SSIDs) are
-        # replaced wherever else they appear, longest first.
-        known = sorted(
-            (
-                (original, token)
-                for (kind, original), token in self._mapping.items()
-                if kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(original) >= 3
-            ),
-            key=lambda pair: len(pair[0]),
-            reverse=True,
-        )
-        for original, token in known:
-            if original in text:
-                text = text.replace(original, token)
+        # Cheap guards first: most text (TXT values, summaries) holds no address
+        # at all, and the patterns are costly on long strings.
+        if ":" in text or "-" in text:
+            text = _MAC_RE.sub(lambda m: self._mac(m.group(0)), text)
+        if ":" in text:
+            text = _IPV6_RE.sub(lambda m: self._ip(m.group(0)), text)
+        if "." in text:
+            text = _IPV4_RE.sub(lambda m: self._ip(m.group(0)), text)
+        known = self._known_pattern()
+        if known is not None:
+            # Values pseudonymized in typed fields (hostnames, SSIDs) are
+            # replaced wherever else they appear.
+            text = known.sub(lambda m: self._known[m.group(0).lower()], text)
         return text
+
+    def _known_pattern(self) -> re.Pattern[str] | None:
+        originals = {
+            original.lower(): token
+            for (kind, original), token in self._mapping.items()
+            if kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(original) >= 3
+        }
+        if len(originals) != len(self._known):
+            self._known = originals
+            # Longest first, so "kitchen-display" wins over "kitchen".
+            alternatives = sorted(originals, key=len, reverse=True)
+            pattern = "|".join(re.escape(a) for a in alternatives)
+            self._known_re = re.compile(pattern, re.IGNORECASE) if alternatives else None
+        return self._known_re
 
     def _url_credentials(self, match: re.Match[str]) -> str:
         password = match.group("password")

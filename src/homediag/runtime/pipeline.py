@@ -12,7 +12,7 @@ from datetime import datetime
 
 from homediag._version import __version__
 from homediag.analyze.engine import Analyzer, analyze
-from homediag.bundle.models import Bundle, Observer, ToolInfo
+from homediag.bundle.models import Bundle, Device, Observer, ToolInfo
 from homediag.inventory import merge_devices
 from homediag.redact.redactor import Level, Redactor
 from homediag.redact.secrets import SecretRegistry
@@ -44,13 +44,18 @@ def build_bundle(
     *,
     results: Mapping[str, ProbeResult],
     observer: Observer,
+    extra_devices: Iterable[Device] = (),
     level: Level,
     secrets: SecretRegistry,
     created_at: datetime,
     analyzers: Iterable[Analyzer] | None = None,
 ) -> Bundle:
-    """Assemble, redact and analyze a bundle from the probes' results."""
-    devices = merge_devices(d for r in results.values() for d in r.devices)
+    """Assemble, redact and analyze a bundle from the probes' results.
+
+    ``extra_devices`` join the inventory beside the probes' contributions (the
+    devices the configuration names).
+    """
+    devices = merge_devices([*(d for r in results.values() for d in r.devices), *extra_devices])
     redactor = Redactor(level, secrets)
 
     def typed_pass() -> tuple[

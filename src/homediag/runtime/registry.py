@@ -38,6 +38,8 @@ BUILTIN_PROBES: dict[str, str] = {
     "router": "homediag.probes.router:RouterProbe",
     "dns": "homediag.probes.dns:DnsProbe",
     "internet": "homediag.probes.internet:InternetProbe",
+    "mdns": "homediag.probes.mdns:MdnsProbe",
+    "lan": "homediag.probes.lan:LanProbe",
 }
 
 _registered: dict[str, ProbeLike] = {}

@@ -25,6 +25,7 @@ from typing import Any
 from homediag.analyze.engine import Analyzer
 from homediag.bundle.models import Bundle, ErrorInfo, Observer
 from homediag.config import Config
+from homediag.inventory import config_devices
 from homediag.net.observe import Observation, observe
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.context import ProbeContext, Results
@@ -225,6 +226,7 @@ class Runner:
         ordered = {name: self._results[name] for name in sorted(self._results, key=self._order)}
         return build_bundle(
             results=ordered,
+            extra_devices=config_devices(self.config),
             observer=observer,
             level=self.config.run.redaction,
             secrets=self.secrets,

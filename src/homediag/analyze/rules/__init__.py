@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homediag.analyze.engine import RuleSet
-from homediag.analyze.rules import dns, host, internet, probes, router
+from homediag.analyze.rules import dns, host, internet, mdns, probes, router
 
 __all__ = ["BUILTIN_RULES"]
 
@@ -13,4 +13,5 @@ BUILTIN_RULES: tuple[RuleSet, ...] = (
     RuleSet("router", router.analyze),
     RuleSet("dns", dns.analyze),
     RuleSet("internet", internet.analyze),
+    RuleSet("mdns", mdns.analyze),
 )

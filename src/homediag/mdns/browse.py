@@ -1,0 +1,171 @@
+"""An adaptive mDNS/DNS-SD browse: every instance found and resolved, stopping when answers stop.
+
+Responders answer a query within about 120 ms (RFC 6762), so the browse
+ends once nothing new has arrived for a quiet period and no resolution is
+pending — bounded below (slow responders get a chance) and above (a
+flooding responder cannot keep the run alive). Instances beyond a cap are
+counted, not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
+
+from homediag.mdns.catalog import ENUMERATION_TYPE, normalize_type
+
+__all__ = ["BrowseResult", "InstanceRecord", "browse"]
+
+#: Types learned from the enumeration query beyond the built-in catalog; a
+#: responder listing thousands of types gets the first ones browsed.
+MAX_EXTRA_TYPES = 128
+#: Resolutions running at once.
+RESOLVE_CONCURRENCY = 64
+_TICK = 0.05
+
+
+@dataclass
+class InstanceRecord:
+    """One service instance: what the PTR answer named, and what resolving it found."""
+
+    type: str
+    name: str
+    seen_at: float
+    resolved: bool = False
+    resolved_at: float | None = None
+    server: str | None = None
+    port: int | None = None
+    ipv4: list[str] = field(default_factory=list)
+    ipv6: list[str] = field(default_factory=list)
+    properties: dict[bytes, bytes | None] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class BrowseResult:
+    """Everything one browse found."""
+
+    instances: dict[str, InstanceRecord] = field(default_factory=dict)
+    types_browsed: list[str] = field(default_factory=list)
+    types_enumerated: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    stopped: Literal["quiet", "window"] = "quiet"
+    dropped_instances: int = 0
+    dropped_types: int = 0
+
+
+async def browse(
+    zc: Zeroconf,
+    types: list[str],
+    *,
+    window: float,
+    min_window: float,
+    quiet: float,
+    resolve_timeout: float,
+    max_instances: int,
+    progress: Any = None,
+) -> BrowseResult:
+    """Browse ``types`` plus every type the network enumerates; resolve each instance concurrently."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    result = BrowseResult(types_browsed=list(types))
+    state = {"last": start}
+    pending: set[asyncio.Task[None]] = set()
+    semaphore = asyncio.Semaphore(RESOLVE_CONCURRENCY)
+    browsers: list[AsyncServiceBrowser] = []
+    queued_types: list[str] = []
+    known_types = {t.lower() for t in types}
+
+    async def resolve(record: InstanceRecord) -> None:
+        async with semaphore:
+            info = AsyncServiceInfo(record.type, record.name)
+            try:
+                found = info.load_from_cache(zc) or await info.async_request(
+                    zc, int(resolve_timeout * 1000)
+                )
+            except Exception as exc:  # noqa: BLE001 - a malformed name must not end the browse
+                record.error = f"{type(exc).__name__}: {exc}"
+                return
+            if not found:
+                return
+            record.resolved = True
+            record.resolved_at = loop.time() - start
+            record.server = info.server
+            record.port = info.port
+            record.ipv4 = info.parsed_addresses(IPVersion.V4Only)
+            record.ipv6 = info.parsed_addresses(IPVersion.V6Only)
+            record.properties = dict(info.properties)
+            state["last"] = loop.time()
+
+    def flush_types() -> None:
+        batch = list(queued_types)
+        queued_types.clear()
+        if batch:
+            browsers.append(AsyncServiceBrowser(zc, batch, handlers=[on_change]))
+
+    def on_change(
+        zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
+        del zeroconf
+        if state_change is ServiceStateChange.Removed:
+            return
+        now = loop.time()
+        if service_type == ENUMERATION_TYPE:
+            found_type = normalize_type(name)
+            if found_type is None or found_type in result.types_enumerated:
+                return
+            if len(result.types_enumerated) < MAX_EXTRA_TYPES * 4:
+                result.types_enumerated.append(found_type)
+            if found_type.lower() in known_types:
+                return
+            known_types.add(found_type.lower())
+            if len(result.types_browsed) - len(types) >= MAX_EXTRA_TYPES:
+                result.dropped_types += 1
+                return
+            result.types_browsed.append(found_type)
+            state["last"] = now
+            if not queued_types:
+                loop.call_soon(flush_types)
+            queued_types.append(found_type)
+            return
+        key = name.lower()
+        if key in result.instances:
+            return
+        if len(result.instances) >= max_instances:
+            result.dropped_instances += 1
+            return
+        record = InstanceRecord(type=service_type, name=name, seen_at=now - start)
+        result.instances[key] = record
+        state["last"] = now
+        task = loop.create_task(resolve(record))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        if progress is not None and len(result.instances) % 25 == 1:
+            progress(f"{len(result.instances)} services found")
+
+    browsers.append(AsyncServiceBrowser(zc, [*types, ENUMERATION_TYPE], handlers=[on_change]))
+    try:
+        while True:
+            await asyncio.sleep(_TICK)
+            now = loop.time()
+            if now - start >= window:
+                result.stopped = "window"
+                break
+            if now - start >= min_window and now - state["last"] >= quiet and not pending:
+                result.stopped = "quiet"
+                break
+    finally:
+        for task in list(pending):
+            task.cancel()
+        for browser in browsers:
+            with contextlib.suppress(Exception):
+                await browser.async_cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+    result.elapsed = loop.time() - start
+    return result

@@ -1,0 +1,165 @@
+"""The ``lan`` probe: the live hosts on the observer's subnet, with MAC and vendor.
+
+Always the operating system's neighbour table (no privileges, nothing sent).
+With privileges and the ``scan`` extra, an ARP sweep of the subnet, capped
+(/22 by default) and rate-limited. Vendors come from the IEEE OUI registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from homediag.bundle.models import Device
+from homediag.net import oui
+from homediag.net.addr import same_subnet
+from homediag.net.arp import arp_sweep
+from homediag.net.commands import CommandOutput
+from homediag.net.neighbors import read_neighbors
+from homediag.redact.kinds import IPAddress, MacAddress
+from homediag.runtime.context import ProbeContext
+from homediag.runtime.probe import Probe, ProbeOutput
+
+__all__ = ["LanFacts", "LanHost", "LanProbe", "SweepStats"]
+
+
+class LanHost(BaseModel):
+    """A live host on the observer's subnet."""
+
+    address: IPAddress
+    mac: MacAddress
+    vendor: str | None = None
+    randomized_mac: bool = Field(
+        False, description="Locally administered (a phone's private Wi-Fi address)."
+    )
+    sources: list[Literal["neighbor", "arp"]] = Field(default_factory=list)
+    state: str | None = None
+
+
+class SweepStats(BaseModel):
+    """What the ARP sweep did."""
+
+    network: IPAddress
+    targets: int
+    replies: int
+    rate_pps: float
+    duration_s: float
+    capped: bool = Field(
+        description="The subnet was larger than allowed; only the block around us was swept."
+    )
+
+
+class LanFacts(BaseModel):
+    """Live hosts on the observer's subnet."""
+
+    subnet: IPAddress | None = None
+    hosts: list[LanHost] = Field(default_factory=list)
+    neighbor_entries: int = 0
+    sweep: SweepStats | None = None
+    sweep_skipped: str | None = Field(None, description="Why no ARP sweep ran.")
+
+
+class LanProbe(Probe):
+    """Live hosts: the neighbour table always, an ARP sweep when privileged with the scan extra."""
+
+    name = "lan"
+    description = (
+        "Live hosts on the subnet: neighbour table; ARP sweep when privileged (scan extra)."
+    )
+    timeout = 10.0
+
+    def applicable(self, ctx: ProbeContext) -> str | None:
+        if not ctx.observer.subnet:
+            return "no IPv4 subnet on the observer's interface"
+        return None
+
+    async def run(self, ctx: ProbeContext) -> ProbeOutput:
+        ob = ctx.observer
+        if ob.subnet is None or ob.address is None:  # applicable() rules this out
+            return ProbeOutput(status="not_applicable", summary="no IPv4 subnet")
+        facts = LanFacts(subnet=ob.subnet)
+        hosts: dict[str, LanHost] = {}
+        evidence: dict[str, str] = {}
+
+        cfg = ctx.config.lan
+        if not cfg.sweep:
+            facts.sweep_skipped = "disabled in the configuration"
+        elif not ctx.privileged:
+            facts.sweep_skipped = "needs administrator/root privileges"
+        elif importlib.util.find_spec("scapy") is None:
+            facts.sweep_skipped = "needs the scan extra (pip install 'homediag[scan]')"
+        elif ob.interface is None:
+            facts.sweep_skipped = "no interface to sweep from"
+        else:
+            ctx.progress(f"ARP sweep of {ob.subnet}")
+            try:
+                sweep = await asyncio.to_thread(
+                    arp_sweep,
+                    ob.interface,
+                    ob.address,
+                    ob.subnet,
+                    max_prefix=cfg.max_prefix,
+                    rate=cfg.rate,
+                    reply_timeout=cfg.reply_timeout,
+                )
+            except (OSError, RuntimeError, ValueError) as exc:
+                facts.sweep_skipped = f"sweep failed: {type(exc).__name__}: {exc}"
+            else:
+                facts.sweep = SweepStats(
+                    network=sweep.network,
+                    targets=sweep.targets,
+                    replies=len(sweep.replies),
+                    rate_pps=sweep.rate,
+                    duration_s=sweep.duration_s,
+                    capped=sweep.capped,
+                )
+                for address, mac in sweep.replies.items():
+                    hosts[address] = LanHost(address=address, mac=mac, sources=["arp"])
+                evidence["arp-sweep.txt"] = "".join(
+                    f"{a} {m}\n" for a, m in sorted(sweep.replies.items())
+                )
+
+        # Read the neighbour table after the sweep: it then also holds what the sweep taught the kernel.
+        table, raw = await read_neighbors()
+        evidence["neighbors.txt"] = raw.as_evidence() if isinstance(raw, CommandOutput) else raw
+        facts.neighbor_entries = len(table)
+        for entry in table:
+            if (
+                ":" in entry.address
+                or not same_subnet(entry.address, ob.subnet)
+                or entry.address == ob.address
+            ):
+                continue
+            host = hosts.get(entry.address)
+            if host is None:
+                hosts[entry.address] = LanHost(
+                    address=entry.address, mac=entry.mac, sources=["neighbor"], state=entry.state
+                )
+            elif "neighbor" not in host.sources:
+                host.sources.append("neighbor")
+                host.state = entry.state
+        for host in hosts.values():
+            host.randomized_mac = oui.is_locally_administered(host.mac)
+            host.vendor = await asyncio.to_thread(oui.vendor, host.mac)
+        facts.hosts = sorted(
+            hosts.values(), key=lambda h: tuple(int(p) for p in h.address.split("."))
+        )
+        summary = f"{len(facts.hosts)} live hosts on {ob.subnet}"
+        if facts.sweep is not None:
+            sweep_stats = facts.sweep
+            summary += (
+                f" (ARP sweep: {sweep_stats.replies} of {sweep_stats.targets} answered"
+                f" in {sweep_stats.duration_s:.1f} s)"
+            )
+        else:
+            summary += f" (neighbour table only: {facts.sweep_skipped})"
+        devices = [
+            Device(
+                id="", addresses=[h.address], mac=h.mac, vendor=h.vendor, sources=list(h.sources)
+            )
+            for h in facts.hosts
+        ]
+        return ProbeOutput(facts=facts, summary=summary, evidence=evidence, devices=devices)

@@ -1,0 +1,341 @@
+"""The ``mdns`` probe: what advertises itself on the LAN, what it is, and why something may be invisible.
+
+It browses the built-in catalog of smart-home service types (plus ``[mdns]
+types`` and whatever the network enumerates), resolves every instance
+concurrently, classifies each device, and checks whether the configured broker
+and Home Assistant, reachable by unicast, are advertised at all.
+
+An integrator who already runs zeroconf passes their instance in
+``resources={"zeroconf": azc}``; otherwise the probe opens its own on the
+observer's interface and closes it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import defaultdict
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from homediag.bundle.models import Device, Service
+from homediag.mdns.browse import BrowseResult, InstanceRecord, browse
+from homediag.mdns.catalog import BROWSE_TYPES, normalize_type
+from homediag.mdns.classify import ClassifiedService, classify
+from homediag.mdns.txt import decode_txt
+from homediag.net.addr import is_ip
+from homediag.net.resolve import resolve_host
+from homediag.net.tcp import TcpResult, tcp_connect
+from homediag.redact.kinds import FreeText, Hostname, IPAddress
+from homediag.runtime.context import ProbeContext
+from homediag.runtime.probe import Probe, ProbeOutput
+
+__all__ = [
+    "ConfiguredTarget",
+    "HostAddresses",
+    "MdnsDevice",
+    "MdnsFacts",
+    "MdnsInstance",
+    "MdnsProbe",
+]
+
+_MAX_NAME = 255
+
+
+class MdnsInstance(BaseModel):
+    """One advertised service instance."""
+
+    type: str
+    name: Hostname = Field(description="The full instance name, as advertised (untrusted text).")
+    instance: Hostname = Field(description="The instance label.")
+    host: Hostname | None = None
+    port: int | None = None
+    ipv4: list[IPAddress] = Field(default_factory=list)
+    ipv6: list[IPAddress] = Field(default_factory=list)
+    txt: dict[str, FreeText] = Field(default_factory=dict)
+    txt_raw: dict[str, str] = Field(
+        default_factory=dict, description="base64 of TXT values that were not UTF-8."
+    )
+    txt_truncated: bool = False
+    resolved: bool = Field(description="Whether SRV (host and port) was obtained.")
+    seen_ms: float = Field(description="When the PTR answer arrived, from the start of the browse.")
+    resolved_ms: float | None = None
+    error: FreeText | None = None
+
+
+class MdnsDevice(BaseModel):
+    """The instances of one host, classified."""
+
+    host: Hostname | None = Field(None, description="The mDNS host name, when resolved.")
+    kind: str
+    addresses: list[IPAddress] = Field(default_factory=list)
+    instances: list[Hostname] = Field(default_factory=list)
+    details: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class HostAddresses(BaseModel):
+    """Every address seen for one mDNS host name."""
+
+    host: Hostname
+    addresses: list[IPAddress]
+
+
+class ConfiguredTarget(BaseModel):
+    """A device named in the configuration: does it answer unicast, and is it advertised?"""
+
+    role: Literal["mqtt", "home_assistant"]
+    host: Hostname
+    port: int
+    address: IPAddress | None = None
+    tcp: TcpResult | None = None
+    advertised: bool = False
+    advertised_as: Hostname | None = None
+
+
+class MdnsFacts(BaseModel):
+    """What the mDNS browse saw."""
+
+    interfaces: list[str] = Field(default_factory=list)
+    window_s: float
+    elapsed_s: float
+    stopped: Literal["quiet", "window"]
+    types_browsed: int
+    types_enumerated: list[str] = Field(default_factory=list)
+    instances: list[MdnsInstance] = Field(default_factory=list)
+    devices: list[MdnsDevice] = Field(default_factory=list)
+    host_addresses: list[HostAddresses] = Field(default_factory=list)
+    dropped_instances: int = 0
+    dropped_types: int = 0
+    configured: list[ConfiguredTarget] = Field(default_factory=list)
+
+
+def _label(name: str, service_type: str) -> str:
+    suffix = "." + service_type
+    return name[: -len(suffix)] if name.lower().endswith(suffix.lower()) else name.split(".", 1)[0]
+
+
+def _instance(record: InstanceRecord) -> MdnsInstance:
+    txt = decode_txt(record.properties)
+    return MdnsInstance(
+        type=record.type,
+        name=record.name[:_MAX_NAME],
+        instance=_label(record.name, record.type)[:_MAX_NAME],
+        host=record.server[:_MAX_NAME] if record.server else None,
+        port=record.port,
+        ipv4=record.ipv4[:16],
+        ipv6=record.ipv6[:16],
+        txt=txt.values,
+        txt_raw=txt.raw,
+        txt_truncated=txt.truncated,
+        resolved=record.resolved,
+        seen_ms=round(record.seen_at * 1000, 1),
+        resolved_ms=round(record.resolved_at * 1000, 1) if record.resolved_at is not None else None,
+        error=record.error,
+    )
+
+
+def _group(instances: list[MdnsInstance]) -> list[MdnsDevice]:
+    by_host: dict[str, list[MdnsInstance]] = defaultdict(list)
+    for inst in instances:
+        by_host[(inst.host or f"instance:{inst.name}").lower()].append(inst)
+    devices: list[MdnsDevice] = []
+    for members in by_host.values():
+        kind, details = classify(
+            ClassifiedService(type=m.type, instance=m.instance, host=m.host, txt=m.txt)
+            for m in members
+        )
+        addresses = list(dict.fromkeys(a for m in members for a in (*m.ipv4, *m.ipv6)))
+        devices.append(
+            MdnsDevice(
+                host=members[0].host,
+                kind=kind,
+                addresses=addresses,
+                instances=[m.name for m in members],
+                details=details,
+            )
+        )
+    return devices
+
+
+def _host_addresses(instances: list[MdnsInstance]) -> list[HostAddresses]:
+    seen: dict[str, dict[str, None]] = defaultdict(dict)
+    names: dict[str, str] = {}
+    for inst in instances:
+        if inst.host:
+            key = inst.host.lower()
+            names.setdefault(key, inst.host)
+            for address in (*inst.ipv4, *inst.ipv6):
+                seen[key][address] = None
+    return [HostAddresses(host=names[k], addresses=list(v)) for k, v in seen.items()]
+
+
+def _targets(ctx: ProbeContext) -> list[tuple[Literal["mqtt", "home_assistant"], str, int]]:
+    targets: list[tuple[Literal["mqtt", "home_assistant"], str, int]] = []
+    if ctx.config.mqtt.host:
+        targets.append(("mqtt", ctx.config.mqtt.host, ctx.config.mqtt.port))
+    if ctx.config.home_assistant.url:
+        parts = urlsplit(ctx.config.home_assistant.url)
+        if parts.hostname:
+            default = 443 if parts.scheme == "https" else 8123
+            targets.append(("home_assistant", parts.hostname, parts.port or default))
+    return targets
+
+
+async def _check_target(
+    ctx: ProbeContext,
+    role: Literal["mqtt", "home_assistant"],
+    host: str,
+    port: int,
+    instances: list[MdnsInstance],
+) -> ConfiguredTarget:
+    target = ConfiguredTarget(role=role, host=host, port=port)
+    if is_ip(host):
+        target.address = host
+    elif not host.lower().rstrip(".").endswith(".local"):
+        answer = await resolve_host(host, ctx.observer.dns_servers, timeout=ctx.config.dns.timeout)
+        target.address = answer.addresses[0] if answer and answer.addresses else None
+    if target.address is not None:
+        target.tcp = await tcp_connect(target.address, port, timeout=1.5)
+    wanted_host = host.lower().rstrip(".")
+    for inst in instances:
+        addresses = {*inst.ipv4, *inst.ipv6}
+        if (target.address and target.address in addresses) or (
+            inst.host and inst.host.lower().rstrip(".") == wanted_host
+        ):
+            target.advertised, target.advertised_as = True, inst.name
+            break
+    return target
+
+
+class MdnsProbe(Probe):
+    """mDNS/DNS-SD: every advertised service, resolved and classified."""
+
+    name = "mdns"
+    description = "mDNS/DNS-SD: smart-home services on the LAN, resolved and classified."
+    timeout = 10.0
+
+    async def run(self, ctx: ProbeContext) -> ProbeOutput:
+        from zeroconf import IPVersion  # noqa: PLC0415 - zeroconf is imported by this probe only
+        from zeroconf.asyncio import AsyncZeroconf  # noqa: PLC0415
+
+        cfg = ctx.config.mdns
+        types = list(BROWSE_TYPES)
+        for extra in cfg.types:
+            normalized = normalize_type(extra)
+            if normalized and normalized not in types:
+                types.append(normalized)
+        injected = ctx.resources.get("zeroconf")
+        owned: AsyncZeroconf | None = None
+        interfaces: list[str] = []
+        if injected is not None:
+            zc = getattr(injected, "zeroconf", injected)
+            interfaces = ["injected"]
+        else:
+            choice: list[str | int] = []
+            if ctx.observer.address:
+                choice.append(ctx.observer.address)
+                interfaces.append(ctx.observer.address)
+            if ctx.observer.interface:
+                try:
+                    choice.append(socket.if_nametoindex(ctx.observer.interface))
+                    interfaces.append(f"{ctx.observer.interface} (IPv6)")
+                except OSError:
+                    pass
+            owned = (
+                AsyncZeroconf(interfaces=choice, ip_version=IPVersion.All)
+                if choice
+                else AsyncZeroconf()
+            )
+            zc = owned.zeroconf
+        try:
+            ctx.progress(f"browsing {len(types)} service types")
+            result: BrowseResult = await browse(
+                zc,
+                types,
+                window=cfg.window,
+                min_window=min(cfg.min_window, cfg.window),
+                quiet=cfg.quiet,
+                resolve_timeout=cfg.resolve_timeout,
+                max_instances=cfg.max_instances,
+                progress=ctx.progress,
+            )
+        finally:
+            if owned is not None:
+                await owned.async_close()
+        instances = [_instance(r) for r in result.instances.values()]
+        async with asyncio.TaskGroup() as tg:
+            checks = [tg.create_task(_check_target(ctx, *t, instances)) for t in _targets(ctx)]
+        devices = _group(instances)
+        facts = MdnsFacts(
+            interfaces=interfaces,
+            window_s=cfg.window,
+            elapsed_s=round(result.elapsed, 3),
+            stopped=result.stopped,
+            types_browsed=len(result.types_browsed),
+            types_enumerated=result.types_enumerated[:256],
+            instances=instances,
+            devices=devices,
+            host_addresses=_host_addresses(instances),
+            dropped_instances=result.dropped_instances,
+            dropped_types=result.dropped_types,
+            configured=[c.result() for c in checks],
+        )
+        return ProbeOutput(
+            facts=facts,
+            summary=_summary(facts),
+            evidence={"instances.txt": _evidence(facts)},
+            devices=[_inventory_device(d, instances) for d in devices if d.addresses or d.host],
+        )
+
+
+def _inventory_device(device: MdnsDevice, instances: list[MdnsInstance]) -> Device:
+    members = [i for i in instances if i.name in device.instances]
+    return Device(
+        id="",
+        addresses=device.addresses,
+        hostnames=[device.host] if device.host else [],
+        kind=device.kind,
+        sources=["mdns"],
+        details=device.details,
+        services=[
+            Service(
+                type=m.type,
+                name=m.instance,
+                host=m.host,
+                port=m.port,
+                addresses=[*m.ipv4, *m.ipv6],
+                txt=m.txt,
+            )
+            for m in members
+        ],
+    )
+
+
+def _summary(facts: MdnsFacts) -> str:
+    resolved = sum(i.resolved for i in facts.instances)
+    kinds = sorted({d.kind for d in facts.devices if d.kind != "unknown"})
+    text = (
+        f"{len(facts.instances)} services ({resolved} resolved) on {len(facts.devices)} devices "
+        f"in {facts.elapsed_s:.1f} s"
+    )
+    if kinds:
+        text += ": " + ", ".join(kinds)
+    if facts.dropped_instances:
+        text += f"; {facts.dropped_instances} more not kept (cap)"
+    return text
+
+
+def _evidence(facts: MdnsFacts) -> str:
+    lines = [
+        f"browse: {facts.types_browsed} types, stopped on {facts.stopped} after {facts.elapsed_s} s"
+    ]
+    for inst in sorted(facts.instances, key=lambda i: (i.type, i.name)):
+        where = f"{inst.host}:{inst.port}" if inst.resolved else "UNRESOLVED"
+        addresses = " ".join([*inst.ipv4, *inst.ipv6])
+        txt = " ".join(f"{k}={v}" for k, v in list(inst.txt.items())[:12])
+        lines.append(
+            f"{inst.seen_ms:8.1f} ms {inst.type} {inst.name!r} -> {where} [{addresses}] {txt}"
+        )
+    return "\n".join(lines) + "\n"
