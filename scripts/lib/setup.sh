@@ -29,8 +29,18 @@ setup_system_packages() {
     fi
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Packages like avahi-daemon and mosquitto start their service on install,
+    # on this machine's own interfaces. homediag only ever runs them inside its
+    # lab namespaces, so forbid service starts while installing (policy-rc.d is
+    # Debian's mechanism for that; systemd's deb-systemd-invoke honours it too).
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && created=1
+    fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ $created -eq 1 ] && rm -f "$policy"; return 1; }
+    [ $created -eq 1 ] && rm -f "$policy"
+    return 0
 }
 
 setup_venv() {

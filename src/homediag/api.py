@@ -105,5 +105,5 @@ async def run_probe(
     """
     probes = _with_dependencies(name) if with_dependencies else [load_probe(name)]
     runner = Runner(config, probes=probes, observer=observer, resources=resources)
-    await runner.run()
-    return runner.results[name]
+    results = await runner.collect()
+    return results[name]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
+from homediag.runtime.registry import BUILTIN_PROBES
 from tests.conftest import CONTRACT_KEYS
 
 PROBE_KEYS = {"status", "started_at", "duration_s", "summary", "data", "error"}
@@ -51,7 +52,7 @@ def test_run_with_config_and_output_keeps_the_contract(
     assert document["tool"]["name"] == "homediag"
     assert set(document["observer"]) >= OBSERVER_KEYS
     assert document["observer"]["subnet"] == "192.168.77.0/24"
-    assert set(document["probes"]) == {"host", "router", "dns", "internet"}
+    assert set(document["probes"]) == set(BUILTIN_PROBES)
     for record in document["probes"].values():
         assert set(record) >= PROBE_KEYS
     assert document["findings"] and all(set(f) >= FINDING_KEYS for f in document["findings"])

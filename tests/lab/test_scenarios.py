@@ -9,6 +9,7 @@ import pytest
 from homediag.bundle.models import Bundle
 from homediag.lab import Lab, get_scenario
 from homediag.probes.router import RouterFacts
+from homediag.runtime.registry import BUILTIN_PROBES
 
 
 def serious(bundle: Bundle) -> list[str]:
@@ -21,12 +22,9 @@ def test_healthy_has_no_warning_or_critical(
     bundle, stdout = homediag_run(lab_factory("healthy"))
     assert serious(bundle) == []
     assert "No problems found." in stdout
-    assert {name: p.status for name, p in bundle.probes.items()} == {
-        "host": "completed",
-        "router": "completed",
-        "dns": "completed",
-        "internet": "completed",
-    }
+    assert {name: p.status for name, p in bundle.probes.items()} == dict.fromkeys(
+        BUILTIN_PROBES, "completed"
+    )
     router = RouterFacts.model_validate(bundle.probes["router"].data)
     (gw,) = router.gateways
     assert gw.address == "192.168.77.1" and gw.ping is not None and gw.ping.loss_pct == 0.0

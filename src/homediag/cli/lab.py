@@ -42,8 +42,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     with Lab(scenario) as lab:
-        hosts = ", ".join(f"{h.role} {h.address}" for h in scenario.hosts)
-        print(f"homediag demo: {hosts}; running homediag on the installer's laptop…\n", flush=True)
+        core = ", ".join(
+            f"{h.role} {h.ip}"
+            for h in scenario.hosts
+            if h.role in ("router", "installer", "broker")
+        )
+        devices = len([h for h in scenario.hosts if h.services and h.role != "broker"])
+        print(
+            f"homediag demo: {core}, {devices} smart-home devices; running homediag on the installer's laptop…\n",
+            flush=True,
+        )
         proc = subprocess.run(
             lab.homediag_argv(["run", "-c", str(lab.config_path), "-o", str(output)]), check=False
         )
@@ -62,7 +70,7 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     lab = Lab(args.scenario).up()
     print(f"lab {lab.id} up ({lab.scenario.name})")
     for host in lab.scenario.hosts:
-        print(f"  {host.role:<10} {host.address:<15} namespace {lab.ns(host.role)}")
+        print(f"  {host.role:<14} {host.ip or host.ipv6 or '-':<15} namespace {lab.ns(host.role)}")
     print(f"  config     {lab.config_path}")
     print(
         f"run:   homediag lab exec {lab.id} installer -- {sys.executable} -m homediag run -c {lab.config_path}"

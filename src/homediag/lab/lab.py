@@ -258,6 +258,17 @@ class Lab:
                 f"link set r{index} up",
             ]
         netns.batch(lan_lines, ns=lan)
+        if sc.mdns_only_via is not None:
+            hub = f"p{[h.role for h in sc.hosts].index(sc.mdns_only_via)}"
+            self._nft(
+                "lan",
+                "bridge mdnshub",
+                "forward",
+                "type filter hook forward priority 0",
+                [
+                    f'ether daddr {{ 01:00:5e:00:00:fb, 33:33:00:00:00:fb }} iifname != "{hub}" oifname != "{hub}" drop'
+                ],
+            )
         if sc.multicast_blocked:
             self._nft(
                 "lan",

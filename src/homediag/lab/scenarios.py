@@ -204,11 +204,15 @@ def _homekit_unpaired() -> Scenario:
     )
 
 
-def scale_scenario(hosts: int = 250, services_per_host: int = 4) -> Scenario:
-    """A home of ``hosts`` devices with ``services_per_host`` services each, on a /22 (benchmarks)."""
-    if hosts > 1000:
-        raise LabError("at most 1000 device hosts fit the /22 of the scale scenario")
-    lan = Segment("lan", "10.77.0.0/22", "10.77.0.1")
+def scale_scenario(hosts: int = 250, services_per_host: int = 4, *, prefix: int = 22) -> Scenario:
+    """A home of ``hosts`` devices with ``services_per_host`` services each (benchmarks).
+
+    The LAN is 10.77.0.0/``prefix``; devices take addresses from .20 upward.
+    """
+    room = 2 ** (32 - prefix) - 22
+    if hosts > room:
+        raise LabError(f"at most {room} device hosts fit a /{prefix}")
+    lan = Segment("lan", f"10.77.0.0/{prefix}", "10.77.0.1")
     return Scenario(
         name=f"scale-{hosts}x{services_per_host}",
         description=f"{hosts} devices with {services_per_host} services each ({hosts * services_per_host} services).",
@@ -220,6 +224,7 @@ def scale_scenario(hosts: int = 250, services_per_host: int = 4) -> Scenario:
         ),
         broker=False,
         upstream=False,
+        mdns_only_via="installer",
     )
 
 

@@ -140,6 +140,10 @@ class Scenario:
     blocks: tuple[Block, ...] = ()
     #: mDNS multicast is dropped between switch ports (AP client isolation).
     multicast_blocked: bool = False
+    #: mDNS multicast reaches and leaves only this host's port (large labs:
+    #: one process serves every device, so device-to-device chatter would
+    #: cost it N² packets that real devices spread over N CPUs).
+    mdns_only_via: str | None = None
     #: Finding ids this scenario exists to produce (documentation and tests).
     expect: tuple[str, ...] = ()
 

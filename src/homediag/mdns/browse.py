@@ -2,9 +2,10 @@
 
 Responders answer a query within about 120 ms (RFC 6762), so the browse
 ends once nothing new has arrived for a quiet period and no resolution is
-pending — bounded below (slow responders get a chance) and above (a
-flooding responder cannot keep the run alive). Instances beyond a cap are
-counted, not stored.
+pending — bounded below (answers a responder must hold back for up to a
+second, because another device just asked, still arrive; with no answer at
+all, two rounds are waited out) and above (a flooding responder cannot keep
+the run alive). Instances beyond a cap are counted, not stored.
 """
 
 from __future__ import annotations
@@ -156,7 +157,10 @@ async def browse(
             if now - start >= window:
                 result.stopped = "window"
                 break
-            if now - start >= min_window and now - state["last"] >= quiet and not pending:
+            # With no answer at all, wait two rounds before concluding there is
+            # nobody: "no mDNS answer" is itself a finding and must not be a hurry.
+            floor = min_window if result.instances else min(2 * min_window, window)
+            if now - start >= floor and now - state["last"] >= quiet and not pending:
                 result.stopped = "quiet"
                 break
     finally:

@@ -9,6 +9,7 @@ and IPv6 unique-local addresses.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Literal
 
@@ -43,6 +44,7 @@ def address_family(value: str) -> Literal["ipv4", "ipv6"] | None:
     return "ipv4" if parsed.version == 4 else "ipv6"
 
 
+@functools.lru_cache(maxsize=8192)
 def address_scope(value: str) -> AddressScope | None:
     """Classify an address as host, link, private, global, multicast or unspecified."""
     parsed = _parse(value)

@@ -122,6 +122,10 @@ class LanProbe(Probe):
                     f"{a} {m}\n" for a, m in sorted(sweep.replies.items())
                 )
 
+        if facts.sweep is None:
+            # Without a sweep the table holds only hosts this machine talked to:
+            # let the router probe's pings land first.
+            await ctx.results.wait("router")
         # Read the neighbour table after the sweep: it then also holds what the sweep taught the kernel.
         table, raw = await read_neighbors()
         evidence["neighbors.txt"] = raw.as_evidence() if isinstance(raw, CommandOutput) else raw

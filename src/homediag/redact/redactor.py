@@ -14,11 +14,12 @@ public address is still recognisably public.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -200,58 +201,12 @@ class Redactor:
 
     def model(self, model: BaseModel) -> dict[str, Any]:
         """Redact a pydantic model by the kinds declared on its fields; return plain JSON data."""
-        out: dict[str, Any] = {}
-        for name, field in type(model).model_fields.items():
-            annotation: Any = field.annotation
-            kind = _kind_of(field.metadata)
-            if kind is not None:
-                annotation = typing.Annotated[annotation, kind]
-            key = field.serialization_alias or field.alias or name
-            out[key] = self._walk(getattr(model, name), annotation)
+        out = {
+            key: plan(self, getattr(model, name)) for name, key, plan in _model_plan(type(model))
+        }
         for name, extra in (model.model_extra or {}).items():
-            out[name] = self._walk(extra, Any)
+            out[name] = _any(self, extra)
         return out
-
-    def _walk(self, value: Any, annotation: Any) -> Any:
-        if value is None:
-            return None
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            base, *meta = typing.get_args(annotation)
-            kind = _kind_of(meta)
-            if kind is not None and isinstance(value, str):
-                return self.value(kind, value)
-            if kind is not None and isinstance(value, list | tuple):
-                return [
-                    self.value(kind, v) if isinstance(v, str) else self._walk(v, Any) for v in value
-                ]
-            return self._walk(value, base)
-        if origin in (typing.Union, types.UnionType):
-            for arg in typing.get_args(annotation):
-                if arg is type(None):
-                    continue
-                if _accepts(arg, value):
-                    return self._walk(value, arg)
-            return self._walk(value, Any)
-        if isinstance(value, BaseModel):
-            return self.model(value)
-        if origin in (list, tuple, set, frozenset, Sequence) and isinstance(
-            value, list | tuple | set | frozenset
-        ):
-            args = typing.get_args(annotation)
-            item = args[0] if args else Any
-            return [self._walk(v, item) for v in value]
-        if origin in (dict, Mapping) and isinstance(value, Mapping):
-            args = typing.get_args(annotation)
-            item = args[1] if len(args) == 2 else Any
-            return {str(k): self._walk(v, item) for k, v in value.items()}
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {str(k): self._walk(v, Any) for k, v in value.items()}
-        if isinstance(value, list | tuple | set | frozenset):
-            return [self._walk(v, Any) for v in value]
-        return to_jsonable_python(value)
 
     def mapping(self) -> dict[str, dict[str, str]]:
         """The pseudonym mapping, by kind: for the installer only, never for the bundle."""
@@ -261,11 +216,113 @@ class Redactor:
         return out
 
 
+Plan = Callable[[Redactor, Any], Any]
+
+
 def _kind_of(metadata: Sequence[Any]) -> Sensitive | None:
     for item in metadata:
         if isinstance(item, Sensitive):
             return item
     return None
+
+
+def _any(r: Redactor, value: Any) -> Any:
+    """Redact a value of unknown type: strings are scanned as free text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return r.text(value)
+    if isinstance(value, BaseModel):
+        return r.model(value)
+    if isinstance(value, Mapping):
+        return {str(k): _any(r, v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_any(r, v) for v in value]
+    return to_jsonable_python(value)
+
+
+def _passthrough(r: Redactor, value: Any) -> Any:
+    del r
+    return value
+
+
+def _jsonable(r: Redactor, value: Any) -> Any:
+    del r
+    return to_jsonable_python(value)
+
+
+# Walking a model by its annotations is the hot path of redaction; the
+# decision tree for an annotation is worked out once and kept as a function.
+@functools.cache
+def _plan(annotation: Any) -> Plan:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        kind = _kind_of(args[1:])
+        inner = _plan(args[0])
+        if kind is None:
+            return inner
+        sensitive: Sensitive = kind
+
+        def annotated(r: Redactor, value: Any) -> Any:
+            if isinstance(value, str):
+                return r.value(sensitive, value)
+            if isinstance(value, list | tuple):
+                return [r.value(sensitive, v) if isinstance(v, str) else _any(r, v) for v in value]
+            return None if value is None else inner(r, value)
+
+        return annotated
+    if origin in (typing.Union, types.UnionType):
+        options = [(arg, _plan(arg)) for arg in args if arg is not type(None)]
+
+        def union(r: Redactor, value: Any) -> Any:
+            if value is None:
+                return None
+            for arg, plan in options:
+                if _accepts(arg, value):
+                    return plan(r, value)
+            return _any(r, value)
+
+        return union
+    if origin is typing.Literal or annotation in (int, float, bool):
+        return _passthrough
+    if annotation is str:
+        return lambda r, value: r.text(value) if isinstance(value, str) else _any(r, value)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return lambda r, value: r.model(value) if isinstance(value, BaseModel) else _any(r, value)
+    if origin in (list, tuple, set, frozenset, Sequence):
+        item = _plan(args[0]) if args else _any
+
+        def sequence(r: Redactor, value: Any) -> Any:
+            if isinstance(value, list | tuple | set | frozenset):
+                return [item(r, v) for v in value]
+            return _any(r, value)
+
+        return sequence
+    if origin in (dict, Mapping):
+        entry = _plan(args[1]) if len(args) == 2 else _any
+
+        def mapping(r: Redactor, value: Any) -> Any:
+            if isinstance(value, Mapping):
+                return {str(k): entry(r, v) for k, v in value.items()}
+            return _any(r, value)
+
+        return mapping
+    if isinstance(annotation, type) and annotation.__module__ == "datetime":
+        return _jsonable
+    return _any
+
+
+@functools.cache
+def _model_plan(cls: type[BaseModel]) -> tuple[tuple[str, str, Plan], ...]:
+    plans = []
+    for name, field in cls.model_fields.items():
+        annotation: Any = field.annotation
+        kind = _kind_of(field.metadata)
+        if kind is not None:
+            annotation = typing.Annotated[annotation, kind]
+        plans.append((name, field.serialization_alias or field.alias or name, _plan(annotation)))
+    return tuple(plans)
 
 
 def _accepts(annotation: Any, value: Any) -> bool:

@@ -41,7 +41,7 @@ def findings_view(bundle: Bundle) -> Table | Text:
     table.add_column("severity", no_wrap=True)
     # Titles stay on one line where the terminal allows; the measurement and fix wrap.
     widest = max(max(len(f.title), len(f.id)) for f in bundle.findings)
-    table.add_column("finding", width=min(widest, 40))
+    table.add_column("finding", width=min(widest, 48))
     table.add_column("measured, and how to fix it", ratio=1)
     for f in bundle.findings:
         finding = Text.assemble(_t(f.title, "bold"), "\n", (f.id, "dim"))

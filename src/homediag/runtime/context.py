@@ -27,8 +27,23 @@ class Results:
     settled by then (``None`` when that probe failed or did not run).
     """
 
-    def __init__(self, results: Mapping[str, ProbeResult]) -> None:
+    def __init__(
+        self, results: Mapping[str, ProbeResult], done: Mapping[str, asyncio.Event] | None = None
+    ) -> None:
         self._results = results
+        self._done = done if done is not None else {}
+
+    async def wait(self, name: str) -> ProbeResult | None:
+        """Wait until probe ``name`` has ended, if it is part of this run; then its result.
+
+        A soft dependency, for a probe that benefits from another's side
+        effects only in some cases (the ``lan`` probe reads the neighbour
+        table after the router probe's pings when it cannot sweep).
+        """
+        event = self._done.get(name)
+        if event is not None:
+            await event.wait()
+        return self._results.get(name)
 
     def get(self, name: str) -> ProbeResult | None:
         """The result of probe ``name``, or ``None`` if it has not ended or did not run."""

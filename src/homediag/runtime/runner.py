@@ -80,6 +80,7 @@ class Runner:
         self._started = False
         self.secrets = SecretRegistry(self.config.secret_values())
         self.bundle: Bundle | None = None
+        self._observation: Observation | None = None
 
     # -- events ----------------------------------------------------------
 
@@ -171,12 +172,31 @@ class Runner:
 
     async def run(self) -> Bundle:
         """Run every probe and return the bundle (also kept as :attr:`bundle`)."""
+        created_at = datetime.now(UTC)
+        try:
+            observer = await self._execute()
+        except asyncio.CancelledError:
+            # Cancelled from outside (an integrator's own timeout): keep what we
+            # have as a partial bundle on self.bundle, then let the cancel through.
+            if self._observation is not None:
+                self.bundle = self._build(self._observation.observer, created_at)
+                self._emit(RunFinished(self.bundle, cancelled=True))
+            raise
+        self.bundle = self._build(observer, created_at)
+        self._emit(RunFinished(self.bundle, cancelled=self._stopping))
+        return self.bundle
+
+    async def collect(self) -> Mapping[str, ProbeResult]:
+        """Run every probe and return their typed, unredacted results; no bundle is built."""
+        await self._execute()
+        return self._results
+
+    async def _execute(self) -> Observer:
         if self._started:
             raise RuntimeError("a Runner runs once; create a new one")
         self._started = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.run.timeout
-        created_at = datetime.now(UTC)
         probes, broken = self._resolve_probes()
         names = tuple(p.name for p in probes) + tuple(broken)
         self._emit(RunStarted(probes=names, deadline_s=self.config.run.timeout))
@@ -188,19 +208,19 @@ class Runner:
                     error=ErrorInfo(type="UnknownProbeError", message=reason),
                 )
             )
-        observation = await self._observe(deadline)
-        observer = observation.observer
-        resources = {"observation": observation, **self._resources}
+        self._observation = await self._observe(deadline)
+        observer = self._observation.observer
+        resources = {"observation": self._observation, **self._resources}
+        self._done = {p.name: asyncio.Event() for p in probes}
         base = ProbeContext(
             config=self.config,
             observer=observer,
-            results=Results(self._results),
+            results=Results(self._results, self._done),
             secrets=self.secrets,
             privileged=observer.privileged,
             resources=resources,
             report=lambda probe, message: self._emit(ProbeProgress(probe, message)),
         )
-        self._done = {p.name: asyncio.Event() for p in probes}
         try:
             async with asyncio.TaskGroup() as tg:
                 for probe in probes:
@@ -210,17 +230,9 @@ class Runner:
                     )
                     if self._stopping:
                         self._tasks[probe.name].cancel()
-        except asyncio.CancelledError:
-            # Cancelled from outside (an integrator's own timeout): keep what we
-            # have as a partial bundle on self.bundle, then let the cancel through.
+        finally:
             self._finish_missing("cancelled")
-            self.bundle = self._build(observer, created_at)
-            self._emit(RunFinished(self.bundle, cancelled=True))
-            raise
-        self._finish_missing("cancelled")
-        self.bundle = self._build(observer, created_at)
-        self._emit(RunFinished(self.bundle, cancelled=self._stopping))
-        return self.bundle
+        return observer
 
     def _build(self, observer: Observer, created_at: datetime) -> Bundle:
         ordered = {name: self._results[name] for name in sorted(self._results, key=self._order)}
