@@ -162,6 +162,10 @@ class MqttConfig(_Section):
     host: str | None = None
     port: int = Field(1883, ge=1, le=65535)
     tls: bool = False
+    timeout: float = Field(3.0, gt=0, le=60, description="Connect and CONNACK timeout, seconds.")
+    latency_messages: int = Field(
+        10, ge=1, le=200, description="Round-trip messages per QoS level."
+    )
     username: str | None = None
     password: SecretStr | None = None
     password_env: str | None = "HOMEDIAG_MQTT_PASSWORD"  # noqa: S105 - a variable name, not a password

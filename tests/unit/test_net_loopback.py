@@ -114,7 +114,9 @@ async def test_tls_verified(pki: tuple[LabCA, dict[str, ServerCert]]) -> None:
     assert (result.status, result.verified, result.hostname_match) == ("ok", True, True)
     assert result.version in ("TLSv1.2", "TLSv1.3")
     assert result.certificate is not None and result.certificate.issuer == "CN=homediag lab CA"
-    assert 19 < result.certificate.days_left < 21
+    assert (
+        396 < result.certificate.days_left < 398
+    )  # the lab CA's default: 397 days, as public CAs allow
 
 
 async def test_tls_expired_mismatched_and_self_signed(

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
@@ -50,9 +51,11 @@ from homediag.lab.topology import (
     CLOUD_IP,
     CLOUD_NAME,
     LAN_DOMAIN,
+    MQTT_USER,
     UPSTREAM_DNS_IP,
     WAN_ROUTER_IP,
     WAN_UPSTREAM_IP,
+    BrokerSpec,
     Host,
     Scenario,
 )
@@ -90,6 +93,7 @@ class Lab:
         self._etc: list[Path] = []
         self._up = False
         self.ca: LabCA | None = None
+        self._admin_password = secrets.token_urlsafe(12)
 
     # -- names -----------------------------------------------------------
 
@@ -143,7 +147,7 @@ class Lab:
         sc = self.scenario
         if sc.router_dns or sc.upstream:
             netns.require_tools("dnsmasq")
-        if sc.broker:
+        if sc.mqtt is not None and sc.mqtt.state not in ("silent", "mqtt311"):
             netns.require_tools("mosquitto")
         if any(h.impairment for h in sc.hosts):
             netns.require_tools("ethtool")
@@ -296,8 +300,8 @@ class Lab:
             self._start_upstream_services()
         if sc.router_dns:
             self._start_router_dns()
-        if sc.broker:
-            self._start_broker()
+        if sc.mqtt is not None:
+            self._start_broker(sc.mqtt)
         self._start_http()
         self._start_mdns_farm()
         self._write_config()
@@ -541,14 +545,114 @@ class Lab:
         )
         self.wait_listening("router", 53, proto="udp")
 
-    def _start_broker(self) -> None:
+    #: TLS listeners of a broker with ``tls``: port -> certificate flavour.
+    TLS_PORTS: ClassVar[dict[int, str]] = {
+        8883: "valid",
+        8884: "expired",
+        8885: "expiring",
+        8886: "other-name",
+    }
+
+    def _start_broker(self, spec: BrokerSpec) -> None:
+        if spec.state == "down":
+            return  # the host is there; the broker is not running
+        if spec.state in ("silent", "mqtt311"):
+            module = "silent" if spec.state == "silent" else "mqtt311"
+            listen = f"{self.address('broker')}:1883"
+            self.spawn(
+                "broker",
+                [sys.executable, "-m", f"homediag.lab.services.{module}", "--listen", listen],
+                name=f"{module}-broker",
+            )
+            self.wait_listening("broker", 1883)
+            return
+        lines = [
+            "per_listener_settings false",
+            "persistence false",
+            "user root",
+            "sys_interval 2",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+        ]
+        # Mosquitto 2 refuses anonymous clients unless told otherwise.
+        if spec.anonymous:
+            lines.append("allow_anonymous true")
+        users = list(spec.users)
+        if users and spec.retained:
+            users.append(("lab-admin", self._admin_password))
+        if users:
+            password_file = self._dir / "mosquitto.passwd"
+            password_file.touch(mode=0o600)
+            for user, password in users:
+                run(["mosquitto_passwd", "-b", str(password_file), user, password])
+            lines.append(f"password_file {password_file}")
+        lines.append("listener 1883 0.0.0.0")
+        if spec.tls:
+            assert self.ca is not None
+            host = self.scenario.host("broker")
+            names = [f"{host.hostname or 'broker'}.{LAN_DOMAIN}"]
+            now = datetime.now(UTC)
+            flavours = {
+                "valid": {"dns_names": names, "ip_addresses": [self.address("broker")]},
+                "expired": {
+                    "dns_names": names,
+                    "valid_from": now - timedelta(days=400),
+                    "valid_until": now - timedelta(days=3),
+                },
+                "expiring": {"dns_names": names, "valid_until": now + timedelta(days=10)},
+                "other-name": {"dns_names": [f"other.{LAN_DOMAIN}"]},
+            }
+            for port, flavour in self.TLS_PORTS.items():
+                cert = self.ca.issue(f"broker-{flavour}", **flavours[flavour])  # type: ignore[arg-type]
+                lines += [
+                    f"listener {port} 0.0.0.0",
+                    f"cafile {self.ca.cert_path}",
+                    f"certfile {cert.cert}",
+                    f"keyfile {cert.key}",
+                ]
         conf = self._dir / "mosquitto.conf"
-        conf.write_text(
-            "listener 1883 0.0.0.0\nallow_anonymous true\npersistence false\nuser root\n"
-            "log_dest stderr\nlog_type error\nlog_type warning\n"
-        )
+        conf.write_text("\n".join(lines) + "\n")
         self.spawn("broker", ["mosquitto", "-c", str(conf)], name="mosquitto")
-        self.wait_listening("broker", 1883)
+        for port in [1883, *(self.TLS_PORTS if spec.tls else ())]:
+            self.wait_listening("broker", port)
+        if spec.retained:
+            self._seed_retained(spec)
+        if spec.state == "blackholed":
+            self.block("broker", "tcp", 1883)
+            if spec.tls:
+                for port in self.TLS_PORTS:
+                    self.block("broker", "tcp", port)
+
+    def _seed_retained(self, spec: BrokerSpec) -> None:
+        """Publish the scenario's retained messages into the running broker (as a client would)."""
+        import paho.mqtt.client as mqtt  # noqa: PLC0415 - lab only
+        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+        def publish() -> None:
+            client = mqtt.Client(
+                callback_api_version=CallbackAPIVersion.VERSION2, client_id="homediag-lab-seed"
+            )
+            if spec.users:
+                client.username_pw_set("lab-admin", self._admin_password)
+            client.connect("127.0.0.1", 1883, 10)
+            client.loop_start()
+            try:
+                infos = [
+                    client.publish(topic, payload, qos=1, retain=True)
+                    for topic, payload in spec.retained
+                ]
+                for info in infos:
+                    info.wait_for_publish(timeout=5)
+                    if not info.is_published():
+                        raise LabError(
+                            f"could not seed retained topic {info.mid} into the lab broker"
+                        )
+            finally:
+                client.disconnect()
+                client.loop_stop()
+
+        netns.in_netns(self.ns("broker"), publish)
 
     def _start_http(self) -> None:
         for host in self.scenario.hosts:
@@ -623,8 +727,19 @@ class Lab:
             f'[internet]\nendpoints = ["https://{CLOUD_NAME}", "https://{CLOUD_IP}"]\ntimeout = 3\n',
         ]
         roles = {h.role for h in self.scenario.hosts}
-        if "broker" in roles:
-            lines.append(f'[mqtt]\nhost = "{self.address("broker")}"\n')
+        if "broker" in roles and self.scenario.mqtt is not None:
+            spec = self.scenario.mqtt
+            mqtt = [f'host = "{self.address("broker")}"']
+            if spec.tls:
+                broker = self.scenario.host("broker")
+                mqtt = [
+                    f'host = "{broker.hostname or "broker"}.{LAN_DOMAIN}"',
+                    "port = 8883",
+                    "tls = true",
+                ]
+            if spec.users:
+                mqtt.append(f'username = "{MQTT_USER}"')
+            lines.append("[mqtt]\n" + "\n".join(mqtt) + "\n")
         if "homeassistant" in roles:
             lines.append(f'[home_assistant]\nurl = "http://{self.address("homeassistant")}:8123"\n')
         lines.append(f'[tls]\nca_file = "{self.ca.cert_path}"\n')

@@ -38,7 +38,7 @@ class LabCA:
             .public_key(self._key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30))
+            .not_valid_after(now + timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -91,7 +91,7 @@ class LabCA:
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(valid_from or now - timedelta(days=1))
-            .not_valid_after(valid_until or now + timedelta(days=20))
+            .not_valid_after(valid_until or now + timedelta(days=397))
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         )

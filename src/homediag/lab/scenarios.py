@@ -2,14 +2,71 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 
 from homediag.errors import LabError
 from homediag.lab.devices import home_devices, mqtt_advertised_broker, scaled_devices, with_txt
-from homediag.lab.topology import Host, Impairment, MdnsService, Scenario, Segment
+from homediag.lab.topology import (
+    MQTT_PASSWORD,
+    MQTT_USER,
+    BrokerSpec,
+    Host,
+    Impairment,
+    MdnsService,
+    Scenario,
+    Segment,
+)
 
 __all__ = ["SCENARIOS", "get_scenario", "scale_scenario", "scenario_names"]
+
+
+def _ha_discovery() -> tuple[tuple[str, str], ...]:
+    """Retained Home Assistant discovery configs, as Zigbee2MQTT and ESPHome publish them."""
+    entities = [
+        ("sensor", "kitchen_temperature", "Kitchen temperature", "°C"),
+        ("sensor", "kitchen_humidity", "Kitchen humidity", "%"),
+        ("sensor", "hallway_motion_battery", "Hallway motion battery", "%"),
+        ("binary_sensor", "hallway_motion", "Hallway motion", None),
+        ("binary_sensor", "front_door_contact", "Front door", None),
+        ("switch", "garden_pump", "Garden pump", None),
+        ("light", "living_room_lamp", "Living room lamp", None),
+        ("light", "bedroom_ceiling", "Bedroom ceiling", None),
+        ("cover", "office_blind", "Office blind", None),
+        ("climate", "bathroom_thermostat", "Bathroom thermostat", None),
+        ("sensor", "energy_meter_power", "Energy meter power", "W"),
+        ("sensor", "energy_meter_total", "Energy meter total", "kWh"),
+    ]
+    out = []
+    for component, object_id, name, unit in entities:
+        config = {
+            "name": name,
+            "unique_id": f"zigbee2mqtt_{object_id}",
+            "state_topic": f"zigbee2mqtt/{object_id}",
+        }
+        if unit:
+            config["unit_of_measurement"] = unit
+        out.append((f"homeassistant/{component}/{object_id}/config", json.dumps(config)))
+    return tuple(out)
+
+
+def _z2m(*, state: str, permit_join: bool) -> tuple[tuple[str, str], ...]:
+    info = {
+        "version": "1.40.2",
+        "commit": "6a8a0c0",
+        "permit_join": permit_join,
+        "coordinator": {
+            "ieee_address": "0x00124b0029a1b2c3",
+            "type": "zStack3x0",
+            "meta": {"revision": 20230507},
+        },
+        "config": {"serial": {"port": "/dev/ttyUSB0"}},
+    }
+    return (
+        ("zigbee2mqtt/bridge/state", json.dumps({"state": state})),
+        ("zigbee2mqtt/bridge/info", json.dumps(info)),
+    )
 
 
 def _healthy() -> Scenario:
@@ -17,6 +74,7 @@ def _healthy() -> Scenario:
     hosts = tuple(h for h in base.hosts if h.role != "broker")
     return replace(
         base,
+        mqtt=BrokerSpec(retained=_ha_discovery()),
         description=(
             "Router with DNS and an internet uplink, the installer's laptop, a Mosquitto broker, "
             "and 14 smart-home devices of 11 kinds that advertise themselves over mDNS."
@@ -204,6 +262,66 @@ def _homekit_unpaired() -> Scenario:
     )
 
 
+def _mqtt(name: str, description: str, spec: BrokerSpec, *expect: str) -> Callable[[], Scenario]:
+    def build() -> Scenario:
+        return replace(_healthy(), name=name, description=description, mqtt=spec, expect=expect)
+
+    return build
+
+
+_MQTT_SCENARIOS = {
+    "mqtt-anonymous": _mqtt(
+        "mqtt-anonymous",
+        "Mosquitto 2 with a listener but no allow_anonymous: every client without credentials is refused.",
+        BrokerSpec(anonymous=False),
+        "mqtt.anonymous_refused",
+    ),
+    "mqtt-auth": _mqtt(
+        "mqtt-auth",
+        f"The broker requires a username and password (user {MQTT_USER!r}); run with good or bad credentials.",
+        BrokerSpec(anonymous=False, users=((MQTT_USER, MQTT_PASSWORD),), retained=_ha_discovery()),
+    ),
+    "mqtt-tls": _mqtt(
+        "mqtt-tls",
+        "MQTT over TLS: 8883 valid, 8884 expired, 8885 expiring in 10 days, 8886 issued for another name.",
+        BrokerSpec(tls=True, retained=_ha_discovery()),
+    ),
+    "mqtt-down": _mqtt(
+        "mqtt-down",
+        "The broker host is up, Mosquitto is not.",
+        BrokerSpec(state="down"),
+        "mqtt.unreachable",
+    ),
+    "mqtt-blackholed": _mqtt(
+        "mqtt-blackholed",
+        "Every packet to the broker's ports is dropped.",
+        BrokerSpec(state="blackholed"),
+        "mqtt.unreachable",
+    ),
+    "mqtt-silent": _mqtt(
+        "mqtt-silent",
+        "The broker's port accepts connections and never answers.",
+        BrokerSpec(state="silent"),
+        "mqtt.no_connack",
+    ),
+    "mqtt-legacy": _mqtt(
+        "mqtt-legacy", "An older broker that speaks MQTT 3.1.1 only.", BrokerSpec(state="mqtt311")
+    ),
+    "zigbee2mqtt": _mqtt(
+        "zigbee2mqtt",
+        "Zigbee2MQTT is online with permit_join left on.",
+        BrokerSpec(retained=(*_ha_discovery(), *_z2m(state="online", permit_join=True))),
+        "mqtt.zigbee2mqtt_permit_join",
+    ),
+    "zigbee2mqtt-offline": _mqtt(
+        "zigbee2mqtt-offline",
+        "The Zigbee2MQTT bridge is offline (coordinator unplugged).",
+        BrokerSpec(retained=(*_ha_discovery(), *_z2m(state="offline", permit_join=False))),
+        "mqtt.zigbee2mqtt_offline",
+    ),
+}
+
+
 def scale_scenario(hosts: int = 250, services_per_host: int = 4, *, prefix: int = 22) -> Scenario:
     """A home of ``hosts`` devices with ``services_per_host`` services each (benchmarks).
 
@@ -222,7 +340,7 @@ def scale_scenario(hosts: int = 250, services_per_host: int = 4, *, prefix: int 
             Host("installer", "10.77.0.10", "a4:c3:f0:8e:22:10", "installer-laptop"),
             *scaled_devices(hosts, services_per_host, start=20),
         ),
-        broker=False,
+        mqtt=None,
         upstream=False,
         mdns_only_via="installer",
     )
@@ -241,6 +359,7 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "mdns-conflict": _mdns_conflict,
     "mdns-unresolved": _mdns_unresolved,
     "homekit-unpaired": _homekit_unpaired,
+    **_MQTT_SCENARIOS,
 }
 
 

@@ -19,9 +19,12 @@ __all__ = [
     "CLOUD_NAME",
     "INSTALLER_IP",
     "LAN_DOMAIN",
+    "MQTT_PASSWORD",
+    "MQTT_USER",
     "ROUTER_IP",
     "UPSTREAM_DNS_IP",
     "Block",
+    "BrokerSpec",
     "Host",
     "Impairment",
     "MdnsService",
@@ -109,6 +112,32 @@ class Host:
         return self.address.split("/", 1)[0] if self.address else None
 
 
+#: The lab broker's user (scenarios with a password file) and its password.
+MQTT_USER = "installer"
+MQTT_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - the lab's own throw-away broker
+
+
+@dataclass(frozen=True)
+class BrokerSpec:
+    """The Mosquitto broker on the ``broker`` host, and what is wrong with it.
+
+    ``state``: ``up``; ``down`` (not running); ``blackholed`` (its ports drop
+    every packet); ``silent`` (a listener that accepts and never answers);
+    ``mqtt311`` (an older broker that speaks MQTT 3.1.1 only).
+    ``anonymous=False`` without ``users`` is Mosquitto 2's default once a
+    listener is configured: everyone is refused. ``tls`` adds listeners on
+    8883 (valid certificate), 8884 (expired), 8885 (expiring in 10 days) and
+    8886 (issued for another name). ``retained`` messages are published into
+    the running broker once it is up.
+    """
+
+    state: Literal["up", "down", "blackholed", "silent", "mqtt311"] = "up"
+    anonymous: bool = True
+    users: tuple[tuple[str, str], ...] = ()
+    tls: bool = False
+    retained: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class Block:
     """Packets to ``host`` on ``proto``/``port`` are silently dropped (a blackhole)."""
@@ -136,7 +165,7 @@ class Scenario:
     )
     router_dns: bool = True
     upstream: bool = True
-    broker: bool = True
+    mqtt: BrokerSpec | None = field(default_factory=BrokerSpec)
     blocks: tuple[Block, ...] = ()
     #: mDNS multicast is dropped between switch ports (AP client isolation).
     multicast_blocked: bool = False

@@ -26,6 +26,7 @@ BROWSE_TYPES: tuple[str, ...] = (
     "_shelly._tcp.local.",  # Shelly gen 2+
     "_http._tcp.local.",  # web UIs: Shelly gen 1, WLED, routers, printers
     "_mqtt._tcp.local.",  # MQTT brokers
+    "_secure-mqtt._tcp.local.",  # MQTT brokers over TLS
     "_home-assistant._tcp.local.",  # Home Assistant
     "_ipp._tcp.local.",  # IPP printers
     "_printer._tcp.local.",  # LPD printers

@@ -223,6 +223,7 @@ _PARSERS: dict[str, Callable[[ClassifiedService], tuple[str, str, dict[str, Any]
     "_ipps._tcp.local.": _printer,
     "_printer._tcp.local.": _printer,
     "_mqtt._tcp.local.": _simple("mqtt_broker", "mqtt", {}),
+    "_secure-mqtt._tcp.local.": _simple("mqtt_broker", "mqtt", {}),
     "_sonos._tcp.local.": _simple(
         "sonos", "sonos", {"info": "info", "api_version": "vers", "protocol": "protovers"}
     ),

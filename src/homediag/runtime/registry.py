@@ -40,6 +40,7 @@ BUILTIN_PROBES: dict[str, str] = {
     "internet": "homediag.probes.internet:InternetProbe",
     "mdns": "homediag.probes.mdns:MdnsProbe",
     "lan": "homediag.probes.lan:LanProbe",
+    "mqtt": "homediag.probes.mqtt:MqttProbe",
 }
 
 _registered: dict[str, ProbeLike] = {}

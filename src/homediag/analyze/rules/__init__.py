@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homediag.analyze.engine import RuleSet
-from homediag.analyze.rules import dns, host, internet, mdns, probes, router
+from homediag.analyze.rules import dns, host, internet, mdns, mqtt, probes, router
 
 __all__ = ["BUILTIN_RULES"]
 
@@ -14,4 +14,5 @@ BUILTIN_RULES: tuple[RuleSet, ...] = (
     RuleSet("dns", dns.analyze),
     RuleSet("internet", internet.analyze),
     RuleSet("mdns", mdns.analyze),
+    RuleSet("mqtt", mqtt.analyze),
 )
