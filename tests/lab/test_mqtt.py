@@ -41,9 +41,11 @@ def test_healthy_broker_facts(
         and facts.sys.version is not None
         and facts.sys.version.startswith("mosquitto version 2.")
     )
-    # $SYS values are the broker's last report (every sys_interval): present, not necessarily fresh.
-    assert facts.sys.clients_connected is not None and facts.sys.retained_messages is not None
-    assert facts.sys.uptime_s is not None and facts.sys.topics > 20
+    # Mosquitto republishes a $SYS value only when it changes, retained with a
+    # 60 s expiry: on a quiet broker the client counters can be absent. The
+    # uptime changes every interval, so it is always there.
+    assert facts.sys.uptime_s is not None
+    assert facts.sys.topics > 20
     assert [(s.qos, s.sent, s.received, s.lost) for s in facts.latency] == [
         (0, 10, 10, 0),
         (1, 10, 10, 0),
