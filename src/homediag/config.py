@@ -71,6 +71,10 @@ class RunConfig(_Section):
     probe_timeouts: dict[str, float] = Field(
         default_factory=dict, description="Per-probe timeout overrides in seconds."
     )
+    packs: list[Path] = Field(
+        default_factory=list,
+        description="Extra folders of integration packs (*.toml) for the endpoints probe.",
+    )
 
     @field_validator("probe_timeouts")
     @classmethod

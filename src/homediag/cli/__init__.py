@@ -81,6 +81,13 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="an extra endpoint to check (repeatable)",
     )
     p.add_argument(
+        "--pack",
+        action="append",
+        dest="packs",
+        metavar="DIR",
+        help="a folder of extra integration packs, *.toml (repeatable)",
+    )
+    p.add_argument(
         "--json",
         action="store_true",
         help="print the bundle's JSON on stdout (progress goes to stderr)",
@@ -113,12 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print bundle.json instead")
     p.set_defaults(handler=_lazy("homediag.cli.show", "cmd_show"))
 
-    p = sub.add_parser("schema", help="print the JSON Schema of bundle.json")
+    p = sub.add_parser("schema", help="print the JSON Schema of bundle.json (or of a pack)")
+    p.add_argument(
+        "--packs", action="store_true", help="the schema of integration pack files instead"
+    )
     p.set_defaults(handler=_lazy("homediag.cli.info", "cmd_schema"))
 
     p = sub.add_parser("probes", help="list probes, what they need, and whether they can run here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_lazy("homediag.cli.info", "cmd_probes"))
+
+    p = sub.add_parser("packs", help="list the integration packs and where each comes from")
+    p.add_argument("--pack", action="append", dest="packs", metavar="DIR", help="extra pack folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_lazy("homediag.cli.info", "cmd_packs"))
 
     p = sub.add_parser(
         "demo", help="build the virtual home (Linux, root), diagnose it, tear it down"

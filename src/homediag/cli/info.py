@@ -11,7 +11,7 @@ from typing import Any
 
 from homediag._version import __version__
 
-__all__ = ["cmd_probes", "cmd_schema", "cmd_version"]
+__all__ = ["cmd_packs", "cmd_probes", "cmd_schema", "cmd_version"]
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -29,11 +29,56 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    """Print the JSON Schema of bundle.json."""
-    del args
+    """Print the JSON Schema of bundle.json, or with ``--packs`` of an integration pack."""
+    if getattr(args, "packs", False):
+        from homediag.packs.schema import pack_schema_json  # noqa: PLC0415
+
+        sys.stdout.write(pack_schema_json())
+        return 0
     from homediag.bundle.schema import bundle_schema_json  # noqa: PLC0415
 
     sys.stdout.write(bundle_schema_json())
+    return 0
+
+
+def cmd_packs(args: argparse.Namespace) -> int:
+    """List the integration packs: built-in, from entry points, from ``--pack DIR``."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from homediag.packs.loader import load_packs_with_origin  # noqa: PLC0415
+
+    packs = load_packs_with_origin([Path(p) for p in args.packs or []])
+    rows = [
+        {
+            "id": pack.id,
+            "name": pack.name,
+            "kind": pack.kind,
+            "origin": origin,
+            "finds_by": pack.match.describe(),
+            "requests": [f"{r.name} ({r.protocol})" for r in pack.request],
+            "findings": [f.id for f in pack.finding],
+        }
+        for pack, origin in packs
+    ]
+    if args.json:
+        print(json.dumps({"packs": rows}, indent=2))
+        return 0
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    table = Table(title=f"Integration packs ({len(rows)})", title_justify="left")
+    for column in ("pack", "integration", "found by", "identified by", "from"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            Text(str(row["id"])),
+            Text(str(row["name"])),
+            Text(str(row["finds_by"])),
+            Text(", ".join(row["requests"])),
+            Text(str(row["origin"])),
+        )
+    Console().print(table)
     return 0
 
 

@@ -34,6 +34,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "mqtt_tls": "mqtt.tls",
         "mqtt_username": "mqtt.username",
         "ha_url": "home_assistant.url",
+        "packs": "run.packs",
     }
     for attr, key in flag_map.items():
         value = getattr(args, attr, None)
@@ -59,6 +60,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def cmd_run(args: argparse.Namespace) -> int:
     """Entry point of ``homediag run``."""
     config = config_from_args(args)
+    if config.run.packs:
+        from homediag.packs.loader import load_packs  # noqa: PLC0415 - only runs with --pack pay
+
+        # A broken pack is a configuration error: say so now, not after the probes ran.
+        load_packs(config.run.packs)
     return asyncio.run(_run(args, config))
 
 

@@ -23,7 +23,14 @@ from pydantic import BaseModel, Field
 from homediag.net.tcp import classify_os_error, describe_error
 from homediag.redact.kinds import Hostname, IPAddress
 
-__all__ = ["CertificateInfo", "TlsResult", "certificate_info", "hostname_matches", "tls_check"]
+__all__ = [
+    "CertificateInfo",
+    "TlsResult",
+    "certificate_info",
+    "client_context",
+    "hostname_matches",
+    "tls_check",
+]
 
 
 class CertificateInfo(BaseModel):
@@ -113,9 +120,16 @@ def certificate_info(der: bytes, *, now: datetime | None = None) -> CertificateI
 
 
 @functools.lru_cache(maxsize=8)
-def _context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
-    # Loading the system trust store takes tens of milliseconds: do it once,
-    # and (see tls_check) off the event loop.
+def client_context(
+    verify: bool, ca_file: Path | None, *, check_hostname: bool = True
+) -> ssl.SSLContext:
+    """A client TLS context: the system trust plus ``ca_file``, or no verification at all.
+
+    Contexts are cached: loading the system trust store takes tens of
+    milliseconds, so build the first one off the event loop
+    (``asyncio.to_thread``). ``check_hostname=False`` verifies the chain only,
+    for connections made to an address whose name was checked separately.
+    """
     if not verify:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -124,6 +138,7 @@ def _context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     if ca_file is not None:
         ctx.load_verify_locations(cafile=str(ca_file))
+    ctx.check_hostname = check_hostname
     return ctx
 
 
@@ -175,7 +190,7 @@ async def tls_check(
     """
     result = TlsResult(host=host, port=port, server_name=server_name, status="error")
     try:
-        ctx = await asyncio.to_thread(_context, True, ca_file)
+        ctx = await asyncio.to_thread(client_context, True, ca_file)
     except (OSError, ssl.SSLError) as exc:
         result.error = f"cannot load CA file {ca_file}: {describe_error(exc)}"
         return result
@@ -195,7 +210,7 @@ async def tls_check(
         )
         try:
             tcp_ms, hs_ms, sslobj, writer = await _handshake(
-                host, port, server_name, _context(False, None), timeout
+                host, port, server_name, client_context(False, None), timeout
             )
         except _TlsPhaseError as again:
             result.status = "failed"

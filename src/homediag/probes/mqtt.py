@@ -31,7 +31,7 @@ from homediag.net.addr import address_family, is_ip
 from homediag.net.mqtt import ConnectOutcome, Message, MqttSession
 from homediag.net.resolve import resolve_host
 from homediag.net.tcp import TcpResult, tcp_connect
-from homediag.net.tls import TlsResult, tls_check
+from homediag.net.tls import TlsResult, client_context, tls_check
 from homediag.redact.kinds import FreeText, Hostname, IPAddress
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
@@ -511,16 +511,7 @@ def _session_context(verified: bool, ctx: ProbeContext) -> ssl.SSLContext:
     # the chain only. With a certificate that did not verify, the session still
     # goes ahead (insecurely) so that the broker's health is known; the TLS
     # facts say what is wrong.
-    if not verified:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    context = ssl.create_default_context()
-    if ctx.config.tls.ca_file is not None:
-        context.load_verify_locations(cafile=str(ctx.config.tls.ca_file))
-    context.check_hostname = False
-    return context
+    return client_context(verified, ctx.config.tls.ca_file, check_hostname=False)
 
 
 def _zigbee2mqtt(topics: dict[str, bytes]) -> Zigbee2MqttFacts:

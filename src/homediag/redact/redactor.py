@@ -97,10 +97,12 @@ class Redactor:
             return self._ip(value)
         if kind is Sensitive.SSID:
             return self._pseudonym(kind, value, "ssid")
-        # HOSTNAME: pseudonymized at the public level, kept otherwise.
+        # HOSTNAME: pseudonymized at the public level, kept otherwise (but an
+        # identifier that embeds a MAC or an address, as Sonos serials do,
+        # has that part redacted like free text).
         if self.level == "public":
             return self._hostname(value)
-        return self._scrub_secrets(value)
+        return self.text(value)
 
     def _pseudonym(self, kind: Sensitive, value: str, prefix: str) -> str:
         key = (kind, value)

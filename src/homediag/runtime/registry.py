@@ -40,7 +40,9 @@ BUILTIN_PROBES: dict[str, str] = {
     "internet": "homediag.probes.internet:InternetProbe",
     "mdns": "homediag.probes.mdns:MdnsProbe",
     "lan": "homediag.probes.lan:LanProbe",
+    "wifi": "homediag.probes.wifi:WifiProbe",
     "mqtt": "homediag.probes.mqtt:MqttProbe",
+    "endpoints": "homediag.probes.endpoints:EndpointsProbe",
 }
 
 _registered: dict[str, ProbeLike] = {}

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from homediag.analyze.engine import RuleSet
-from homediag.analyze.rules import dns, host, internet, mdns, mqtt, probes, router
+from homediag.analyze.rules import (
+    dns,
+    endpoints,
+    host,
+    internet,
+    mdns,
+    mqtt,
+    probes,
+    router,
+    wifi,
+)
 
 __all__ = ["BUILTIN_RULES"]
 
@@ -14,5 +24,7 @@ BUILTIN_RULES: tuple[RuleSet, ...] = (
     RuleSet("dns", dns.analyze),
     RuleSet("internet", internet.analyze),
     RuleSet("mdns", mdns.analyze),
+    RuleSet("wifi", wifi.analyze),
     RuleSet("mqtt", mqtt.analyze),
+    RuleSet("endpoints", endpoints.analyze),
 )

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from homediag.analyze.catalog import spec
 from homediag.analyze.engine import probe_facts
 from homediag.analyze.finding import Finding
+from homediag.analyze.rules.certs import CertSpecs, certificate_findings
 from homediag.bundle.models import Bundle
 from homediag.probes.mqtt import MqttFacts
 
-#: Days before expiry from which a certificate is "expiring".
-CERT_EXPIRY_WARNING_DAYS = 30
 #: 95th percentile of round trips through the broker, in ms. A LAN broker
 #: turns a message around in a few milliseconds.
 LATENCY_WARNING_MS = 50.0
@@ -287,39 +286,9 @@ def _tls(facts: MqttFacts, where: str, evidence: dict[str, object]) -> Iterator[
             f"TLS to {where}: {tls.status} ({tls.error}).", {**evidence, "error": tls.error}
         )
         return
-    cert = tls.certificate
-    if cert is not None and cert.days_left < 0:
-        yield CERT_EXPIRED.make(
-            f"The certificate of {where} ({cert.subject}, issued by {cert.issuer}) expired on "
-            f"{cert.not_after:%Y-%m-%d} ({-cert.days_left:.0f} days ago).",
-            {
-                **evidence,
-                "not_after": cert.not_after.isoformat(),
-                "days_left": cert.days_left,
-                "subject": cert.subject,
-            },
-        )
-    elif cert is not None and cert.days_left < CERT_EXPIRY_WARNING_DAYS:
-        yield CERT_EXPIRING.make(
-            f"The certificate of {where} ({cert.subject}) expires on {cert.not_after:%Y-%m-%d}, "
-            f"in {cert.days_left:.0f} days.",
-            {**evidence, "not_after": cert.not_after.isoformat(), "days_left": cert.days_left},
-        )
-    if tls.hostname_match is False and cert is not None:
-        yield CERT_NAME_MISMATCH.make(
-            f"{tls.server_name} is not among the certificate's names ({', '.join(cert.san) or 'none'}).",
-            {**evidence, "server_name": tls.server_name, "san": cert.san},
-        )
-    elif (
-        tls.status == "untrusted"
-        and (cert is None or cert.days_left >= 0)
-        and tls.hostname_match is not False
-    ):
-        yield CERT_UNTRUSTED.make(
-            f"The certificate of {where} does not verify: {tls.verify_error}.",
-            {
-                **evidence,
-                "verify_error": tls.verify_error,
-                "self_signed": cert.self_signed if cert else None,
-            },
-        )
+    yield from certificate_findings(
+        tls,
+        where,
+        evidence,
+        CertSpecs(CERT_EXPIRED, CERT_EXPIRING, CERT_NAME_MISMATCH, CERT_UNTRUSTED),
+    )

@@ -1,0 +1,213 @@
+"""HTTP(S) requests for identifying integrations, with the safety rules built in.
+
+* every request has a timeout; the body is capped (1 MB by default);
+* redirects are followed by hand, a few at most, and credentials are sent
+  only to the host they were configured for (never to a redirect target);
+* names are resolved through the observer's resolvers (dnspython), and the
+  connection goes to that address with the name as Host and TLS server name;
+* TLS facts come from a separate handshake (:func:`~homediag.net.tls.tls_check`);
+  a certificate that does not verify is recorded, and the request is retried
+  without verification so that the device can still be identified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field
+
+from homediag.net.addr import is_ip
+from homediag.net.resolve import DnsAnswer, resolve_host
+from homediag.net.tcp import classify_os_error, describe_error
+from homediag.net.tls import TlsResult, client_context, tls_check
+from homediag.redact.kinds import FreeText, Hostname, IPAddress
+
+__all__ = ["MAX_BODY", "HttpResult", "fetch"]
+
+#: Bytes of a response body kept at most.
+MAX_BODY = 1024 * 1024
+_REDIRECTS = (301, 302, 303, 307, 308)
+ErrorKind = Literal["refused", "timeout", "unreachable", "tls", "http", "dns", "error"]
+_FAILURE_KIND: dict[str, ErrorKind] = {
+    "refused": "refused",
+    "timeout": "timeout",
+    "unreachable": "unreachable",
+    "error": "error",
+}
+_KEPT_HEADERS = ("server", "content-type", "location", "www-authenticate", "content-length")
+
+
+class HttpResult(BaseModel):
+    """One HTTP exchange (after redirects), and where it failed if it did."""
+
+    url: FreeText
+    host: Hostname
+    address: IPAddress | None = None
+    port: int
+    scheme: Literal["http", "https"]
+    stage: Literal["resolve", "connect", "tls", "http", "done"]
+    status: int | None = None
+    reason: str | None = None
+    latency_ms: float | None = Field(
+        None, description="From sending the request to the response headers."
+    )
+    headers: dict[str, FreeText] = Field(default_factory=dict)
+    body_bytes: int = 0
+    body_truncated: bool = False
+    redirects: list[FreeText] = Field(default_factory=list)
+    auth_sent: bool = False
+    auth_withheld: bool = Field(
+        False, description="A redirect left the configured host; credentials were not sent."
+    )
+    tls: TlsResult | None = None
+    tls_verified: bool | None = None
+    dns: DnsAnswer | None = None
+    error: FreeText | None = None
+    error_kind: ErrorKind | None = None
+
+
+async def _read_capped(response: Any, cap: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        if size + len(chunk) > cap:
+            chunks.append(chunk[: cap - size])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+async def fetch(
+    url: str,
+    *,
+    dns_servers: list[str],
+    timeout: float = 3.0,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    credentials: dict[str, str] | None = None,
+    credentials_host: str | None = None,
+    ca_file: Path | None = None,
+    max_body: int = MAX_BODY,
+    max_redirects: int = 3,
+    tls_facts: bool = True,
+) -> tuple[HttpResult, bytes]:
+    """Request ``url``; return what happened and the (capped) body of the final response.
+
+    ``credentials`` (extra headers such as ``Authorization``) are added only
+    while the request's host equals ``credentials_host``.
+    """
+    import aiohttp  # noqa: PLC0415 - only the endpoints probe pays for aiohttp
+
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(url)
+    scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
+    host = parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    result = HttpResult(url=url, host=host, port=port, scheme=scheme, stage="resolve")
+    body = b""
+    current = url
+    for hop in range(max_redirects + 1):
+        parts = urlsplit(current)
+        scheme = "https" if parts.scheme == "https" else "http"
+        host, port = parts.hostname or "", parts.port or (443 if scheme == "https" else 80)
+        result.scheme, result.host, result.port, result.stage = scheme, host, port, "resolve"
+        if is_ip(host):
+            address = host
+        else:
+            answer = await resolve_host(host, dns_servers, timeout=min(timeout, 2.0))
+            result.dns = answer if answer is not None and answer.server else result.dns
+            if answer is None or not answer.addresses:
+                result.error_kind = "dns"
+                result.error = (
+                    "no DNS server"
+                    if answer is None
+                    else f"name does not resolve: {answer.error or answer.status}"
+                )
+                return result, b""
+            address = answer.addresses[0]
+        result.address = address
+        result.stage = "connect"
+        if scheme == "https" and tls_facts and hop == 0:
+            result.tls = await tls_check(
+                address, port, server_name=host, timeout=timeout, ca_file=ca_file
+            )
+            if result.tls.status in ("refused", "timeout", "unreachable", "error"):
+                result.error_kind = _FAILURE_KIND[result.tls.status]
+                result.error = result.tls.error
+                return result, b""
+            if result.tls.status == "failed":
+                result.stage, result.error_kind, result.error = "tls", "tls", result.tls.error
+                return result, b""
+        send_headers = dict(headers or {})
+        send_headers["Host"] = host if parts.port is None else f"{host}:{port}"
+        if credentials and credentials_host and host.lower() == credentials_host.lower():
+            send_headers.update(credentials)
+            result.auth_sent = True
+        elif credentials:
+            result.auth_withheld = True
+        target = urlunsplit(
+            (
+                scheme,
+                f"[{address}]:{port}" if ":" in address else f"{address}:{port}",
+                parts.path or "/",
+                parts.query,
+                "",
+            )
+        )
+        verify = (
+            result.tls.status == "ok" if (scheme == "https" and result.tls is not None) else True
+        )
+        ssl_arg: ssl.SSLContext | bool = False
+        if scheme == "https":
+            ssl_arg = await asyncio.to_thread(client_context, verify, ca_file)
+        result.tls_verified = verify if scheme == "https" else None
+        start = loop.time()
+        try:
+            async with asyncio.timeout(timeout):
+                connector = aiohttp.TCPConnector(ssl=ssl_arg, force_close=True)
+                async with (
+                    aiohttp.ClientSession(connector=connector) as session,
+                    session.request(
+                        method,
+                        target,
+                        headers=send_headers,
+                        allow_redirects=False,
+                        server_hostname=host if scheme == "https" and not is_ip(host) else None,
+                    ) as response,
+                ):
+                    result.latency_ms = round((loop.time() - start) * 1000.0, 3)
+                    result.status, result.reason = response.status, response.reason
+                    result.headers = {
+                        k: response.headers[k][:300] for k in _KEPT_HEADERS if k in response.headers
+                    }
+                    body, result.body_truncated = await _read_capped(response, max_body)
+                    result.body_bytes = len(body)
+        except TimeoutError:
+            result.error_kind, result.error = "timeout", f"no response within {timeout:g} s"
+            return result, b""
+        except aiohttp.ClientConnectorError as exc:
+            cause = exc.os_error
+            status = classify_os_error(cause)
+            result.error_kind = _FAILURE_KIND.get(status, "error")
+            result.error = describe_error(cause)
+            return result, b""
+        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+            result.stage, result.error_kind, result.error = "tls", "tls", describe_error(exc)
+            return result, b""
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            result.stage, result.error_kind = "http", "http"
+            result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return result, b""
+        result.stage = "done"
+        location = result.headers.get("location")
+        if result.status in _REDIRECTS and location and hop < max_redirects:
+            current = urljoin(current, location)
+            result.redirects.append(current)
+            continue
+        break
+    return result, body

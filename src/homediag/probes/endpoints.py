@@ -1,0 +1,241 @@
+"""The ``endpoints`` probe: every integration in the home — is it there, which one, does it answer.
+
+It runs the integration packs (built-in, ``--pack DIR``, and the
+``homediag.packs`` entry points) against their candidates: mDNS services and
+device kinds from discovery, live LAN hosts with the right port open,
+configured targets (Home Assistant, ``[[endpoints]]``), and gateways that
+answer a KNXnet/IP search. Configured endpoints start at once; candidates
+from discovery wait for the mdns and lan probes when those run too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from homediag.bundle.models import Device
+from homediag.mdns.catalog import normalize_type
+from homediag.net.addr import is_ip
+from homediag.net.knx import KnxDevice, search
+from homediag.net.resolve import resolve_host
+from homediag.net.tcp import tcp_connect
+from homediag.packs.engine import Candidate, PackResult, RunSettings, run_pack
+from homediag.packs.loader import load_packs
+from homediag.packs.schema import Pack
+from homediag.runtime.context import ProbeContext
+from homediag.runtime.probe import Probe, ProbeOutput
+
+__all__ = ["EndpointsFacts", "EndpointsProbe"]
+
+#: Candidates per pack, and pack runs in flight at once.
+MAX_CANDIDATES = 32
+CONCURRENCY = 16
+
+
+class EndpointsFacts(BaseModel):
+    """What each pack found."""
+
+    packs: list[str] = Field(default_factory=list, description="Ids of the packs that ran.")
+    results: list[PackResult] = Field(default_factory=list)
+    knx_gateways: int | None = Field(
+        None, description="Gateways that answered the KNXnet/IP search."
+    )
+
+
+class EndpointsProbe(Probe):
+    """Integration endpoints: identify each integration by its pack, check it answers and accepts us."""
+
+    name = "endpoints"
+    description = "Integrations from packs: Home Assistant, Hue, Shelly, ESPHome, KNX/IP, Sonos, Cast, cloud URLs."
+    timeout = 15.0
+
+    async def run(self, ctx: ProbeContext) -> ProbeOutput:
+        extra = [Path(p) for p in ctx.config.run.packs]
+        packs = await asyncio.to_thread(load_packs, extra)
+        settings = RunSettings(
+            dns_servers=ctx.observer.dns_servers,
+            local_address=ctx.observer.address,
+            ca_file=ctx.config.tls.ca_file,
+            token=ctx.config.home_assistant.resolved_token(),
+            token_host=urlsplit(ctx.config.home_assistant.url).hostname
+            if ctx.config.home_assistant.url
+            else None,
+        )
+        ctx.secrets.add(settings.token)
+        semaphore = asyncio.Semaphore(CONCURRENCY)
+        knx: list[KnxDevice] | None = None
+        if any(p.match.knx_search for p in packs) and ctx.observer.address:
+            ctx.progress("KNXnet/IP search")
+            knx = await search(ctx.observer.address)
+
+        async def one(pack: Pack, candidate: Candidate) -> PackResult:
+            async with semaphore:
+                return await run_pack(pack, candidate, settings)
+
+        async def for_pack(pack: Pack) -> list[PackResult]:
+            candidates = await _candidates(pack, ctx, knx or [])
+            return list(await asyncio.gather(*(one(pack, c) for c in candidates[:MAX_CANDIDATES])))
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(for_pack(pack)) for pack in packs]
+        results = [r for t in tasks for r in t.result()]
+        facts = EndpointsFacts(
+            packs=[p.id for p in packs],
+            results=results,
+            knx_gateways=len(knx) if knx is not None else None,
+        )
+        identified = [r for r in results if r.identified]
+        summary = f"{len(identified)} of {len(results)} identified"
+        if identified:
+            summary += ": " + ", ".join(sorted({r.pack for r in identified}))
+        devices = [
+            Device(
+                id="",
+                addresses=[r.address],
+                hostnames=[r.host] if r.host and not is_ip(r.host) else [],
+                kind=r.kind,
+                sources=["endpoint"],
+                details={r.pack: r.all_facts()},
+            )
+            for r in results
+            if r.identified and r.kind  # cloud endpoints are not devices of the home
+        ]
+        return ProbeOutput(
+            facts=facts,
+            summary=summary,
+            evidence={"requests.txt": _evidence(results)},
+            devices=devices,
+        )
+
+
+async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> list[Candidate]:
+    from homediag.probes.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
+    from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
+
+    found: dict[str, Candidate] = {}
+
+    def add(candidate: Candidate) -> None:
+        key = candidate.url or candidate.address
+        known = found.setdefault(key, candidate)
+        if known is not candidate:
+            # One device from two sources (configured and advertised): keep the
+            # first, and what the other knows that it does not (TXT, names).
+            known.txt = known.txt or candidate.txt
+            known.instance = known.instance or candidate.instance
+            known.host = known.host or candidate.host
+
+    match = pack.match
+    if match.config == "endpoints":
+        for endpoint in ctx.config.endpoints:
+            host = urlsplit(endpoint.url).hostname or ""
+            add(
+                Candidate(
+                    address=host,
+                    host=host,
+                    source="config",
+                    url=endpoint.url,
+                    instance=endpoint.name,
+                )
+            )
+    if match.config == "home_assistant" and ctx.config.home_assistant.url:
+        parts = urlsplit(ctx.config.home_assistant.url)
+        host = parts.hostname or ""
+        address = host if is_ip(host) else await _resolve(ctx, host)
+        if address:
+            add(
+                Candidate(
+                    address=address,
+                    host=host,
+                    port=parts.port or (443 if parts.scheme == "https" else 8123),
+                    source="config",
+                    scheme=parts.scheme or "http",
+                )
+            )
+    if match.mdns or match.kinds:
+        await ctx.results.wait("mdns")
+        mdns = ctx.results.facts("mdns", MdnsFacts)
+        types = {t for t in (normalize_type(m) for m in match.mdns) if t}
+        for inst in mdns.instances if mdns else []:
+            if inst.type.lower() not in types or not inst.resolved:
+                continue
+            if any(key not in inst.txt for key in match.txt):
+                continue
+            addresses = [*inst.ipv4, *inst.ipv6]
+            if addresses:
+                add(
+                    Candidate(
+                        address=addresses[0],
+                        host=inst.host,
+                        port=inst.port,
+                        instance=inst.name,
+                        txt=dict(inst.txt),
+                        source="mdns",
+                    )
+                )
+        for found_device in mdns.devices if mdns is not None and match.kinds else []:
+            if found_device.kind in match.kinds and found_device.addresses:
+                txt: dict[str, str] = {}
+                for inst in mdns.instances if mdns is not None else []:
+                    if inst.name in found_device.instances:
+                        txt.update(inst.txt)
+                add(
+                    Candidate(
+                        address=found_device.addresses[0],
+                        host=found_device.host,
+                        source="inventory",
+                        txt=txt,
+                        instance=found_device.instances[0] if found_device.instances else None,
+                    )
+                )
+    if match.ports:
+        await ctx.results.wait("lan")
+        lan = ctx.results.facts("lan", LanFacts)
+        hosts = [h.address for h in (lan.hosts if lan else []) if h.address not in found][:64]
+        checks = await asyncio.gather(
+            *(tcp_connect(h, p, timeout=0.5) for h in hosts for p in match.ports)
+        )
+        for check in checks:
+            if check.status == "open":
+                add(Candidate(address=check.host, port=check.port, source="lan"))
+    if match.knx_search:
+        for device in knx:
+            if device.control_endpoint is not None:
+                address, port = device.control_endpoint
+                add(Candidate(address=address, port=port, source="knx", knx=device))
+    return list(found.values())
+
+
+async def _resolve(ctx: ProbeContext, host: str) -> str | None:
+    if host.lower().rstrip(".").endswith(".local"):
+        from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
+
+        await ctx.results.wait("mdns")
+        mdns = ctx.results.facts("mdns", MdnsFacts)
+        for entry in mdns.host_addresses if mdns else []:
+            if entry.host.lower().rstrip(".") == host.lower().rstrip("."):
+                return entry.addresses[0]
+        return None
+    answer = await resolve_host(host, ctx.observer.dns_servers, timeout=ctx.config.dns.timeout)
+    return answer.addresses[0] if answer and answer.addresses else None
+
+
+def _evidence(results: list[PackResult]) -> str:
+    lines: list[str] = []
+    for result in results:
+        head = f"{result.pack} @ {result.url or result.address} ({result.source}): "
+        lines.append(head + ("identified" if result.identified else "NOT identified"))
+        for req in result.requests:
+            status: Any = req.http.status if req.http else (req.tcp.status if req.tcp else "")
+            note = req.skipped or req.expectation or req.error or ""
+            lines.append(
+                f"    {req.name} {req.protocol}:{req.port} ok={req.ok} {status} {req.latency_ms or ''} ms {note}"
+            )
+        if result.all_facts():
+            lines.append(
+                "    facts: " + ", ".join(f"{k}={v}" for k, v in result.all_facts().items())
+            )
+    return "\n".join(lines) + "\n"

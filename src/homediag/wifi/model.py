@@ -1,0 +1,134 @@
+"""What the Wi-Fi probe knows about a link, whichever tool it came from."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from homediag.redact.kinds import Ssid
+
+__all__ = [
+    "Band",
+    "NearbyNetwork",
+    "WifiLink",
+    "band_of_channel",
+    "band_of_frequency",
+    "channel_of_frequency",
+    "finish",
+    "percent_to_dbm",
+    "standard_of",
+]
+
+Band = Literal["2.4 GHz", "5 GHz", "6 GHz"]
+
+
+class NearbyNetwork(BaseModel):
+    """A network (one access point) the adapter saw in its last scan."""
+
+    ssid: Ssid | None = None
+    bssid: Ssid | None = None
+    band: Band | None = None
+    channel: int | None = None
+    rssi_dbm: float | None = None
+
+
+class WifiLink(BaseModel):
+    """The observer's Wi-Fi connection."""
+
+    interface: str
+    connected: bool
+    ssid: Ssid | None = None
+    ssid_hidden: bool = Field(
+        False, description="The OS withheld the network name (macOS without Location Services)."
+    )
+    bssid: Ssid | None = Field(None, description="The access point's radio (its MAC address).")
+    ap_vendor: str | None = Field(None, description="The access point's vendor, from the BSSID.")
+    band: Band | None = None
+    channel: int | None = None
+    frequency_mhz: float | None = None
+    width_mhz: int | None = None
+    standard: str | None = Field(None, description="802.11n/ac/ax/be, as negotiated.")
+    security: str | None = None
+    rssi_dbm: float | None = Field(None, description="Received signal strength.")
+    rssi_estimated: bool = Field(
+        False, description="Converted from a signal percentage (Windows, nmcli): approximate."
+    )
+    signal_percent: int | None = None
+    noise_dbm: float | None = None
+    snr_db: float | None = Field(None, description="Signal minus noise.")
+    tx_rate_mbps: float | None = None
+    rx_rate_mbps: float | None = None
+    tx_packets: int | None = None
+    tx_retries: int | None = None
+    tx_failed: int | None = None
+    beacon_loss: int | None = None
+    retry_rate_pct: float | None = Field(None, description="Retries per transmitted packet, in %.")
+
+
+def band_of_frequency(mhz: float | None) -> Band | None:
+    """The band of a centre frequency in MHz."""
+    if mhz is None:
+        return None
+    if 2400 <= mhz < 2500:
+        return "2.4 GHz"
+    if 4900 <= mhz < 5925:
+        return "5 GHz"
+    if 5925 <= mhz < 7125:
+        return "6 GHz"
+    return None
+
+
+def band_of_channel(channel: int | None) -> Band | None:
+    """The band of a channel number when nothing else says (6 GHz channels overlap 5 GHz ones)."""
+    if channel is None or channel <= 0:
+        return None
+    return "2.4 GHz" if channel <= 14 else "5 GHz"
+
+
+def channel_of_frequency(mhz: float | None) -> int | None:
+    """The channel number of a centre frequency (2.4, 5 and 6 GHz channel plans)."""
+    if mhz is None:
+        return None
+    if mhz == 2484:
+        return 14
+    band = band_of_frequency(mhz)
+    base = {"2.4 GHz": 2407, "5 GHz": 5000, "6 GHz": 5950}.get(band or "")
+    return round((mhz - base) / 5) if base is not None else None
+
+
+def percent_to_dbm(percent: int) -> float:
+    """Windows' signal quality (0-100 %) to dBm: quality = 2 * (dBm + 100), clamped."""
+    return float(max(-100, min(-50, percent / 2 - 100)))
+
+
+_STANDARDS = (
+    (re.compile(r"\bEHT\b|802\.11be|\b11be\b"), "802.11be"),
+    (re.compile(r"\bHE\b|802\.11ax|\b11ax\b"), "802.11ax"),
+    (re.compile(r"\bVHT\b|802\.11ac|\b11ac\b"), "802.11ac"),
+    (re.compile(r"\bHT\b|MCS|802\.11n|\b11n\b"), "802.11n"),
+    (re.compile(r"802\.11a\b|\b11a\b"), "802.11a"),
+    (re.compile(r"802\.11g\b|\b11g\b"), "802.11g"),
+)
+
+
+def standard_of(text: str) -> str | None:
+    """The 802.11 generation named in a rate line or PHY mode (``VHT-MCS 9`` → 802.11ac)."""
+    for pattern, name in _STANDARDS:
+        if pattern.search(text):
+            return name
+    return None
+
+
+def finish(link: WifiLink) -> WifiLink:
+    """Fill what follows from the rest: band, SNR, retry rate."""
+    if link.band is None:
+        link.band = band_of_frequency(link.frequency_mhz) or band_of_channel(link.channel)
+    if link.channel is None:
+        link.channel = channel_of_frequency(link.frequency_mhz)
+    if link.snr_db is None and link.rssi_dbm is not None and link.noise_dbm is not None:
+        link.snr_db = round(link.rssi_dbm - link.noise_dbm, 1)
+    if link.retry_rate_pct is None and link.tx_retries is not None and link.tx_packets:
+        link.retry_rate_pct = round(100.0 * link.tx_retries / link.tx_packets, 1)
+    return link
