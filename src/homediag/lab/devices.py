@@ -9,12 +9,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from homediag.lab.topology import BROKER_IP, Host, MdnsService
+from homediag.lab.topology import BROKER_IP, HA_TOKEN, Host, Listener, MdnsService
 
-__all__ = ["HA_IP", "HUE_IP", "home_devices", "mqtt_advertised_broker", "scaled_devices"]
+__all__ = [
+    "HA_IP",
+    "HUE_IP",
+    "KNX_IP",
+    "home_devices",
+    "mqtt_advertised_broker",
+    "scaled_devices",
+    "with_txt",
+]
 
 HUE_IP = "192.168.77.30"
 HA_IP = "192.168.77.40"
+KNX_IP = "192.168.77.42"
+
+
+def _l(port: int, personality: str, tls: str = "", **options: object) -> Listener:
+    return Listener(port, personality, tls, tuple(options.items()))  # type: ignore[arg-type]
 
 
 def _s(type_: str, name: str, port: int, **txt: str) -> MdnsService:
@@ -33,13 +46,33 @@ def mqtt_advertised_broker() -> Host:
 
 
 def home_devices() -> tuple[Host, ...]:
-    """A well-kept smart home: 14 devices of 11 kinds (plus the broker host)."""
+    """A well-kept smart home: 15 devices of 12 kinds (plus the broker host).
+
+    Devices with an API run it as a real server (``listeners``): Home
+    Assistant with a token, Hue, Shelly of both generations with
+    authentication on, ESPHome with API encryption, Sonos, Cast, WLED, and a
+    KNXnet/IP router that does not advertise itself over mDNS.
+    """
     return (
         Host(
             "hue",
             HUE_IP,
             "00:17:88:6a:2b:3c",
             "Philips-hue",
+            listeners=(
+                _l(
+                    443,
+                    "hue",
+                    "self-signed",
+                    bridgeid="001788FFFE6A2B3C",
+                    mac="00:17:88:6a:2b:3c",
+                    modelid="BSB002",
+                    swversion="1965111030",
+                    apiversion="1.65.0",
+                    name="Hue Bridge",
+                    factorynew=False,
+                ),
+            ),
             services=(
                 _s(
                     "_hue._tcp",
@@ -93,6 +126,9 @@ def home_devices() -> tuple[Host, ...]:
             "192.168.77.32",
             "ec:fa:bc:12:34:56",
             "kitchen-sensor",
+            listeners=(
+                _l(6053, "esphome", name="kitchen-sensor", version="2024.6.1", encrypted=True),
+            ),
             services=(
                 _s(
                     "_esphomelib._tcp",
@@ -113,6 +149,9 @@ def home_devices() -> tuple[Host, ...]:
             "192.168.77.33",
             "5c:cf:7f:9a:8b:7c",
             "garage-door",
+            listeners=(
+                _l(6053, "esphome", name="garage-door", version="2023.12.9", encrypted=True),
+            ),
             services=(
                 _s(
                     "_esphomelib._tcp",
@@ -124,6 +163,7 @@ def home_devices() -> tuple[Host, ...]:
                     network="wifi",
                     mac="5ccf7f9a8b7c",
                     friendly_name="Garage Door",
+                    api_encryption="Noise_NNpsk0_25519_ChaChaPoly_SHA256",
                 ),
             ),
         ),
@@ -173,6 +213,7 @@ def home_devices() -> tuple[Host, ...]:
             "192.168.77.34",
             "f4:f5:d8:3a:7f:10",
             "Google-Nest-Mini-3a7f",
+            listeners=(_l(8009, "cast", "self-signed"),),
             services=(
                 _s(
                     "_googlecast._tcp",
@@ -198,6 +239,20 @@ def home_devices() -> tuple[Host, ...]:
             "192.168.77.35",
             "c8:f0:9e:1a:2b:3c",
             "shellyplus1pm-c8f09e1a2b3c",
+            listeners=(
+                _l(
+                    80,
+                    "shelly",
+                    gen=2,
+                    id="shellyplus1pm-c8f09e1a2b3c",
+                    mac="C8F09E1A2B3C",
+                    model="SNSW-001P16EU",
+                    app="Plus1PM",
+                    ver="1.3.2",
+                    fw_id="20240430-105751/1.3.2-g34c651b",
+                    auth=True,
+                ),
+            ),
             services=(
                 _s(
                     "_shelly._tcp",
@@ -222,6 +277,17 @@ def home_devices() -> tuple[Host, ...]:
             "192.168.77.36",
             "98:cd:ac:1f:2e:3d",
             "shelly1-98CDAC1F2E3D",
+            listeners=(
+                _l(
+                    80,
+                    "shelly",
+                    gen=1,
+                    type="SHSW-1",
+                    mac="98CDAC1F2E3D",
+                    fw="20230913-112003/v1.14.0-gcb84623",
+                    auth=True,
+                ),
+            ),
             services=(_s("_http._tcp", "shelly1-98CDAC1F2E3D", 80, arch="esp8266"),),
         ),
         Host(
@@ -229,7 +295,16 @@ def home_devices() -> tuple[Host, ...]:
             HA_IP,
             "dc:a6:32:40:40:40",
             "homeassistant",
-            http_ports=(8123,),
+            listeners=(
+                _l(
+                    8123,
+                    "home-assistant",
+                    token=HA_TOKEN,
+                    version="2024.11.2",
+                    location_name="Home",
+                    safe_mode=False,
+                ),
+            ),
             services=(
                 _s(
                     "_home-assistant._tcp",
@@ -279,6 +354,18 @@ def home_devices() -> tuple[Host, ...]:
             "192.168.77.38",
             "00:0e:58:a1:b2:c3",
             "Sonos-000E58A1B2C3",
+            listeners=(
+                _l(
+                    1400,
+                    "sonos",
+                    model="Sonos One",
+                    model_number="S18",
+                    software="79.1-56030",
+                    room="Living Room",
+                    serial="00-0E-58-A1-B2-C3:5",
+                    udn="uuid:RINCON_000E58A1B2C301400",
+                ),
+            ),
             services=(
                 _s(
                     "_sonos._tcp",
@@ -305,6 +392,9 @@ def home_devices() -> tuple[Host, ...]:
             "192.168.77.39",
             "24:6f:28:aa:bb:cc",
             "wled-desk",
+            listeners=(
+                _l(80, "wled", name="WLED Desk", ver="0.14.4", mac="246f28aabbcc", leds=30),
+            ),
             services=(
                 _s("_wled._tcp", "wled-desk", 80, mac="246f28aabbcc"),
                 _s("_http._tcp", "wled-desk", 80),
@@ -338,6 +428,22 @@ def home_devices() -> tuple[Host, ...]:
                         "sf": "0",
                         "ci": "5",
                     },
+                ),
+            ),
+        ),
+        Host(
+            "knx",
+            KNX_IP,
+            "00:24:6d:01:42:42",
+            "knx-ip-router",
+            listeners=(
+                _l(
+                    3671,
+                    "knx",
+                    name="KNX IP Router 752",
+                    individual_address="1.1.250",
+                    serial="00c5:01004242",
+                    services=("core", "device_management", "tunnelling", "routing"),
                 ),
             ),
         ),

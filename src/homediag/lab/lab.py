@@ -42,7 +42,7 @@ from typing import ClassVar
 from homediag.errors import LabError
 from homediag.lab import netns
 from homediag.lab.netns import ETC_NETNS, ip, netns_exec, run, sysctl
-from homediag.lab.pki import LabCA
+from homediag.lab.pki import LabCA, ServerCert
 from homediag.lab.scenarios import get_scenario
 from homediag.lab.topology import (
     BLACKHOLE_IP,
@@ -50,6 +50,8 @@ from homediag.lab.topology import (
     CLOUD_ALIAS,
     CLOUD_IP,
     CLOUD_NAME,
+    CLOUD_SITES,
+    HA_TOKEN,
     LAN_DOMAIN,
     MQTT_USER,
     UPSTREAM_DNS_IP,
@@ -57,6 +59,7 @@ from homediag.lab.topology import (
     WAN_UPSTREAM_IP,
     BrokerSpec,
     Host,
+    Listener,
     Scenario,
 )
 from homediag.net.addr import same_subnet
@@ -302,7 +305,7 @@ class Lab:
             self._start_router_dns()
         if sc.mqtt is not None:
             self._start_broker(sc.mqtt)
-        self._start_http()
+        self._start_device_farm()
         self._start_mdns_farm()
         self._write_config()
         self._save_state()
@@ -370,7 +373,8 @@ class Lab:
         ip("link", "set", "wan0", "up", ns=up)
         # The "internet" addresses live on loopback (kernels without the dummy
         # driver are common in CI); they are local, so replies route back.
-        for address in (UPSTREAM_DNS_IP, CLOUD_IP, BLACKHOLE_IP):
+        sites = [site.address for site in CLOUD_SITES]
+        for address in dict.fromkeys((UPSTREAM_DNS_IP, CLOUD_IP, BLACKHOLE_IP, *sites)):
             ip("addr", "add", f"{address}/32", "dev", "lo", ns=up)
         ip("addr", "add", f"{WAN_ROUTER_IP}/30", "dev", "wan0", ns=router)
         ip("link", "set", "wan0", "up", ns=router)
@@ -490,26 +494,13 @@ class Lab:
                 "--group=root",
                 f"--pid-file={workdir / 'upstream-dnsmasq.pid'}",
                 "--log-facility=-",
-                f"--host-record={CLOUD_NAME},{CLOUD_IP}",
+                *(f"--host-record={site.name},{site.address}" for site in CLOUD_SITES),
                 f"--cname={CLOUD_ALIAS},{CLOUD_NAME}",
                 f"--host-record={BLACKHOLE_NAME},{BLACKHOLE_IP}",
             ],
             name="upstream-dns",
         )
-        cloud = self.ca.issue("cloud", dns_names=[CLOUD_NAME, CLOUD_ALIAS], ip_addresses=[CLOUD_IP])
-        self.spawn(
-            "upstream",
-            [
-                sys.executable,
-                "-m",
-                "homediag.lab.services.https",
-                "--listen",
-                f"{CLOUD_IP}:443:{cloud.cert}:{cloud.key}",
-            ],
-            name="cloud-https",
-        )
         self.wait_listening("upstream", 53, proto="udp")
-        self.wait_listening("upstream", 443)
 
     def _start_router_dns(self) -> None:
         workdir = self._dir
@@ -654,24 +645,101 @@ class Lab:
 
         netns.in_netns(self.ns("broker"), publish)
 
-    def _start_http(self) -> None:
-        for host in self.scenario.hosts:
-            if not host.http_ports or not host.ip:
-                continue
-            personality = "home-assistant" if host.role == "homeassistant" else "generic"
-            listen = [
-                arg
-                for port in host.http_ports
-                for arg in ("--listen", f"{host.ip}:{port}:{personality}")
-            ]
-            self.spawn(
-                host.role,
-                [sys.executable, "-m", "homediag.lab.services.http", *listen],
-                name=f"http-{host.role}",
+    def _certificate(
+        self, name: str, listener: Listener, names: list[str], address: str
+    ) -> ServerCert:
+        """The certificate of a TLS listener, by its flavour."""
+        assert self.ca is not None
+        now = datetime.now(UTC)
+        flavour = listener.tls
+        if flavour == "self-signed":
+            # Devices (Hue, Cast) present their own certificate, named for the device.
+            cn = str(listener.option("bridgeid", names[0])).lower()
+            return self.ca.issue(name, dns_names=[cn], self_signed=True)
+        if flavour == "expired":
+            return self.ca.issue(
+                name,
+                dns_names=names,
+                valid_from=now - timedelta(days=400),
+                valid_until=now - timedelta(days=3),
             )
+        if flavour == "expiring":
+            return self.ca.issue(name, dns_names=names, valid_until=now + timedelta(days=10))
+        if flavour == "other-name":
+            return self.ca.issue(
+                name, dns_names=[f"other.{names[0].partition('.')[2] or LAN_DOMAIN}"]
+            )
+        return self.ca.issue(name, dns_names=names, ip_addresses=[address])
+
+    def device_farm_spec(self) -> dict[str, object]:
+        """What the device farm serves: every host's listeners, and the "internet" sites."""
+        listeners: list[dict[str, object]] = []
+
+        def add(
+            ns: str, name: str, address: str, listener: Listener, *, mac: str, names: list[str]
+        ) -> None:
+            entry: dict[str, object] = {
+                "ns": ns,
+                "address": address,
+                "port": listener.port,
+                "personality": listener.personality,
+                "mac": mac,
+                "options": dict(listener.options),
+            }
+            if listener.tls:
+                cert = self._certificate(f"{name}-{listener.port}", listener, names, address)
+                entry |= {"cert": str(cert.cert), "key": str(cert.key)}
+            listeners.append(entry)
+
         for host in self.scenario.hosts:
-            for port in host.http_ports if host.ip else ():
-                self.wait_listening(host.role, port)
+            for listener in host.listeners if host.ip else ():
+                names = [f"{host.hostname or host.role}.{LAN_DOMAIN}"]
+                add(
+                    self.ns(host.role),
+                    host.role,
+                    host.ip or "",
+                    listener,
+                    mac=host.mac,
+                    names=names,
+                )
+        if self.scenario.upstream:
+            for index, site in enumerate(CLOUD_SITES):
+                if site.listener is not None:
+                    names = [site.name, CLOUD_ALIAS] if site.name == CLOUD_NAME else [site.name]
+                    add(
+                        self.ns("upstream"),
+                        f"site{index}",
+                        site.address,
+                        site.listener,
+                        mac="02:00:00:00:00:00",
+                        names=names,
+                    )
+        return {"listeners": listeners}
+
+    def _start_device_farm(self) -> None:
+        spec = self.device_farm_spec()
+        if not spec["listeners"]:
+            return
+        path = self._dir / "device-farm.json"
+        path.write_text(json.dumps(spec, indent=1))
+        self._start_farm(
+            "device-farm", [sys.executable, "-m", "homediag.lab.services.farm", str(path)]
+        )
+
+    def _start_farm(self, name: str, argv: list[str], timeout: float = 60.0) -> None:
+        """Start a one-process server farm in the lan namespace; wait for its ``ready:`` line."""
+        proc = self.spawn("lan", argv, name=name)
+        log = self._dir / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready:" in log.read_text(errors="replace"):
+                return
+            if proc.poll() is not None:
+                raise LabError(
+                    f"the lab's {name} exited ({proc.returncode}): {log.read_text(errors='replace')[-300:]}"
+                )
+            time.sleep(0.02)
+        raise LabError(f"the lab's {name} was not ready after {timeout:g} s")
 
     def mdns_spec(self) -> dict[str, object]:
         """What the mDNS farm serves: every host that advertises services."""
@@ -697,26 +765,15 @@ class Lab:
             )
         return {"devices": devices}
 
-    def _start_mdns_farm(self, timeout: float = 60.0) -> None:
+    def _start_mdns_farm(self) -> None:
         spec = self.mdns_spec()
         if not spec["devices"]:
             return
         path = self._dir / "mdns-farm.json"
         path.write_text(json.dumps(spec, indent=1))
-        proc = self.spawn(
-            "lan", [sys.executable, "-m", "homediag.lab.services.mdns", str(path)], name="mdns-farm"
+        self._start_farm(
+            "mdns-farm", [sys.executable, "-m", "homediag.lab.services.mdns", str(path)]
         )
-        log = self._dir / "mdns-farm.log"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "ready:" in log.read_text(errors="replace"):
-                return
-            if proc.poll() is not None:
-                raise LabError(
-                    f"the mDNS farm exited ({proc.returncode}): {log.read_text(errors='replace')[-300:]}"
-                )
-            time.sleep(0.02)
-        raise LabError(f"the mDNS farm was not ready after {timeout:g} s")
 
     def _write_config(self) -> None:
         assert self.ca is not None
@@ -741,7 +798,17 @@ class Lab:
                 mqtt.append(f'username = "{MQTT_USER}"')
             lines.append("[mqtt]\n" + "\n".join(mqtt) + "\n")
         if "homeassistant" in roles:
-            lines.append(f'[home_assistant]\nurl = "http://{self.address("homeassistant")}:8123"\n')
+            ha = [f'url = "http://{self.address("homeassistant")}:8123"']
+            if self.scenario.ha_credentials != "missing":
+                token = (
+                    HA_TOKEN
+                    if self.scenario.ha_credentials == "valid"
+                    else "expired-or-revoked-token"
+                )
+                ha.append(f'token = "{token}"')
+            lines.append("[home_assistant]\n" + "\n".join(ha) + "\n")
+        for name, url in self.scenario.endpoints:
+            lines.append(f'[[endpoints]]\nname = "{name}"\nurl = "{url}"\n')
         lines.append(f'[tls]\nca_file = "{self.ca.cert_path}"\n')
         self.config_path.write_text("\n".join(lines))
         self.config_path.chmod(0o644)

@@ -17,6 +17,8 @@ __all__ = [
     "CLOUD_ALIAS",
     "CLOUD_IP",
     "CLOUD_NAME",
+    "CLOUD_SITES",
+    "HA_TOKEN",
     "INSTALLER_IP",
     "LAN_DOMAIN",
     "MQTT_PASSWORD",
@@ -25,8 +27,10 @@ __all__ = [
     "UPSTREAM_DNS_IP",
     "Block",
     "BrokerSpec",
+    "CloudSite",
     "Host",
     "Impairment",
+    "Listener",
     "MdnsService",
     "Responder",
     "Scenario",
@@ -44,6 +48,8 @@ CLOUD_NAME = "api.cloud.test"
 CLOUD_ALIAS = "status.cloud.test"
 BLACKHOLE_IP = "203.0.113.66"
 BLACKHOLE_NAME = "blackhole.cloud.test"
+#: The lab Home Assistant's long-lived access token (a throw-away value).
+HA_TOKEN = "lab-ha-token-0f9c3b2a7d614e58"  # noqa: S105 - the lab's own fake Home Assistant
 WAN_ROUTER_IP = "100.64.0.2"
 WAN_UPSTREAM_IP = "100.64.0.1"
 
@@ -65,6 +71,66 @@ class MdnsService:
     name: str
     port: int
     txt: tuple[tuple[str, str], ...] = ()
+
+
+#: What a lab server speaks. HTTP personalities answer like the real device's
+#: API; ``esphome`` is ESPHome's native API framing, ``cast`` the Cast TLS
+#: channel, ``knx`` a KNXnet/IP gateway (UDP 3671, multicast search).
+Personality = Literal[
+    "home-assistant",
+    "hue",
+    "shelly",
+    "sonos",
+    "wled",
+    "cloud",
+    "not-found",
+    "esphome",
+    "cast",
+    "knx",
+]
+
+#: The certificate of a TLS listener: from the lab CA (trusted by the lab's
+#: configuration), the device's own self-signed one, or a broken one.
+TlsFlavour = Literal["", "lab", "self-signed", "expired", "expiring", "other-name"]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A server a lab host runs on ``port``, answering as ``personality``.
+
+    ``options`` are the personality's settings (``auth``, ``version``,
+    ``delay``…), as pairs so that the listener stays hashable.
+    """
+
+    port: int
+    personality: Personality
+    tls: TlsFlavour = ""
+    options: tuple[tuple[str, object], ...] = ()
+
+    def option(self, key: str, default: object = None) -> object:
+        """One option's value."""
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class CloudSite:
+    """A host on the lab's "internet": a name, an address, and what answers there (``None``: nothing)."""
+
+    name: str
+    address: str
+    listener: Listener | None
+
+
+#: The upstream namespace's web sites, one per way a cloud endpoint breaks.
+CLOUD_SITES: tuple[CloudSite, ...] = (
+    CloudSite(CLOUD_NAME, CLOUD_IP, Listener(443, "cloud", "lab")),
+    CloudSite("expired.cloud.test", "203.0.113.11", Listener(443, "cloud", "expired")),
+    CloudSite("expiring.cloud.test", "203.0.113.12", Listener(443, "cloud", "expiring")),
+    CloudSite("wrong-name.cloud.test", "203.0.113.13", Listener(443, "cloud", "other-name")),
+    CloudSite("plain.cloud.test", "203.0.113.14", Listener(443, "cloud")),
+    CloudSite("slow.cloud.test", "203.0.113.15", Listener(443, "cloud", "lab", (("delay", 1.7),))),
+    CloudSite("refused.cloud.test", "203.0.113.16", None),
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +170,7 @@ class Host:
     responder: Responder = "zeroconf"
     advertise: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
-    http_ports: tuple[int, ...] = ()
+    listeners: tuple[Listener, ...] = ()
 
     @property
     def ip(self) -> str | None:
@@ -173,6 +239,10 @@ class Scenario:
     #: one process serves every device, so device-to-device chatter would
     #: cost it N² packets that real devices spread over N CPUs).
     mdns_only_via: str | None = None
+    #: ``[[endpoints]]`` written into the lab's configuration: (name, URL).
+    endpoints: tuple[tuple[str, str], ...] = (("vendor-cloud", f"https://{CLOUD_ALIAS}/health"),)
+    #: The Home Assistant token the configuration holds: the right one, none, or a wrong one.
+    ha_credentials: Literal["valid", "missing", "wrong"] = "valid"
     #: Finding ids this scenario exists to produce (documentation and tests).
     expect: tuple[str, ...] = ()
 
@@ -194,6 +264,22 @@ class Scenario:
             if segment.name == name:
                 return segment
         raise KeyError(name)
+
+    def with_listener(self, role: str, port: int, **changes: object) -> tuple[Host, ...]:
+        """``hosts`` with one listener of host ``role`` changed (``options`` are merged)."""
+        from dataclasses import replace  # noqa: PLC0415
+
+        host = self.host(role)
+        listeners = []
+        for listener in host.listeners:
+            if listener.port == port:
+                options = changes.pop("options", None)
+                if options is not None:
+                    merged = {**dict(listener.options), **dict(options)}  # type: ignore[call-overload]
+                    changes["options"] = tuple(merged.items())
+                listener = replace(listener, **changes)  # type: ignore[arg-type]  # noqa: PLW2901
+            listeners.append(listener)
+        return self.with_host(role, listeners=tuple(listeners))
 
     def with_host(self, role: str, **changes: object) -> tuple[Host, ...]:
         """``hosts`` with the one called ``role`` changed."""

@@ -1,25 +1,73 @@
-"""Plain-HTTP servers that answer like smart-home devices: ``python -m homediag.lab.services.http``.
+"""HTTP personalities of the lab's devices: aiohttp apps that answer as the real APIs do.
 
-``--listen ADDRESS:PORT:PERSONALITY``; personalities:
+Each function builds the :class:`aiohttp.web.Application` of one personality
+from its options (see :class:`homediag.lab.topology.Listener`). The bodies
+follow what the real devices send, trimmed to the fields that matter:
 
-* ``home-assistant``: ``GET /api/`` without a token answers 401, as Home Assistant does.
+* ``home-assistant``: ``/api/`` and ``/api/config``, 401 without the right
+  ``Authorization: Bearer`` token, as Home Assistant does;
+* ``hue``: the bridge's unauthenticated ``/api/config``;
+* ``shelly``: ``/shelly`` of generation 1 (``type``/``fw``/``auth``) or 2+
+  (``model``/``ver``/``gen``/``auth_en``);
+* ``sonos``: the UPnP ``/xml/device_description.xml`` on port 1400;
+* ``wled``: ``/json/info`` (for the example pack in ``examples/``);
+* ``cloud``: a vendor API with ``/health``, optionally slow (``delay``);
+* ``not-found``: a web server that answers 404 to everything.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import signal
+from collections.abc import Callable
+from typing import Any
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-__all__ = ["main"]
+__all__ = ["PERSONALITIES", "app_for"]
 
 
-def _home_assistant() -> web.Application:
+def _text(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text)
+
+
+def _home_assistant(options: dict[str, Any]) -> web.Application:
+    token = str(options.get("token", ""))
+
+    def authorized(request: web.Request) -> bool:
+        return bool(token) and request.headers.get("Authorization") == f"Bearer {token}"
+
     async def api(request: web.Request) -> web.Response:
-        del request
-        return web.Response(status=401, text="401: Unauthorized")
+        if not authorized(request):
+            return _text(401, "401: Unauthorized")
+        return web.json_response({"message": "API running."})
+
+    async def config(request: web.Request) -> web.Response:
+        if not authorized(request):
+            return _text(401, "401: Unauthorized")
+        return web.json_response(
+            {
+                "latitude": 52.3731,
+                "longitude": 4.8922,
+                "elevation": 2,
+                "unit_system": {"length": "km", "mass": "g", "temperature": "°C", "volume": "L"},
+                "location_name": options.get("location_name", "Home"),
+                "time_zone": "Europe/Amsterdam",
+                "components": ["api", "http", "mqtt", "hue", "shelly", "esphome", "zeroconf"],
+                "config_dir": "/config",
+                "allowlist_external_dirs": ["/media", "/config/www"],
+                "version": options.get("version", "2024.11.2"),
+                "config_source": "storage",
+                "recovery_mode": bool(options.get("safe_mode", False)),
+                "safe_mode": bool(options.get("safe_mode", False)),
+                "state": "RUNNING",
+                "external_url": None,
+                "internal_url": None,
+                "currency": "EUR",
+                "country": "NL",
+                "language": "en",
+            }
+        )
 
     async def index(request: web.Request) -> web.Response:
         del request
@@ -29,42 +77,198 @@ def _home_assistant() -> web.Application:
 
     app = web.Application()
     app.router.add_get("/api/", api)
+    app.router.add_get("/api/config", config)
     app.router.add_get("/", index)
     return app
 
 
-PERSONALITIES = {"home-assistant": _home_assistant}
+def _hue(options: dict[str, Any]) -> web.Application:
+    async def config(request: web.Request) -> web.Response:
+        del request
+        return web.json_response(
+            {
+                "name": options.get("name", "Hue Bridge"),
+                "datastoreversion": "163",
+                "swversion": options.get("swversion", "1965111030"),
+                "apiversion": options.get("apiversion", "1.65.0"),
+                "mac": options.get("mac", "00:17:88:00:00:00"),
+                "bridgeid": options.get("bridgeid", "001788FFFE000000"),
+                "factorynew": bool(options.get("factorynew", False)),
+                "replacesbridgeid": None,
+                "modelid": options.get("modelid", "BSB002"),
+                "starterkitid": "",
+            }
+        )
+
+    async def unauthorized(request: web.Request) -> web.Response:
+        # What a bridge answers to an unknown user name: HTTP 200 with an error list.
+        del request
+        return web.json_response(
+            [{"error": {"type": 1, "address": "/", "description": "unauthorized user"}}]
+        )
+
+    app = web.Application()
+    app.router.add_get("/api/config", config)
+    app.router.add_get("/api/{user}/config", config)
+    app.router.add_get("/api/{tail:.*}", unauthorized)
+    return app
 
 
-async def serve(listeners: list[tuple[str, int, str]]) -> None:
-    """Serve until SIGTERM."""
-    runners = []
-    for host, port, personality in listeners:
-        runner = web.AppRunner(PERSONALITIES[personality](), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        runners.append(runner)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    for runner in runners:
-        await runner.cleanup()
+def _shelly(options: dict[str, Any]) -> web.Application:
+    gen = int(options.get("gen", 1))
+    auth = bool(options.get("auth", False))
+    if gen == 1:
+        info: dict[str, Any] = {
+            "type": options.get("type", "SHSW-1"),
+            "mac": options.get("mac", "000000000000"),
+            "auth": auth,
+            "fw": options.get("fw", "20230913-112003/v1.14.0-gcb84623"),
+            "discoverable": False,
+            "longid": 1,
+            "num_outputs": 1,
+        }
+    else:
+        info = {
+            "name": None,
+            "id": options.get("id", "shelly"),
+            "mac": options.get("mac", "000000000000"),
+            "slot": 0,
+            "model": options.get("model", "SNSW-001P16EU"),
+            "gen": gen,
+            "fw_id": options.get("fw_id", ""),
+            "ver": options.get("ver", "1.3.2"),
+            "app": options.get("app", "Plus1PM"),
+            "auth_en": auth,
+            "auth_domain": options.get("id") if auth else None,
+        }
+
+    async def shelly(request: web.Request) -> web.Response:
+        del request
+        return web.json_response(info)
+
+    async def protected(request: web.Request) -> web.Response:
+        # Everything but /shelly needs the password when authentication is on.
+        del request
+        if auth:
+            return _text(401, "401 Unauthorized")
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/shelly", shelly)
+    app.router.add_get("/{tail:.*}", protected)
+    return app
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``--listen`` options and serve."""
-    parser = argparse.ArgumentParser(prog="homediag.lab.services.http")
-    parser.add_argument("--listen", action="append", required=True, metavar="ADDR:PORT:PERSONALITY")
-    args = parser.parse_args(argv)
-    listeners = []
-    for spec in args.listen:
-        host, port, personality = spec.rsplit(":", 2)
-        listeners.append((host, int(port), personality))
-    asyncio.run(serve(listeners))
-    return 0
+def _sonos(options: dict[str, Any]) -> web.Application:
+    def field(key: str, default: str) -> str:
+        return escape(str(options.get(key, default)))
+
+    body = f"""<?xml version="1.0" encoding="utf-8" ?>
+<root xmlns="urn:schemas-upnp-org:device-1-0">
+  <specVersion><major>1</major><minor>0</minor></specVersion>
+  <device>
+    <deviceType>urn:schemas-upnp-org:device:ZonePlayer:1</deviceType>
+    <friendlyName>{field("room", "Living Room")} - {field("model", "Sonos One")}</friendlyName>
+    <manufacturer>Sonos, Inc.</manufacturer>
+    <manufacturerURL>http://www.sonos.com</manufacturerURL>
+    <modelNumber>{field("model_number", "S18")}</modelNumber>
+    <modelDescription>{field("model", "Sonos One")}</modelDescription>
+    <modelName>{field("model", "Sonos One")}</modelName>
+    <softwareVersion>{field("software", "79.1-56030")}</softwareVersion>
+    <swGen>2</swGen>
+    <hardwareVersion>1.20.1.6-2.2</hardwareVersion>
+    <serialNum>{field("serial", "")}</serialNum>
+    <UDN>{field("udn", "")}</UDN>
+    <roomName>{field("room", "Living Room")}</roomName>
+    <displayName>{field("model", "Sonos One")}</displayName>
+    <zoneType>11</zoneType>
+  </device>
+</root>
+"""
+
+    async def description(request: web.Request) -> web.Response:
+        del request
+        return web.Response(text=body, content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_get("/xml/device_description.xml", description)
+    return app
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def _wled(options: dict[str, Any]) -> web.Application:
+    async def info(request: web.Request) -> web.Response:
+        del request
+        return web.json_response(
+            {
+                "ver": options.get("ver", "0.14.4"),
+                "vid": 2405180,
+                "leds": {"count": int(options.get("leds", 30)), "pwr": 0, "fps": 42, "maxpwr": 850},
+                "name": options.get("name", "WLED"),
+                "udpport": 21324,
+                "live": False,
+                "arch": "esp32",
+                "core": "v3.3.6-16-gcc5440f6a2",
+                "freeheap": 198432,
+                "uptime": 86400,
+                "brand": "WLED",
+                "product": "FOSS",
+                "mac": options.get("mac", "000000000000"),
+            }
+        )
+
+    async def index(request: web.Request) -> web.Response:
+        del request
+        return web.Response(text="<!DOCTYPE html><title>WLED</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/json/info", info)
+    app.router.add_get("/", index)
+    return app
+
+
+def _cloud(options: dict[str, Any]) -> web.Application:
+    delay = float(options.get("delay", 0.0))
+
+    async def health(request: web.Request) -> web.Response:
+        if delay:
+            await asyncio.sleep(delay)
+        return web.json_response({"status": "ok", "host": request.host})
+
+    async def default(request: web.Request) -> web.Response:
+        if delay:
+            await asyncio.sleep(delay)
+        del request
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_route("*", "/{tail:.*}", default)
+    return app
+
+
+def _not_found(options: dict[str, Any]) -> web.Application:
+    del options
+
+    async def missing(request: web.Request) -> web.Response:
+        del request
+        return web.Response(status=404, text="<html><body>404 Not Found</body></html>")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", missing)
+    return app
+
+
+PERSONALITIES: dict[str, Callable[[dict[str, Any]], web.Application]] = {
+    "home-assistant": _home_assistant,
+    "hue": _hue,
+    "shelly": _shelly,
+    "sonos": _sonos,
+    "wled": _wled,
+    "cloud": _cloud,
+    "not-found": _not_found,
+}
+
+
+def app_for(personality: str, options: dict[str, Any]) -> web.Application:
+    """The aiohttp application of an HTTP personality."""
+    return PERSONALITIES[personality](options)
