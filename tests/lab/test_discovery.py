@@ -106,7 +106,7 @@ def test_healthy_txt_facts(healthy_run: tuple[Lab, Bundle]) -> None:
     assert (
         of("esp-garage")["esphome"]["version"],
         of("esp-garage")["esphome"]["api_encryption"],
-    ) == ("2023.12.9", False)
+    ) == ("2023.12.9", True)
     assert of("matter-bulb")["matter"]["mode"] == "operational"
     assert of("matter-plug")["matter"] | {} == {
         "mode": "commissionable",

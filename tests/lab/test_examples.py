@@ -8,9 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
 from homediag.lab.topology import BROKER_IP
+from homediag.probes.endpoints import EndpointsFacts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -109,3 +111,27 @@ def test_read_bundle(lab_factory: Callable[..., Lab], tmp_path: Path) -> None:
         check=False,
     )
     assert refused.returncode == 2 and "not a usable bundle" in refused.stderr
+
+
+def test_custom_pack_from_examples_identifies_the_lab_wled(
+    lab_factory: Callable[..., Lab], homediag_run: Callable[..., tuple[Bundle, str]]
+) -> None:
+    lab = lab_factory("healthy")
+    bundle, _ = homediag_run(
+        lab, "--pack", str(EXAMPLES / "packs"), "--probe", "mdns", "--probe", "endpoints"
+    )
+    facts = EndpointsFacts.model_validate(bundle.probes["endpoints"].data)
+    assert "wled" in facts.packs
+    (wled,) = [r for r in facts.results if r.pack == "wled"]
+    assert wled.identified and wled.address == lab.address("wled")
+    assert wled.facts == {
+        "version": "0.14.4",
+        "led_count": 30,
+        "architecture": "esp32",
+        "free_heap": 198432,
+    }
+    assert wled.identifiers == {"device_name": "WLED Desk"}
+    assert wled.macs["mac"] is not None and wled.macs["mac"].startswith("24:6f:28:")  # vendor kept
+    assert not [f for f in bundle.findings if f.id == "wled.outdated"]  # 0.14.4 is current
+    (device,) = [d for d in bundle.devices if lab.address("wled") in d.addresses]
+    assert device.kind == "wled" and "endpoint" in device.sources

@@ -190,6 +190,8 @@ def test_home_assistant_cast_printer() -> None:
 
 def test_every_lab_device_classifies_to_a_known_kind() -> None:
     for host in home_devices():
+        if not host.services:
+            continue  # the KNX/IP router does not use mDNS at all
         kind, _ = classify(
             ClassifiedService(f"{s.type}.local.", s.name, f"{host.hostname}.local.", dict(s.txt))
             for s in host.services
