@@ -296,3 +296,77 @@ async def test_the_example_pack_finding(serve: Server, version: str, fires: bool
     )
     assert result.identified
     assert [f.detail for f in result.findings] == ([f"Desk runs WLED {version}."] if fires else [])
+
+
+async def test_tcp_banner_and_udp_exchange_identify() -> None:
+    loop = asyncio.get_running_loop()
+
+    async def banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-dropbear_2022.83\r\n")
+        await writer.drain()
+        writer.close()
+
+    class Echo(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            self.transport.sendto(b"\xca\xfe" + data, addr)  # type: ignore[attr-defined]
+
+    server = await asyncio.start_server(banner, "127.0.0.1", 0)
+    tcp_port = server.sockets[0].getsockname()[1]
+    udp, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+    udp_port = udp.get_extra_info("sockname")[1]
+    try:
+        pack = Pack.model_validate(
+            {
+                "id": "gadget",
+                "name": "Gadget",
+                "request": [
+                    {
+                        "name": "ssh",
+                        "protocol": "tcp",
+                        "port": tcp_port,
+                        "expect_regex": "^SSH-2\\.0-",
+                    },
+                    {
+                        "name": "ping",
+                        "protocol": "udp",
+                        "port": udp_port,
+                        "send_hex": "0102",
+                        "expect_hex": "cafe01",
+                    },
+                ],
+                "fact": [{"name": "server", "request": "ssh", "regex": "SSH-2\\.0-(\\S+)"}],
+            }
+        )
+        result = await run_pack(
+            pack, Candidate(address="127.0.0.1", source="lan"), RunSettings([], None)
+        )
+        assert result.identified and result.facts == {"server": "dropbear_2022.83"}
+        assert [o.answer_bytes for o in result.requests] == [26, 4]
+        wrong = Pack.model_validate(
+            {
+                "id": "gadget",
+                "name": "Gadget",
+                "request": [
+                    {
+                        "name": "ping",
+                        "protocol": "udp",
+                        "port": udp_port,
+                        "send_hex": "01",
+                        "expect_hex": "beef",
+                    }
+                ],
+            }
+        )
+        miss = await run_pack(
+            wrong, Candidate(address="127.0.0.1", source="lan"), RunSettings([], None)
+        )
+        assert (
+            not miss.identified
+            and miss.requests[0].expectation == "answer does not start with beef"
+        )
+    finally:
+        server.close()
+        udp.close()

@@ -47,7 +47,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for h in scenario.hosts
             if h.role in ("router", "installer", "broker")
         )
-        devices = len([h for h in scenario.hosts if h.services and h.role != "broker"])
+        devices = len(
+            [h for h in scenario.hosts if (h.services or h.listeners) and h.role != "broker"]
+        )
         print(
             f"homediag demo: {core}, {devices} smart-home devices; running homediag on the installer's laptop…\n",
             flush=True,
