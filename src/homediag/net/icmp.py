@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from homediag.errors import ProbeError
+from homediag.net.stamps import enable_rx_timestamps, now_ns, recv_stamped
 from homediag.redact.kinds import IPAddress
 
 __all__ = ["IcmpNotPermittedError", "PingStats", "icmp_checksum", "jitter_ms", "ping"]
@@ -136,8 +137,10 @@ async def ping(
     )
     family, _, _, _, sockaddr = infos[0]
     sock, method = _open_socket(family, privileged)
+    stamped = enable_rx_timestamps(sock)
     ident = next(_ids) & 0xFFFF
     sent_at: dict[int, float] = {}
+    sent_ns: dict[int, int] = {}
     replies: dict[int, float] = {}
     stats = PingStats(target=target, method=method, sent=0, received=0, loss_pct=100.0)
     reply_type = _ECHO_REPLY_V4 if family == socket.AF_INET else _ECHO_REPLY_V6
@@ -153,7 +156,7 @@ async def ping(
     def on_readable() -> None:
         while True:
             try:
-                data, addr = sock.recvfrom(65535)
+                data, addr, rx_ns = recv_stamped(sock, 65535, stamped)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -177,7 +180,11 @@ async def ping(
             if seq in replies:
                 stats.duplicates += 1
                 continue
-            replies[seq] = (now - sent_at[seq]) * 1000.0
+            if rx_ns is not None and rx_ns >= sent_ns[seq]:
+                # The kernel's arrival stamp: our own busy loop does not count.
+                replies[seq] = (rx_ns - sent_ns[seq]) / 1e6
+            else:
+                replies[seq] = (now - sent_at[seq]) * 1000.0
             if len(replies) == count:
                 all_answered.set()
 
@@ -186,6 +193,7 @@ async def ping(
         for seq in range(count):
             packet = _echo_request(family, ident, seq, payload_size)
             sent_at[seq] = loop.time()
+            sent_ns[seq] = now_ns()
             try:
                 await loop.sock_sendto(sock, packet, sockaddr)
             except OSError as exc:

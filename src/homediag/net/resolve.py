@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from homediag.net.addr import is_ip
+from homediag.net.stamps import enable_rx_timestamps, now_ns, recv_stamped, wait_readable
 from homediag.net.tcp import describe_error
 from homediag.redact.kinds import Hostname, IPAddress
 
@@ -43,13 +44,45 @@ class DnsAnswer(BaseModel):
         return self.status not in ("timeout", "unreachable", "error")
 
 
+async def _udp_exchange(family: int, address: tuple[str, int], request: Any) -> tuple[bytes, float]:
+    """Send ``request`` over a connected UDP socket; the matching answer and its round trip in ms.
+
+    Connected, so that an ICMP "port unreachable" from a host whose resolver
+    is down arrives as ``ConnectionRefusedError`` at once instead of looking
+    like a silent server. Timed by the kernel's arrival stamp where there is
+    one (see :mod:`homediag.net.stamps`). The caller bounds the wait.
+    """
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        stamped = enable_rx_timestamps(sock)
+        sock.connect(address)
+        wire = request.to_wire()
+        sent_ns, sent_at = now_ns(), loop.time()
+        await loop.sock_sendall(sock, wire)
+        while True:
+            await wait_readable(sock)
+            try:
+                data, _addr, rx_ns = recv_stamped(sock, 65535, stamped)
+            except (BlockingIOError, InterruptedError):
+                continue
+            # Only the answer to our question (same id), not a stray datagram.
+            if len(data) >= 2 and data[:2] == wire[:2]:
+                if rx_ns is not None and rx_ns >= sent_ns:
+                    return data, (rx_ns - sent_ns) / 1e6
+                return data, (loop.time() - sent_at) * 1000.0
+    finally:
+        sock.close()
+
+
 async def query(
     server: str, name: str, rdtype: str = "A", *, timeout: float = 2.0, port: int = 53
 ) -> DnsAnswer:
     """Ask ``server`` for ``name``/``rdtype`` once; never raises for network problems."""
-    import dns.asyncbackend  # noqa: PLC0415
     import dns.asyncquery  # noqa: PLC0415 - dnspython is imported by the probes that query
     import dns.exception  # noqa: PLC0415
+    import dns.flags  # noqa: PLC0415
     import dns.inet  # noqa: PLC0415
     import dns.message  # noqa: PLC0415
     import dns.name  # noqa: PLC0415
@@ -59,19 +92,16 @@ async def query(
     answer = DnsAnswer(server=server, name=name, rdtype=rdtype, status="error")
     request = dns.message.make_query(name, rdtype)
     where = server.split("%", 1)[0]
-    backend = dns.asyncbackend.get_default_backend()  # imports its backend module on first use
     try:
         async with asyncio.timeout(timeout):
-            # A connected UDP socket: an ICMP "port unreachable" from a host
-            # whose resolver is down arrives as an error at once, instead of
-            # looking like a silent server until the timeout.
-            sock = await backend.make_socket(  # type: ignore[no-untyped-call]  # dnspython leaves it untyped
-                dns.inet.af_for_address(where), socket.SOCK_DGRAM, 0, None, (where, port)
+            wire, elapsed_ms = await _udp_exchange(
+                dns.inet.af_for_address(where), (where, port), request
             )
-            async with sock:
-                response, _used_tcp = await dns.asyncquery.udp_with_fallback(
-                    request, where, timeout=timeout, port=port, udp_sock=sock
-                )
+            response = dns.message.from_wire(wire)
+            if response.flags & dns.flags.TC:
+                # Truncated: the full answer over TCP, timed by dnspython.
+                response = await dns.asyncquery.tcp(request, where, timeout=timeout, port=port)
+                elapsed_ms = float(response.time) * 1000.0
     except (TimeoutError, dns.exception.Timeout):
         answer.status, answer.error = "timeout", f"no answer within {timeout:g} s"
         return answer
@@ -84,8 +114,7 @@ async def query(
     except dns.exception.DNSException as exc:
         answer.status, answer.error = "error", f"{type(exc).__name__}: {exc}"
         return answer
-    # dnspython times the exchange itself, from sending the query to the answer.
-    answer.latency_ms = round(float(response.time) * 1000.0, 3)
+    answer.latency_ms = round(elapsed_ms, 3)
     rcode = response.rcode()
     answer.rcode = dns.rcode.to_text(rcode)
     rrsets = {(rrset.name, rrset.rdtype): rrset for rrset in response.answer}

@@ -11,6 +11,7 @@ from discovery wait for the mdns and lan probes when those run too.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,6 +113,27 @@ class EndpointsProbe(Probe):
         )
 
 
+def _on_link(address: str, ctx: ProbeContext) -> bool:
+    """Whether ``address`` is on one of the observer's own networks.
+
+    Devices found by discovery are only contacted there: a responder may
+    advertise any address at all (a stale one, another network's, a public
+    one), and homediag does not follow it off the local network.
+    """
+    try:
+        target = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for iface in ctx.observer.interfaces:
+        for own in iface.addresses:
+            if own.scope == "host" or (own.scope == "link" and own.family == "ipv6"):
+                continue  # loopback; IPv6 link-local needs a scope id we do not carry
+            network = ipaddress.ip_interface(f"{own.address}/{own.prefixlen}").network
+            if target.version == network.version and target in network:
+                return True
+    return False
+
+
 async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> list[Candidate]:
     from homediag.probes.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
     from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
@@ -164,7 +186,7 @@ async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> li
                 continue
             if any(key not in inst.txt for key in match.txt):
                 continue
-            addresses = [*inst.ipv4, *inst.ipv6]
+            addresses = [a for a in (*inst.ipv4, *inst.ipv6) if _on_link(a, ctx)]
             if addresses:
                 add(
                     Candidate(
@@ -177,14 +199,15 @@ async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> li
                     )
                 )
         for found_device in mdns.devices if mdns is not None and match.kinds else []:
-            if found_device.kind in match.kinds and found_device.addresses:
+            on_link = [a for a in found_device.addresses if _on_link(a, ctx)]
+            if found_device.kind in match.kinds and on_link:
                 txt: dict[str, str] = {}
                 for inst in mdns.instances if mdns is not None else []:
                     if inst.name in found_device.instances:
                         txt.update(inst.txt)
                 add(
                     Candidate(
-                        address=found_device.addresses[0],
+                        address=on_link[0],
                         host=found_device.host,
                         source="inventory",
                         txt=txt,
@@ -203,7 +226,7 @@ async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> li
                 add(Candidate(address=check.host, port=check.port, source="lan"))
     if match.knx_search:
         for device in knx:
-            if device.control_endpoint is not None:
+            if device.control_endpoint is not None and _on_link(device.control_endpoint[0], ctx):
                 address, port = device.control_endpoint
                 add(Candidate(address=address, port=port, source="knx", knx=device))
     return list(found.values())

@@ -94,6 +94,10 @@ class LanProbe(Probe):
         elif ob.interface is None:
             facts.sweep_skipped = "no interface to sweep from"
         else:
+            # Resolver latency is timed by the dns probe right at the start; the
+            # sweep (scapy's import and per-packet work) saturates a small CPU and
+            # delays packet processing, so it starts once those few queries are done.
+            await ctx.results.wait("dns")
             ctx.progress(f"ARP sweep of {ob.subnet}")
             try:
                 sweep = await asyncio.to_thread(

@@ -427,6 +427,10 @@ class MqttProbe(Probe):
 
         consumer = asyncio.create_task(consume())
         try:
+            # Round trips are timed on the event loop: while the mDNS browse
+            # parses a flood of answers, the loop is busy and the broker would
+            # look slow for our own sake. Time them once discovery is done.
+            await ctx.results.wait("mdns")
             async with asyncio.timeout(cfg.timeout):
                 # Retained messages (the $SYS tree, discovery, the bridge) arrive
                 # at once after SUBACK; let them pass before timing round trips,

@@ -269,6 +269,9 @@ async def serve(spec: dict[str, Any]) -> None:
                 await azc.async_register_service(info, cooperating_responders=True)
             )
     os.close(home)
+    # Ready once every service has been announced: a run that starts during the
+    # announcements meets RFC 6762's one-second hold-back on repeated answers.
+    await asyncio.gather(*registrations)
     print(f"ready: {len(zeroconfs)} zeroconf responders, {len(transports)} raw", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
