@@ -13,6 +13,8 @@ import pytest
 from homediag.bundle.models import Bundle, Observer
 from homediag.config import Config
 from homediag.lab.lab import PREFIX
+from homediag.net.icmp import PingStats
+from homediag.probes.router import GatewayCheck, RouterFacts
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.pipeline import build_bundle
 from homediag.runtime.probe import ProbeResult
@@ -74,6 +76,18 @@ def lab_observer(**changes: Any) -> Observer:
     return Observer.model_validate(data)
 
 
+def check_finding_evidence(bundle: Bundle) -> None:
+    """Every finding quotes only the evidence its catalog entry documents (docs/findings.md)."""
+    from homediag.analyze.catalog import CATALOG
+
+    for finding in bundle.findings:
+        entry = CATALOG.get(finding.id)
+        if entry is None:
+            continue  # a third-party analyzer's finding
+        undocumented = set(finding.evidence) - set(entry.evidence)
+        assert not undocumented, f"{finding.id} quotes undocumented evidence {sorted(undocumented)}"
+
+
 def make_bundle(
     results: dict[str, ProbeResult] | None = None,
     *,
@@ -82,12 +96,47 @@ def make_bundle(
     secrets: list[str] | None = None,
 ) -> Bundle:
     """A finished bundle from probe results, through the real pipeline."""
-    return build_bundle(
+    bundle = build_bundle(
         results=results or {},
         observer=observer or lab_observer(),
         level=level,  # type: ignore[arg-type]
         secrets=SecretRegistry(secrets or []),
         created_at=datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC),
+    )
+    check_finding_evidence(bundle)
+    return bundle
+
+
+def router_result(
+    *, mac: str | None = None, evidence: dict[str, str] | None = None, **ping: Any
+) -> ProbeResult:
+    """A completed router probe for 192.168.77.1 with 20 echoes; ``ping`` overrides PingStats fields."""
+    stats: dict[str, Any] = {
+        "target": "192.168.77.1",
+        "method": "icmp-raw",
+        "sent": 20,
+        "received": 20,
+        "loss_pct": 0.0,
+        "rtt_min_ms": 0.2,
+        "rtt_avg_ms": 0.4,
+        "rtt_max_ms": 1.0,
+        "jitter_ms": 0.1,
+    }
+    stats.update(ping)
+    check = GatewayCheck(
+        address="192.168.77.1",
+        family="ipv4",
+        ping=PingStats(**stats),
+        reachable=stats["received"] > 0,
+        reachable_by="icmp" if stats["received"] else None,
+        mac=mac,
+    )
+    return ProbeResult(
+        name="router",
+        status="completed",
+        summary=f"192.168.77.1: {stats['received']}/{stats['sent']} replies",
+        facts=RouterFacts(gateways=[check]),
+        evidence=evidence or {},
     )
 
 

@@ -15,40 +15,18 @@ from homediag.bundle.reader import load_bundle
 from homediag.bundle.schema import bundle_schema
 from homediag.bundle.writer import bundle_filename, write_bundle
 from homediag.errors import BundleFormatError, BundleIntegrityError, BundleSchemaError
-from homediag.net.icmp import PingStats
-from homediag.probes.router import GatewayCheck, RouterFacts
-from homediag.runtime.probe import ProbeResult
-from tests.conftest import CONTRACT_KEYS, make_bundle
+from tests.conftest import CONTRACT_KEYS, make_bundle, router_result
 
 
 def sample_bundle():  # type: ignore[no-untyped-def]
-    ping = PingStats(
-        target="192.168.77.1",
-        method="icmp-raw",
-        sent=20,
+    router = router_result(
         received=17,
         loss_pct=15.0,
         rtt_min_ms=1.0,
         rtt_avg_ms=2.0,
         rtt_max_ms=3.0,
         jitter_ms=0.5,
-    )
-    router = ProbeResult(
-        name="router",
-        status="completed",
-        summary="192.168.77.1: 17/20 replies",
-        facts=RouterFacts(
-            gateways=[
-                GatewayCheck(
-                    address="192.168.77.1",
-                    family="ipv4",
-                    ping=ping,
-                    reachable=True,
-                    reachable_by="icmp",
-                    mac="3c:a6:2f:4b:10:01",
-                )
-            ]
-        ),
+        mac="3c:a6:2f:4b:10:01",
         evidence={"ping.txt": "20 sent, 17 received\n"},
     )
     return make_bundle({"router": router})

@@ -17,36 +17,11 @@ from homediag.probes.dns import DnsFacts, ResolverCheck
 from homediag.probes.internet import EndpointReach, InternetFacts
 from homediag.probes.router import GatewayCheck, RouterFacts
 from homediag.runtime.probe import ProbeResult
-from tests.conftest import lab_observer, make_bundle
+from tests.conftest import lab_observer, make_bundle, router_result
 
 
 def router_bundle(**ping: Any) -> Bundle:
-    stats = {
-        "target": "192.168.77.1",
-        "method": "icmp-raw",
-        "sent": 20,
-        "received": 20,
-        "loss_pct": 0.0,
-        "rtt_min_ms": 0.2,
-        "rtt_avg_ms": 0.4,
-        "rtt_max_ms": 1.0,
-        "jitter_ms": 0.1,
-    }
-    stats.update(ping)
-    check = GatewayCheck(
-        address="192.168.77.1",
-        family="ipv4",
-        ping=PingStats(**stats),
-        reachable=stats["received"] > 0,
-        reachable_by="icmp" if stats["received"] else None,
-    )
-    return make_bundle(
-        {
-            "router": ProbeResult(
-                name="router", status="completed", facts=RouterFacts(gateways=[check])
-            )
-        }
-    )
+    return make_bundle({"router": router_result(**ping)})
 
 
 def ids(bundle: Bundle) -> dict[str, str]:

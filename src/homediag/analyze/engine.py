@@ -27,6 +27,7 @@ ANALYZER_FAILED = spec(
     "homediag.analyzer_failed",
     severity="info",
     probe="homediag",
+    evidence=("analyzer", "error"),
     title="A rule could not read this bundle",
     meaning="""An analyzer raised an error on this bundle. The other rules ran; findings that
     rule would have made are missing.""",

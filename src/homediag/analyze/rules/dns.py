@@ -17,6 +17,7 @@ RESOLVER_NOT_ANSWERING = spec(
     "dns.resolver_not_answering",
     severity="critical",
     probe="dns",
+    evidence=("server", "queries", "errors"),
     title="The DNS server does not answer",
     meaning="""A resolver this computer uses answered none of the queries: names do not resolve,
     so apps and devices cannot find their cloud even when the internet path is fine.""",
@@ -28,6 +29,7 @@ RESOLVER_SLOW = spec(
     "dns.resolver_slow",
     severity="warning",
     probe="dns",
+    evidence=("server", "median_ms", "max_ms"),
     title="The DNS server answers slowly",
     meaning="""Queries to this resolver take long; every new connection of every app and device
     waits for it.""",
@@ -38,6 +40,7 @@ RESOLVER_TIMEOUTS = spec(
     "dns.resolver_timeouts",
     severity="warning",
     probe="dns",
+    evidence=("server", "queries", "timeouts"),
     title="The DNS server drops some queries",
     meaning="""The resolver answered some queries but let others time out: lookups fail at
     random, which looks like flaky devices.""",
@@ -48,6 +51,7 @@ NAME_NOT_RESOLVED = spec(
     "dns.name_not_resolved",
     severity="warning",
     probe="dns",
+    evidence=("name", "answers"),
     title="A name homediag needs does not resolve",
     meaning="""A configured host name (cloud endpoint, broker, Home Assistant) got no address from
     any resolver.""",

@@ -20,12 +20,38 @@ from homediag.packs.engine import PackResult, RequestOutcome
 from homediag.packs.loader import PackError, load_packs
 from homediag.probes.endpoints import EndpointsFacts
 
-__all__ = ["analyze"]
+__all__ = ["CERT_EVIDENCE", "ENDPOINT_EVIDENCE", "PACK_EVIDENCE", "analyze"]
+
+#: What every endpoint finding quotes (each where known), and certificate findings besides.
+ENDPOINT_EVIDENCE = (
+    "pack",
+    "address",
+    "source",
+    "url",
+    "request",
+    "protocol",
+    "port",
+    "status",
+    "latency_ms",
+    "error",
+)
+CERT_EVIDENCE = (
+    "not_after",
+    "days_left",
+    "subject",
+    "san",
+    "server_name",
+    "verify_error",
+    "self_signed",
+)
+#: What a finding a pack declares quotes: the device and everything it said about itself.
+PACK_EVIDENCE = ("pack", "address", "source", "url", "facts")
 
 UNREACHABLE = spec(
     "endpoints.unreachable",
     severity="critical",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="A configured endpoint cannot be reached",
     meaning="""The endpoint's name does not resolve, or nothing answers at its address within the
     timeout: packets are dropped on the way (a firewall, a filter, a dead host or route).""",
@@ -37,6 +63,7 @@ REFUSED = spec(
     "endpoints.refused",
     severity="critical",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="A configured endpoint refuses connections",
     meaning="""The host is reachable but nothing listens on the port (the connection is actively
     refused): the service is down, or runs on another port.""",
@@ -47,6 +74,7 @@ SLOW = spec(
     "endpoints.slow",
     severity="warning",
     probe="endpoints",
+    evidence=(*ENDPOINT_EVIDENCE, "slow_ms"),
     title="An endpoint answers slowly",
     meaning="""The endpoint answers, but slower than its integration expects: apps time out, and
     automations that depend on it lag.""",
@@ -57,6 +85,7 @@ TOKEN_MISSING = spec(
     "endpoints.token_missing",
     severity="warning",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="No Home Assistant token configured",
     meaning="""Home Assistant answers, but without a long-lived access token homediag cannot check
     that the API accepts clients, nor read the version and configuration.""",
@@ -68,6 +97,7 @@ TOKEN_REJECTED = spec(
     "endpoints.token_rejected",
     severity="critical",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="Home Assistant rejects the token",
     meaning="""The API answered 401/403 to the configured token: it was revoked, expired, mistyped,
     or belongs to another Home Assistant instance. Integrations using it fail the same way.""",
@@ -78,6 +108,7 @@ CERT_EXPIRED = spec(
     "endpoints.cert_expired",
     severity="critical",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE + CERT_EVIDENCE,
     title="An endpoint's certificate has expired",
     meaning="""Clients that verify certificates (apps, devices, integrations) refuse to connect
     until the certificate is renewed.""",
@@ -88,6 +119,7 @@ CERT_EXPIRING = spec(
     "endpoints.cert_expiring",
     severity="warning",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE + CERT_EVIDENCE,
     title="An endpoint's certificate expires soon",
     meaning="""The certificate expires within 30 days; on that day every verifying client is cut off.""",
     remediation="""Renew the certificate now and check that renewal is automated.""",
@@ -96,6 +128,7 @@ CERT_MISMATCH = spec(
     "endpoints.cert_mismatch",
     severity="critical",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE + CERT_EVIDENCE,
     title="An endpoint's certificate is for another name",
     meaning="""The name in the URL is not among the certificate's names: clients refuse the
     connection. Often a wrong URL, a DNS entry pointing at another server, or a proxy.""",
@@ -106,6 +139,7 @@ CERT_UNTRUSTED = spec(
     "endpoints.cert_untrusted",
     severity="warning",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE + CERT_EVIDENCE,
     title="An endpoint's certificate is not trusted",
     meaning="""The certificate chain does not verify against the trusted authorities: a self-signed
     or private-CA certificate, or a TLS-inspecting proxy in between.""",
@@ -116,6 +150,7 @@ HTTP_NOT_HTTPS = spec(
     "endpoints.http_not_https",
     severity="critical",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="Plain HTTP where HTTPS was configured",
     meaning="""The URL says https, but the server on that port speaks plain HTTP: TLS was never set
     up there (or was turned off), so clients configured for HTTPS cannot connect.""",
@@ -126,6 +161,7 @@ TLS_FAILED = spec(
     "endpoints.tls_failed",
     severity="critical",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="The TLS handshake with an endpoint fails",
     meaning="""The connection opens but TLS does not complete: no common protocol version or cipher,
     or something other than the service answers on the port.""",
@@ -136,6 +172,7 @@ HTTP_ERROR = spec(
     "endpoints.http_error",
     severity="warning",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="An endpoint answers with an error",
     meaning="""The server answers, but with a server error (5xx) or not the answer expected: the
     service behind it is failing or the URL is wrong.""",
@@ -145,6 +182,7 @@ NOT_IDENTIFIED = spec(
     "endpoints.not_identified",
     severity="warning",
     probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE,
     title="An integration does not answer its identification",
     meaning="""The device announces itself (mDNS or a KNX search), but its API does not answer as the
     integration expects: it is busy or hung (a firmware update, low memory), its API is disabled, a
@@ -330,6 +368,7 @@ def _register_builtin_pack_findings() -> None:
                     title=finding.title,
                     meaning=finding.meaning,
                     remediation=finding.remediation,
+                    evidence=PACK_EVIDENCE,
                 )
 
 

@@ -12,6 +12,7 @@ NO_DEFAULT_GATEWAY = spec(
     "host.no_default_gateway",
     severity="critical",
     probe="host",
+    evidence=("interface", "address"),
     title="This computer has no default gateway",
     meaning="""No default route is configured, so nothing outside the local subnet can be reached:
     no cloud, no app servers, often no DNS. Usually DHCP did not complete or the network
@@ -24,6 +25,7 @@ LINK_LOCAL_ONLY = spec(
     "host.link_local_only",
     severity="critical",
     probe="host",
+    evidence=("interface", "addresses"),
     title="Only a self-assigned (169.254.x.x) address",
     meaning="""The interface gave itself a link-local address because no DHCP server answered.
     Devices and the router cannot be reached normally.""",
@@ -34,6 +36,7 @@ NO_DNS_SERVERS = spec(
     "host.no_dns_servers",
     severity="warning",
     probe="host",
+    evidence=(),
     title="No DNS server configured",
     meaning="""The operating system has no resolver, so names (cloud endpoints, the broker by
     name) cannot be resolved.""",

@@ -14,6 +14,7 @@ NO_PATH = spec(
     "internet.no_path",
     severity="critical",
     probe="internet",
+    evidence=("endpoints", "no_route"),
     title="No path to the internet",
     meaning="""None of the public endpoints could be reached. Cloud-connected devices and apps
     show "offline" although the home network itself may work.""",
@@ -25,6 +26,7 @@ ENDPOINT_UNREACHABLE = spec(
     "internet.endpoint_unreachable",
     severity="warning",
     probe="internet",
+    evidence=("endpoints",),
     title="Some internet endpoints cannot be reached",
     meaning="""The internet works, but some endpoints failed: a filter, a firewall rule, an
     outage of that service, or an IPv6/IPv4 asymmetry.""",
@@ -35,6 +37,7 @@ TLS_UNTRUSTED = spec(
     "internet.tls_untrusted",
     severity="warning",
     probe="internet",
+    evidence=("host", "issuer", "verify_error"),
     title="A public endpoint presented an untrusted certificate",
     meaning="""The connection worked but the certificate did not verify: a captive portal, a
     TLS-inspecting proxy or antivirus, or a wrong system clock. Devices that pin

@@ -21,6 +21,7 @@ FOREIGN_SUBNET = spec(
     "mdns.foreign_subnet",
     severity="warning",
     probe="mdns",
+    evidence=("instance", "host", "addresses", "subnets"),
     title="A device advertises an address from another network",
     meaning="""A device announces, over mDNS, an IPv4 address outside every subnet of this computer. Apps
     find it but cannot reach it: typically a stale static address after a router swap, a second DHCP
@@ -32,6 +33,7 @@ LINK_LOCAL_ONLY = spec(
     "mdns.link_local_only",
     severity="warning",
     probe="mdns",
+    evidence=("host", "addresses", "kind"),
     title="A device has only a self-assigned address",
     meaning="""A device advertises only link-local addresses (169.254.x.x or fe80::): it got no DHCP lease.
     It may answer on the local link but cannot reach the internet, the cloud or other subnets.""",
@@ -42,6 +44,7 @@ HOSTNAME_CONFLICT = spec(
     "mdns.hostname_conflict",
     severity="warning",
     probe="mdns",
+    evidence=("host", "addresses"),
     title="Two addresses claim the same device name",
     meaning="""One mDNS host name resolves to several IPv4 addresses on this subnet: two devices use the
     same name, or one device is connected twice (Ethernet and Wi-Fi). Apps connect to either at random.""",
@@ -52,6 +55,7 @@ ADDRESS_CONFLICT = spec(
     "mdns.address_conflict",
     severity="warning",
     probe="mdns",
+    evidence=("address", "hosts"),
     title="One address answers for several device names",
     meaning="""One IPv4 address is announced under several mDNS host names: two devices share an address
     (a duplicate static IP), or a device keeps a stale name after being renamed or replaced.""",
@@ -62,6 +66,7 @@ INSTANCE_UNRESOLVED = spec(
     "mdns.instance_unresolved",
     severity="warning",
     probe="mdns",
+    evidence=("count", "instances"),
     title="A device answers discovery but never says where it is",
     meaning="""An instance appeared in the browse (PTR) but its host, port and address (SRV, TXT, A) never
     came: apps list the device and then fail to open it. Common with a crashed responder, a device
@@ -73,6 +78,7 @@ NO_ANSWERS = spec(
     "mdns.no_answers",
     severity="warning",
     probe="mdns",
+    evidence=("browse_s", "live_hosts", "examples"),
     title="No device answers mDNS, although the network has live devices",
     meaning="""Devices are on this network but not one answered an mDNS query. Multicast is being dropped:
     client isolation on the Wi-Fi, an access point's multicast filter or "IGMP snooping" without a
@@ -84,6 +90,7 @@ CONFIGURED_NOT_ADVERTISED = spec(
     "mdns.configured_not_advertised",
     severity="warning",
     probe="mdns",
+    evidence=("role", "host", "port", "connect_ms"),
     title="A configured device answers, but is not visible by mDNS",
     meaning="""The broker or Home Assistant given in the configuration answers a direct connection, yet no mDNS
     announcement for it reaches this computer. It sits on another VLAN or subnet without an mDNS
@@ -95,6 +102,7 @@ HOMEKIT_UNPAIRED = spec(
     "mdns.homekit_unpaired",
     severity="info",
     probe="mdns",
+    evidence=("host", "model", "status_flags"),
     title="A HomeKit accessory is not paired",
     meaning="""A HomeKit accessory advertises that it has no controller: it was reset or never added. It will
     not show in the Home app until it is paired.""",
@@ -105,6 +113,7 @@ FLOOD = spec(
     "mdns.flood",
     severity="info",
     probe="mdns",
+    evidence=("dropped_instances", "dropped_types"),
     title="A device floods mDNS with services",
     meaning="""More service instances or types were announced than homediag keeps; the extra ones were
     counted, not stored. A misbehaving or hostile device can slow every app's discovery.""",

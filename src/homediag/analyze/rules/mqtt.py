@@ -22,6 +22,7 @@ NOT_FOUND = spec(
     "mqtt.broker_not_found",
     severity="info",
     probe="mqtt",
+    evidence=(),
     title="No MQTT broker found",
     meaning="""No broker is configured, none advertises itself over mDNS (_mqtt._tcp), and no host on the
     subnet accepts connections on 1883 or 8883. Fine for a home without MQTT; otherwise the broker is
@@ -33,6 +34,7 @@ NAME_UNRESOLVED = spec(
     "mqtt.name_unresolved",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "error"),
     title="The broker's name does not resolve",
     meaning="""The broker's host name gives no address, so every client configured with that name fails
     before it even connects.""",
@@ -43,6 +45,7 @@ UNREACHABLE = spec(
     "mqtt.unreachable",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "status", "error"),
     title="The broker does not accept connections",
     meaning="""A TCP connection to the broker's port failed. Every MQTT device and integration is offline
     from the broker's point of view.""",
@@ -54,6 +57,7 @@ NO_CONNACK = spec(
     "mqtt.no_connack",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "attempts", "error"),
     title="The broker accepts connections but never answers",
     meaning="""TCP connections are accepted, but the broker sends no CONNACK: it is hung, overloaded, or the
     port belongs to something that is not an MQTT broker (or expects TLS).""",
@@ -64,6 +68,7 @@ TLS_FAILED = spec(
     "mqtt.tls_failed",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "error"),
     title="The TLS handshake with the broker fails",
     meaning="""The connection opens but TLS does not: the port may not speak TLS, or client and broker
     share no protocol version or cipher.""",
@@ -74,6 +79,7 @@ CERT_EXPIRED = spec(
     "mqtt.cert_expired",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "not_after", "days_left", "subject"),
     title="The broker's certificate has expired",
     meaning="""Clients that verify certificates refuse the broker: devices and apps go offline all at once on
     the day it expired.""",
@@ -84,6 +90,7 @@ CERT_EXPIRING = spec(
     "mqtt.cert_expiring",
     severity="warning",
     probe="mqtt",
+    evidence=("broker", "source", "not_after", "days_left"),
     title="The broker's certificate expires soon",
     meaning="""The broker's certificate expires within 30 days; on that day every verifying client is cut off.""",
     remediation="""Renew the certificate now and check that renewal is automated.""",
@@ -92,6 +99,7 @@ CERT_NAME_MISMATCH = spec(
     "mqtt.cert_name_mismatch",
     severity="warning",
     probe="mqtt",
+    evidence=("broker", "source", "server_name", "san"),
     title="The broker's certificate is for another name",
     meaning="""The name clients connect to is not in the certificate's names (SAN): clients that check host
     names refuse the connection.""",
@@ -102,6 +110,7 @@ CERT_UNTRUSTED = spec(
     "mqtt.cert_untrusted",
     severity="warning",
     probe="mqtt",
+    evidence=("broker", "source", "verify_error", "self_signed"),
     title="The broker's certificate is not trusted",
     meaning="""The certificate chain does not verify against the trusted authorities (a self-signed or
     private-CA certificate): clients need that CA installed, or they refuse the broker.""",
@@ -112,6 +121,7 @@ ANONYMOUS_REFUSED = spec(
     "mqtt.anonymous_refused",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "reason"),
     title="The broker refuses clients without a username",
     meaning="""The broker answered "Not authorized" to a connection without credentials. Mosquitto 2 refuses
     anonymous clients once a listener is configured, which breaks devices set up without a password
@@ -124,6 +134,7 @@ BAD_CREDENTIALS = spec(
     "mqtt.bad_credentials",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "reason", "username"),
     title="The broker rejects the username or password",
     meaning="""The broker answered "Bad user name or password": the credentials are wrong, or the user does
     not exist on the broker.""",
@@ -134,6 +145,7 @@ NOT_AUTHORIZED = spec(
     "mqtt.not_authorized",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "reason", "username"),
     title="The broker refuses these credentials",
     meaning="""The broker answered "Not authorized" to a connection with a username. Mosquitto answers this
     for a wrong password as well as for a user that is not allowed to connect.""",
@@ -144,6 +156,7 @@ HIGH_LATENCY = spec(
     "mqtt.high_latency",
     severity="warning",
     probe="mqtt",
+    evidence=("broker", "source", "qos", "sent", "received", "lost", "p50_ms", "p95_ms", "max_ms"),
     title="Messages through the broker are slow",
     meaning="""Test messages took long to come back through the broker. Automations and switches react late;
     under load, devices time out and show offline.""",
@@ -154,6 +167,7 @@ MESSAGES_LOST = spec(
     "mqtt.messages_lost",
     severity="warning",
     probe="mqtt",
+    evidence=("broker", "source", "qos", "sent", "lost"),
     title="Test messages were lost in the broker",
     meaning="""Some test messages never came back through the broker: QoS 0 messages are dropped when the
     broker or the network is overloaded; lost QoS 1 messages point at a broken session.""",
@@ -164,6 +178,7 @@ BROKER_DROPPING = spec(
     "mqtt.broker_dropping",
     severity="warning",
     probe="mqtt",
+    evidence=("broker", "source", "messages_dropped"),
     title="The broker reports dropped messages",
     meaning="""The broker's own counters ($SYS) show messages it dropped, typically because a client's queue
     was full: that client misses updates.""",
@@ -174,6 +189,7 @@ Z2M_OFFLINE = spec(
     "mqtt.zigbee2mqtt_offline",
     severity="critical",
     probe="mqtt",
+    evidence=("broker", "source", "state"),
     title="The Zigbee2MQTT bridge is offline",
     meaning="""Zigbee2MQTT's retained bridge state says offline: every Zigbee device is unreachable from Home
     Assistant and apps.""",
@@ -184,6 +200,7 @@ Z2M_PERMIT_JOIN = spec(
     "mqtt.zigbee2mqtt_permit_join",
     severity="warning",
     probe="mqtt",
+    evidence=("broker", "source", "permit_join", "version"),
     title="Zigbee2MQTT lets any device join",
     meaning="""permit_join is on: any Zigbee device in range can join the network, and pairing mode left open
     is a security risk.""",

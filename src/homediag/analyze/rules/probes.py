@@ -12,6 +12,7 @@ PROBE_TIMEOUT = spec(
     "homediag.probe_timeout",
     severity="warning",
     probe="homediag",
+    evidence=("probe", "duration_s"),
     title="A check did not finish in time",
     meaning="""A probe was stopped by its timeout or the run's deadline. Its facts are missing
     or partial; something it talks to did not answer (a blackholed port, a hanging service).""",
@@ -22,6 +23,7 @@ PROBE_ERROR = spec(
     "homediag.probe_error",
     severity="warning",
     probe="homediag",
+    evidence=("probe", "error_type"),
     title="A check failed",
     meaning="""A probe raised an error instead of returning facts. The other probes ran; this one's
     facts are missing.""",

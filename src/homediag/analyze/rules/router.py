@@ -24,6 +24,7 @@ GATEWAY_UNREACHABLE = spec(
     "router.gateway_unreachable",
     severity="critical",
     probe="router",
+    evidence=("gateway", "icmp", "tcp"),
     title="The router does not answer",
     meaning="""The default gateway answered neither ICMP echo nor a TCP connection on its usual
     ports. Nothing beyond this computer's subnet can work: cloud, apps, remote access.""",
@@ -35,6 +36,7 @@ PACKET_LOSS = spec(
     "router.packet_loss",
     severity="warning",
     probe="router",
+    evidence=("gateway", "loss_pct", "sent", "received"),
     title="Packets to the router are lost",
     meaning="""Some echo requests to the default gateway got no reply. Even a few percent of loss
     on the first hop makes apps slow and devices drop off the cloud; above 10 % connections
@@ -47,6 +49,7 @@ HIGH_LATENCY = spec(
     "router.high_latency",
     severity="warning",
     probe="router",
+    evidence=("gateway", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms"),
     title="The router answers slowly",
     meaning="""The average round trip to the default gateway is high. On a home LAN the first
     hop answers in a few milliseconds; more means congestion, a weak Wi-Fi link or an
@@ -58,6 +61,7 @@ HIGH_JITTER = spec(
     "router.high_jitter",
     severity="warning",
     probe="router",
+    evidence=("gateway", "jitter_ms", "rtt_min_ms", "rtt_max_ms"),
     title="Round trips to the router vary a lot",
     meaning="""The round-trip time to the default gateway swings from packet to packet.
     Real-time traffic (cameras, voice assistants, KNX/IP tunnels) suffers first.""",
@@ -68,6 +72,7 @@ ICMP_FILTERED = spec(
     "router.icmp_filtered",
     severity="info",
     probe="router",
+    evidence=("gateway", "tcp"),
     title="Router reachable, but without ICMP",
     meaning="""The gateway answered on a TCP port but not to echo requests (filtered, or ICMP was
     not permitted for this user). Loss and latency were not measured.""",

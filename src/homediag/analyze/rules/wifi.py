@@ -24,10 +24,14 @@ RETRY_CRITICAL_PCT = 30.0
 #: Fewer packets than this say nothing about the retry rate.
 RETRY_MIN_PACKETS = 200
 
+#: What every Wi-Fi finding quotes about the link.
+WIFI_EVIDENCE = ("interface", "band", "channel", "rssi_dbm", "rssi_estimated_from_percent")
+
 SIGNAL_WEAK = spec(
     "wifi.signal_weak",
     severity="warning",
     probe="wifi",
+    evidence=(*WIFI_EVIDENCE, "quality"),
     title="Weak Wi-Fi signal where the diagnosis ran",
     meaning="""The signal is between -75 and -67 dBm: the link works but slowly and with retries;
     video calls, cameras and firmware updates suffer, and devices nearby likely see the same.""",
@@ -38,6 +42,7 @@ SIGNAL_POOR = spec(
     "wifi.signal_poor",
     severity="critical",
     probe="wifi",
+    evidence=(*WIFI_EVIDENCE, "quality"),
     title="Poor Wi-Fi signal where the diagnosis ran",
     meaning="""The signal is below -75 dBm: connections drop and devices here appear "offline"
     intermittently, whatever else is right.""",
@@ -48,6 +53,7 @@ LOW_SNR = spec(
     "wifi.low_snr",
     severity="warning",
     probe="wifi",
+    evidence=(*WIFI_EVIDENCE, "noise_dbm", "snr_db"),
     title="Low signal-to-noise ratio",
     meaning="""The signal is less than 20 dB above the noise: interference (neighbours' networks,
     microwave ovens, baby monitors, USB 3 ports) forces low rates and retries even with a decent
@@ -59,6 +65,7 @@ HIGH_RETRIES = spec(
     "wifi.high_retries",
     severity="warning",
     probe="wifi",
+    evidence=(*WIFI_EVIDENCE, "tx_packets", "tx_retries", "tx_failed", "retry_rate_pct"),
     title="Many Wi-Fi retransmissions",
     meaning="""A large share of frames had to be sent again: the air is congested or noisy, or the
     signal is marginal. Latency-sensitive traffic (voice, MQTT keep-alives) stalls.""",
@@ -69,6 +76,7 @@ BAND_24_ONLY = spec(
     "wifi.band_24_only",
     severity="warning",
     probe="wifi",
+    evidence=(*WIFI_EVIDENCE, "same_ssid_bands", "best_5ghz_dbm"),
     title="Connected on 2.4 GHz although 5 GHz is available",
     meaning="""This computer uses the crowded 2.4 GHz band while the same network is also offered
     on 5 GHz: slower, more interference, and measurements here understate what the network can
