@@ -51,27 +51,32 @@ class ProbeError(HomediagError):
 
 
 class BundleError(HomediagError):
-    """A bundle cannot be read or cannot be trusted."""
+    """A bundle cannot be read or cannot be trusted.
+
+    Every command that reads a bundle exits 2 on it; ``homediag validate``
+    tells the kinds apart with ``validate_exit_code``.
+    """
 
     exit_code = 2
+    validate_exit_code = 2
 
 
 class BundleFormatError(BundleError):
     """Not a homediag bundle: not a zip, unsafe or oversized members, invalid JSON."""
 
-    exit_code = 3
+    validate_exit_code = 3
 
 
 class BundleIntegrityError(BundleError):
     """The manifest is missing, or a file does not match its recorded hash or size."""
 
-    exit_code = 4
+    validate_exit_code = 4
 
 
 class BundleSchemaError(BundleError):
     """The bundle does not follow a schema this version of homediag can read."""
 
-    exit_code = 5
+    validate_exit_code = 5
 
 
 class RedactionError(HomediagError):

@@ -75,8 +75,8 @@ def test_show_prints_findings_and_checks(tmp_path: Path) -> None:
 def test_show_refuses_bad_files_in_one_line(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.zip"
     garbage.write_bytes(b"not a zip at all")
-    assert_one_line_error(homediag("show", str(garbage)), 3, "garbage.zip", "not a valid zip")
-    assert_one_line_error(homediag("show", str(tmp_path / "missing.zip")), 3, "cannot read")
+    assert_one_line_error(homediag("show", str(garbage)), 2, "garbage.zip", "not a valid zip")
+    assert_one_line_error(homediag("show", str(tmp_path / "missing.zip")), 2, "cannot read")
     good = write_bundle(sample_bundle(), tmp_path / "good.zip")
     tampered = tmp_path / "tampered.zip"
     with zipfile.ZipFile(good) as zin, zipfile.ZipFile(tampered, "w") as zout:
@@ -86,7 +86,7 @@ def test_show_refuses_bad_files_in_one_line(tmp_path: Path) -> None:
                 info.filename,
                 body.replace(b"17/20", b"20/20") if info.filename == "bundle.json" else body,
             )
-    assert_one_line_error(homediag("show", str(tampered)), 4, "sha256")
+    assert_one_line_error(homediag("show", str(tampered)), 2, "sha256")
 
 
 def test_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -130,3 +130,19 @@ def test_short_secrets_are_replaced_but_not_hunted() -> None:
         )
         == REDACTED
     )
+
+
+def test_public_pseudonyms_replace_whole_names_only() -> None:
+    # A location called "Home" is a name; "homekit", "esphome" and "_home-assistant._tcp" are not it.
+    from homediag.redact.kinds import Sensitive
+    from homediag.redact.redactor import Redactor
+
+    redactor = Redactor("public")
+    home = redactor.value(Sensitive.HOSTNAME, "Home")
+    sensor = redactor.value(Sensitive.HOSTNAME, "kitchen-sensor")
+    assert redactor.text("_home-assistant._tcp.local. esphome homekit_accessory") == (
+        "_home-assistant._tcp.local. esphome homekit_accessory"
+    )
+    assert redactor.text("location Home; kitchen-sensor.local. and kitchen-sensor-2") == (
+        f"location {home}; {sensor}.local. and kitchen-sensor-2"
+    )

@@ -19,7 +19,7 @@ from homediag.bundle.models import Bundle, FileEntry, Manifest
 from homediag.errors import RedactionError
 from homediag.redact.secrets import SecretRegistry
 
-__all__ = ["bundle_filename", "bundle_files", "write_bundle"]
+__all__ = ["bundle_filename", "bundle_files", "write_bundle", "write_mapping"]
 
 # Fixed member timestamps: the zip's bytes depend only on its content.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -101,4 +101,27 @@ def write_bundle(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    return target
+
+
+def write_mapping(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
+    """Write the bundle's pseudonym mapping (original → pseudonym, by kind) for the installer.
+
+    The file is readable by its owner only. It is never part of a bundle:
+    with it, whoever holds the bundle could undo the redaction.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "created_at": bundle.created_at.isoformat(),
+        "bundle": bundle_filename(bundle),
+        "redaction": bundle.redaction.level,
+        "note": "Pseudonyms of this bundle and what they stand for. Keep it; never attach it to a ticket.",
+        "mapping": bundle.pseudonym_mapping,
+    }
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        json.dump(document, fh, indent=2, ensure_ascii=False, sort_keys=True)
+        fh.write("\n")
     return target

@@ -23,7 +23,7 @@ _DESCRIPTION = """\
 Smart-home network diagnostics. On site, `homediag run` looks at the network
 from this computer, prints what is wrong and how to fix it, and writes one
 bundle file to attach to the support ticket. Support opens bundles with
-`homediag show`.
+`homediag show`, `report`, `validate`, `analyze`, `diff` and `triage`.
 """
 
 
@@ -65,6 +65,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--redact", choices=["support", "public", "none"], help="redaction level (default support)"
+    )
+    p.add_argument(
+        "--keep-mapping",
+        metavar="PATH",
+        help="also write the pseudonym mapping here (owner-only file; never part of the bundle)",
     )
     p.add_argument(
         "--unprivileged", action="store_true", help="behave as an ordinary user even when root"
@@ -120,6 +125,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print bundle.json instead")
     p.set_defaults(handler=_lazy("homediag.cli.show", "cmd_show"))
 
+    p = sub.add_parser(
+        "validate",
+        help="verify a bundle: exit 0 valid, 3 not a safe bundle, 4 manifest/hashes, 5 schema",
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
+    p.set_defaults(handler=_lazy("homediag.cli.support", "cmd_validate"))
+
+    p = sub.add_parser("report", help="render a bundle as self-contained HTML or Markdown")
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.add_argument(
+        "--format", choices=["html", "md"], help="default: html (md when FILE ends in .md)"
+    )
+    p.set_defaults(handler=_lazy("homediag.cli.support", "cmd_report"))
+
+    p = sub.add_parser(
+        "analyze", help="today's rules on a bundle, and how they differ from its own"
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_lazy("homediag.cli.support", "cmd_analyze"))
+
+    p = sub.add_parser("diff", help="what changed between two bundles of one home")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=20.0,
+        metavar="PCT",
+        help="smallest relative change of a metric worth showing (default 20)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_lazy("homediag.cli.support", "cmd_diff"))
+
+    p = sub.add_parser("triage", help="the bundles of a folder, worst first")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_lazy("homediag.cli.support", "cmd_triage"))
+
     p = sub.add_parser("schema", help="print the JSON Schema of bundle.json (or of a pack)")
     p.add_argument(
         "--packs", action="store_true", help="the schema of integration pack files instead"
@@ -129,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("probes", help="list probes, what they need, and whether they can run here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_lazy("homediag.cli.info", "cmd_probes"))
+
+    p = sub.add_parser("catalog", help="the findings catalog: every finding, its evidence and fix")
+    p.add_argument("--json", action="store_true", help="JSON instead of Markdown")
+    p.set_defaults(handler=_lazy("homediag.cli.info", "cmd_catalog"))
 
     p = sub.add_parser("packs", help="list the integration packs and where each comes from")
     p.add_argument("--pack", action="append", dest="packs", metavar="DIR", help="extra pack folder")

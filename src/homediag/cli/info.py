@@ -11,7 +11,7 @@ from typing import Any
 
 from homediag._version import __version__
 
-__all__ = ["cmd_packs", "cmd_probes", "cmd_schema", "cmd_version"]
+__all__ = ["cmd_catalog", "cmd_packs", "cmd_probes", "cmd_schema", "cmd_version"]
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -38,6 +38,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from homediag.bundle.schema import bundle_schema_json  # noqa: PLC0415
 
     sys.stdout.write(bundle_schema_json())
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    """Print the findings catalog (Markdown, or JSON with ``--json``)."""
+    from homediag.analyze.docs import catalog_json, catalog_markdown  # noqa: PLC0415
+
+    sys.stdout.write(catalog_json() if args.json else catalog_markdown())
     return 0
 
 

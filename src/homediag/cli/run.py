@@ -100,6 +100,11 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     path: Path | None = None
     if not args.no_bundle:
         path = write_bundle(bundle, args.output, secrets=runner.secrets)
+    if getattr(args, "keep_mapping", None):
+        from homediag.bundle.writer import write_mapping  # noqa: PLC0415
+
+        mapping = write_mapping(bundle, args.keep_mapping)
+        print(f"pseudonym mapping: {mapping} (for you only: never attach it)", file=sys.stderr)
     if args.json:
         sys.stdout.write(bundle.model_dump_json(indent=2) + "\n")
         if path:

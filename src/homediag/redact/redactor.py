@@ -48,6 +48,19 @@ _IPV6_RE = re.compile(
     r"(?<![0-9A-Fa-f:.])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:.])"
     r"|(?<![0-9A-Fa-f:.])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:.])"
 )
+# "password=…", "psk: …", "Key Content : …" (netsh), "Authorization: Bearer …" in
+# tool outputs and device strings. The key must stand alone ("requires_api_password"
+# is a flag name, not a password).
+_ASSIGNED_SECRET_RE = re.compile(
+    r"(?<![A-Za-z0-9_])(?P<key>password|passwd|pwd|passphrase|wpa_passphrase|psk|secret|"
+    r"token|access_token|api_key|apikey|key content|schlüsselinhalt|contenu de la clé)"
+    r"(?P<sep>\s*[:=]\s*)(?P<quote>[\"']?)(?P<value>[^\s\"',;&]+)"
+    r"|(?<![A-Za-z0-9_])(?P<bearer>bearer)(?P<space>\s+)(?P<token>[A-Za-z0-9._~+/=-]{8,})",
+    re.IGNORECASE,
+)
+_NOT_SECRETS = frozenset(
+    {"true", "false", "yes", "no", "none", "null", "on", "off", "required", "present"}
+)
 _URL_CREDENTIALS_RE = re.compile(
     r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^/\s@]*)@"
 )
@@ -160,6 +173,7 @@ class Redactor:
             return text
         if "@" in text and "://" in text:
             text = _URL_CREDENTIALS_RE.sub(self._url_credentials, text)
+        text = _ASSIGNED_SECRET_RE.sub(self._assigned_secret, text)
         text = self._scrub_secrets(text)
         if self.level == "none":
             return text
@@ -189,8 +203,32 @@ class Redactor:
             # Longest first, so "kitchen-display" wins over "kitchen".
             alternatives = sorted(originals, key=len, reverse=True)
             pattern = "|".join(re.escape(a) for a in alternatives)
-            self._known_re = re.compile(pattern, re.IGNORECASE) if alternatives else None
+            # Whole names only: "Home" (a location) must not eat into "homekit",
+            # "esphome" or "_home-assistant._tcp". A dot ends a name, so
+            # "kitchen-sensor" is still found in "kitchen-sensor.local.".
+            self._known_re = (
+                re.compile(rf"(?<![A-Za-z0-9_-])(?:{pattern})(?![A-Za-z0-9_-])", re.IGNORECASE)
+                if alternatives
+                else None
+            )
         return self._known_re
+
+    def _assigned_secret(self, match: re.Match[str]) -> str:
+        if match.group("bearer"):
+            self.secrets.add(match.group("token"))
+            self._count_secret(match.group("token"))
+            return f"{match.group('bearer')}{match.group('space')}{REDACTED}"
+        value = match.group("value")
+        if (
+            value.lower() in _NOT_SECRETS
+            or value.startswith("[")
+            or set(value) <= {"*", "x", "X", "•"}
+        ):
+            return match.group(0)
+        if len(value) >= 4:  # shorter values are replaced, not hunted (see MIN_SECRET_LENGTH)
+            self.secrets.add(value)
+            self._count_secret(value)
+        return f"{match.group('key')}{match.group('sep')}{match.group('quote')}{REDACTED}"
 
     def _url_credentials(self, match: re.Match[str]) -> str:
         password = match.group("password")

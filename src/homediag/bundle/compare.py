@@ -1,0 +1,259 @@
+"""Comparing two bundles of one home: what appeared, vanished, got fixed, broke, or moved.
+
+Bundles are redacted, each with its own pseudonyms, so devices are matched by
+what redaction keeps: private addresses (kept at every level), then names,
+then the MAC. Findings are matched by id and what they are about (the
+address, URL, host… in their evidence). Metrics are the few numbers support
+compares between visits: loss and latency to the router, resolver times,
+broker round trips, signal, how much was discovered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from homediag.analyze.finding import Finding
+from homediag.bundle.models import Bundle, Device
+from homediag.net.addr import address_scope
+
+__all__ = [
+    "BundleDiff",
+    "DeviceRef",
+    "FindingRef",
+    "MetricChange",
+    "bundle_metrics",
+    "diff_bundles",
+]
+
+#: Evidence keys that say what a finding is about, most specific first.
+_SUBJECT_KEYS = (
+    "url",
+    "instance",
+    "address",
+    "host",
+    "gateway",
+    "server",
+    "broker",
+    "interface",
+    "probe",
+)
+
+
+class DeviceRef(BaseModel):
+    """A device as the diff names it."""
+
+    key: str
+    kind: str
+    addresses: list[str] = Field(default_factory=list)
+    hostnames: list[str] = Field(default_factory=list)
+
+
+class FindingRef(BaseModel):
+    """A finding as the diff names it."""
+
+    id: str
+    severity: str
+    subject: str = ""
+    title: str
+    detail: str
+
+
+class MetricChange(BaseModel):
+    """A number that moved between the two bundles (``None``: not measured in that one)."""
+
+    name: str
+    old: float | None
+    new: float | None
+
+
+class BundleDiff(BaseModel):
+    """What changed from ``old`` to ``new``."""
+
+    old_created_at: datetime
+    new_created_at: datetime
+    devices_appeared: list[DeviceRef] = Field(default_factory=list)
+    devices_vanished: list[DeviceRef] = Field(default_factory=list)
+    devices_changed: list[tuple[DeviceRef, DeviceRef]] = Field(
+        default_factory=list, description="Same device, other addresses or kind: (old, new)."
+    )
+    findings_new: list[FindingRef] = Field(default_factory=list)
+    findings_resolved: list[FindingRef] = Field(default_factory=list)
+    findings_changed: list[tuple[FindingRef, FindingRef]] = Field(
+        default_factory=list, description="Same finding, other severity: (old, new)."
+    )
+    probes_changed: dict[str, tuple[str | None, str | None]] = Field(
+        default_factory=dict, description="Probe status, old → new."
+    )
+    metrics_moved: list[MetricChange] = Field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing changed."""
+        return not (
+            self.devices_appeared
+            or self.devices_vanished
+            or self.devices_changed
+            or self.findings_new
+            or self.findings_resolved
+            or self.findings_changed
+            or self.probes_changed
+            or self.metrics_moved
+        )
+
+
+def device_key(device: Device) -> str:
+    """How a device is recognised across bundles: a real address, else a name, else the MAC."""
+    # Real addresses are the same in both bundles (private ones are never
+    # pseudonymized); masked public ones ("public-ip-3") are per bundle.
+    for address in sorted(device.addresses):
+        if address_scope(address) is not None:
+            return f"addr:{address}"
+    if device.hostnames:
+        return "name:" + sorted(h.lower().rstrip(".") for h in device.hostnames)[0]
+    if device.mac:
+        return f"mac:{device.mac}"
+    return f"id:{device.id}"
+
+
+def _device_ref(device: Device) -> DeviceRef:
+    return DeviceRef(
+        key=device_key(device),
+        kind=device.kind,
+        addresses=list(device.addresses),
+        hostnames=list(device.hostnames),
+    )
+
+
+def finding_subject(finding: Finding) -> str:
+    """What a finding is about (an address, URL, host…), from its evidence."""
+    for key in _SUBJECT_KEYS:
+        value = finding.evidence.get(key)
+        if isinstance(value, str | int | float) and value != "":
+            return str(value)
+    return ""
+
+
+def _finding_ref(finding: Finding) -> FindingRef:
+    return FindingRef(
+        id=finding.id,
+        severity=finding.severity,
+        subject=finding_subject(finding),
+        title=finding.title,
+        detail=finding.detail,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _data(bundle: Bundle, probe: str) -> dict[str, Any]:
+    record = bundle.probes.get(probe)
+    return record.data if record is not None and isinstance(record.data, dict) else {}
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def bundle_metrics(bundle: Bundle) -> dict[str, float]:
+    """The comparable numbers of a bundle, by name (read defensively: bundles are untrusted)."""
+    out: dict[str, float] = {}
+
+    def put(name: str, value: Any) -> None:
+        number = _number(value)
+        if number is not None:
+            out[name] = number
+
+    for gateway in _items(_data(bundle, "router").get("gateways")):
+        ping = _obj(gateway.get("ping"))
+        for key in ("loss_pct", "rtt_avg_ms", "jitter_ms"):
+            put(f"router {gateway.get('address')} {key}", ping.get(key))
+    for server in _items(_data(bundle, "dns").get("servers")):
+        put(f"dns {server.get('server')} median_ms", server.get("median_ms"))
+    mqtt = _data(bundle, "mqtt")
+    session = _obj(mqtt.get("session"))
+    put("mqtt connack_ms", session.get("connack_ms"))
+    for stats in _items(mqtt.get("latency")):
+        put(f"mqtt qos{stats.get('qos')} p95_ms", stats.get("p95_ms"))
+        put(f"mqtt qos{stats.get('qos')} lost", stats.get("lost"))
+    mdns = _data(bundle, "mdns")
+    if "instances" in mdns:
+        out["mdns instances"] = float(len(_items(mdns.get("instances"))))
+    lan = _data(bundle, "lan")
+    if "hosts" in lan:
+        out["lan live hosts"] = float(len(_items(lan.get("hosts"))))
+    wifi = _data(bundle, "wifi")
+    link = _obj(wifi.get("link"))
+    for key in ("rssi_dbm", "snr_db", "retry_rate_pct", "tx_rate_mbps"):
+        put(f"wifi {key}", link.get(key))
+    endpoints = _data(bundle, "endpoints")
+    if "results" in endpoints:
+        results = _items(endpoints.get("results"))
+        out["endpoints identified"] = float(sum(1 for r in results if r.get("identified") is True))
+    out["devices"] = float(len(bundle.devices))
+    return out
+
+
+def _moved(name: str, old: float, new: float, threshold_pct: float) -> bool:
+    # Small absolute changes are noise whatever their ratio (1 ms → 2 ms).
+    if name.endswith("_ms"):
+        floor = 5.0
+    elif name.endswith(("_dbm", "_db")):
+        floor = 3.0
+    elif name.endswith("_pct"):
+        floor = 1.0
+    else:
+        floor = 1.0
+    change = abs(new - old)
+    return change >= floor and change >= abs(old) * threshold_pct / 100.0
+
+
+def diff_bundles(old: Bundle, new: Bundle, *, threshold_pct: float = 20.0) -> BundleDiff:
+    """What changed between two bundles of the same home (``old`` first)."""
+    diff = BundleDiff(old_created_at=old.created_at, new_created_at=new.created_at)
+    old_devices = {device_key(d): d for d in old.devices}
+    new_devices = {device_key(d): d for d in new.devices}
+    diff.devices_appeared = [
+        _device_ref(new_devices[k]) for k in sorted(set(new_devices) - set(old_devices))
+    ]
+    diff.devices_vanished = [
+        _device_ref(old_devices[k]) for k in sorted(set(old_devices) - set(new_devices))
+    ]
+    for key in sorted(set(old_devices) & set(new_devices)):
+        seen, seen_now = old_devices[key], new_devices[key]
+        if set(seen.addresses) != set(seen_now.addresses) or seen.kind != seen_now.kind:
+            diff.devices_changed.append((_device_ref(seen), _device_ref(seen_now)))
+    old_findings = {(f.id, finding_subject(f)): f for f in old.findings}
+    new_findings = {(f.id, finding_subject(f)): f for f in new.findings}
+    diff.findings_new = [
+        _finding_ref(new_findings[k]) for k in sorted(set(new_findings) - set(old_findings))
+    ]
+    diff.findings_resolved = [
+        _finding_ref(old_findings[k]) for k in sorted(set(old_findings) - set(new_findings))
+    ]
+    diff.findings_changed = [
+        (_finding_ref(old_findings[k]), _finding_ref(new_findings[k]))
+        for k in sorted(set(old_findings) & set(new_findings))
+        if old_findings[k].severity != new_findings[k].severity
+    ]
+    for name in sorted(set(old.probes) | set(new.probes)):
+        before = old.probes[name].status if name in old.probes else None
+        after = new.probes[name].status if name in new.probes else None
+        if before != after:
+            diff.probes_changed[name] = (before, after)
+    old_metrics, new_metrics = bundle_metrics(old), bundle_metrics(new)
+    for name in sorted(set(old_metrics) | set(new_metrics)):
+        was, now = old_metrics.get(name), new_metrics.get(name)
+        if was is None or now is None or _moved(name, was, now, threshold_pct):
+            diff.metrics_moved.append(MetricChange(name=name, old=was, new=now))
+    return diff

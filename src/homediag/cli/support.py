@@ -1,0 +1,162 @@
+"""The support engineer's commands: ``validate``, ``report``, ``analyze``, ``diff``, ``triage``.
+
+Every bundle they read is untrusted: it is verified (manifest hashes, then
+the schema) before anything else, nothing is extracted, and the only file
+ever written is the report the user asked for with ``-o``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from homediag.bundle.reader import load_bundle
+from homediag.errors import BundleError, ConfigError
+
+__all__ = ["cmd_analyze", "cmd_diff", "cmd_report", "cmd_triage", "cmd_validate"]
+
+#: ``homediag validate`` exit codes.
+VALID = 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Verify a bundle: 0 valid, 3 not a (safe) bundle, 4 manifest or hashes, 5 schema."""
+    try:
+        bundle = load_bundle(args.bundle)
+    except BundleError as exc:
+        if args.json:
+            print(json.dumps({"valid": False, "error": str(exc), "kind": type(exc).__name__}))
+        else:
+            print(f"homediag: invalid: {exc}", file=sys.stderr)
+        return exc.validate_exit_code
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "valid": True,
+                    "schema_version": bundle.schema_version,
+                    "tool": bundle.tool.model_dump(),
+                    "created_at": bundle.created_at.isoformat(),
+                    "redaction": bundle.redaction.model_dump(),
+                    "findings": len(bundle.findings),
+                }
+            )
+        )
+    else:
+        print(
+            f"valid: {Path(args.bundle).name}: schema {bundle.schema_version}, made by homediag "
+            f"{bundle.tool.version} on {bundle.created_at:%Y-%m-%d %H:%M} UTC, redaction "
+            f"{bundle.redaction.level}, {len(bundle.findings)} findings; manifest, hashes and schema OK"
+        )
+    return VALID
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file beside it (never a half-written report)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".homediag-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render a bundle as self-contained HTML or a Markdown summary (with today's renderers)."""
+    bundle = load_bundle(args.bundle)
+    fmt = args.format or ("md" if args.output and str(args.output).endswith(".md") else "html")
+    if fmt == "html":
+        from homediag.render.html import render_html  # noqa: PLC0415
+
+        text = render_html(bundle)
+    else:
+        from homediag.render.markdown import render_markdown  # noqa: PLC0415
+
+        text = render_markdown(bundle)
+    if args.output:
+        target = Path(args.output)
+        if target.is_dir():
+            raise ConfigError(f"-o {target}: is a directory; give a file name")
+        _write_atomically(target, text)
+        print(f"report written: {target}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Run today's rules on a (possibly old) bundle; say what they find that it does not, and back."""
+    from homediag.analyze.engine import analyze  # noqa: PLC0415
+
+    bundle = load_bundle(args.bundle)
+    stored = {(f.id, f.detail) for f in bundle.findings}
+    current = analyze(bundle)
+    now = {(f.id, f.detail) for f in current}
+    added = sorted(f.id for f in current if (f.id, f.detail) not in stored)
+    dropped = sorted(f.id for f in bundle.findings if (f.id, f.detail) not in now)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "findings": [f.model_dump(mode="json") for f in current],
+                    "new_with_current_rules": added,
+                    "no_longer_reported": dropped,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    from rich.console import Console  # noqa: PLC0415
+
+    from homediag.render.terminal import findings_view  # noqa: PLC0415
+
+    console = Console()
+    console.print(findings_view(bundle.model_copy(update={"findings": current})))
+    if not added and not dropped:
+        console.print(
+            f"Same findings as when the bundle was made ({len(current)}).", highlight=False
+        )
+    for finding_id in added:
+        console.print(f"new with today's rules: {finding_id}", highlight=False, markup=False)
+    for finding_id in dropped:
+        console.print(f"no longer reported: {finding_id}", highlight=False, markup=False)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What changed between two bundles of one home."""
+    from homediag.bundle.compare import diff_bundles  # noqa: PLC0415
+
+    old, new = load_bundle(args.old), load_bundle(args.new)
+    diff = diff_bundles(old, new, threshold_pct=args.threshold)
+    if args.json:
+        print(diff.model_dump_json(indent=2))
+        return 0
+    from homediag.render.compare import print_diff  # noqa: PLC0415
+
+    print_diff(diff, old_name=Path(args.old).name, new_name=Path(args.new).name)
+    return 0
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    """A folder of bundles, worst first."""
+    from homediag.bundle.triage import triage  # noqa: PLC0415
+
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: not a directory")
+    rows = triage(directory)
+    if args.json:
+        print(json.dumps({"bundles": [r.model_dump(mode="json") for r in rows]}, indent=2))
+        return 0
+    from homediag.render.compare import print_triage  # noqa: PLC0415
+
+    print_triage(rows, directory)
+    return 0

@@ -1,0 +1,128 @@
+"""Terminal views for support: the diff of two bundles and the triage of a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from homediag.bundle.compare import BundleDiff
+from homediag.bundle.triage import TriageRow
+from homediag.render.terminal import SEVERITY_STYLE
+from homediag.render.text import one_line
+
+__all__ = ["print_diff", "print_triage"]
+
+
+def _t(value: object, style: str = "") -> Text:
+    # Bundle strings are untrusted: never markup, never control characters.
+    return Text(one_line(value, 300), style=style)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def print_diff(
+    diff: BundleDiff, *, old_name: str, new_name: str, console: Console | None = None
+) -> None:
+    """What changed from the old bundle to the new one."""
+    out = console or Console()
+    out.print(
+        _t(
+            f"{old_name} ({diff.old_created_at:%Y-%m-%d %H:%M}) → {new_name} ({diff.new_created_at:%Y-%m-%d %H:%M})"
+        ),
+        highlight=False,
+    )
+    if diff.empty:
+        out.print(Text("No changes.", style="bold green"))
+        return
+    for title, refs, style in (
+        ("New findings", diff.findings_new, "red"),
+        ("Resolved findings", diff.findings_resolved, "green"),
+    ):
+        if refs:
+            table = Table(title=f"{title} ({len(refs)})", title_justify="left", expand=True)
+            for column in ("severity", "finding", "about", "detail"):
+                table.add_column(column)
+            for ref in refs:
+                table.add_row(
+                    Text(ref.severity.upper(), style=SEVERITY_STYLE.get(ref.severity, "")),
+                    _t(ref.id, style),
+                    _t(ref.subject),
+                    _t(ref.detail),
+                )
+            out.print(table)
+    for old, new in diff.findings_changed:
+        out.print(
+            _t(f"severity changed: {new.id} ({new.subject}): {old.severity} → {new.severity}")
+        )
+    for label, devices in (
+        ("appeared", diff.devices_appeared),
+        ("vanished", diff.devices_vanished),
+    ):
+        if devices:
+            table = Table(
+                title=f"Devices {label} ({len(devices)})", title_justify="left", expand=True
+            )
+            for column in ("kind", "addresses", "names"):
+                table.add_column(column)
+            for device in devices:
+                table.add_row(
+                    _t(device.kind),
+                    _t(", ".join(device.addresses)),
+                    _t(", ".join(device.hostnames)),
+                )
+            out.print(table)
+    for was, now in diff.devices_changed:
+        out.print(
+            _t(
+                f"device {now.key} ({now.kind}): addresses {', '.join(was.addresses) or '-'} → "
+                f"{', '.join(now.addresses) or '-'}"
+                + (f", kind {was.kind} → {now.kind}" if was.kind != now.kind else "")
+            )
+        )
+    if diff.probes_changed:
+        table = Table(title="Checks whose outcome changed", title_justify="left")
+        for column in ("probe", "before", "now"):
+            table.add_column(column)
+        for name, (before, after) in diff.probes_changed.items():
+            table.add_row(_t(name), _t(before or "-"), _t(after or "-"))
+        out.print(table)
+    if diff.metrics_moved:
+        table = Table(title="Metrics that moved", title_justify="left")
+        for column in ("metric", "before", "now"):
+            table.add_column(column)
+        for metric in diff.metrics_moved:
+            table.add_row(_t(metric.name), _number(metric.old), _number(metric.new))
+        out.print(table)
+
+
+def print_triage(rows: list[TriageRow], directory: Path, console: Console | None = None) -> None:
+    """The folder's bundles, worst first."""
+    out = console or Console()
+    table = Table(
+        title=_t(f"{len(rows)} bundles in {directory}, worst first"),
+        title_justify="left",
+        expand=True,
+    )
+    for column in ("worst", "crit", "warn", "info", "top finding", "made", "file"):
+        table.add_column(column)
+    for row in rows:
+        if row.error:
+            table.add_row(
+                Text("UNUSABLE", style="bold magenta"), "", "", "", _t(row.error), "", _t(row.file)
+            )
+            continue
+        table.add_row(
+            Text((row.worst or "ok").upper(), style=SEVERITY_STYLE.get(row.worst or "", "green")),
+            str(row.critical),
+            str(row.warning),
+            str(row.info),
+            _t(f"{row.top_title} ({row.top_finding})" if row.top_finding else "-"),
+            _t(f"{row.created_at:%Y-%m-%d %H:%M}" if row.created_at else ""),
+            _t(row.file),
+        )
+    out.print(table)
