@@ -170,9 +170,9 @@ def test_healthy_has_no_discovery_finding(healthy_run: tuple[Lab, Bundle]) -> No
 
 @pytest.mark.parametrize("scenario", sorted(ANOMALIES))
 def test_each_anomaly_scenario_produces_its_finding(
-    scenario: str, lab_factory: Callable[..., Lab], homediag_run: Callable[..., tuple[Bundle, str]]
+    scenario: str, scenario_run: Callable[[str], tuple[Bundle, str]]
 ) -> None:
-    bundle, _ = homediag_run(lab_factory(scenario))
+    bundle, _ = scenario_run(scenario)
     found = {f.id for f in bundle.findings}
     assert ANOMALIES[scenario] in found
     assert set(get_scenario(scenario).expect) <= found

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from homediag.bundle.models import Bundle
-from homediag.lab import Lab, get_scenario
+from homediag.lab import get_scenario
 from homediag.probes.router import RouterFacts
 from homediag.runtime.registry import BUILTIN_PROBES
 
@@ -17,9 +17,9 @@ def serious(bundle: Bundle) -> list[str]:
 
 
 def test_healthy_has_no_warning_or_critical(
-    lab_factory: Callable[..., Lab], homediag_run: Callable[..., tuple[Bundle, str]]
+    scenario_run: Callable[[str], tuple[Bundle, str]],
 ) -> None:
-    bundle, stdout = homediag_run(lab_factory("healthy"))
+    bundle, stdout = scenario_run("healthy")
     assert serious(bundle) == []
     assert "No problems found." in stdout
     # The lab laptop is wired, so the Wi-Fi probe has nothing to look at.
@@ -43,9 +43,9 @@ def test_healthy_has_no_warning_or_critical(
 
 
 def test_gateway_lossy_quotes_the_measured_loss(
-    lab_factory: Callable[..., Lab], homediag_run: Callable[..., tuple[Bundle, str]]
+    scenario_run: Callable[[str], tuple[Bundle, str]],
 ) -> None:
-    bundle, _ = homediag_run(lab_factory("gateway-lossy"))
+    bundle, _ = scenario_run("gateway-lossy")
     router = RouterFacts.model_validate(bundle.probes["router"].data)
     ping = router.gateways[0].ping
     assert ping is not None and ping.received < ping.sent
@@ -58,10 +58,8 @@ def test_gateway_lossy_quotes_the_measured_loss(
     assert latency.evidence["rtt_avg_ms"] >= 40
 
 
-def test_dns_broken_has_a_dns_finding(
-    lab_factory: Callable[..., Lab], homediag_run: Callable[..., tuple[Bundle, str]]
-) -> None:
-    bundle, _ = homediag_run(lab_factory("dns-broken"))
+def test_dns_broken_has_a_dns_finding(scenario_run: Callable[[str], tuple[Bundle, str]]) -> None:
+    bundle, _ = scenario_run("dns-broken")
     finding = next(f for f in bundle.findings if f.probe == "dns")
     assert (finding.id, finding.severity) == ("dns.resolver_not_answering", "critical")
     assert "192.168.77.1" in finding.detail and "port 53 closed" in finding.detail
@@ -70,9 +68,9 @@ def test_dns_broken_has_a_dns_finding(
 
 
 def test_no_upstream_has_an_internet_finding(
-    lab_factory: Callable[..., Lab], homediag_run: Callable[..., tuple[Bundle, str]]
+    scenario_run: Callable[[str], tuple[Bundle, str]],
 ) -> None:
-    bundle, _ = homediag_run(lab_factory("no-upstream"))
+    bundle, _ = scenario_run("no-upstream")
     finding = next(f for f in bundle.findings if f.probe == "internet")
     assert (finding.id, finding.severity) == ("internet.no_path", "critical")
     assert "network is unreachable" in finding.detail
@@ -82,8 +80,8 @@ def test_no_upstream_has_an_internet_finding(
 
 @pytest.mark.parametrize("name", ["gateway-lossy", "dns-broken", "no-upstream"])
 def test_each_scenario_produces_what_it_declares(
-    name: str, lab_factory: Callable[..., Lab], homediag_run: Callable[..., tuple[Bundle, str]]
+    name: str, scenario_run: Callable[[str], tuple[Bundle, str]]
 ) -> None:
-    bundle, _ = homediag_run(lab_factory(name))
+    bundle, _ = scenario_run(name)
     found = {f.id for f in bundle.findings}
     assert set(get_scenario(name).expect) <= found, found

@@ -245,6 +245,15 @@ class Scenario:
     ha_credentials: Literal["valid", "missing", "wrong"] = "valid"
     #: Finding ids this scenario exists to produce (documentation and tests).
     expect: tuple[str, ...] = ()
+    #: Findings that may or may not appear, because the fault is random by
+    #: design (packet loss): ids, or prefixes ending in "." for a whole probe.
+    volatile: tuple[str, ...] = ()
+
+    def is_volatile(self, finding_id: str) -> bool:
+        """Whether ``finding_id`` may come and go between runs of this scenario."""
+        return any(
+            finding_id == v or (v.endswith(".") and finding_id.startswith(v)) for v in self.volatile
+        )
 
     def host(self, role: str) -> Host:
         """The host with ``role``; ``KeyError`` if there is none."""
