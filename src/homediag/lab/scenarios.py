@@ -486,6 +486,82 @@ def scale_scenario(hosts: int = 250, services_per_host: int = 4, *, prefix: int 
     )
 
 
+def mdns_flood_scenario() -> Scenario:
+    """The healthy home plus one host that offers 5,000 resolvable services (resilience tests)."""
+    base = _healthy()
+    flood = Host(
+        "flood",
+        "192.168.77.67",
+        "02:67:67:67:67:67",
+        "flood-hub",
+        responder="flood",
+        services=(MdnsService("_http._tcp", "flood", 80),),
+    )
+    return replace(
+        base,
+        name="mdns-flood",
+        description="One host floods the LAN with 5,000 mDNS services.",
+        hosts=(*base.hosts, flood),
+        expect=("mdns.flood",),
+    )
+
+
+def mdns_malformed_scenario() -> Scenario:
+    """The healthy home plus one host that sprays malformed mDNS packets (resilience tests)."""
+    base = _healthy()
+    broken = Host(
+        "malformed",
+        "192.168.77.68",
+        "02:68:68:68:68:68",
+        "broken-stack",
+        responder="malformed",
+        services=(MdnsService("_http._tcp", "broken", 80),),
+    )
+    return replace(
+        base,
+        name="mdns-malformed",
+        description="A host answers every mDNS query, and sends unasked, packets that break the format.",
+        hosts=(*base.hosts, broken),
+    )
+
+
+def hostile_endpoints_scenario() -> Scenario:
+    """The healthy home with configured cloud endpoints that hang, trickle, send 1 GiB or break TLS."""
+    return replace(
+        _healthy(),
+        name="endpoints-hostile",
+        description=(
+            "Cloud APIs that accept and never answer, send their body a byte at a time, announce "
+            "and stream 1 GiB, or answer the TLS handshake with garbage."
+        ),
+        endpoints=(
+            ("hang", "https://hang.cloud.test/health"),
+            ("trickle", "https://trickle.cloud.test/health"),
+            ("huge", "https://huge.cloud.test/health"),
+            ("garbage", "https://garbage.cloud.test/health"),
+        ),
+    )
+
+
+def faulty_home_scenario() -> Scenario:
+    """DESIGN.md's faulty home: a blackholed broker, a hanging endpoint and 30 % loss at the router."""
+    base = _gateway_lossy()
+    return replace(
+        base,
+        name="faulty-home",
+        description=(
+            "The router drops 30 % of what it sends, the broker's ports swallow every packet, "
+            "and a cloud API accepts requests and never answers."
+        ),
+        mqtt=BrokerSpec(state="blackholed"),
+        endpoints=(
+            ("vendor-cloud", f"https://{CLOUD_ALIAS}/health"),
+            ("relay", "https://hang.cloud.test/health"),
+        ),
+        expect=("router.packet_loss", "mqtt.unreachable", "endpoints.unreachable"),
+    )
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "healthy": _healthy,
     "gateway-lossy": _gateway_lossy,

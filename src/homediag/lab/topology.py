@@ -75,7 +75,8 @@ class MdnsService:
 
 #: What a lab server speaks. HTTP personalities answer like the real device's
 #: API; ``esphome`` is ESPHome's native API framing, ``cast`` the Cast TLS
-#: channel, ``knx`` a KNXnet/IP gateway (UDP 3671, multicast search).
+#: channel, ``knx`` a KNXnet/IP gateway (UDP 3671, multicast search), ``garbage``
+#: a TLS port that answers with bytes that are no TLS at all.
 Personality = Literal[
     "home-assistant",
     "hue",
@@ -87,6 +88,7 @@ Personality = Literal[
     "esphome",
     "cast",
     "knx",
+    "garbage",
 ]
 
 #: The certificate of a TLS listener: from the lab CA (trusted by the lab's
@@ -130,6 +132,17 @@ CLOUD_SITES: tuple[CloudSite, ...] = (
     CloudSite("plain.cloud.test", "203.0.113.14", Listener(443, "cloud")),
     CloudSite("slow.cloud.test", "203.0.113.15", Listener(443, "cloud", "lab", (("delay", 1.7),))),
     CloudSite("refused.cloud.test", "203.0.113.16", None),
+    # Servers that misbehave at the HTTP or TLS level (the resilience tests).
+    CloudSite(
+        "hang.cloud.test", "203.0.113.17", Listener(443, "cloud", "lab", (("mode", "hang"),))
+    ),
+    CloudSite(
+        "trickle.cloud.test", "203.0.113.18", Listener(443, "cloud", "lab", (("mode", "trickle"),))
+    ),
+    CloudSite(
+        "huge.cloud.test", "203.0.113.19", Listener(443, "cloud", "lab", (("mode", "huge"),))
+    ),
+    CloudSite("garbage.cloud.test", "203.0.113.20", Listener(443, "garbage")),
 )
 
 
@@ -144,8 +157,9 @@ class Segment:
 
 
 #: How a host answers mDNS: a real zeroconf responder, one that answers PTR
-#: queries but never SRV/TXT/A, or a hostile flood of services and odd names.
-Responder = Literal["zeroconf", "ptr-only", "hostile"]
+#: queries but never SRV/TXT/A, a hostile flood of services and odd names,
+#: 5,000 plain services (``flood``), or broken packets (``malformed``).
+Responder = Literal["zeroconf", "ptr-only", "hostile", "flood", "malformed"]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ ends once nothing new has arrived for a quiet period and no resolution is
 pending — bounded below (answers a responder must hold back for up to a
 second, because another device just asked, still arrive; with no answer at
 all, two rounds are waited out) and above (a flooding responder cannot keep
-the run alive). Instances beyond a cap are counted, not stored.
+the run alive). Instances beyond a cap are counted, not stored; no single
+service type may take more than a quarter of the cap, so that a device
+flooding one type cannot push the real devices out of the bundle.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = ["BrowseResult", "InstanceRecord", "browse"]
 MAX_EXTRA_TYPES = 128
 #: Resolutions running at once.
 RESOLVE_CONCURRENCY = 64
+#: Dropped instance names remembered, so that repeated answers are counted once.
+_MAX_DROPPED_NAMES = 65536
 _TICK = 0.05
 
 
@@ -81,6 +85,9 @@ async def browse(
     browsers: list[AsyncServiceBrowser] = []
     queued_types: list[str] = []
     known_types = {t.lower() for t in types}
+    per_type_cap = max(1, max_instances // 4)
+    per_type: dict[str, int] = {}
+    dropped: set[str] = set()
 
     async def resolve(record: InstanceRecord) -> None:
         async with semaphore:
@@ -135,11 +142,15 @@ async def browse(
             queued_types.append(found_type)
             return
         key = name.lower()
-        if key in result.instances:
+        if key in result.instances or key in dropped:
             return
-        if len(result.instances) >= max_instances:
+        type_key = service_type.lower()
+        if len(result.instances) >= max_instances or per_type.get(type_key, 0) >= per_type_cap:
+            if len(dropped) < _MAX_DROPPED_NAMES:
+                dropped.add(key)
             result.dropped_instances += 1
             return
+        per_type[type_key] = per_type.get(type_key, 0) + 1
         record = InstanceRecord(type=service_type, name=name, seen_at=now - start)
         result.instances[key] = record
         state["last"] = now

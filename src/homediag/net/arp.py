@@ -8,6 +8,7 @@ imported lazily, in a worker thread, only when a sweep runs.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,28 @@ class SweepResult:
     rate: float
     duration_s: float
     capped: bool
+    error: str | None = None
+
+
+class _SendErrors(logging.Filter):
+    """Keeps scapy's own reports of failed sends off stderr, and remembers them.
+
+    ``srp`` sends from a thread of its own and only *logs* an error there (an
+    interface that went down mid-sweep): without this, the sweep would look
+    complete and a traceback would land on the installer's terminal.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            cause = record.exc_info[1] if record.exc_info else None
+            text = str(cause) if cause is not None else record.getMessage()
+            if text and text not in self.messages and len(self.messages) < 5:
+                self.messages.append(text[:200])
+        return False
 
 
 def sweep_targets(
@@ -57,7 +80,15 @@ def arp_sweep(
     conf.verb = 0
     frames = [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=h, psrc=address) for h in hosts]
     start = time.monotonic()
-    answered, _ = srp(frames, iface=interface, timeout=reply_timeout, inter=1.0 / rate, verbose=0)
+    errors = _SendErrors()
+    scapy_log = logging.getLogger("scapy.runtime")
+    scapy_log.addFilter(errors)
+    try:
+        answered, _ = srp(
+            frames, iface=interface, timeout=reply_timeout, inter=1.0 / rate, verbose=0
+        )
+    finally:
+        scapy_log.removeFilter(errors)
     replies: dict[str, str] = {}
     for _sent, received in answered:
         mac = normalize_mac(str(received[ARP].hwsrc))
@@ -70,4 +101,5 @@ def arp_sweep(
         rate=rate,
         duration_s=round(time.monotonic() - start, 3),
         capped=capped,
+        error="; ".join(errors.messages) or None,
     )

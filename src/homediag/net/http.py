@@ -70,15 +70,19 @@ class HttpResult(BaseModel):
     error_kind: ErrorKind | None = None
 
 
-async def _read_capped(response: Any, cap: int) -> tuple[bytes, bool]:
+async def _read_capped(response: Any, cap: int, result: HttpResult) -> tuple[bytes, bool]:
+    # result.body_bytes follows the read, so that a body that never ends
+    # (a server trickling bytes) is reported with what did arrive.
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(65536):
         if size + len(chunk) > cap:
             chunks.append(chunk[: cap - size])
+            result.body_bytes = cap
             return b"".join(chunks), True
         chunks.append(chunk)
         size += len(chunk)
+        result.body_bytes = size
     return b"".join(chunks), False
 
 
@@ -185,10 +189,18 @@ async def fetch(
                     result.headers = {
                         k: response.headers[k][:300] for k in _KEPT_HEADERS if k in response.headers
                     }
-                    body, result.body_truncated = await _read_capped(response, max_body)
+                    result.stage = "http"
+                    body, result.body_truncated = await _read_capped(response, max_body, result)
                     result.body_bytes = len(body)
         except TimeoutError:
-            result.error_kind, result.error = "timeout", f"no response within {timeout:g} s"
+            result.error_kind = "timeout"
+            if result.status is None:
+                result.error = f"no response within {timeout:g} s"
+            else:
+                result.error = (
+                    f"the body did not end within {timeout:g} s: status {result.status}, "
+                    f"then {result.body_bytes} bytes"
+                )
             return result, b""
         except aiohttp.ClientConnectorError as exc:
             cause = exc.os_error

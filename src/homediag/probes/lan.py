@@ -50,6 +50,9 @@ class SweepStats(BaseModel):
     capped: bool = Field(
         description="The subnet was larger than allowed; only the block around us was swept."
     )
+    error: str | None = Field(
+        None, description="Sending failed part-way (the interface went down): replies are partial."
+    )
 
 
 class LanFacts(BaseModel):
@@ -119,6 +122,7 @@ class LanProbe(Probe):
                     rate_pps=sweep.rate,
                     duration_s=sweep.duration_s,
                     capped=sweep.capped,
+                    error=sweep.error,
                 )
                 for address, mac in sweep.replies.items():
                     hosts[address] = LanHost(address=address, mac=mac, sources=["arp"])
@@ -162,6 +166,8 @@ class LanProbe(Probe):
                 f" (ARP sweep: {sweep_stats.replies} of {sweep_stats.targets} answered"
                 f" in {sweep_stats.duration_s:.1f} s)"
             )
+            if sweep_stats.error:
+                summary += f"; the sweep was cut short: {sweep_stats.error}"
         else:
             summary += f" (neighbour table only: {facts.sweep_skipped})"
         devices = [

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import socket
 import ssl
@@ -70,6 +71,17 @@ async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.transport.abort()
 
 
+async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    # Broken TLS: whatever the client says (a ClientHello), answer with bytes
+    # that are no TLS record at all, then hang up.
+    with contextlib.suppress(OSError, TimeoutError):
+        async with asyncio.timeout(10):
+            await reader.read(65536)
+            writer.write(b"\x16\x03\x03\xff\xff" + os.urandom(2048))
+            await writer.drain()
+    writer.transport.abort()
+
+
 async def _start(spec: dict[str, Any], sock: socket.socket) -> Any:
     personality = spec["personality"]
     options = spec.get("options", {})
@@ -88,6 +100,8 @@ async def _start(spec: dict[str, Any], sock: socket.socket) -> Any:
         return await asyncio.start_server(api, sock=sock)
     if personality == "cast":
         return await asyncio.start_server(_hold, sock=sock, ssl=ctx)
+    if personality == "garbage":
+        return await asyncio.start_server(_garbage, sock=sock)
     if personality == "knx":
         transport, _ = await loop.create_datagram_endpoint(
             lambda: KnxGateway(spec["address"], spec["port"], spec["mac"], options), sock=sock

@@ -11,7 +11,9 @@ follow what the real devices send, trimmed to the fields that matter:
   (``model``/``ver``/``gen``/``auth_en``);
 * ``sonos``: the UPnP ``/xml/device_description.xml`` on port 1400;
 * ``wled``: ``/json/info`` (for the example pack in ``examples/``);
-* ``cloud``: a vendor API with ``/health``, optionally slow (``delay``);
+* ``cloud``: a vendor API with ``/health``, optionally slow (``delay``), or
+  broken on purpose (``mode``): ``hang`` never answers, ``trickle`` sends its
+  body a byte at a time and never ends, ``huge`` announces and streams 1 GiB;
 * ``not-found``: a web server that answers 404 to everything.
 """
 
@@ -226,10 +228,37 @@ def _wled(options: dict[str, Any]) -> web.Application:
     return app
 
 
+#: What ``huge`` announces and would send: far more than any client should read.
+HUGE_BODY = 1024**3
+
+
+async def _broken(request: web.Request, mode: str) -> web.StreamResponse:
+    """Answer the way a broken server does: never, a byte at a time, or without end."""
+    if mode == "hang":
+        await asyncio.sleep(3600)  # the client's timeout ends this, or the lab's teardown
+        raise web.HTTPGatewayTimeout
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    if mode == "huge":
+        response.content_length = HUGE_BODY
+    await response.prepare(request)
+    if mode == "trickle":
+        await response.write(b'{"status": "')
+        while True:  # one byte every 200 ms, for ever: only a total timeout ends it
+            await response.write(b"o")
+            await asyncio.sleep(0.2)
+    chunk = bytes(64 * 1024)
+    for _ in range(HUGE_BODY // len(chunk)):
+        await response.write(chunk)  # ends with ConnectionResetError when the client leaves
+    return response
+
+
 def _cloud(options: dict[str, Any]) -> web.Application:
     delay = float(options.get("delay", 0.0))
+    mode = str(options.get("mode", ""))
 
-    async def health(request: web.Request) -> web.Response:
+    async def health(request: web.Request) -> web.StreamResponse:
+        if mode:
+            return await _broken(request, mode)
         if delay:
             await asyncio.sleep(delay)
         return web.json_response({"status": "ok", "host": request.host})

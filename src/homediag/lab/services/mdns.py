@@ -12,6 +12,10 @@ Responders:
 * ``ptr-only``: answers the browse (PTR) but never SRV, TXT or addresses.
 * ``hostile``: hundreds of instances and service types, maximal TXT records,
   names with control characters, HTML and non-UTF-8 bytes.
+* ``flood``: 5,000 ordinary, resolvable services from one host.
+* ``malformed``: answers every query, and keeps sending unasked, packets that
+  break the DNS wire format (short headers, compression loops, records that
+  run past the end, lying counts), built byte by byte.
 """
 
 from __future__ import annotations
@@ -90,6 +94,11 @@ class RawResponder(asyncio.DatagramProtocol):
         self.enumerated: list[Any] = []
         if self.mode == "hostile":
             self._build_hostile(device)
+        elif self.mode == "flood":
+            for i in range(FLOOD_SERVICES):
+                self._add("_http._tcp", f"sensor-{i:04d}".encode(), 80, {"id": str(i)})
+        elif self.mode == "malformed":
+            pass  # nothing valid to offer: see malformed_packets()
         else:
             for service in device["services"]:
                 self._add(
@@ -140,8 +149,26 @@ class RawResponder(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        if self.mode == "malformed":
+            asyncio.get_running_loop().create_task(self._spray())
+
+    async def _spray(self) -> None:
+        # Unasked, five times a second: whoever listens gets them mid-browse.
+        while self.transport is not None and not self.transport.is_closing():
+            self._send_malformed()
+            await asyncio.sleep(0.2)
+
+    def _send_malformed(self) -> None:
+        if self.transport is None:
+            return
+        for packet in malformed_packets():
+            with contextlib.suppress(Exception):
+                self.transport.sendto(packet, (_MDNS_GROUP, _MDNS_PORT))
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.mode == "malformed":
+            self._send_malformed()
+            return
         try:
             query = dns.message.from_wire(data)
         except Exception:  # noqa: BLE001 - anything unparsable is ignored, as responders do
@@ -195,6 +222,46 @@ class RawResponder(asyncio.DatagramProtocol):
         message.answer.extend(rrsets)
         with contextlib.suppress(Exception):
             self.transport.sendto(message.to_wire(max_size=65000), (_MDNS_GROUP, _MDNS_PORT))
+
+
+#: How many services the ``flood`` responder offers.
+FLOOD_SERVICES = 5000
+
+_RESPONSE = struct.pack("!HHHHHH", 0, 0x8400, 0, 1, 0, 0)  # id 0, QR|AA, one answer
+
+
+def _wire(*labels: bytes) -> bytes:
+    return b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+
+
+def malformed_packets() -> list[bytes]:
+    """mDNS responses that break the wire format, each in its own way."""
+    http = _wire(b"_http", b"_tcp", b"local")
+    ptr, srv, txt, a_type = (struct.pack("!HH", t, 1) for t in (12, 33, 16, 1))
+    ttl = struct.pack("!I", 120)
+    instance = _wire(b"evil\xff\xfe", b"_http", b"_tcp", b"local")
+    return [
+        b"",  # empty datagram
+        b"\x00\x00\x84",  # shorter than a header
+        struct.pack("!HHHHHH", 0, 0x8400, 1, 0, 0, 0),  # a question promised, none there
+        _RESPONSE + b"\xc0\x0c" + ptr + ttl + b"\x00\x02\xc0\x0c",  # name points at itself
+        _RESPONSE + b"\x3fshort",  # a 63-byte label that ends after five
+        _RESPONSE + http + ptr + ttl + b"\xff\xff" + instance,  # rdlength past the end
+        _RESPONSE + b"\x80abc\x00" + ptr + ttl + b"\x00\x00",  # reserved label type
+        _RESPONSE + http + a_type + ttl + b"\x00\x03\x0a\x00\x00",  # 3-byte address
+        _RESPONSE + instance + srv + ttl + b"\x00\x08" + b"\x00\x00\x00\x00\x00\x50\xc3\xff",
+        _RESPONSE + instance + txt + ttl + b"\x00\x04\x7fabc",  # TXT string past its rdata
+        _RESPONSE + b"\x3f" * 300,  # labels without end, a name far beyond 255 bytes
+        struct.pack("!HHHHHH", 0, 0x8400, 0, 0xFFFF, 0xFFFF, 0xFFFF)
+        + http
+        + ptr
+        + ttl
+        + struct.pack("!H", len(instance))
+        + instance,  # one real record, counts that claim 65,535 of each
+        _RESPONSE + http + ptr + ttl + struct.pack("!H", len(instance)) + instance,  # valid PTR
+        _RESPONSE + instance + srv + ttl + b"\x00\x08\x00\x00\x00\x00\x00\x50\xc0\x0c",
+        os.urandom(512),
+    ]
 
 
 def _raw_socket(ipv4: str) -> socket.socket:
