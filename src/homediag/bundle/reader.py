@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,8 +99,14 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> byte
     # Read at most the declared size plus one byte: a lying header cannot make
     # us inflate more than the caps allow.
     limit = min(info.file_size, MAX_MEMBER_BYTES)
-    with zf.open(info) as fh:
-        data = fh.read(limit + 1)
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(limit + 1)
+    except zlib.error as exc:
+        # Damaged compressed data (a bad transfer): zipfile lets zlib's own error through.
+        raise BundleIntegrityError(
+            f"{label}: member {info.filename!r} is damaged (does not decompress: {exc})"
+        ) from exc
     if len(data) > limit:
         raise BundleFormatError(f"{label}: member {info.filename!r} is larger than its header says")
     return data

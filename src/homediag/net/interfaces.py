@@ -72,7 +72,7 @@ def read_sysfs(interfaces: list[InterfaceInfo], root: Path = SYS_CLASS_NET) -> l
             info.model_copy(
                 update={
                     "mac": mac if mac and mac != "00:00:00:00:00:00" else None,
-                    "mtu": int(mtu) if mtu and mtu.isdigit() else None,
+                    "mtu": int(mtu) if mtu and mtu.isdecimal() else None,
                     "up": up,
                     "wireless": wireless if base.exists() else None,
                 }

@@ -59,10 +59,18 @@ def parse_proc_net_arp(text: str) -> list[Neighbor]:
             continue
         address, _hw_type, flags, mac_text, _mask, device = fields[:6]
         mac = normalize_mac(mac_text)
-        if mac is None or flags == "0x0":
+        if mac is None or flags == "0x0" or address_family(address) != "ipv4":
             continue
         out.append(Neighbor(address=address, mac=mac, interface=device, state="reachable"))
     return out
+
+
+def _after(fields: list[str], keyword: str) -> str | None:
+    """The word after ``keyword`` in a line of ``ip`` output, if both are there."""
+    if keyword not in fields:
+        return None
+    index = fields.index(keyword) + 1
+    return fields[index] if index < len(fields) else None
 
 
 def parse_ip_neigh(text: str) -> list[Neighbor]:
@@ -75,8 +83,9 @@ def parse_ip_neigh(text: str) -> list[Neighbor]:
         state = fields[-1] if fields[-1].isupper() else None
         if state in ("FAILED", "INCOMPLETE"):
             continue
-        mac = normalize_mac(fields[fields.index("lladdr") + 1])
-        device = fields[fields.index("dev") + 1] if "dev" in fields else None
+        mac = _after(fields, "lladdr")
+        mac = normalize_mac(mac) if mac else None
+        device = _after(fields, "dev")
         if mac:
             out.append(
                 Neighbor(
@@ -100,7 +109,7 @@ def parse_arp_an(text: str) -> list[Neighbor]:
         if not m:
             continue
         mac = normalize_mac(m["mac"])
-        if mac and address_scope(m["ip"]) != "multicast":
+        if mac and address_family(m["ip"]) and address_scope(m["ip"]) != "multicast":
             out.append(Neighbor(address=m["ip"], mac=mac, interface=m["iface"]))
     return out
 
@@ -118,12 +127,12 @@ def parse_arp_a_windows(text: str) -> list[Neighbor]:
     for line in text.splitlines():
         head = _ARP_A_WIN_IFACE.match(line)
         if head:
-            iface = head["ip"]
+            iface = head["ip"] if address_family(head["ip"]) else None
             continue
         row = _ARP_A_WIN_ROW.match(line)
         if row:
             mac = normalize_mac(row["mac"])
-            if mac and address_scope(row["ip"]) != "multicast":
+            if mac and address_family(row["ip"]) and address_scope(row["ip"]) != "multicast":
                 out.append(
                     Neighbor(address=row["ip"], mac=mac, interface=iface, state=row["kind"].lower())
                 )

@@ -176,7 +176,7 @@ def parse_route_print(text: str) -> list[Gateway]:
     gateways: list[Gateway] = []
     for line in text.splitlines():
         m4 = _ROUTE_PRINT_V4.match(line)
-        if m4:
+        if m4 and address_family(m4["gw"]) == "ipv4":
             gateways.append(
                 Gateway(
                     address=m4["gw"], interface=m4["iface"], family="ipv4", metric=int(m4["metric"])

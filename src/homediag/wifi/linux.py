@@ -120,9 +120,9 @@ def parse_iw_station_dump(text: str, link: WifiLink) -> WifiLink:
         if not sep:
             continue
         value = value.strip()
-        if key in counters and value.isdigit():
+        if key in counters and value.isdecimal():
             setattr(link, counters[key], int(value))
-        elif key == "beacon loss" and value.isdigit():
+        elif key == "beacon loss" and value.isdecimal():
             link.beacon_loss = int(value)
         elif key == "signal avg" and link.rssi_dbm is None:
             if m := re.match(_NUMBER, value):
@@ -215,10 +215,10 @@ def parse_nmcli_wifi_list(text: str, interface: str) -> NmcliScan:
         if len(fields) < 8:
             continue
         is_active, ssid, bssid, chan, freq, rate, signal, security = fields[:8]
-        channel = int(chan) if chan.isdigit() else None
+        channel = int(chan) if chan.isdecimal() else None
         mhz = re.match(r"(\d+)", freq)
         band = band_of_frequency(float(mhz.group(1))) if mhz else band_of_channel(channel)
-        percent = int(signal) if signal.isdigit() else None
+        percent = int(signal) if signal.isdecimal() else None
         nearby.append(
             NearbyNetwork(
                 ssid=ssid or None,
@@ -255,7 +255,10 @@ def parse_proc_net_wireless(text: str) -> dict[str, tuple[float | None, float | 
         parts = rest.split()
         if not sep or len(parts) < 4:
             continue
-        level, noise = (float(p.rstrip(".")) for p in parts[2:4])
+        try:
+            level, noise = (float(p.rstrip(".")) for p in parts[2:4])
+        except ValueError:
+            continue  # not this layout: a line we do not understand is not a fact
         # -256 (and 0 for level) mean "not reported" in wireless extensions.
         out[name.strip()] = (
             level if -150 < level < 0 else None,

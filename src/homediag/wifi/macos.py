@@ -57,23 +57,39 @@ def _security(value: Any) -> str | None:
     return " ".join(w.upper() if w.startswith(("wpa", "wep")) else w.capitalize() for w in words)
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list; anything else in the report's place counts as nothing."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def parse_system_profiler(text: str) -> AirportReport:
-    """Parse the JSON of ``system_profiler SPAirPortDataType -json``."""
+    """Parse the JSON of ``system_profiler SPAirPortDataType -json``.
+
+    Raises ``ValueError`` when the text is not JSON; JSON of another shape
+    (a future macOS) gives an empty report rather than an error.
+    """
     report = AirportReport()
     data = json.loads(text)
-    for section in data.get("SPAirPortDataType", []):
-        for iface in section.get("spairport_airport_interfaces", []):
-            name = iface.get("_name", "")
+    if not isinstance(data, dict):
+        return report
+    for section in _dicts(data.get("SPAirPortDataType")):
+        for iface in _dicts(section.get("spairport_airport_interfaces")):
+            name = _text(iface.get("_name")) or ""
             if not name.startswith("en"):
                 continue  # awdl0, llw0: AirDrop and low-latency links, not the Wi-Fi
             report.interfaces.append(name)
-            for entry in iface.get("spairport_supported_channels", []):
+            channels = iface.get("spairport_supported_channels")
+            for entry in channels if isinstance(channels, list) else []:
                 band = _channel(entry)[1]
                 if band and band not in report.supported_bands:
                     report.supported_bands.append(band)
-            for other in iface.get("spairport_airport_other_local_wireless_networks", []):
+            for other in _dicts(iface.get("spairport_airport_other_local_wireless_networks")):
                 channel, band, _ = _channel(other.get("spairport_network_channel", ""))
-                ssid = other.get("_name")
+                ssid = _text(other.get("_name"))
                 rssi, _noise = _signal_noise(other.get("spairport_signal_noise", ""))
                 report.nearby.append(
                     NearbyNetwork(
@@ -88,7 +104,7 @@ def parse_system_profiler(text: str) -> AirportReport:
                 continue
             channel, band, width = _channel(current.get("spairport_network_channel", ""))
             rssi, noise = _signal_noise(current.get("spairport_signal_noise", ""))
-            ssid = current.get("_name")
+            ssid = _text(current.get("_name"))
             rate = current.get("spairport_network_rate")
             phymode = str(current.get("spairport_network_phymode", ""))
             report.link = WifiLink(
