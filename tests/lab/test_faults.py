@@ -6,6 +6,8 @@ import json
 import sys
 from collections.abc import Callable
 
+import pytest
+
 from homediag.lab import Lab
 from homediag.lab.topology import BROKER_IP, ROUTER_IP
 
@@ -56,3 +58,31 @@ def test_arp_request_through_scapy_finds_the_router(lab_factory: Callable[..., L
     proc = lab.exec("installer", [sys.executable, "-c", ARP, ROUTER_IP])
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == lab.scenario.host("router").mac
+
+
+SWEEP = """
+import json, sys
+from homediag.net import arp
+sweep = getattr(arp, sys.argv[1])
+replies, error = sweep("eth0", sys.argv[2], sys.argv[3:], 500.0, 0.5)
+print(json.dumps({"replies": replies, "error": error}))
+"""
+
+
+@pytest.mark.parametrize("engine", ["_sweep_packet_socket", "_sweep_scapy"])
+def test_both_sweep_engines_find_the_same_hosts(
+    engine: str, lab_factory: Callable[..., Lab]
+) -> None:
+    # Linux sweeps through its own packet socket; macOS and Windows through
+    # scapy. Both run here, on the same home, and must agree with the lab.
+    lab = lab_factory("healthy")
+    installer = lab.address("installer")
+    expected = {h.ip: h.mac.lower() for h in lab.scenario.hosts if h.ip and h.role != "installer"}
+    silent = "192.168.77.250"  # nobody there: asked, no answer
+    proc = lab.exec(
+        "installer", [sys.executable, "-c", SWEEP, engine, installer, *expected, silent]
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["error"] is None
+    assert result["replies"] == expected

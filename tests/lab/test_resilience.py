@@ -274,9 +274,10 @@ def test_the_interface_going_down_mid_run(interface_restored: Lab, tmp_path: Pat
     for result in failed:
         errors = [q["error"] for q in result["requests"] if q["error"]]
         assert errors, result
+    # The sweep either finished sending before the cable went, and heard
+    # everyone, or it says that it was cut short, and why.
     sweep = probes["lan"].data["sweep"]
-    if sweep["duration_s"] > 0.9:  # still sending when the link went down
-        assert sweep["error"], sweep
+    assert sweep["error"] or sweep["replies"] >= 15, sweep
 
 
 def test_sigterm_mid_run_ends_promptly(lab_factory: Callable[..., Lab], tmp_path: Path) -> None:

@@ -1,18 +1,29 @@
-"""The ARP sweep: who is alive on the observer's own subnet (privileged, with the ``scan`` extra).
+"""The ARP sweep: who is alive on the observer's own subnet (privileged).
 
 Only the observer's subnet is swept, at most a /22 around the observer's own
-address (1,022 hosts), and never faster than the configured rate. scapy is
-imported lazily, in a worker thread, only when a sweep runs.
+address (1,022 hosts), and never faster than the configured rate. On Linux
+the frames go out through a packet socket of our own (42 bytes each, no
+dependency); elsewhere scapy (the ``scan`` extra) sends them, imported
+lazily, in a worker thread, only when a sweep runs.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import platform
+import select
+import socket
+import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["SweepResult", "arp_sweep", "sweep_targets"]
+__all__ = ["SweepResult", "arp_sweep", "sweep_targets", "sweep_unavailable"]
+
+#: Linux sweeps through a packet socket of our own; other systems need scapy.
+_LINUX = platform.system() == "Linux"
 
 
 @dataclass(frozen=True)
@@ -66,26 +77,135 @@ def sweep_targets(
     return network, hosts, capped
 
 
+def _paced(frames: list[Any], rate: float) -> Iterator[Any]:
+    """Hand out ``frames`` no closer together than 1/``rate`` seconds.
+
+    scapy's own ``inter`` sleeps *after* each send, so the real rate depends
+    on how long a send takes; spacing from the previous send's start keeps
+    the sweep at its rate on a fast machine and never above it on any.
+    """
+    interval = 1.0 / rate
+    last = float("-inf")
+    for frame in frames:
+        wait = last + interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        last = time.monotonic()
+        yield frame
+
+
+def sweep_unavailable() -> str | None:
+    """Why no sweep can run on this machine (beyond privileges), or ``None``."""
+    if _LINUX:
+        return None
+    import importlib.util  # noqa: PLC0415
+
+    if importlib.util.find_spec("scapy") is None:
+        return "needs the scan extra (pip install 'homediag[scan]')"
+    return None
+
+
 def arp_sweep(
     interface: str, address: str, subnet: str, *, max_prefix: int, rate: float, reply_timeout: float
 ) -> SweepResult:
-    """Send one ARP who-has per host, at most ``rate`` a second; blocking (run it in a thread)."""
+    """Send one ARP who-has per host, at most ``rate`` a second; blocking (run it in a thread).
+
+    Replies that arrive before a send fails (the interface went down) are
+    kept, and the failure is returned in ``error``.
+    """
+    network, hosts, capped = sweep_targets(address, subnet, max_prefix)
+    start = time.monotonic()
+    sweep = _sweep_packet_socket if _LINUX else _sweep_scapy
+    replies, error = sweep(interface, address, hosts, rate, reply_timeout)
+    return SweepResult(
+        replies=replies,
+        network=str(network),
+        targets=len(hosts),
+        rate=rate,
+        duration_s=round(time.monotonic() - start, 3),
+        capped=capped,
+        error=error,
+    )
+
+
+_ETH_P_ARP = 0x0806
+_PACKET_OUTGOING = 4  # our own frames, looped back to packet sockets
+
+
+def _sweep_packet_socket(
+    interface: str, address: str, hosts: list[str], rate: float, reply_timeout: float
+) -> tuple[dict[str, str], str | None]:
+    """The sweep through a Linux packet socket: who-has frames built by hand, replies read back."""
+    replies: dict[str, str] = {}
+    wanted = {socket.inet_aton(h): h for h in hosts}
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP))
+
+    def read_ready() -> None:
+        while True:
+            try:
+                frame, meta = sock.recvfrom(128)
+            except BlockingIOError:
+                return
+            if meta[2] == _PACKET_OUTGOING or len(frame) < 42 or frame[12:14] != b"\x08\x06":
+                continue
+            arp = frame[14:42]
+            if arp[6:8] == b"\x00\x02" and arp[14:18] in wanted:  # a reply from a target
+                replies[wanted[arp[14:18]]] = ":".join(f"{b:02x}" for b in arp[8:14])
+
+    def wait_until(moment: float) -> None:
+        while (remaining := moment - time.monotonic()) > 0:
+            if select.select([sock], [], [], remaining)[0]:
+                read_ready()
+
+    try:
+        sock.bind((interface, _ETH_P_ARP))
+        own_mac = sock.getsockname()[4]
+        request = (
+            b"\xff" * 6
+            + own_mac
+            + struct.pack("!HHHBBH", _ETH_P_ARP, 1, 0x0800, 6, 4, 1)
+            + own_mac
+            + socket.inet_aton(address)
+            + b"\x00" * 6
+        )
+        sock.setblocking(False)
+        interval = 1.0 / rate
+        last = float("-inf")
+        for target in wanted:
+            # Spaced from the previous send's start: never above the rate.
+            wait_until(last + interval)
+            last = time.monotonic()
+            sock.send(request + target)
+        wait_until(time.monotonic() + reply_timeout)
+    except OSError as exc:
+        return replies, f"{exc.strerror or exc} (after {len(replies)} replies)"
+    finally:
+        sock.close()
+    return replies, None
+
+
+def _sweep_scapy(
+    interface: str, address: str, hosts: list[str], rate: float, reply_timeout: float
+) -> tuple[dict[str, str], str | None]:
+    """The sweep through scapy (macOS, Windows): its sender thread, our pacing."""
     from scapy.config import conf  # noqa: PLC0415 - optional extra, heavy: only when sweeping
     from scapy.layers.l2 import ARP, Ether  # noqa: PLC0415
     from scapy.sendrecv import srp  # noqa: PLC0415
 
     from homediag.net.neighbors import normalize_mac  # noqa: PLC0415
 
-    network, hosts, capped = sweep_targets(address, subnet, max_prefix)
     conf.verb = 0
     frames = [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=h, psrc=address) for h in hosts]
-    start = time.monotonic()
     errors = _SendErrors()
     scapy_log = logging.getLogger("scapy.runtime")
     scapy_log.addFilter(errors)
     try:
         answered, _ = srp(
-            frames, iface=interface, timeout=reply_timeout, inter=1.0 / rate, verbose=0
+            _paced(frames, rate),  # type: ignore[arg-type] # any iterable: scapy sends as it goes
+            iface=interface,
+            timeout=reply_timeout,
+            inter=0,
+            verbose=0,
         )
     finally:
         scapy_log.removeFilter(errors)
@@ -94,12 +214,4 @@ def arp_sweep(
         mac = normalize_mac(str(received[ARP].hwsrc))
         if mac:
             replies[str(received[ARP].psrc)] = mac
-    return SweepResult(
-        replies=replies,
-        network=str(network),
-        targets=len(hosts),
-        rate=rate,
-        duration_s=round(time.monotonic() - start, 3),
-        capped=capped,
-        error="; ".join(errors.messages) or None,
-    )
+    return replies, "; ".join(errors.messages) or None

@@ -1,14 +1,13 @@
 """The ``lan`` probe: the live hosts on the observer's subnet, with MAC and vendor.
 
 Always the operating system's neighbour table (no privileges, nothing sent).
-With privileges and the ``scan`` extra, an ARP sweep of the subnet, capped
-(/22 by default) and rate-limited. Vendors come from the IEEE OUI registry.
+With privileges (and, off Linux, the ``scan`` extra), an ARP sweep of the
+subnet, capped (/22 by default) and rate-limited. Vendors come from the IEEE OUI registry.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -16,7 +15,7 @@ from pydantic import BaseModel, Field
 from homediag.bundle.models import Device
 from homediag.net import oui
 from homediag.net.addr import same_subnet
-from homediag.net.arp import arp_sweep
+from homediag.net.arp import arp_sweep, sweep_unavailable
 from homediag.net.commands import CommandOutput
 from homediag.net.neighbors import read_neighbors
 from homediag.redact.kinds import IPAddress, MacAddress
@@ -92,14 +91,15 @@ class LanProbe(Probe):
             facts.sweep_skipped = "disabled in the configuration"
         elif not ctx.privileged:
             facts.sweep_skipped = "needs administrator/root privileges"
-        elif importlib.util.find_spec("scapy") is None:
-            facts.sweep_skipped = "needs the scan extra (pip install 'homediag[scan]')"
+        elif (reason := sweep_unavailable()) is not None:
+            facts.sweep_skipped = reason
         elif ob.interface is None:
             facts.sweep_skipped = "no interface to sweep from"
         else:
             # Resolver latency is timed by the dns probe right at the start; the
-            # sweep (scapy's import and per-packet work) saturates a small CPU and
-            # delays packet processing, so it starts once those few queries are done.
+            # sweep's packets (and, off Linux, scapy's import, which holds the
+            # GIL for most of a second) delay the event loop and packet
+            # processing on a small CPU, so it starts once those queries are done.
             await ctx.results.wait("dns")
             ctx.progress(f"ARP sweep of {ob.subnet}")
             try:
