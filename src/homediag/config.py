@@ -126,11 +126,8 @@ class MdnsConfig(_Section):
     window: float = Field(3.0, gt=0, le=60, description="Longest the browse may take, in seconds.")
     # Responders may not multicast a record twice within one second (RFC 6762
     # section 6): if another device just asked, their answers to us come up to
-    # a second late. And a device that cannot answer our first (unicast-
-    # response) query, such as one with only a self-assigned address, answers
-    # the second, multicast one that goes out about a second in. The shortest
-    # browse covers both.
-    min_window: float = Field(1.6, ge=0, le=60, description="Shortest browse, in seconds.")
+    # a second late. The shortest browse covers that.
+    min_window: float = Field(1.3, ge=0, le=60, description="Shortest browse, in seconds.")
     quiet: float = Field(
         0.5, gt=0, le=10, description="Stop once nothing new arrived for this long."
     )

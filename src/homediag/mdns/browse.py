@@ -17,7 +17,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import DNSQuestionType, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 
 from homediag.mdns.catalog import ENUMERATION_TYPE, normalize_type
@@ -32,6 +32,9 @@ RESOLVE_CONCURRENCY = 64
 #: Dropped instance names remembered, so that repeated answers are counted once.
 _MAX_DROPPED_NAMES = 65536
 _TICK = 0.05
+#: When the early multicast query goes out (seconds after the browse starts):
+#: after the answers to the first, unicast query have arrived.
+EARLY_MULTICAST_AT = 0.25
 
 
 @dataclass
@@ -161,8 +164,21 @@ async def browse(
             progress(f"{len(result.instances)} services found")
 
     browsers.append(AsyncServiceBrowser(zc, [*types, ENUMERATION_TYPE], handlers=[on_change]))
+    # zeroconf's first query asks for unicast answers (QU) and its second, the
+    # first multicast one, goes out a second later. A device that cannot reach
+    # us by unicast (one with only a self-assigned address) answers only that.
+    # One early multicast query, carrying what we already heard as known
+    # answers so that nobody repeats themselves, gets its answer in the first
+    # half second instead.
+    early: AsyncServiceBrowser | None = None
+    early_at = start + EARLY_MULTICAST_AT
     try:
         while True:
+            if early is None and loop.time() >= early_at:
+                early = AsyncServiceBrowser(
+                    zc, list(types), handlers=[on_change], question_type=DNSQuestionType.QM
+                )
+                browsers.append(early)
             await asyncio.sleep(_TICK)
             now = loop.time()
             if now - start >= window:

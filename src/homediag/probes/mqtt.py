@@ -22,6 +22,7 @@ import contextlib
 import json
 import ssl
 import statistics
+import time
 import uuid
 from typing import Any, Literal
 
@@ -55,6 +56,8 @@ MAX_RETAINED = 20_000
 ROUND_TRIP_TIMEOUT = 0.5
 #: Retained messages have all arrived once none came for this long.
 RETAINED_QUIET = 0.15
+#: How long the round trips wait for the endpoints probe to finish, at most (seconds).
+ENDPOINTS_GRACE = 0.5
 _SYS_KEYS = {
     "version": "$SYS/broker/version",
     "uptime": "$SYS/broker/uptime",
@@ -428,9 +431,15 @@ class MqttProbe(Probe):
         consumer = asyncio.create_task(consume())
         try:
             # Round trips are timed on the event loop: while the mDNS browse
-            # parses a flood of answers, the loop is busy and the broker would
-            # look slow for our own sake. Time them once discovery is done.
+            # parses a flood of answers, or the endpoints probe (which starts
+            # when the browse ends) runs its burst of TLS handshakes, the loop
+            # is busy and the broker would look slow for our own sake. Time
+            # them once discovery is done and that burst has passed (bounded:
+            # a hanging endpoint must not hold the broker's figures back).
             await ctx.results.wait("mdns")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ENDPOINTS_GRACE):
+                    await ctx.results.wait("endpoints")
             async with asyncio.timeout(cfg.timeout):
                 # Retained messages (the $SYS tree, discovery, the bridge) arrive
                 # at once after SUBACK; let them pass before timing round trips,
@@ -464,14 +473,17 @@ class _Collected:
 
     def __init__(self) -> None:
         self.activity = asyncio.Event()
+        self.last_activity = 0.0
         self.sys_raw: dict[str, str] = {}
         self.discovery: dict[str, int] = {}
         self.retained = 0
         self.z2m: dict[str, bytes] = {}
 
     async def quiet(self, period: float) -> None:
-        """Return once no message arrived for ``period`` seconds."""
+        """Return once no message arrived for ``period`` seconds (at once if none did lately)."""
         while True:
+            if time.monotonic() - self.last_activity >= period:
+                return
             self.activity.clear()
             try:
                 async with asyncio.timeout(period):
@@ -481,6 +493,7 @@ class _Collected:
 
     def add(self, message: Message) -> None:
         self.activity.set()
+        self.last_activity = time.monotonic()
         topic = message.topic
         if topic.startswith("$SYS/") and len(self.sys_raw) < 500:
             self.sys_raw[topic] = message.payload[:200].decode("utf-8", errors="replace")

@@ -224,6 +224,8 @@ class RawResponder(asyncio.DatagramProtocol):
             self.transport.sendto(message.to_wire(max_size=65000), (_MDNS_GROUP, _MDNS_PORT))
 
 
+#: RFC 6762's minimum interval between two multicasts of one record, seconds.
+ANNOUNCE_HOLD_BACK = 1.0
 #: How many services the ``flood`` responder offers.
 FLOOD_SERVICES = 5000
 
@@ -336,9 +338,12 @@ async def serve(spec: dict[str, Any]) -> None:
                 await azc.async_register_service(info, cooperating_responders=True)
             )
     os.close(home)
-    # Ready once every service has been announced: a run that starts during the
-    # announcements meets RFC 6762's one-second hold-back on repeated answers.
+    # Ready once every service has been announced and a second has passed: a
+    # responder must not multicast a record again within a second of doing so
+    # (RFC 6762 section 6), so a run started right after the announcements
+    # would meet a home that cannot answer yet. A real home is past that.
     await asyncio.gather(*registrations)
+    await asyncio.sleep(ANNOUNCE_HOLD_BACK)
     print(f"ready: {len(zeroconfs)} zeroconf responders, {len(transports)} raw", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
