@@ -32,28 +32,61 @@ class Measure:
     output: str = ""
 
 
-def measure(
-    argv: Sequence[str], *, timeout: float = 300.0, env: dict[str, str] | None = None
-) -> Measure:
-    """Run ``argv`` under GNU time (``/usr/bin/time``) and return its figures and stdout."""
+#: The columns of every bench table.
+HEADER = ["what", "wall s", "CPU s", "peak RSS MB", "note"]
+_MARKER = "BENCHTIME"
+
+
+def _timed(argv: Sequence[str]) -> tuple[list[str], str]:
     if shutil.which("time") is None and not Path("/usr/bin/time").exists():
         raise SystemExit("bench needs GNU time: apt-get install time")
-    marker = "BENCHTIME"
     argv = list(argv)
     # Keep "ip netns exec NS" outside, so that time measures the command itself.
     prefix = argv[:4] if argv[:3] == ["ip", "netns", "exec"] else []
     rest = argv[len(prefix) :]
-    full = [*prefix, "/usr/bin/time", "-f", f"{marker} %e %U %S %M", *rest]
+    return [*prefix, "/usr/bin/time", "-f", f"{_MARKER} %e %U %S %M", *rest], " ".join(rest)
+
+
+def _figures(stderr: str, stdout: str, what: str) -> Measure:
+    line = next((text for text in reversed(stderr.splitlines()) if text.startswith(_MARKER)), None)
+    if line is None:
+        raise SystemExit(f"{what} failed: {stderr[-500:]}")
+    _, wall, user, system, rss_kb = line.split()
+    return Measure(float(wall), float(user) + float(system), int(rss_kb) / 1024.0, stdout)
+
+
+def measure(
+    argv: Sequence[str], *, timeout: float = 300.0, env: dict[str, str] | None = None
+) -> Measure:
+    """Run ``argv`` under GNU time (``/usr/bin/time``) and return its figures and stdout."""
+    full, what = _timed(argv)
     proc = subprocess.run(
         full, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
-    line = next(
-        (text for text in reversed(proc.stderr.splitlines()) if text.startswith(marker)), None
+    return _figures(proc.stderr, proc.stdout, what)
+
+
+class Background:
+    """A measured command left running (a subscriber waiting for messages); ``finish()`` waits."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        full, self.what = _timed(argv)
+        self.proc = subprocess.Popen(
+            full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+
+    def finish(self, timeout: float = 60.0) -> Measure:
+        stdout, stderr = self.proc.communicate(timeout=timeout)
+        return _figures(stderr, stdout, self.what)
+
+
+def total(measures: Sequence[Measure]) -> Measure:
+    """Commands run one after another: wall and CPU add up, the peak RSS is the largest."""
+    return Measure(
+        sum(m.wall for m in measures),
+        sum(m.cpu for m in measures),
+        max((m.rss_mb for m in measures), default=0.0),
     )
-    if line is None:
-        raise SystemExit(f"{' '.join(rest)} failed: {proc.stderr[-500:]}")
-    _, wall, user, system, rss_kb = line.split()
-    return Measure(float(wall), float(user) + float(system), int(rss_kb) / 1024.0, proc.stdout)
 
 
 def median(values: Sequence[float]) -> float:
@@ -151,9 +184,9 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     for row in cells[1:]:
         lines.append(
             "  ".join(
-                c.rjust(w) if i else c.ljust(w)
+                c.ljust(w) if i in (0, len(widths) - 1) else c.rjust(w)
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
+            ).rstrip()
         )
     return "\n".join(lines)
 

@@ -13,9 +13,11 @@ import select
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench._lib import avahi, measure, median, python, table
+from bench._lib import HEADER, Measure, avahi, measure, median, python, table
 from homediag.lab import Lab
 from homediag.lab.scenarios import scale_scenario
 
@@ -59,23 +61,70 @@ def until_all_resolved(
     return done_at, len(seen)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="bench/mdns", description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=250)
-    parser.add_argument("--services", type=int, default=4, help="services per host")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    total = args.hosts * args.services
+@dataclass
+class MdnsFigures:
+    """bench/mdns's measurements: homediag's runs (process figures, in-process facts) and avahi's."""
+
+    total: int
+    ours: list[tuple[Measure, dict[str, Any]]]
+    avahi_exit: list[tuple[Measure, int]]
+    avahi_all: list[tuple[float, int]]
+
+    def all_resolved(self) -> float:
+        """Median seconds until homediag had resolved every service."""
+        return median([f["all_resolved_s"] or float("nan") for _, f in self.ours])
+
+    def rows(self) -> list[list[object]]:
+        total = self.total
+        return [
+            [
+                "homediag mdns: all resolved",
+                self.all_resolved(),
+                "",
+                "",
+                f"{median([f['resolved'] for _, f in self.ours]):.0f}/{total}",
+            ],
+            [
+                "homediag mdns: probe ended",
+                median([f["probe_s"] for _, f in self.ours]),
+                "",
+                median([f["peak_rss_mb"] for _, f in self.ours]),
+                "quiet period included",
+            ],
+            [
+                "homediag mdns process",
+                median([r.wall for r, _ in self.ours]),
+                median([r.cpu for r, _ in self.ours]),
+                median([r.rss_mb for r, _ in self.ours]),
+                "incl. start-up",
+            ],
+            [
+                "avahi-browse -arp: all resolved",
+                median([t for t, _ in self.avahi_all]),
+                "",
+                "",
+                f"{median([n for _, n in self.avahi_all]):.0f}/{total}",
+            ],
+            [
+                "avahi-browse -artp (exits early)",
+                median([r.wall for r, _ in self.avahi_exit]),
+                median([r.cpu for r, _ in self.avahi_exit]),
+                median([r.rss_mb for r, _ in self.avahi_exit]),
+                f"{median([n for _, n in self.avahi_exit]):.0f}/{total} resolved; daemon not counted",
+            ],
+        ]
+
+
+def compare(hosts: int, services: int, runs: int, *, log: Any = print) -> MdnsFigures:
+    """Build the scale home and measure homediag and avahi on it, ``runs`` times each."""
+    total = hosts * services
     built = time.monotonic()
-    with Lab(scale_scenario(args.hosts, args.services)) as lab:
-        print(
-            f"lab: {args.hosts} hosts, {total} services, built in {time.monotonic() - built:.1f} s",
-            flush=True,
-        )
+    with Lab(scale_scenario(hosts, services)) as lab:
+        log(f"lab: {hosts} hosts, {total} services, built in {time.monotonic() - built:.1f} s")
         config = lab.workdir / "bench-mdns.toml"  # type: ignore[operator]
         config.write_text("[mdns]\nwindow = 20\n")
-        avahi_runs, avahi_full = [], []
-        for _ in range(args.runs):
+        figures = MdnsFigures(total, [], [], [])
+        for _ in range(runs):
             time.sleep(SETTLE)
             with avahi(lab) as env:
                 run = measure(lab.command("installer", ["avahi-browse", "-artp"]), env=env)
@@ -84,12 +133,11 @@ def main() -> int:
                 for line in run.output.splitlines()
                 if line.startswith("=")
             }
-            avahi_runs.append((run, len(names)))
+            figures.avahi_exit.append((run, len(names)))
             time.sleep(SETTLE)
             with avahi(lab) as env:
-                avahi_full.append(until_all_resolved(lab, env, total))
-        ours = []
-        for _ in range(args.runs):
+                figures.avahi_all.append(until_all_resolved(lab, env, total))
+        for _ in range(runs):
             time.sleep(SETTLE)
             run = measure(
                 lab.command(
@@ -98,53 +146,30 @@ def main() -> int:
             )
             facts = json.loads(run.output.strip().splitlines()[-1])
             if facts["resolved"] < total:
-                print(f"warning: homediag resolved {facts['resolved']} of {total}", file=sys.stderr)
-            ours.append((run, facts))
-    rows = [
-        [
-            "homediag mdns: all resolved (s)",
-            median([f["all_resolved_s"] or float("nan") for _, f in ours]),
-            "",
-            f"{median([f['resolved'] for _, f in ours]):.0f}/{total}",
-        ],
-        [
-            "homediag mdns: probe ended (s)",
-            median([f["probe_s"] for _, f in ours]),
-            median([f["peak_rss_mb"] for _, f in ours]),
-            "quiet period included",
-        ],
-        [
-            "homediag process (wall, incl. start-up)",
-            median([r.wall for r, _ in ours]),
-            median([r.rss_mb for r, _ in ours]),
-            f"cpu {median([r.cpu for r, _ in ours]):.2f} s",
-        ],
-        [
-            "avahi-browse -arp: all resolved (s)",
-            median([t for t, _ in avahi_full]),
-            "",
-            f"{median([n for _, n in avahi_full]):.0f}/{total}",
-        ],
-        [
-            "avahi-browse -artp (wall, exits early)",
-            median([r.wall for r, _ in avahi_runs]),
-            median([r.rss_mb for r, _ in avahi_runs]),
-            f"{median([n for _, n in avahi_runs]):.0f}/{total} resolved",
-        ],
-    ]
+                log(f"warning: homediag resolved {facts['resolved']} of {total}")
+            figures.ours.append((run, facts))
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench/mdns", description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=250)
+    parser.add_argument("--services", type=int, default=4, help="services per host")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    figures = compare(args.hosts, args.services, args.runs)
+    total = figures.total
     print(
         table(
             f"mDNS: {total} services on {args.hosts} hosts (median of {args.runs})",
-            ["what", "seconds", "peak RSS MB", "note"],
-            rows,
+            HEADER,
+            figures.rows(),
         )
     )
-    ours_all = median([f["all_resolved_s"] or float("nan") for _, f in ours])
-    avahi_all = median([t for t, _ in avahi_full])
-    print(f"ratio, time until all {total} resolved: avahi / homediag = {avahi_all / ours_all:.1f}x")
+    avahi_all = median([t for t, _ in figures.avahi_all])
     print(
-        f"ratio, whole process: avahi-browse -artp / homediag = "
-        f"{median([r.wall for r, _ in avahi_runs]) / median([r.wall for r, _ in ours]):.2f}x"
+        f"ratio, time until all {total} resolved: avahi / homediag = "
+        f"{avahi_all / figures.all_resolved():.1f}x"
     )
     return 0
 

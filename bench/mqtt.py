@@ -10,54 +10,62 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench._lib import measure, median, python, table
+from bench._lib import Background, Measure, measure, median, python, table, total
 from homediag.lab import Lab
 
 HERE = Path(__file__).resolve().parent
 
 
-def usual_way(lab: Lab, host: str) -> float:
-    """The same facts with mosquitto_sub and mosquitto_pub; returns the total wall time."""
-    start = time.monotonic()
-    for topic in (
-        "$SYS/broker/version",
-        "$SYS/broker/clients/connected",
-        "$SYS/broker/publish/messages/dropped",
-    ):
-        lab.exec(
-            "installer",
-            ["mosquitto_sub", "-h", host, "-t", topic, "-C", "1", "-W", "5"],
-            check=True,
+def usual_way(lab: Lab, host: str) -> list[Measure]:
+    """The same facts with mosquitto_sub and mosquitto_pub, one command after another."""
+
+    def sub(*args: str) -> Measure:
+        return measure(lab.command("installer", ["mosquitto_sub", "-h", host, *args]))
+
+    steps = [
+        sub("-t", topic, "-C", "1", "-W", "5")
+        for topic in (
+            "$SYS/broker/version",
+            "$SYS/broker/clients/connected",
+            "$SYS/broker/publish/messages/dropped",
         )
-    lab.exec(
-        "installer",
-        ["mosquitto_sub", "-h", host, "-t", "homeassistant/#", "--retained-only", "-W", "1"],
-    )
-    lab.exec(
-        "installer",
-        ["mosquitto_sub", "-h", host, "-t", "zigbee2mqtt/bridge/state", "-C", "1", "-W", "1"],
-    )
-    sub = subprocess.Popen(
+    ]
+    steps.append(sub("-t", "homeassistant/#", "--retained-only", "-W", "1"))
+    steps.append(sub("-t", "zigbee2mqtt/bridge/state", "-C", "1", "-W", "1"))
+    listener = Background(
         lab.command(
             "installer", ["mosquitto_sub", "-h", host, "-t", "bench/rtt", "-C", "20", "-W", "10"]
-        ),
-        stdout=subprocess.DEVNULL,
+        )
     )
     time.sleep(0.2)  # let the subscription settle, as a person would
     for qos in (0, 1):
         for seq in range(10):
-            lab.exec(
-                "installer",
-                ["mosquitto_pub", "-h", host, "-t", "bench/rtt", "-m", str(seq), "-q", str(qos)],
-                check=True,
+            steps.append(
+                measure(
+                    lab.command(
+                        "installer",
+                        [
+                            "mosquitto_pub",
+                            "-h",
+                            host,
+                            "-t",
+                            "bench/rtt",
+                            "-m",
+                            str(seq),
+                            "-q",
+                            str(qos),
+                        ],
+                    )
+                )
             )
-    sub.wait(timeout=15)
-    return time.monotonic() - start
+    received = listener.finish(timeout=15)
+    # It ran beside the publishes: only the settle time adds to the wall clock.
+    steps.append(Measure(0.2, received.cpu, received.rss_mb))
+    return steps
 
 
 def main() -> int:
@@ -74,7 +82,7 @@ def main() -> int:
                 lab.command("installer", [python(), str(HERE / "_mqtt_probe.py"), str(config)])
             )
             ours.append((run, json.loads(run.output.strip().splitlines()[-1])))
-            theirs.append(usual_way(lab, host))
+            theirs.append(total(usual_way(lab, host)).wall)
     rows = [
         [
             "homediag mqtt probe (in-process)",
