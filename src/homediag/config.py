@@ -146,7 +146,7 @@ class LanConfig(_Section):
     """``[lan]``: the live-host inventory of the observer's subnet."""
 
     sweep: bool = Field(
-        True, description="ARP-sweep the subnet when privileged with the scan extra."
+        True, description="ARP-sweep the subnet when privileged (off Linux, with the scan extra)."
     )
     max_prefix: int = Field(
         22,

@@ -20,7 +20,7 @@ def cmd_version(args: argparse.Namespace) -> int:
     scan = (
         "present"
         if importlib.util.find_spec("scapy") is not None
-        else "absent (pip install 'homediag[scan]')"
+        else "absent (pip install 'homediag[scan]' for the ARP sweep on macOS and Windows)"
     )
     print(f"homediag {__version__}")
     print(f"python {platform.python_version()} on {sys.platform} ({platform.machine()})")

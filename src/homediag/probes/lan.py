@@ -65,12 +65,10 @@ class LanFacts(BaseModel):
 
 
 class LanProbe(Probe):
-    """Live hosts: the neighbour table always, an ARP sweep when privileged with the scan extra."""
+    """Live hosts: the neighbour table always; an ARP sweep when privileged (scan extra off Linux)."""
 
     name = "lan"
-    description = (
-        "Live hosts on the subnet: neighbour table; ARP sweep when privileged (scan extra)."
-    )
+    description = "Live hosts on the subnet: neighbour table; ARP sweep when privileged (scan extra off Linux)."
     timeout = 10.0
 
     def applicable(self, ctx: ProbeContext) -> str | None:
