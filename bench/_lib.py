@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -90,7 +91,9 @@ def total(measures: Sequence[Measure]) -> Measure:
 
 
 def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+    """The median of the runs that produced a figure (NaN marks a run that did not)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return statistics.median(finite) if finite else float("nan")
 
 
 @contextlib.contextmanager
