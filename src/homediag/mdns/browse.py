@@ -170,15 +170,21 @@ async def browse(
     # One early multicast query, carrying what we already heard as known
     # answers so that nobody repeats themselves, gets its answer in the first
     # half second instead.
+    # That browser is stopped once its query is out (zeroconf sends it within
+    # 120 ms); the main browser hears the answers like any other.
     early: AsyncServiceBrowser | None = None
     early_at = start + EARLY_MULTICAST_AT
+    early_done = False
     try:
         while True:
             if early is None and loop.time() >= early_at:
                 early = AsyncServiceBrowser(
                     zc, list(types), handlers=[on_change], question_type=DNSQuestionType.QM
                 )
-                browsers.append(early)
+            elif early is not None and not early_done and loop.time() >= early_at + 0.3:
+                early_done = True
+                with contextlib.suppress(Exception):
+                    await early.async_cancel()
             await asyncio.sleep(_TICK)
             now = loop.time()
             if now - start >= window:
@@ -193,6 +199,8 @@ async def browse(
     finally:
         for task in list(pending):
             task.cancel()
+        if early is not None and not early_done:
+            browsers.append(early)
         for browser in browsers:
             with contextlib.suppress(Exception):
                 await browser.async_cancel()
