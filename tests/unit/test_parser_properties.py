@@ -13,6 +13,7 @@ import base64
 import ipaddress
 import json
 import re
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from homediag.mdns.txt import MAX_TXT_KEYS, MAX_TXT_VALUE, decode_txt
-from homediag.net import dnsconf, ipconfig, neighbors, routes
+from homediag.net import dnsconf, interfaces, ipconfig, knx, neighbors, routes
 from homediag.net.neighbors import Neighbor
 from homediag.wifi import linux, macos, windows
 from homediag.wifi.model import WifiLink, finish
@@ -46,6 +47,7 @@ FIXTURES: dict[str, str] = {
     "resolv_conf": "dns/linux-resolv.conf",
     "scutil_dns": "dns/macos-scutil-dns-vpn.txt",
     "ipconfig_all": "ipconfig/windows-ipconfig-all-de.txt",
+    "ifconfig": "interfaces/macos-ifconfig-a.txt",
     "iw_dev": "wifi/linux/iw-5ghz-dev.txt",
     "iw_link": "wifi/linux/iw-5ghz-link.txt",
     "iw_station": "wifi/linux/iw-5ghz-station.txt",
@@ -88,6 +90,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "resolv_conf": dnsconf.parse_resolv_conf,
     "scutil_dns": dnsconf.parse_scutil_dns,
     "ipconfig_all": ipconfig.parse_ipconfig_all,
+    "ifconfig": interfaces.parse_ifconfig,
     "iw_dev": linux.parse_iw_dev,
     "iw_link": lambda text: finish(linux.parse_iw_link(text, "wlan0")),
     "iw_station": lambda text: finish(linux.parse_iw_station_dump(text, _link())),
@@ -287,3 +290,40 @@ def test_txt_decoding_is_bounded_and_loses_no_byte(properties: dict[bytes, bytes
         else:
             assert key not in decoded.raw
             assert decoded.values[key] == text[:MAX_TXT_VALUE]
+
+
+# -- KNXnet/IP frames ----------------------------------------------------------
+
+
+def _frame(service: int, body: bytes) -> bytes:
+    return struct.pack("!BBHH", 6, 0x10, service, 6 + len(body)) + body
+
+
+@PROPERTY
+@given(
+    frame=st.one_of(
+        st.binary(max_size=120),
+        st.tuples(
+            st.sampled_from([knx.SEARCH_RESPONSE, knx.DESCRIPTION_RESPONSE]),
+            st.binary(max_size=120),
+        ).map(
+            lambda p: _frame(*p)  # a valid header over an arbitrary body
+        ),
+    )
+)
+def test_knx_frames_decode_or_are_refused_cleanly(frame: bytes) -> None:
+    # Anything on UDP 3671 can answer a search: a frame is a device or a KnxFrameError.
+    try:
+        service, device = knx.parse_response(frame)
+    except knx.KnxFrameError:
+        return
+    assert service in (knx.SEARCH_RESPONSE, knx.DESCRIPTION_RESPONSE)
+    # What was decoded is well-formed text and addresses, ready for the bundle.
+    if device.control_endpoint is not None:
+        ipaddress.ip_address(device.control_endpoint[0])
+        assert 0 <= device.control_endpoint[1] <= 65535
+    if device.mac:
+        assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", device.mac)
+    if device.multicast:
+        ipaddress.ip_address(device.multicast)
+    json.dumps([device.name, device.individual_address, device.medium, device.services])
