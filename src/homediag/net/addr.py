@@ -24,11 +24,14 @@ _PRIVATE_NETS = tuple(
 
 
 def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    text = value.split("%", 1)[0]  # drop an IPv6 zone index (fe80::1%eth0)
+    text, percent, zone = value.partition("%")  # an IPv6 zone index (fe80::1%eth0)
     try:
-        return ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if percent and (address.version == 4 or not zone):
+        return None  # "192.168.1.1%eth0" or "fe80::1%" are no addresses
+    return address
 
 
 def is_ip(value: str) -> bool:

@@ -7,6 +7,7 @@ where each OS keeps it: ``/sys/class/net`` on Linux, ``ifconfig`` on macOS,
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from pathlib import Path
@@ -101,9 +102,11 @@ def parse_ifconfig(text: str) -> list[InterfaceInfo]:
 
     def flush() -> None:
         if current is not None:
-            interfaces.append(
-                InterfaceInfo.model_validate({**current, "addresses": list(addresses)})
-            )
+            # An interface whose lines we could not make sense of is left out, not fatal.
+            with contextlib.suppress(ValueError):
+                interfaces.append(
+                    InterfaceInfo.model_validate({**current, "addresses": list(addresses)})
+                )
 
     for line in text.splitlines():
         head = _IFCONFIG_HEAD.match(line)
@@ -136,7 +139,8 @@ def parse_ifconfig(text: str) -> list[InterfaceInfo]:
             except ValueError:
                 continue
         elif fields[0] == "inet6" and len(fields) >= 4 and fields[2] == "prefixlen":
-            addresses.append(interface_address(fields[1], int(fields[3])))
+            with contextlib.suppress(ValueError):  # an odd line is skipped, as for inet
+                addresses.append(interface_address(fields[1], int(fields[3])))
         elif fields[0] == "status:" and len(fields) > 1:
             # "status: inactive" on an interface flagged UP means no link.
             current["up"] = bool(current.get("up")) and fields[1] == "active"
