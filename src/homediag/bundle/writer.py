@@ -9,6 +9,7 @@ raised.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -19,7 +20,7 @@ from homediag.bundle.models import Bundle, FileEntry, Manifest
 from homediag.errors import RedactionError
 from homediag.redact.secrets import SecretRegistry
 
-__all__ = ["bundle_filename", "bundle_files", "write_bundle", "write_mapping"]
+__all__ = ["bundle_filename", "bundle_files", "write_atomically", "write_bundle", "write_mapping"]
 
 # Fixed member timestamps: the zip's bytes depend only on its content.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -85,23 +86,32 @@ def write_bundle(
                 raise RedactionError(
                     f"a secret was still present in {name}; the bundle was not written"
                 )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in ["manifest.json", *sorted(n for n in files if n != "manifest.json")]:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, files[name])
+    write_atomically(target, archive.getvalue())
+    return target
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file beside it, readable by its owner only.
+
+    Nobody ever sees a half-written bundle, report or mapping: the file
+    appears whole (``os.replace``) or not at all.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".homediag-", suffix=".zip.tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=".homediag-", suffix=".tmp", dir=target.parent)
     try:
-        with (
-            os.fdopen(fd, "wb") as raw,
-            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf,
-        ):
-            for name in ["manifest.json", *sorted(n for n in files if n != "manifest.json")]:
-                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, files[name])
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return target
 
 
 def write_mapping(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
@@ -111,7 +121,6 @@ def write_mapping(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
     with it, whoever holds the bundle could undo the redaction.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "created_at": bundle.created_at.isoformat(),
         "bundle": bundle_filename(bundle),
@@ -119,9 +128,6 @@ def write_mapping(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
         "note": "Pseudonyms of this bundle and what they stand for. Keep it; never attach it to a ticket.",
         "mapping": bundle.pseudonym_mapping,
     }
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        os.fchmod(fh.fileno(), 0o600)
-        json.dump(document, fh, indent=2, ensure_ascii=False, sort_keys=True)
-        fh.write("\n")
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    write_atomically(target, text.encode("utf-8"))
     return target

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
+from homediag.bundle.writer import write_atomically
 from homediag.errors import BundleError, ConfigError
 
 __all__ = ["cmd_analyze", "cmd_diff", "cmd_report", "cmd_triage", "cmd_validate"]
@@ -55,19 +54,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return VALID
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` through a temporary file beside it (never a half-written report)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".homediag-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     """Render a bundle as self-contained HTML or a Markdown summary (with today's renderers)."""
     bundle = load_bundle(args.bundle)
@@ -84,7 +70,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         target = Path(args.output)
         if target.is_dir():
             raise ConfigError(f"-o {target}: is a directory; give a file name")
-        _write_atomically(target, text)
+        write_atomically(target, text.encode("utf-8"))
         print(f"report written: {target}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from homediag.errors import LabError
 from homediag.lab.devices import home_devices, mqtt_advertised_broker, scaled_devices, with_txt
@@ -19,6 +19,7 @@ from homediag.lab.topology import (
     Host,
     Impairment,
     MdnsService,
+    Responder,
     Scenario,
     Segment,
 )
@@ -162,24 +163,38 @@ def _vlan_split() -> Scenario:
     )
 
 
-def _mdns_hostile() -> Scenario:
+def _with_raw_responder(
+    name: str,
+    description: str,
+    *,
+    responder: Responder,
+    octet: int,
+    hostname: str,
+    service: str,
+    **extra: Any,
+) -> Scenario:
+    """The healthy home plus one host whose mDNS comes from the lab's raw responder."""
     base = _healthy()
-    hostile = Host(
-        "hostile",
-        "192.168.77.66",
-        "02:66:66:66:66:66",
-        "hostile",
-        responder="hostile",
-        services=(MdnsService("_http._tcp", "flood", 80),),
+    host = Host(
+        responder,
+        f"192.168.77.{octet}",
+        ":".join([f"02:{octet:02d}"] + [f"{octet:02d}"] * 4),
+        hostname,
+        responder=responder,
+        services=(MdnsService("_http._tcp", service, 80),),
     )
-    return replace(
-        base,
-        name="mdns-hostile",
-        description=(
-            "A responder floods hundreds of services and types, maximal TXT records, names with "
-            "control characters and HTML."
-        ),
-        hosts=(*base.hosts, hostile),
+    return replace(base, name=name, description=description, hosts=(*base.hosts, host), **extra)
+
+
+def _mdns_hostile() -> Scenario:
+    return _with_raw_responder(
+        "mdns-hostile",
+        "A responder floods hundreds of services and types, maximal TXT records, names with "
+        "control characters and HTML.",
+        responder="hostile",
+        octet=66,
+        hostname="hostile",
+        service="flood",
         expect=("mdns.flood",),
     )
 
@@ -488,40 +503,26 @@ def scale_scenario(hosts: int = 250, services_per_host: int = 4, *, prefix: int 
 
 def mdns_flood_scenario() -> Scenario:
     """The healthy home plus one host that offers 5,000 resolvable services (resilience tests)."""
-    base = _healthy()
-    flood = Host(
-        "flood",
-        "192.168.77.67",
-        "02:67:67:67:67:67",
-        "flood-hub",
+    return _with_raw_responder(
+        "mdns-flood",
+        "One host floods the LAN with 5,000 mDNS services.",
         responder="flood",
-        services=(MdnsService("_http._tcp", "flood", 80),),
-    )
-    return replace(
-        base,
-        name="mdns-flood",
-        description="One host floods the LAN with 5,000 mDNS services.",
-        hosts=(*base.hosts, flood),
+        octet=67,
+        hostname="flood-hub",
+        service="flood",
         expect=("mdns.flood",),
     )
 
 
 def mdns_malformed_scenario() -> Scenario:
     """The healthy home plus one host that sprays malformed mDNS packets (resilience tests)."""
-    base = _healthy()
-    broken = Host(
-        "malformed",
-        "192.168.77.68",
-        "02:68:68:68:68:68",
-        "broken-stack",
+    return _with_raw_responder(
+        "mdns-malformed",
+        "A host answers every mDNS query, and sends unasked, packets that break the format.",
         responder="malformed",
-        services=(MdnsService("_http._tcp", "broken", 80),),
-    )
-    return replace(
-        base,
-        name="mdns-malformed",
-        description="A host answers every mDNS query, and sends unasked, packets that break the format.",
-        hosts=(*base.hosts, broken),
+        octet=68,
+        hostname="broken-stack",
+        service="broken",
     )
 
 

@@ -191,7 +191,6 @@ async def fetch(
                     }
                     result.stage = "http"
                     body, result.body_truncated = await _read_capped(response, max_body, result)
-                    result.body_bytes = len(body)
         except TimeoutError:
             result.error_kind = "timeout"
             if result.status is None:
