@@ -40,6 +40,8 @@ from homediag.lab.gallery import run_env
 from homediag.lab.scenarios import faulty_home_scenario
 
 HERE = Path(__file__).resolve().parent
+#: The console script installers run, beside this interpreter in the venv.
+HOMEDIAG = str(Path(sys.executable).with_name("homediag"))
 #: Where each HTTP personality of the lab answers, as an installer would ask it with curl.
 HTTP_PATHS = {
     "home-assistant": "/api/",
@@ -159,7 +161,7 @@ def healthy_home(runs: int, log: Callable[[str], None]) -> tuple[list[list[objec
     return rows, median([m.wall for m in ours]), median([m.wall for m in sums])
 
 
-def faulty_home(runs: int, log: Callable[[str], None]) -> tuple[list[list[object]], str]:
+def faulty_home(runs: int, log: Callable[[str], None]) -> list[list[object]]:
     scenario = faulty_home_scenario()
     ours: list[Measure] = []
     complete: list[int] = []
@@ -176,13 +178,14 @@ def faulty_home(runs: int, log: Callable[[str], None]) -> tuple[list[list[object
                 )
             )
     note = f"deadline {deadline:g} s; {median(complete):.0f}/9 probes completed"
-    return [row("homediag run, faulty home", ours, note)], note
+    return [row("homediag run, faulty home", ours, note)]
 
 
 def startup(runs: int) -> list[list[object]]:
-    exe = str(Path(sys.executable).with_name("homediag"))
-    measure([exe, "--help"])  # warm
-    return [row("homediag --help", [measure([exe, "--help"]) for _ in range(runs)], "start-up")]
+    measure([HOMEDIAG, "--help"])  # warm
+    return [
+        row("homediag --help", [measure([HOMEDIAG, "--help"]) for _ in range(runs)], "start-up")
+    ]
 
 
 def support_side(runs: int, count: int, log: Callable[[str], None]) -> list[list[object]]:
@@ -222,8 +225,7 @@ def main() -> int:
 
     started = time.monotonic()
     rows, ours, theirs = healthy_home(args.runs, log)
-    faulty_rows, _ = faulty_home(args.runs, log)
-    rows += faulty_rows
+    rows += faulty_home(args.runs, log)
     log("mDNS at scale: 1,000 services on 250 hosts")
     scale = mdns.compare(250, 4, args.runs, log=log)
     rows += scale.rows()
