@@ -202,12 +202,7 @@ def support_side(runs: int, count: int, log: Callable[[str], None]) -> list[list
         facts = json.loads(loads[0].output)
         if facts["bundles"] != count:
             raise SystemExit(f"only {facts['bundles']} of {count} bundles loaded")
-        triage = [
-            measure(
-                [str(Path(sys.executable).with_name("homediag")), "triage", str(folder), "--json"]
-            )
-            for _ in range(runs)
-        ]
+        triage = [measure([HOMEDIAG, "triage", str(folder), "--json"]) for _ in range(runs)]
     return [
         row(f"load+validate+analyze {count} bundles", loads, f"{facts['findings']} findings"),
         row(f"homediag triage ({count} bundles)", triage, "load+validate, sort"),
