@@ -92,8 +92,15 @@ async def browse(
     per_type: dict[str, int] = {}
     dropped: set[str] = set()
 
+    # One type may hold a quarter of the resolution slots: a flood of one type
+    # must not leave the real devices of every other type waiting in line.
+    type_slots: dict[str, asyncio.Semaphore] = {}
+
     async def resolve(record: InstanceRecord) -> None:
-        async with semaphore:
+        slots = type_slots.setdefault(
+            record.type.lower(), asyncio.Semaphore(max(1, RESOLVE_CONCURRENCY // 4))
+        )
+        async with slots, semaphore:
             info = AsyncServiceInfo(record.type, record.name)
             try:
                 found = info.load_from_cache(zc) or await info.async_request(
@@ -178,8 +185,11 @@ async def browse(
     try:
         while True:
             if early is None and loop.time() >= early_at:
+                # Not for a type already at its cap: a flooding responder ignores
+                # known answers, and asking again would only double the flood.
+                calm = [t for t in types if per_type.get(t.lower(), 0) < per_type_cap]
                 early = AsyncServiceBrowser(
-                    zc, list(types), handlers=[on_change], question_type=DNSQuestionType.QM
+                    zc, calm, handlers=[on_change], question_type=DNSQuestionType.QM
                 )
             elif early is not None and not early_done and loop.time() >= early_at + 0.3:
                 early_done = True
