@@ -80,8 +80,11 @@ class Redactor:
         self._counters: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
         self._secrets_seen: set[str] = set()
+        # Pseudonymized names (lower case) -> token, kept as they are made, and
+        # the pattern that finds them in free text (rebuilt only when one is added).
         self._known: dict[str, str] = {}
         self._known_re: re.Pattern[str] | None = None
+        self._known_stale = False
 
     def _count_secret(self, value: str) -> None:
         if value not in self._secrets_seen:
@@ -122,7 +125,10 @@ class Redactor:
         if key not in self._mapping:
             self._counters[prefix] += 1
             self.counts[kind.value] += 1
-            self._mapping[key] = f"{prefix}-{self._counters[prefix]}"
+            self._mapping[key] = token = f"{prefix}-{self._counters[prefix]}"
+            if kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(value) >= 3:
+                self._known[value.lower()] = token
+                self._known_stale = True
         return self._mapping[key]
 
     def _mac(self, value: str) -> str:
@@ -193,15 +199,10 @@ class Redactor:
         return text
 
     def _known_pattern(self) -> re.Pattern[str] | None:
-        originals = {
-            original.lower(): token
-            for (kind, original), token in self._mapping.items()
-            if kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(original) >= 3
-        }
-        if len(originals) != len(self._known):
-            self._known = originals
+        if self._known_stale:
+            self._known_stale = False
             # Longest first, so "kitchen-display" wins over "kitchen".
-            alternatives = sorted(originals, key=len, reverse=True)
+            alternatives = sorted(self._known, key=len, reverse=True)
             pattern = "|".join(re.escape(a) for a in alternatives)
             # Whole names only: "Home" (a location) must not eat into "homekit",
             # "esphome" or "_home-assistant._tcp". A dot ends a name, so
