@@ -1,5 +1,5 @@
 """``python -m homediag``: the same as the ``homediag`` command."""
 
-from homediag.cli import main
+from homediag.cli import console_main
 
-raise SystemExit(main())
+raise SystemExit(console_main())
