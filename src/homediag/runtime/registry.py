@@ -21,10 +21,12 @@ from homediag.runtime.probe import ProbeLike
 
 __all__ = [
     "BUILTIN_PROBES",
+    "EARLY_PROBES",
     "ENTRY_POINT_GROUP",
     "available_probes",
     "load_probe",
     "load_probes",
+    "probe_names",
     "register_probe",
     "unregister_probe",
 ]
@@ -44,6 +46,13 @@ BUILTIN_PROBES: dict[str, str] = {
     "mqtt": "homediag.probes.mqtt:MqttProbe",
     "endpoints": "homediag.probes.endpoints:EndpointsProbe",
 }
+
+#: Built-in probes that spend most of their time listening for a fixed window
+#: (the mDNS browse sets the length of a healthy run). A run loads and starts
+#: them before it imports the other probes, so that the window is already open
+#: while the rest loads; the others still start together, so that no import
+#: blocks the loop in the middle of their timed exchanges.
+EARLY_PROBES: tuple[str, ...] = ("mdns",)
 
 _registered: dict[str, ProbeLike] = {}
 
@@ -96,9 +105,28 @@ def load_probe(name: str) -> ProbeLike:
             raise UnknownProbeError(
                 f"probe {name!r} could not be loaded from {eps[name].value}: {type(exc).__name__}: {exc}"
             ) from exc
-        return _instantiate(target, origin=f"entry point {eps[name].value}")
+        probe = _instantiate(target, origin=f"entry point {eps[name].value}")
+        if probe.name != name:
+            # A run tracks probes by name: results, dependencies, the bundle.
+            raise UnknownProbeError(
+                f"entry point {name!r} ({eps[name].value}) gives a probe named {probe.name!r}"
+            )
+        return probe
     known = ", ".join(available_probes())
     raise UnknownProbeError(f"unknown probe {name!r}; available: {known}")
+
+
+def probe_names(names: list[str] | None = None) -> list[str]:
+    """The named probes without duplicates (default: all available), none of them imported yet.
+
+    An unknown name raises :class:`UnknownProbeError` that lists the choices.
+    """
+    available = available_probes()
+    wanted = names if names is not None else available
+    for name in wanted:
+        if name not in available:
+            raise UnknownProbeError(f"unknown probe {name!r}; available: {', '.join(available)}")
+    return list(dict.fromkeys(wanted))
 
 
 def load_probes(names: list[str] | None = None) -> tuple[list[ProbeLike], dict[str, str]]:
@@ -108,16 +136,9 @@ def load_probes(names: list[str] | None = None) -> tuple[list[ProbeLike], dict[s
     the reason, so a broken third-party probe is recorded instead of ending
     the run. An unknown name among ``names`` raises :class:`UnknownProbeError`.
     """
-    wanted = names if names is not None else available_probes()
-    known = set(available_probes())
-    for name in wanted:
-        if name not in known:
-            raise UnknownProbeError(
-                f"unknown probe {name!r}; available: {', '.join(available_probes())}"
-            )
     probes: list[ProbeLike] = []
     broken: dict[str, str] = {}
-    for name in dict.fromkeys(wanted):
+    for name in probe_names(names):
         try:
             probes.append(load_probe(name))
         except UnknownProbeError as exc:

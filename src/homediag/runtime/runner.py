@@ -25,6 +25,7 @@ from typing import Any
 from homediag.analyze.engine import Analyzer
 from homediag.bundle.models import Bundle, ErrorInfo, Observer
 from homediag.config import Config
+from homediag.errors import UnknownProbeError
 from homediag.inventory import config_devices
 from homediag.net.observe import Observation, observe
 from homediag.redact.secrets import SecretRegistry
@@ -39,7 +40,7 @@ from homediag.runtime.events import (
 )
 from homediag.runtime.pipeline import build_bundle
 from homediag.runtime.probe import ProbeLike, ProbeResult
-from homediag.runtime.registry import load_probe, load_probes
+from homediag.runtime.registry import EARLY_PROBES, load_probe, probe_names
 
 __all__ = ["Runner"]
 
@@ -78,6 +79,7 @@ class Runner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self._started = False
+        self._names: list[str] = []
         self.secrets = SecretRegistry(self.config.secret_values())
         self.bundle: Bundle | None = None
         self._observation: Observation | None = None
@@ -139,14 +141,36 @@ class Runner:
 
     # -- running ---------------------------------------------------------
 
-    def _resolve_probes(self) -> tuple[list[ProbeLike], dict[str, str]]:
+    def _plan(self) -> dict[str, ProbeLike | None]:
+        """Every probe of the run by name, in the order the bundle lists them; None: not loaded yet."""
         spec = self._probe_spec
         if spec is None:
-            return load_probes(self.config.run.probes)
-        probes: list[ProbeLike] = []
+            return dict.fromkeys(probe_names(self.config.run.probes))
+        plan: dict[str, ProbeLike | None] = {}
         for item in spec:
-            probes.append(load_probe(item) if isinstance(item, str) else item)
-        return probes, {}
+            probe = load_probe(item) if isinstance(item, str) else item
+            plan[probe.name] = probe
+        return plan
+
+    def _load(self, names: Iterable[str], plan: dict[str, ProbeLike | None]) -> list[ProbeLike]:
+        """Import the named probes; one that cannot be loaded is recorded as an error."""
+        probes: list[ProbeLike] = []
+        for name in names:
+            probe = plan[name]
+            if probe is None:
+                try:
+                    probe = load_probe(name)
+                except UnknownProbeError as exc:  # a broken plugin must not end the run
+                    self._record(
+                        ProbeResult(
+                            name=name,
+                            status="error",
+                            error=ErrorInfo(type="UnknownProbeError", message=str(exc)),
+                        )
+                    )
+                    continue
+            probes.append(probe)
+        return probes
 
     async def _observe(self, deadline: float) -> Observation:
         if self._observer is not None:
@@ -197,21 +221,13 @@ class Runner:
         self._started = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.run.timeout
-        probes, broken = self._resolve_probes()
-        names = tuple(p.name for p in probes) + tuple(broken)
-        self._emit(RunStarted(probes=names, deadline_s=self.config.run.timeout))
-        for name, reason in broken.items():
-            self._record(
-                ProbeResult(
-                    name=name,
-                    status="error",
-                    error=ErrorInfo(type="UnknownProbeError", message=reason),
-                )
-            )
+        plan = self._plan()
+        self._names = list(plan)
+        self._emit(RunStarted(probes=tuple(plan), deadline_s=self.config.run.timeout))
         self._observation = await self._observe(deadline)
         observer = self._observation.observer
         resources = {"observation": self._observation, **self._resources}
-        self._done = {p.name: asyncio.Event() for p in probes}
+        self._done = {name: asyncio.Event() for name in plan}
         base = ProbeContext(
             config=self.config,
             observer=observer,
@@ -221,15 +237,21 @@ class Runner:
             resources=resources,
             report=lambda probe, message: self._emit(ProbeProgress(probe, message)),
         )
+        early = [name for name in plan if name in EARLY_PROBES]
         try:
             async with asyncio.TaskGroup() as tg:
-                for probe in probes:
-                    self._tasks[probe.name] = tg.create_task(
-                        self._run_probe(probe, base.for_probe(probe.name), deadline),
-                        name=f"probe-{probe.name}",
-                    )
-                    if self._stopping:
-                        self._tasks[probe.name].cancel()
+                # Two waves (see EARLY_PROBES): the listeners start, then the
+                # rest is imported while they listen and starts together.
+                for wave in (early, [name for name in plan if name not in early]):
+                    for probe in self._load(wave, plan):
+                        self._tasks[probe.name] = tg.create_task(
+                            self._run_probe(probe, base.for_probe(probe.name), deadline),
+                            name=f"probe-{probe.name}",
+                        )
+                        if self._stopping:
+                            self._tasks[probe.name].cancel()
+                    # Let the wave send its first packets before the next imports.
+                    await asyncio.sleep(0)
         finally:
             self._finish_missing("cancelled")
         return observer
@@ -247,11 +269,10 @@ class Runner:
         )
 
     def _order(self, name: str) -> int:
-        names = list(self._tasks) + [n for n in self._results if n not in self._tasks]
-        return names.index(name)
+        return self._names.index(name) if name in self._names else len(self._names)
 
     def _finish_missing(self, status: str) -> None:
-        for name in self._tasks:
+        for name in self._names:
             if name not in self._results:
                 self._results[name] = ProbeResult(name=name, status=status)  # type: ignore[arg-type]
 
