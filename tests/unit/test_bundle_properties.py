@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,11 @@ def _load(data: bytes) -> Bundle | BundleError:
 
 def _zip(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf, warnings.catch_warnings():
+        # zipfile cuts names at NUL, so "." and ".\x00" become two members
+        # called "." and it warns: a hostile file may well hold duplicates,
+        # and the reader must refuse them, so they are written anyway.
+        warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
         for name, body in members.items():
             zf.writestr(name, body)
     return buffer.getvalue()
