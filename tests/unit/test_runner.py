@@ -246,3 +246,26 @@ async def test_internet_probe_without_a_route_fails_at_once_without_sending() ->
     assert record.data["no_route"] is True
     assert all(e["error"] == "no default route" for e in record.data["endpoints"])
     assert {f.id for f in bundle.findings} >= {"internet.no_path", "host.no_default_gateway"}
+
+
+async def test_prepare_runs_once_before_the_probes_and_cannot_break_the_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+
+    class Records(Quick):
+        async def run(self, ctx: ProbeContext) -> ProbeOutput:
+            calls.append(self.name)
+            return await super().run(ctx)
+
+    def prepare() -> None:
+        calls.append("prepare")
+        raise RuntimeError("warm-up went wrong")
+
+    run = Runner(
+        Config(), probes=[Records("one"), Records("two")], observer=lab_observer(), prepare=prepare
+    )
+    bundle = await run.run()
+    assert calls[0] == "prepare" and sorted(calls[1:]) == ["one", "two"]
+    assert [r.status for r in bundle.probes.values()] == ["completed", "completed"]
+    assert "prepare() failed" in caplog.text

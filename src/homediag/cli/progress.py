@@ -1,18 +1,15 @@
-"""Live progress for ``homediag run``: a table on a terminal, plain lines otherwise."""
+"""Live progress for ``homediag run``: a table on a terminal, plain lines otherwise.
+
+Rich is imported only for the live table: on a pipe, a run's start-up does
+not wait for it (see ``homediag.cli.run``).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.table import Table
-from rich.text import Text
-
-from homediag.render.terminal import STATUS_STYLE
 from homediag.render.text import one_line
 from homediag.runtime.events import (
     Event,
@@ -24,6 +21,10 @@ from homediag.runtime.events import (
 )
 
 __all__ = ["LineProgress", "LiveProgress", "Progress", "make_progress"]
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 _DONE_MARK = {"completed": "✓", "partial": "◐", "not_applicable": "–", "skipped": "–"}
 
@@ -70,6 +71,8 @@ class LiveProgress(Progress):
     """A live table: a spinner per running probe, its latest message, then its outcome."""
 
     def __init__(self, console: Console) -> None:
+        from rich.live import Live  # noqa: PLC0415 - see the module's docstring
+
         self.console = console
         self.rows: dict[str, dict[str, object]] = {}
         self.deadline = 0.0
@@ -107,6 +110,12 @@ class LiveProgress(Progress):
         self.live.update(self._render())
 
     def _render(self, final: bool = False) -> Table:
+        from rich.spinner import Spinner  # noqa: PLC0415
+        from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
+
+        from homediag.render.terminal import STATUS_STYLE  # noqa: PLC0415
+
         elapsed = time.monotonic() - self.start
         title = f"homediag · {elapsed:4.1f} s" + (
             f" of {self.deadline:g} s" if self.deadline and not final else ""
@@ -155,5 +164,7 @@ def make_progress(enabled: bool, stream: TextIO = sys.stderr) -> Progress:
     if not enabled:
         return Progress()
     if stream.isatty():
+        from rich.console import Console  # noqa: PLC0415
+
         return LiveProgress(Console(file=stream, stderr=stream is sys.stderr))
     return LineProgress(stream)

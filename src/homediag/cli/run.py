@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from homediag.analyze.finding import SEVERITY_RANK
 from homediag.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
 from homediag.cli.progress import make_progress
 from homediag.config import Config, EndpointConfig, load_config
@@ -19,6 +18,23 @@ from homediag.errors import ConfigError
 from homediag.runtime.runner import Runner
 
 __all__ = ["cmd_run", "config_from_args"]
+
+#: What the command needs once the probes are done (analysis, the bundle
+#: writer, the HTML and terminal renderers). The runner imports them while the
+#: mDNS browse listens instead of before the first probe starts.
+_AFTER_THE_RUN = (
+    "homediag.analyze.finding",
+    "homediag.bundle.writer",
+    "homediag.render.html",
+    "homediag.render.terminal",
+)
+
+
+def _prepare_output() -> None:
+    import importlib  # noqa: PLC0415
+
+    for module in _AFTER_THE_RUN:
+        importlib.import_module(module)
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -69,9 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, config: Config) -> int:
-    from homediag.bundle.writer import write_bundle  # noqa: PLC0415
-
-    runner = Runner(config)
+    runner = Runner(config, prepare=_prepare_output)
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
 
@@ -97,6 +111,9 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     bundle = runner.bundle
     if bundle is None:  # events() always ends with RunFinished, which sets it
         raise RuntimeError("the run ended without a bundle")
+    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - see _AFTER_THE_RUN
+    from homediag.bundle.writer import write_bundle  # noqa: PLC0415
+
     path: Path | None = None
     if not args.no_bundle:
         path = write_bundle(bundle, args.output, secrets=runner.secrets)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import platform
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from homediag.analyze.engine import Analyzer
 from homediag.bundle.models import Bundle, ErrorInfo, Observer
 from homediag.config import Config
 from homediag.errors import UnknownProbeError
@@ -38,9 +38,11 @@ from homediag.runtime.events import (
     RunFinished,
     RunStarted,
 )
-from homediag.runtime.pipeline import build_bundle
 from homediag.runtime.probe import ProbeLike, ProbeResult
 from homediag.runtime.registry import EARLY_PROBES, load_probe, probe_names
+
+if TYPE_CHECKING:
+    from homediag.analyze.engine import Analyzer
 
 __all__ = ["Runner"]
 
@@ -57,6 +59,10 @@ class Runner:
     else every available probe). ``observer`` skips reading the machine's
     network configuration (tests, replays). ``resources`` is handed to every
     probe as ``ctx.resources`` (for example a shared ``AsyncZeroconf``).
+    ``prepare`` is called once, on the loop, while the early probes listen
+    and before the others start (see ``EARLY_PROBES``): import there what
+    you need after the run, and it costs the run no time. An error in it is
+    logged, not raised.
     """
 
     def __init__(
@@ -67,8 +73,10 @@ class Runner:
         observer: Observer | None = None,
         resources: Mapping[str, Any] | None = None,
         analyzers: Iterable[Analyzer] | None = None,
+        prepare: Callable[[], object] | None = None,
     ) -> None:
         self.config = config or Config()
+        self._prepare = prepare
         self._probe_spec = list(probes) if probes is not None else None
         self._observer = observer
         self._resources = dict(resources or {})
@@ -252,11 +260,25 @@ class Runner:
                             self._tasks[probe.name].cancel()
                     # Let the wave send its first packets before the next imports.
                     await asyncio.sleep(0)
+                    if wave is early:
+                        self._prepare_for_build()
         finally:
             self._finish_missing("cancelled")
         return observer
 
+    def _prepare_for_build(self) -> None:
+        # On the loop on purpose: only the early listeners run now, and an
+        # import in a thread would hold the GIL against them all the same.
+        importlib.import_module("homediag.runtime.pipeline")
+        if self._prepare is not None:
+            try:
+                self._prepare()
+            except Exception:  # a caller's warm-up must not cost the run
+                log.warning("prepare() failed; going on", exc_info=True)
+
     def _build(self, observer: Observer, created_at: datetime) -> Bundle:
+        from homediag.runtime.pipeline import build_bundle  # noqa: PLC0415 - see _prepare_for_build
+
         ordered = {name: self._results[name] for name in sorted(self._results, key=self._order)}
         return build_bundle(
             results=ordered,
