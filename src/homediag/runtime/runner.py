@@ -2,6 +2,9 @@
 
 * Independent probes run concurrently in one ``asyncio.TaskGroup``; a probe
   that declares ``Requirements(after=(...))`` starts when those have ended.
+* Probe modules are imported as the run starts, in two waves: the listeners
+  of ``EARLY_PROBES`` (the mDNS browse, whose window sets a healthy run's
+  length) start first, the others are imported while they listen.
 * Each probe is bounded by its own timeout and by the run's global deadline,
   whichever comes first; running out of time records ``timeout``.
 * A probe that raises is recorded as ``error`` with the exception's type and
@@ -61,8 +64,8 @@ class Runner:
     probe as ``ctx.resources`` (for example a shared ``AsyncZeroconf``).
     ``prepare`` is called once, on the loop, while the early probes listen
     and before the others start (see ``EARLY_PROBES``): import there what
-    you need after the run, and it costs the run no time. An error in it is
-    logged, not raised.
+    you need after the run, while the browse waits for answers anyway. An
+    error in it is logged, not raised.
     """
 
     def __init__(
@@ -258,7 +261,7 @@ class Runner:
                         )
                         if self._stopping:
                             self._tasks[probe.name].cancel()
-                    # Let the wave send its first packets before the next imports.
+                    # Let the wave's tasks begin (open their sockets) before the next imports.
                     await asyncio.sleep(0)
                     if wave is early:
                         self._prepare_for_build()
