@@ -49,9 +49,9 @@ BUILTIN_PROBES: dict[str, str] = {
 
 #: Built-in probes that spend most of their time listening for a fixed window
 #: (the mDNS browse sets the length of a healthy run). A run loads and starts
-#: them before it imports the other probes, so that the window is already open
-#: while the rest loads; the others still start together, so that no import
-#: blocks the loop in the middle of their timed exchanges.
+#: them before it imports the other probes (in a worker thread), so that the
+#: window is already open while the rest loads; the others start together once
+#: loaded, so that no import runs beside their timed exchanges.
 EARLY_PROBES: tuple[str, ...] = ("mdns",)
 
 _registered: dict[str, ProbeLike] = {}

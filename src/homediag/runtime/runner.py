@@ -62,10 +62,10 @@ class Runner:
     else every available probe). ``observer`` skips reading the machine's
     network configuration (tests, replays). ``resources`` is handed to every
     probe as ``ctx.resources`` (for example a shared ``AsyncZeroconf``).
-    ``prepare`` is called once, on the loop, while the early probes listen
-    and before the others start (see ``EARLY_PROBES``): import there what
-    you need after the run, while the browse waits for answers anyway. An
-    error in it is logged, not raised.
+    ``prepare`` is called once, in a worker thread, while the early probes
+    listen and before the others start (see ``EARLY_PROBES``): import there
+    what you need after the run, while the browse waits for answers anyway.
+    An error in it is logged, not raised.
     """
 
     def __init__(
@@ -163,25 +163,36 @@ class Runner:
             plan[probe.name] = probe
         return plan
 
-    def _load(self, names: Iterable[str], plan: dict[str, ProbeLike | None]) -> list[ProbeLike]:
-        """Import the named probes; one that cannot be loaded is recorded as an error."""
+    @staticmethod
+    def _load(
+        names: Iterable[str], plan: dict[str, ProbeLike | None]
+    ) -> tuple[list[ProbeLike], dict[str, str]]:
+        """Import the named probes: those loaded, and why the others could not be."""
         probes: list[ProbeLike] = []
+        broken: dict[str, str] = {}
         for name in names:
             probe = plan[name]
             if probe is None:
                 try:
                     probe = load_probe(name)
                 except UnknownProbeError as exc:  # a broken plugin must not end the run
-                    self._record(
-                        ProbeResult(
-                            name=name,
-                            status="error",
-                            error=ErrorInfo(type="UnknownProbeError", message=str(exc)),
-                        )
-                    )
+                    broken[name] = str(exc)
                     continue
             probes.append(probe)
-        return probes
+        return probes, broken
+
+    def _load_rest(
+        self, names: Iterable[str], plan: dict[str, ProbeLike | None]
+    ) -> tuple[list[ProbeLike], dict[str, str]]:
+        """In a worker thread: the other probes, and what the bundle will need."""
+        loaded = self._load(names, plan)
+        importlib.import_module("homediag.runtime.pipeline")
+        if self._prepare is not None:
+            try:
+                self._prepare()
+            except Exception:  # a caller's warm-up must not cost the run
+                log.warning("prepare() failed; going on", exc_info=True)
+        return loaded
 
     async def _observe(self, deadline: float) -> Observation:
         if self._observer is not None:
@@ -249,38 +260,42 @@ class Runner:
             report=lambda probe, message: self._emit(ProbeProgress(probe, message)),
         )
         early = [name for name in plan if name in EARLY_PROBES]
+        rest = [name for name in plan if name not in early]
+
+        def start(probes: list[ProbeLike], broken: dict[str, str]) -> None:
+            for name, reason in broken.items():
+                self._record(
+                    ProbeResult(
+                        name=name,
+                        status="error",
+                        error=ErrorInfo(type="UnknownProbeError", message=reason),
+                    )
+                )
+            for probe in probes:
+                self._tasks[probe.name] = tg.create_task(
+                    self._run_probe(probe, base.for_probe(probe.name), deadline),
+                    name=f"probe-{probe.name}",
+                )
+                if self._stopping:
+                    self._tasks[probe.name].cancel()
+
         try:
             async with asyncio.TaskGroup() as tg:
                 # Two waves (see EARLY_PROBES): the listeners start, then the
-                # rest is imported while they listen and starts together.
-                for wave in (early, [name for name in plan if name not in early]):
-                    for probe in self._load(wave, plan):
-                        self._tasks[probe.name] = tg.create_task(
-                            self._run_probe(probe, base.for_probe(probe.name), deadline),
-                            name=f"probe-{probe.name}",
-                        )
-                        if self._stopping:
-                            self._tasks[probe.name].cancel()
-                    # Let the wave's tasks begin (open their sockets) before the next imports.
-                    await asyncio.sleep(0)
-                    if wave is early:
-                        self._prepare_for_build()
+                # rest is imported while they listen and starts together. The
+                # imports run in a thread: the browse must keep reading, or
+                # under a flood of answers the kernel drops the ones that
+                # matter (imports on the loop lost every real device in 2 of 8
+                # flood runs). And they end before the timed probes start: a
+                # thread importing beside them made lab DNS times 5 -> 35 ms.
+                start(*self._load(early, plan))
+                start(*await asyncio.to_thread(self._load_rest, rest, plan))
         finally:
             self._finish_missing("cancelled")
         return observer
 
-    def _prepare_for_build(self) -> None:
-        # On the loop on purpose: only the early listeners run now, and an
-        # import in a thread would hold the GIL against them all the same.
-        importlib.import_module("homediag.runtime.pipeline")
-        if self._prepare is not None:
-            try:
-                self._prepare()
-            except Exception:  # a caller's warm-up must not cost the run
-                log.warning("prepare() failed; going on", exc_info=True)
-
     def _build(self, observer: Observer, created_at: datetime) -> Bundle:
-        from homediag.runtime.pipeline import build_bundle  # noqa: PLC0415 - see _prepare_for_build
+        from homediag.runtime.pipeline import build_bundle  # noqa: PLC0415 - see _load_rest
 
         ordered = {name: self._results[name] for name in sorted(self._results, key=self._order)}
         return build_bundle(
