@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -14,7 +14,6 @@ from homediag.render.text import one_line, printable
 __all__ = [
     "SEVERITY_STYLE",
     "STATUS_STYLE",
-    "WIDE",
     "devices_table",
     "findings_view",
     "incomplete_view",
@@ -32,12 +31,6 @@ STATUS_STYLE = {
     "skipped": "dim",
     "not_applicable": "dim",
 }
-
-
-#: From this console width on, a finding's title sits beside what was measured;
-#: below it, everything about a finding shares one wide column so that
-#: addresses and URLs in the detail fit on one line.
-WIDE = 120
 
 
 def _t(value: object, style: str = "") -> Text:
@@ -73,34 +66,21 @@ def _severity(group: FindingGroup) -> Text:
     return Text(label, style=SEVERITY_STYLE.get(group.severity, ""))
 
 
-class _FindingsTable:
-    """The findings table, laid out for the width it is drawn at (see :data:`WIDE`)."""
-
-    def __init__(self, groups: list[FindingGroup], count: int) -> None:
-        self.groups = groups
-        self.count = count
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        wide = options.max_width >= WIDE
-        title = f"Findings ({self.count})"
-        if len(self.groups) != self.count:
-            problems = "problem" if len(self.groups) == 1 else "problems"
-            title = f"Findings ({self.count}, {len(self.groups)} {problems})"
-        table = Table(title=title, title_justify="left", expand=True, show_lines=True)
-        table.add_column("severity", no_wrap=True)
-        if wide:
-            widest = max(max(len(g.title), len(g.id)) for g in self.groups)
-            table.add_column("finding", width=min(widest, 48))
-            table.add_column("measured, and how to fix it", ratio=1)
-        else:
-            table.add_column("finding: what was measured, and how to fix it", ratio=1)
-        for g in self.groups:
-            finding = Group(_t(g.title, "bold"), _ident(g.id, "dim"))
-            if wide:
-                table.add_row(_severity(g), finding, _finding_body(g))
-            else:
-                table.add_row(_severity(g), Group(finding, _finding_body(g)))
-        yield table
+def _findings_table(groups: list[FindingGroup], count: int) -> Table:
+    # One wide column for everything about a finding, at every width: beside
+    # a title column, the measured detail would be too narrow for the
+    # addresses and URLs it quotes (they must stay whole, see STYLE.md).
+    title = f"Findings ({count})"
+    if len(groups) != count:
+        title = f"Findings ({count}, {len(groups)} {'problem' if len(groups) == 1 else 'problems'})"
+    table = Table(title=title, title_justify="left", expand=True, show_lines=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("finding: what was measured, and how to fix it", ratio=1, overflow="fold")
+    for g in groups:
+        table.add_row(
+            _severity(g), Group(_t(g.title, "bold"), _ident(g.id, "dim"), _finding_body(g))
+        )
+    return table
 
 
 def findings_view(bundle: Bundle) -> RenderableType:
@@ -114,7 +94,7 @@ def findings_view(bundle: Bundle) -> RenderableType:
         if notice is None:
             return Text("No problems found.", style="bold green")
         return Group(notice, Text("The checks that did finish found nothing wrong.", style="dim"))
-    table = _FindingsTable(group_findings(bundle.findings), len(bundle.findings))
+    table = _findings_table(group_findings(bundle.findings), len(bundle.findings))
     return table if notice is None else Group(notice, table)
 
 
