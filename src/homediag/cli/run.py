@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from homediag.config import Config, EndpointConfig, load_config
 from homediag.errors import ConfigError
 from homediag.runtime.runner import Runner
 
-__all__ = ["cmd_run", "config_from_args"]
+__all__ = ["check_interface", "cmd_run", "config_from_args", "interface_names"]
 
 #: What the command needs once the probes are done (analysis, the bundle
 #: writer, the HTML and terminal renderers). The runner imports them while the
@@ -73,9 +74,51 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
+def interface_names() -> set[str]:
+    """The names of this computer's network interfaces, as ``--interface`` accepts them.
+
+    The OS names (``eth0``, ``en0``, a Windows adapter GUID), Windows'
+    friendly names (``Wi-Fi``), and, from ``if_nameindex``, interfaces that
+    have no address yet.
+    """
+    import ifaddr  # noqa: PLC0415 - kept off the import path of --help
+
+    names: set[str] = set()
+    for adapter in ifaddr.get_adapters():
+        names.update(str(n) for n in (adapter.name, adapter.nice_name) if n)
+    with contextlib.suppress(OSError, AttributeError):  # not on every platform
+        names.update(name for _, name in socket.if_nameindex())
+    return names
+
+
+def check_interface(name: str) -> None:
+    """Raise a one-line ``ConfigError`` listing the interfaces when ``name`` is not one of them."""
+    names = interface_names()
+    if name not in names:
+        listed = ", ".join(sorted(names)) or "none"
+        raise ConfigError(f"interface {name!r} does not exist here; the interfaces are: {listed}")
+
+
+def _check_before_the_run(args: argparse.Namespace, config: Config) -> None:
+    # Everything that would only fail once the probes are done (and the
+    # measurements lost): say it now, in one line, before the first probe.
+    from homediag.bundle.writer import check_output  # noqa: PLC0415
+
+    if config.run.interface:
+        check_interface(config.run.interface)
+    if not args.no_bundle:
+        check_output(args.output, option="-o")
+    mapping = getattr(args, "keep_mapping", None)
+    if mapping:
+        _, name = check_output(mapping, option="--keep-mapping")
+        if name is None:
+            raise ConfigError(f"--keep-mapping {mapping}: give a file name, not a directory")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Entry point of ``homediag run``."""
     config = config_from_args(args)
+    _check_before_the_run(args, config)
     if config.run.packs:
         from homediag.packs.loader import load_packs  # noqa: PLC0415 - only runs with --pack pay
 
