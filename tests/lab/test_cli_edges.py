@@ -8,6 +8,7 @@ run), and ``-o newdir/`` puts the bundle inside ``newdir``.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -80,3 +81,29 @@ def test_trailing_slash_means_a_new_directory(
     (bundle,) = target.glob("homediag-*-support.zip")
     assert load_bundle(bundle).probes
     assert not (tmp_path / "ticket-4711.zip").exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]], ids=["table", "json"])
+def test_run_into_a_closed_pipe_ends_quietly_with_the_bundle_written(
+    lab_factory: Callable[..., Lab], tmp_path: Path, extra: list[str]
+) -> None:
+    lab = lab_factory("healthy")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `homediag run | head -0`: the reader is gone
+    try:
+        proc = subprocess.run(
+            lab.homediag_argv(
+                ["run", "-c", str(lab.config_path), "--no-progress", "-o", str(tmp_path), *extra]
+            ),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    assert "error" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141
+    assert list(tmp_path.glob("homediag-*.zip"))  # the measurements are kept

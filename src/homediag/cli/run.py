@@ -181,12 +181,11 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_result(bundle: Any, path: Path | None) -> None:
-    from rich.console import Console  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    from homediag.render.terminal import findings_view  # noqa: PLC0415
+    from homediag.render.terminal import StdoutConsole, findings_view  # noqa: PLC0415
 
-    console = Console()
+    console = StdoutConsole()
     console.print()
     console.print(findings_view(bundle))
     if path is not None:

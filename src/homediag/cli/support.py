@@ -99,11 +99,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    from rich.console import Console  # noqa: PLC0415
 
-    from homediag.render.terminal import findings_view  # noqa: PLC0415
+    from homediag.render.terminal import StdoutConsole, findings_view  # noqa: PLC0415
 
-    console = Console()
+    console = StdoutConsole()
     console.print(findings_view(bundle.model_copy(update={"findings": current})))
     if not added and not dropped:
         console.print(

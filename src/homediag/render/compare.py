@@ -11,7 +11,7 @@ from rich.text import Text
 from homediag.bundle.compare import BundleDiff
 from homediag.bundle.status import incomplete_note
 from homediag.bundle.triage import TriageRow
-from homediag.render.terminal import SEVERITY_STYLE
+from homediag.render.terminal import SEVERITY_STYLE, StdoutConsole
 from homediag.render.text import one_line
 
 __all__ = ["print_diff", "print_triage"]
@@ -31,7 +31,7 @@ def print_diff(
     diff: BundleDiff, *, old_name: str, new_name: str, console: Console | None = None
 ) -> None:
     """What changed from the old bundle to the new one."""
-    out = console or Console()
+    out = console or StdoutConsole()
     out.print(
         _t(
             f"{old_name} ({diff.old_created_at:%Y-%m-%d %H:%M}) → {new_name} ({diff.new_created_at:%Y-%m-%d %H:%M})"
@@ -131,7 +131,7 @@ def print_triage(rows: list[TriageRow], directory: Path, console: Console | None
     (file name, finding id) on a line of its own: they stay whole in an
     80-column terminal.
     """
-    out = console or Console()
+    out = console or StdoutConsole()
     table = Table(
         title=_t(f"{len(rows)} bundles in {directory}, worst first"),
         title_justify="left",

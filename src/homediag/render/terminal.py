@@ -14,6 +14,7 @@ from homediag.render.text import one_line, printable
 __all__ = [
     "SEVERITY_STYLE",
     "STATUS_STYLE",
+    "StdoutConsole",
     "devices_table",
     "findings_view",
     "incomplete_view",
@@ -31,6 +32,19 @@ STATUS_STYLE = {
     "skipped": "dim",
     "not_applicable": "dim",
 }
+
+
+class StdoutConsole(Console):
+    """A rich console on stdout that lets a closed pipe raise ``BrokenPipeError``.
+
+    Rich's own reaction (``SystemExit(1)``) would skip the command line's
+    quiet exit for ``| head`` (:data:`homediag.cli.EXIT_PIPE_CLOSED`), and an
+    integrator calling a renderer gets the ordinary Python error.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Raise instead of exiting; see the class docstring."""
+        raise BrokenPipeError
 
 
 def _t(value: object, style: str = "") -> Text:
@@ -137,7 +151,7 @@ def print_bundle(
     bundle: Bundle, console: Console | None = None, *, path: str | None = None
 ) -> None:
     """Print a bundle: header, findings with fixes, checks, devices."""
-    console = console or Console()
+    console = console or StdoutConsole()
     ob = bundle.observer
     header = Text.assemble(
         ("homediag ", "bold"),
