@@ -46,15 +46,20 @@ def print_diff(
         ("Resolved findings", diff.findings_resolved, "green"),
     ):
         if refs:
-            table = Table(title=f"{title} ({len(refs)})", title_justify="left", expand=True)
-            for column in ("severity", "finding", "about", "detail"):
-                table.add_column(column)
+            # Severity, then one wide column: ids, URLs and addresses stay whole.
+            table = Table(
+                title=f"{title} ({len(refs)})", title_justify="left", expand=True, show_lines=True
+            )
+            table.add_column("severity", no_wrap=True)
+            table.add_column("finding, about, detail", ratio=1, overflow="fold")
             for ref in refs:
+                lines = [Text(one_line(ref.id, 300), style=style, overflow="fold", no_wrap=True)]
+                if ref.subject:
+                    lines.append(_t(ref.subject, "bold"))
+                lines.append(_t(ref.detail))
                 table.add_row(
                     Text(ref.severity.upper(), style=SEVERITY_STYLE.get(ref.severity, "")),
-                    _t(ref.id, style),
-                    _t(ref.subject),
-                    _t(ref.detail),
+                    Group(*lines),
                 )
             out.print(table)
     for old, new in diff.findings_changed:
