@@ -90,3 +90,13 @@ def test_unknown_interface_names_the_real_ones() -> None:
     message = str(info.value)
     assert "'wlan-does-not-exist'" in message and "\n" not in message
     assert all(name in message for name in names)
+
+
+def test_mapping_place_may_need_new_directories_but_must_be_writable(tmp_path: Path) -> None:
+    # --keep-mapping creates missing directories (write_atomically does), so
+    # only the nearest existing one must take new files.
+    deep = tmp_path / "private" / "ticket" / "mapping.json"
+    assert check_output(deep, parents=True) == (deep.parent, "mapping.json")
+    assert not (tmp_path / "private").exists()
+    with pytest.raises(ConfigError, match="cannot write in /proc"):
+        check_output("/proc/private/mapping.json", option="--keep-mapping", parents=True)

@@ -46,7 +46,7 @@ def _names_a_directory(raw: str) -> bool:
 
 
 def check_output(
-    path: str | os.PathLike[str] | None, *, option: str = ""
+    path: str | os.PathLike[str] | None, *, option: str = "", parents: bool = False
 ) -> tuple[Path, str | None]:
     """Where a bundle for ``path`` would go, checked before anything is measured.
 
@@ -58,7 +58,9 @@ def check_output(
     ``option``, e.g. ``-o``, and the path) when the bundle could not be
     written there: a missing parent, something that is not a
     directory or a regular file, a directory that does not take new files
-    (read-only, ``/proc``, ``/sys``). Creates nothing.
+    (read-only, ``/proc``, ``/sys``). Creates nothing. With ``parents``, a
+    file's missing directories are fine where the nearest existing one takes
+    new files (:func:`write_atomically` creates them; ``--keep-mapping``).
     """
     raw = os.fspath(path) if path is not None else ""
     shown = (f"{option} {raw}" if option else raw) if raw else "the current directory"
@@ -66,7 +68,10 @@ def check_output(
     if raw and not _names_a_directory(raw) and not target.is_dir():
         if target.exists() and not target.is_file():
             raise ConfigError(f"{shown}: exists and is not a regular file")
-        _check_directory(target.parent, shown)
+        directory = target.parent
+        if parents:
+            directory = next((p for p in target.parents if p.exists()), directory)
+        _check_directory(directory, shown)
         return target.parent, target.name
     if target.is_dir():
         _check_directory(target, shown)

@@ -110,7 +110,7 @@ def _check_before_the_run(args: argparse.Namespace, config: Config) -> None:
         check_output(args.output, option="-o")
     mapping = getattr(args, "keep_mapping", None)
     if mapping:
-        _, name = check_output(mapping, option="--keep-mapping")
+        _, name = check_output(mapping, option="--keep-mapping", parents=True)
         if name is None:
             raise ConfigError(f"--keep-mapping {mapping}: give a file name, not a directory")
 
