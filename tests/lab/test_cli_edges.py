@@ -107,3 +107,30 @@ def test_run_into_a_closed_pipe_ends_quietly_with_the_bundle_written(
     assert "error" not in proc.stderr, proc.stderr
     assert proc.returncode == 141
     assert list(tmp_path.glob("homediag-*.zip"))  # the measurements are kept
+
+
+def test_read_it_back_hint_runs_as_typed(lab_factory: Callable[..., Lab], tmp_path: Path) -> None:
+    # As after scripts/demo: the venv is not activated, homediag is not on PATH.
+    lab = lab_factory("healthy")
+    path = "/usr/sbin:/usr/bin:/sbin:/bin"
+    proc = lab.run_homediag(
+        ["run", "-c", str(lab.config_path), "--no-progress", "-o", str(tmp_path)],
+        env={"PATH": path},
+    )
+    assert proc.returncode == 0, proc.stderr
+    (hint,) = [
+        line.split("Read it back:", 1)[1].strip()
+        for line in proc.stdout.splitlines()
+        if "Read it back:" in line
+    ]
+    assert " show " in hint
+    shown = subprocess.run(
+        ["/bin/sh", "-c", hint],  # what the user types into their shell
+        env={**os.environ, "PATH": path, "COLUMNS": "160"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, (hint, shown.stderr)
+    assert "Checks" in shown.stdout

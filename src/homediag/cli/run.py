@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -193,6 +194,8 @@ def _print_result(bundle: Any, path: Path | None) -> None:
         console.print(
             Text.assemble("Bundle written: ", (str(path), "bold"), "  (attach it to the ticket)")
         )
-        with contextlib.suppress(ValueError):
-            path = path.relative_to(Path.cwd())
-        console.print(Text(f"Read it back:   homediag show {path}", style="dim"))
+        from homediag.cli.hints import homediag_command, shorter_path  # noqa: PLC0415
+
+        # A command that works as typed: `homediag` may not be this program.
+        show = f"{homediag_command()} show {shlex.quote(shorter_path(path))}"
+        console.print(Text(f"Read it back:   {show}", style="dim"))
