@@ -163,3 +163,14 @@ def test_incomplete_ranks_below_warning_above_info() -> None:
     ]
     shuffled = [order[i] for i in (5, 2, 4, 0, 1, 3)]
     assert sorted(shuffled, key=lambda r: r.rank) == order
+
+
+def test_the_note_of_a_hostile_bundle_is_bounded_and_inert() -> None:
+    bundle = _cancelled()
+    record = bundle.probes["mqtt"]
+    probes = {f"p{i}\x1b[2J" + "x" * 500: record for i in range(5000)}
+    hostile = bundle.model_copy(update={"probes": probes})
+    text = _terminal(hostile)
+    assert "\x1b" not in text  # the escape is shown, not sent to the terminal
+    assert "4992 more" in text
+    assert len(text) < 4000

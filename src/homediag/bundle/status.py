@@ -18,6 +18,10 @@ __all__ = ["UNFINISHED_STATUSES", "incomplete_note", "unfinished_checks"]
 UNFINISHED_STATUSES = frozenset({"timeout", "cancelled", "error"})
 
 _SAYS = {"timeout": "timed out", "cancelled": "cancelled", "error": "failed"}
+#: Checks named in the note, at most; a bundle from elsewhere may hold thousands.
+_NAMED = 8
+#: Characters of a probe name shown, at most (names in a bundle are untrusted).
+_NAME_CHARS = 40
 
 
 def unfinished_checks(bundle: Bundle) -> dict[str, str]:
@@ -33,6 +37,11 @@ def incomplete_note(unfinished: dict[str, str]) -> str:
     """One sentence naming the checks that did not finish, e.g. ``mqtt timed out``; ``""`` if none."""
     if not unfinished:
         return ""
-    checks = ", ".join(f"{name} {_SAYS.get(status, status)}" for name, status in unfinished.items())
+    named = [
+        f"{name[:_NAME_CHARS]} {_SAYS.get(status, status)}"
+        for name, status in list(unfinished.items())[:_NAMED]
+    ]
+    if len(unfinished) > _NAMED:
+        named.append(f"{len(unfinished) - _NAMED} more")
     noun = "check" if len(unfinished) == 1 else "checks"
-    return f"The run is incomplete: {len(unfinished)} {noun} did not finish ({checks})."
+    return f"The run is incomplete: {len(unfinished)} {noun} did not finish ({', '.join(named)})."

@@ -64,6 +64,13 @@ def check_output(
     """
     raw = os.fspath(path) if path is not None else ""
     shown = (f"{option} {raw}" if option else raw) if raw else "the current directory"
+    try:
+        return _check_place(raw, shown, parents=parents)
+    except OSError as exc:  # a name too long, a directory that cannot be searched…
+        raise ConfigError(f"{shown}: {(exc.strerror or type(exc).__name__).lower()}") from None
+
+
+def _check_place(raw: str, shown: str, *, parents: bool) -> tuple[Path, str | None]:
     target = Path(raw) if raw else Path.cwd()
     if raw and not _names_a_directory(raw) and not target.is_dir():
         if target.exists() and not target.is_file():

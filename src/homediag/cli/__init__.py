@@ -23,6 +23,8 @@ EXIT_INTERRUPTED = 130
 #: stdout was closed by its reader (``| head``): what a shell reports for
 #: ``cat`` or ``grep`` in the same place (128 + SIGPIPE), without a message.
 EXIT_PIPE_CLOSED = 141
+#: stdout could not be written (a full disk): sysexits' EX_IOERR.
+EXIT_OUTPUT = 74
 
 _DESCRIPTION = """\
 Smart-home network diagnostics. On site, `homediag run` looks at the network
@@ -284,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
     except BrokenPipeError:
         return _stdout_closed()
+    except OSError as exc:  # flushing stdout: a full disk (`> /dev/full`), an I/O error
+        _stdout_closed()  # so that the exit-time flush does not fail again
+        print(f"homediag: error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_OUTPUT
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -62,7 +62,8 @@ def _ident(value: object, style: str = "") -> Text:
 def incomplete_view(bundle: Bundle) -> Text | None:
     """The "run is incomplete" notice naming the checks that did not finish, or ``None``."""
     note = incomplete_note(unfinished_checks(bundle))
-    return Text(note, style="bold magenta", overflow="fold") if note else None
+    # Probe names come from the bundle: shown, never acting (control characters).
+    return _t(note, "bold magenta") if note else None
 
 
 def _finding_body(group: FindingGroup) -> Group:
