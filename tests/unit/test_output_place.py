@@ -100,3 +100,19 @@ def test_mapping_place_may_need_new_directories_but_must_be_writable(tmp_path: P
     assert not (tmp_path / "private").exists()
     with pytest.raises(ConfigError, match="cannot write in /proc"):
         check_output("/proc/private/mapping.json", option="--keep-mapping", parents=True)
+
+
+@pytest.mark.parametrize(
+    ("output", "says"),
+    [("/proc/r.html", "cannot write in /proc"), ("{tmp}/newdir/", "give a file name")],
+)
+def test_report_output_is_checked_like_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str, says: str
+) -> None:
+    from homediag.cli import main
+
+    bundle = write_bundle(make_bundle({"router": router_result()}), tmp_path / "b.zip")
+    assert main(["report", str(bundle), "-o", output.format(tmp=tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("homediag: error: ") and says in err and err.count("\n") == 1
+    assert not (tmp_path / "newdir").exists()
