@@ -134,3 +134,27 @@ def test_read_it_back_hint_runs_as_typed(lab_factory: Callable[..., Lab], tmp_pa
     )
     assert shown.returncode == 0, (hint, shown.stderr)
     assert "Checks" in shown.stdout
+
+
+def test_progress_into_a_closed_pipe_does_not_stop_the_run(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    # `homediag run 2>&1 | head -1`: the progress lines lose their reader
+    # after the first one; the run must still finish and write its bundle.
+    lab = lab_factory("healthy")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            lab.homediag_argv(["run", "-c", str(lab.config_path), "-o", str(tmp_path)]),
+            stdout=subprocess.PIPE,
+            stderr=write_end,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert "Bundle written" in proc.stdout
+    assert list(tmp_path.glob("homediag-*.zip"))
