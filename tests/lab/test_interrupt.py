@@ -68,3 +68,7 @@ def test_signal_mid_run_writes_a_partial_bundle(
     assert bundle.probes["internet"].status == "cancelled"
     assert {bundle.probes[p].status for p in ("host", "router", "dns")} == {"completed"}
     assert "Bundle written" in stdout
+    # The interrupted run says so, and which checks did not finish (issue #11).
+    said = " ".join(stdout.split())
+    assert "No problems found" not in said
+    assert "The run is incomplete" in said and "internet cancelled" in said

@@ -34,6 +34,7 @@ _SUBJECT_KEYS = (
     "instance",
     "address",
     "host",
+    "name",  # dns.name_not_resolved: one finding per name
     "gateway",
     "server",
     "broker",
@@ -146,6 +147,12 @@ def _finding_ref(finding: Finding) -> FindingRef:
     )
 
 
+def _worst_first(
+    keys: set[tuple[str, str]], findings: dict[tuple[str, str], Finding]
+) -> list[tuple[str, str]]:
+    return sorted(keys, key=lambda k: (-findings[k].rank, k))
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -235,15 +242,18 @@ def diff_bundles(old: Bundle, new: Bundle, *, threshold_pct: float = 20.0) -> Bu
             diff.devices_changed.append((_device_ref(seen), _device_ref(seen_now)))
     old_findings = {(f.id, finding_subject(f)): f for f in old.findings}
     new_findings = {(f.id, finding_subject(f)): f for f in new.findings}
+    # Worst first, as `show` lists them; then by id and subject.
     diff.findings_new = [
-        _finding_ref(new_findings[k]) for k in sorted(set(new_findings) - set(old_findings))
+        _finding_ref(new_findings[k])
+        for k in _worst_first(set(new_findings) - set(old_findings), new_findings)
     ]
     diff.findings_resolved = [
-        _finding_ref(old_findings[k]) for k in sorted(set(old_findings) - set(new_findings))
+        _finding_ref(old_findings[k])
+        for k in _worst_first(set(old_findings) - set(new_findings), old_findings)
     ]
     diff.findings_changed = [
         (_finding_ref(old_findings[k]), _finding_ref(new_findings[k]))
-        for k in sorted(set(old_findings) & set(new_findings))
+        for k in _worst_first(set(old_findings) & set(new_findings), new_findings)
         if old_findings[k].severity != new_findings[k].severity
     ]
     for name in sorted(set(old.probes) | set(new.probes)):

@@ -5,16 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from homediag.analyze.finding import SEVERITY_RANK
 from homediag.bundle.reader import load_bundle
+from homediag.bundle.status import unfinished_checks
 from homediag.errors import BundleError
 
-__all__ = ["TriageRow", "triage"]
+__all__ = ["LEVEL", "TriageRow", "triage"]
 
 #: Bundles looked at per folder, at most (a support inbox, not an archive).
 MAX_BUNDLES = 1000
+
+#: How urgent a bundle is, by its worst finding, and "incomplete" (a check did
+#: not finish) between warning and info: what the missing check would have
+#: found is unknown, so such a bundle never sorts with the healthy ones, but a
+#: known warning or critical problem is more urgent. Unusable bundles come last.
+LEVEL = {"critical": 4, "warning": 3, "incomplete": 2, "info": 1, None: 0}
 
 
 class TriageRow(BaseModel):
@@ -28,14 +34,35 @@ class TriageRow(BaseModel):
     info: int = 0
     top_finding: str | None = None
     top_title: str | None = None
+    unfinished: dict[str, str] = Field(
+        default_factory=dict, description="Probes that did not finish: name → status."
+    )
     error: str | None = None
 
     @property
-    def rank(self) -> tuple[int, int, int, int, float]:
-        """Sort key: worst severity, then most criticals and warnings, newest; unusable ones last."""
-        severity = SEVERITY_RANK.get(self.worst or "", -1)
+    def incomplete(self) -> bool:
+        """Whether a check of this bundle's run did not finish."""
+        return bool(self.unfinished)
+
+    @property
+    def level(self) -> str | None:
+        """``critical``/``warning`` (worst finding), else ``incomplete``, else ``info`` or ``None``."""
+        if self.worst in ("critical", "warning"):
+            return self.worst
+        return "incomplete" if self.unfinished else self.worst
+
+    @property
+    def rank(self) -> tuple[int, int, int, int, int, float]:
+        """Sort key (see :data:`LEVEL`): level, most criticals and warnings, incomplete first, newest; unusable last."""
         stamp = self.created_at.timestamp() if self.created_at else 0.0
-        return (1 if self.error else 0, -severity, -self.critical, -self.warning, -stamp)
+        return (
+            1 if self.error else 0,
+            -LEVEL.get(self.level, 0),
+            -self.critical,
+            -self.warning,
+            0 if self.unfinished else 1,
+            -stamp,
+        )
 
 
 def triage(directory: Path) -> list[TriageRow]:
@@ -58,6 +85,7 @@ def triage(directory: Path) -> list[TriageRow]:
                 worst=findings[0].severity if findings else None,
                 top_finding=findings[0].id if findings else None,
                 top_title=findings[0].title if findings else None,
+                unfinished=unfinished_checks(bundle),
                 **counts,
             )
         )

@@ -17,10 +17,17 @@ import zipfile
 from pathlib import Path
 
 from homediag.bundle.models import Bundle, FileEntry, Manifest
-from homediag.errors import RedactionError
+from homediag.errors import ConfigError, RedactionError
 from homediag.redact.secrets import SecretRegistry
 
-__all__ = ["bundle_filename", "bundle_files", "write_atomically", "write_bundle", "write_mapping"]
+__all__ = [
+    "bundle_filename",
+    "bundle_files",
+    "check_output",
+    "write_atomically",
+    "write_bundle",
+    "write_mapping",
+]
 
 # Fixed member timestamps: the zip's bytes depend only on its content.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -30,6 +37,79 @@ def bundle_filename(bundle: Bundle) -> str:
     """``homediag-<UTC timestamp>-<level>.zip``, as the bundle contract names it."""
     stamp = bundle.created_at.strftime("%Y%m%dT%H%M%SZ")
     return f"homediag-{stamp}-{bundle.redaction.level}.zip"
+
+
+def _names_a_directory(raw: str) -> bool:
+    # "out/" means the directory out, existing or not: the user expects the
+    # bundle inside it, not a file called "out" (Path() drops the slash).
+    return raw.endswith(("/", os.sep)) or (os.altsep is not None and raw.endswith(os.altsep))
+
+
+def check_output(
+    path: str | os.PathLike[str] | None, *, option: str = "", parents: bool = False
+) -> tuple[Path, str | None]:
+    """Where a bundle for ``path`` would go, checked before anything is measured.
+
+    Returns ``(directory, file name or None)``; ``None`` means the contract's
+    name, chosen when the bundle is written. ``path`` is a file, an existing
+    directory, ``None`` (the current directory), or ends in ``/`` (a
+    directory, created by :func:`write_bundle` when its parent exists).
+    Raises :class:`~homediag.errors.ConfigError` in one line (starting with
+    ``option``, e.g. ``-o``, and the path) when the bundle could not be
+    written there: a missing parent, something that is not a
+    directory or a regular file, a directory that does not take new files
+    (read-only, ``/proc``, ``/sys``). Creates nothing. With ``parents``, a
+    file's missing directories are fine where the nearest existing one takes
+    new files (:func:`write_atomically` creates them; ``--keep-mapping``).
+    """
+    raw = os.fspath(path) if path is not None else ""
+    shown = (f"{option} {raw}" if option else raw) if raw else "the current directory"
+    try:
+        return _check_place(raw, shown, parents=parents)
+    except OSError as exc:  # a name too long, a directory that cannot be searched…
+        raise ConfigError(f"{shown}: {(exc.strerror or type(exc).__name__).lower()}") from None
+
+
+def _check_place(raw: str, shown: str, *, parents: bool) -> tuple[Path, str | None]:
+    target = Path(raw) if raw else Path.cwd()
+    if raw and not _names_a_directory(raw) and not target.is_dir():
+        if target.exists() and not target.is_file():
+            raise ConfigError(f"{shown}: exists and is not a regular file")
+        directory = target.parent
+        if parents:
+            directory = next((p for p in target.parents if p.exists()), directory)
+        _check_directory(directory, shown)
+        return target.parent, target.name
+    if target.is_dir():
+        _check_directory(target, shown)
+    elif target.exists():
+        raise ConfigError(f"{shown}: exists and is not a directory")
+    else:  # a new directory: write_bundle() creates it inside an existing parent
+        _check_directory(target.parent, shown)
+    return target, None
+
+
+def _check_directory(directory: Path, shown: str) -> None:
+    if not directory.is_dir():
+        state = "is not a directory" if directory.exists() else "does not exist"
+        raise ConfigError(f"{shown}: {directory} {state}")
+    _check_writable(directory, shown)
+
+
+def _check_writable(directory: Path, shown: str) -> None:
+    # os.access() says yes to root everywhere, /proc included: only creating
+    # a file tells. The test file is removed at once.
+    try:
+        fd, probe_name = tempfile.mkstemp(prefix=".homediag-", suffix=".check", dir=directory)
+    except OSError as exc:
+        reason = (
+            "it does not take new files"
+            if isinstance(exc, FileNotFoundError)
+            else (exc.strerror or type(exc).__name__).lower()
+        )
+        raise ConfigError(f"{shown}: cannot write in {directory}: {reason}") from None
+    os.close(fd)
+    Path(probe_name).unlink(missing_ok=True)
 
 
 def bundle_files(bundle: Bundle, *, reports: bool = True) -> dict[str, bytes]:
@@ -71,13 +151,15 @@ def write_bundle(
 ) -> Path:
     """Write ``bundle`` as a zip and return its path.
 
-    ``path`` may be a file name, an existing directory (the contract's file
-    name is used inside it) or ``None`` (the current directory). ``secrets``
-    are checked in every byte written; a hit raises ``RedactionError``.
+    ``path`` may be a file name, a directory (the contract's file name is
+    used inside it; a path ending in ``/`` is a directory, created if its
+    parent exists) or ``None`` (the current directory); see
+    :func:`check_output`, whose one-line ``ConfigError`` a bad place raises.
+    ``secrets`` are checked in every byte written; a hit raises
+    ``RedactionError``.
     """
-    target = Path(path) if path is not None else Path.cwd()
-    if target.is_dir():
-        target = target / bundle_filename(bundle)
+    directory, file_name = check_output(path)
+    target = directory / (file_name or bundle_filename(bundle))
     files = bundle_files(bundle, reports=reports)
     files["manifest.json"] = _manifest(bundle, files)
     if secrets is not None and len(secrets):
@@ -93,7 +175,11 @@ def write_bundle(
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, files[name])
-    write_atomically(target, archive.getvalue())
+    try:
+        directory.mkdir(exist_ok=True)
+        write_atomically(target, archive.getvalue())
+    except OSError as exc:  # the place changed since check_output(), or the disk is full
+        raise ConfigError(f"cannot write the bundle to {target}: {exc.strerror or exc}") from exc
     return target
 
 
@@ -103,6 +189,9 @@ def write_atomically(target: Path, data: bytes) -> None:
     Nobody ever sees a half-written bundle, report or mapping: the file
     appears whole (``os.replace``) or not at all.
     """
+    if target.exists() and not target.is_file():
+        # os.replace() would put the file in place of /dev/null or a FIFO.
+        raise ConfigError(f"{target}: exists and is not a regular file")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".homediag-", suffix=".tmp", dir=target.parent)
     try:

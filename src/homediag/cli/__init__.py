@@ -7,6 +7,7 @@ under 0.3 s, so every command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -19,6 +20,11 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+#: stdout was closed by its reader (``| head``): what a shell reports for
+#: ``cat`` or ``grep`` in the same place (128 + SIGPIPE), without a message.
+EXIT_PIPE_CLOSED = 141
+#: stdout could not be written (a full disk): sysexits' EX_IOERR.
+EXIT_OUTPUT = 74
 
 _DESCRIPTION = """\
 Smart-home network diagnostics. On site, `homediag run` looks at the network
@@ -258,8 +264,35 @@ def console_main() -> int:
         gc.freeze()
 
 
+def _stdout_closed() -> int:
+    # The reader is gone. Python flushes sys.stdout once more at exit and,
+    # failing, prints "Exception ignored ... BrokenPipeError" on stderr: point
+    # stdout at devnull first (the Python docs' note on SIGPIPE).
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # Flush here, not at exit (also after --help's SystemExit): a
+            # reader that has gone must be seen while it can be handled quietly.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+    except OSError as exc:  # flushing stdout: a full disk (`> /dev/full`), an I/O error
+        _stdout_closed()  # so that the exit-time flush does not fail again
+        print(f"homediag: error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -274,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("homediag: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # main() ends quietly
     except Exception as exc:
         from homediag.errors import HomediagError  # noqa: PLC0415
 

@@ -71,9 +71,10 @@ def cmd_packs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"packs": rows}, indent=2))
         return 0
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
+
+    from homediag.render.terminal import StdoutConsole  # noqa: PLC0415
 
     table = Table(title=f"Integration packs ({len(rows)})", title_justify="left")
     for column in ("pack", "integration", "found by", "identified by", "from"):
@@ -86,7 +87,7 @@ def cmd_packs(args: argparse.Namespace) -> int:
             Text(", ".join(row["requests"])),
             Text(str(row["origin"])),
         )
-    Console().print(table)
+    StdoutConsole().print(table)
     return 0
 
 
@@ -134,9 +135,10 @@ def cmd_probes(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"privileged": privileged, "probes": rows}, indent=2))
         return 0
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
+
+    from homediag.render.terminal import StdoutConsole  # noqa: PLC0415
 
     table = Table(
         title=f"Probes ({'privileged' if privileged else 'unprivileged'})", title_justify="left"
@@ -155,5 +157,5 @@ def cmd_probes(args: argparse.Namespace) -> int:
             Text(", ".join(row["needs"]) or "-"),
             here,
         )
-    Console().print(table)
+    StdoutConsole().print(table)
     return 0

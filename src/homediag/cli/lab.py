@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -60,8 +62,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nhomediag demo: virtual home torn down.", flush=True)
     bundles = sorted(output.glob("homediag-*.zip"), key=lambda p: p.stat().st_mtime)
     if bundles:
-        print(f"homediag demo: read the bundle again with: homediag show {bundles[-1]}")
+        from homediag.cli.hints import homediag_command, shorter_path  # noqa: PLC0415
+
+        _give_back(bundles[-1])
+        show = f"{homediag_command()} show {shlex.quote(shorter_path(bundles[-1]))}"
+        print(f"homediag demo: read the bundle again with: {show}")
     return proc.returncode
+
+
+def _give_back(bundle: Path) -> None:
+    """Under sudo (scripts/demo), make the bundle the invoking user's, so the hint works for them.
+
+    It was written by root, readable by its owner only: without this the
+    user's own ``homediag show`` of it fails with "permission denied".
+    """
+    uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
+    if os.name != "posix" or os.geteuid() != 0 or not uid.isdecimal() or not gid.isdecimal():
+        return
+    with contextlib.suppress(OSError):
+        os.chown(bundle, int(uid), int(gid))
 
 
 def cmd_lab_up(args: argparse.Namespace) -> int:

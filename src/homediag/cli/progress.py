@@ -6,6 +6,8 @@ not wait for it (see ``homediag.cli.run``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
@@ -29,6 +31,14 @@ if TYPE_CHECKING:
 _DONE_MARK = {"completed": "✓", "partial": "◐", "not_applicable": "–", "skipped": "–"}
 
 
+def _point_at_devnull(stream: TextIO) -> None:
+    # What is still buffered for a closed pipe would fail again at exit.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
 class Progress:
     """Receives run events; the base class shows nothing."""
 
@@ -48,8 +58,20 @@ class LineProgress(Progress):
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.start = time.monotonic()
+        self.closed = False
 
     def update(self, event: Event) -> None:
+        if self.closed:
+            return
+        try:
+            self._print(event)
+        except BrokenPipeError:
+            # `homediag run 2>&1 | head`: the reader is gone. The run goes
+            # on and writes its bundle; the lines have nowhere to go.
+            self.closed = True
+            _point_at_devnull(self.stream)
+
+    def _print(self, event: Event) -> None:
         elapsed = time.monotonic() - self.start
         if isinstance(event, RunStarted):
             print(

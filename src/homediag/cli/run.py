@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from homediag.config import Config, EndpointConfig, load_config
 from homediag.errors import ConfigError
 from homediag.runtime.runner import Runner
 
-__all__ = ["cmd_run", "config_from_args"]
+__all__ = ["check_interface", "cmd_run", "config_from_args", "interface_names"]
 
 #: What the command needs once the probes are done (analysis, the bundle
 #: writer, the HTML and terminal renderers). The runner imports them while the
@@ -73,9 +75,51 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
+def interface_names() -> set[str]:
+    """The names of this computer's network interfaces, as ``--interface`` accepts them.
+
+    The OS names (``eth0``, ``en0``, a Windows adapter GUID), Windows'
+    friendly names (``Wi-Fi``), and, from ``if_nameindex``, interfaces that
+    have no address yet.
+    """
+    import ifaddr  # noqa: PLC0415 - kept off the import path of --help
+
+    names: set[str] = set()
+    for adapter in ifaddr.get_adapters():
+        names.update(str(n) for n in (adapter.name, adapter.nice_name) if n)
+    with contextlib.suppress(OSError, AttributeError):  # not on every platform
+        names.update(name for _, name in socket.if_nameindex())
+    return names
+
+
+def check_interface(name: str) -> None:
+    """Raise a one-line ``ConfigError`` listing the interfaces when ``name`` is not one of them."""
+    names = interface_names()
+    if name not in names:
+        listed = ", ".join(sorted(names)) or "none"
+        raise ConfigError(f"interface {name!r} does not exist here; the interfaces are: {listed}")
+
+
+def _check_before_the_run(args: argparse.Namespace, config: Config) -> None:
+    # Everything that would only fail once the probes are done (and the
+    # measurements lost): say it now, in one line, before the first probe.
+    from homediag.bundle.writer import check_output  # noqa: PLC0415
+
+    if config.run.interface:
+        check_interface(config.run.interface)
+    if not args.no_bundle:
+        check_output(args.output, option="-o")
+    mapping = getattr(args, "keep_mapping", None)
+    if mapping:
+        _, name = check_output(mapping, option="--keep-mapping", parents=True)
+        if name is None:
+            raise ConfigError(f"--keep-mapping {mapping}: give a file name, not a directory")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Entry point of ``homediag run``."""
     config = config_from_args(args)
+    _check_before_the_run(args, config)
     if config.run.packs:
         from homediag.packs.loader import load_packs  # noqa: PLC0415 - only runs with --pack pay
 
@@ -138,12 +182,11 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_result(bundle: Any, path: Path | None) -> None:
-    from rich.console import Console  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    from homediag.render.terminal import findings_view  # noqa: PLC0415
+    from homediag.render.terminal import StdoutConsole, findings_view  # noqa: PLC0415
 
-    console = Console()
+    console = StdoutConsole()
     console.print()
     console.print(findings_view(bundle))
     if path is not None:
@@ -151,6 +194,8 @@ def _print_result(bundle: Any, path: Path | None) -> None:
         console.print(
             Text.assemble("Bundle written: ", (str(path), "bold"), "  (attach it to the ticket)")
         )
-        with contextlib.suppress(ValueError):
-            path = path.relative_to(Path.cwd())
-        console.print(Text(f"Read it back:   homediag show {path}", style="dim"))
+        from homediag.cli.hints import homediag_command, shorter_path  # noqa: PLC0415
+
+        # A command that works as typed: `homediag` may not be this program.
+        show = f"{homediag_command()} show {shlex.quote(shorter_path(path))}"
+        console.print(Text(f"Read it back:   {show}", style="dim"))

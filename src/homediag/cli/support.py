@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
-from homediag.bundle.writer import write_atomically
+from homediag.bundle.writer import check_output, write_atomically
 from homediag.errors import BundleError, ConfigError
 
 __all__ = ["cmd_analyze", "cmd_diff", "cmd_report", "cmd_triage", "cmd_validate"]
@@ -67,9 +67,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         text = render_markdown(bundle)
     if args.output:
-        target = Path(args.output)
-        if target.is_dir():
-            raise ConfigError(f"-o {target}: is a directory; give a file name")
+        # The same checks as `run -o`: /proc, a missing parent… are one line, not a crash.
+        directory, name = check_output(args.output, option="-o")
+        if name is None:
+            raise ConfigError(f"-o {args.output}: is a directory; give a file name")
+        target = directory / name
         write_atomically(target, text.encode("utf-8"))
         print(f"report written: {target}", file=sys.stderr)
     else:
@@ -99,11 +101,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    from rich.console import Console  # noqa: PLC0415
 
-    from homediag.render.terminal import findings_view  # noqa: PLC0415
+    from homediag.render.terminal import StdoutConsole, findings_view  # noqa: PLC0415
 
-    console = Console()
+    console = StdoutConsole()
     console.print(findings_view(bundle.model_copy(update={"findings": current})))
     if not added and not dropped:
         console.print(

@@ -32,6 +32,8 @@ RESOLVE_CONCURRENCY = 64
 #: Dropped instance names remembered, so that repeated answers are counted once.
 _MAX_DROPPED_NAMES = 65536
 _TICK = 0.05
+#: How often the live count of found and resolved services is reported.
+PROGRESS_EVERY = 0.2
 #: When the early multicast query goes out (seconds after the browse starts):
 #: after the answers to the first, unicast query have arrived.
 EARLY_MULTICAST_AT = 0.25
@@ -91,6 +93,7 @@ async def browse(
     per_type_cap = max(1, max_instances // 4)
     per_type: dict[str, int] = {}
     dropped: set[str] = set()
+    resolved = [0]  # resolutions that succeeded so far, for the live progress
 
     # One type may hold a quarter of the resolution slots: a flood of one type
     # must not leave the real devices of every other type waiting in line.
@@ -112,6 +115,7 @@ async def browse(
             if not found:
                 return
             record.resolved = True
+            resolved[0] += 1
             record.resolved_at = loop.time() - start
             record.server = info.server
             record.port = info.port
@@ -167,8 +171,6 @@ async def browse(
         task = loop.create_task(resolve(record))
         pending.add(task)
         task.add_done_callback(pending.discard)
-        if progress is not None and len(result.instances) % 25 == 1:
-            progress(f"{len(result.instances)} services found")
 
     browsers.append(AsyncServiceBrowser(zc, [*types, ENUMERATION_TYPE], handlers=[on_change]))
     # zeroconf's first query asks for unicast answers (QU) and its second, the
@@ -182,6 +184,9 @@ async def browse(
     early: AsyncServiceBrowser | None = None
     early_at = start + EARLY_MULTICAST_AT
     early_done = False
+    # What the user sees while the browse runs: the counts now, not its start.
+    reported = (-1, -1)
+    next_report = start
     try:
         while True:
             if early is None and loop.time() >= early_at:
@@ -197,6 +202,10 @@ async def browse(
                     await early.async_cancel()
             await asyncio.sleep(_TICK)
             now = loop.time()
+            counts = (len(result.instances), resolved[0])
+            if progress is not None and counts[0] and counts != reported and now >= next_report:
+                reported, next_report = counts, now + PROGRESS_EVERY
+                progress(f"{counts[0]} services found, {counts[1]} resolved")
             if now - start >= window:
                 result.stopped = "window"
                 break

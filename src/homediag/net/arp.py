@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SweepResult", "arp_sweep", "sweep_targets", "sweep_unavailable"]
+__all__ = ["SweepProgress", "SweepResult", "arp_sweep", "sweep_targets", "sweep_unavailable"]
 
 #: Linux sweeps through a packet socket of our own; other systems need scapy.
 _LINUX = platform.system() == "Linux"
@@ -77,6 +77,13 @@ def sweep_targets(
     return network, hosts, capped
 
 
+def _counted(frames: Iterator[Any], live: SweepProgress) -> Iterator[Any]:
+    """``frames``, counting in ``live.asked`` each one scapy has taken to send."""
+    for frame in frames:
+        live.asked += 1
+        yield frame
+
+
 def _paced(frames: list[Any], rate: float) -> Iterator[Any]:
     """Hand out ``frames`` no closer together than 1/``rate`` seconds.
 
@@ -105,18 +112,37 @@ def sweep_unavailable() -> str | None:
     return None
 
 
+@dataclass
+class SweepProgress:
+    """How far a running sweep is: read from another thread for a live display."""
+
+    targets: int = 0
+    asked: int = 0
+    answered: int = 0
+
+
 def arp_sweep(
-    interface: str, address: str, subnet: str, *, max_prefix: int, rate: float, reply_timeout: float
+    interface: str,
+    address: str,
+    subnet: str,
+    *,
+    max_prefix: int,
+    rate: float,
+    reply_timeout: float,
+    progress: SweepProgress | None = None,
 ) -> SweepResult:
     """Send one ARP who-has per host, at most ``rate`` a second; blocking (run it in a thread).
 
     Replies that arrive before a send fails (the interface went down) are
-    kept, and the failure is returned in ``error``.
+    kept, and the failure is returned in ``error``. ``progress``, when
+    given, is kept up to date as requests go out and replies come in.
     """
     network, hosts, capped = sweep_targets(address, subnet, max_prefix)
+    live = progress if progress is not None else SweepProgress()
+    live.targets = len(hosts)
     start = time.monotonic()
     sweep = _sweep_packet_socket if _LINUX else _sweep_scapy
-    replies, error = sweep(interface, address, hosts, rate, reply_timeout)
+    replies, error = sweep(interface, address, hosts, rate, reply_timeout, live=live)
     return SweepResult(
         replies=replies,
         network=str(network),
@@ -133,9 +159,16 @@ _PACKET_OUTGOING = 4  # our own frames, looped back to packet sockets
 
 
 def _sweep_packet_socket(
-    interface: str, address: str, hosts: list[str], rate: float, reply_timeout: float
+    interface: str,
+    address: str,
+    hosts: list[str],
+    rate: float,
+    reply_timeout: float,
+    *,
+    live: SweepProgress | None = None,
 ) -> tuple[dict[str, str], str | None]:
     """The sweep through a Linux packet socket: who-has frames built by hand, replies read back."""
+    live = live or SweepProgress()
     replies: dict[str, str] = {}
     wanted = {socket.inet_aton(h): h for h in hosts}
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP))
@@ -151,6 +184,7 @@ def _sweep_packet_socket(
             arp = frame[14:42]
             if arp[6:8] == b"\x00\x02" and arp[14:18] in wanted:  # a reply from a target
                 replies[wanted[arp[14:18]]] = ":".join(f"{b:02x}" for b in arp[8:14])
+                live.answered = len(replies)
 
     def wait_until(moment: float) -> None:
         while (remaining := moment - time.monotonic()) > 0:
@@ -176,6 +210,7 @@ def _sweep_packet_socket(
             wait_until(last + interval)
             last = time.monotonic()
             sock.send(request + target)
+            live.asked += 1
         wait_until(time.monotonic() + reply_timeout)
     except OSError as exc:
         return replies, f"{exc.strerror or exc} (after {len(replies)} replies)"
@@ -185,9 +220,16 @@ def _sweep_packet_socket(
 
 
 def _sweep_scapy(
-    interface: str, address: str, hosts: list[str], rate: float, reply_timeout: float
+    interface: str,
+    address: str,
+    hosts: list[str],
+    rate: float,
+    reply_timeout: float,
+    *,
+    live: SweepProgress | None = None,
 ) -> tuple[dict[str, str], str | None]:
     """The sweep through scapy (macOS, Windows): its sender thread, our pacing."""
+    live = live or SweepProgress()
     from scapy.config import conf  # noqa: PLC0415 - optional extra, heavy: only when sweeping
     from scapy.layers.l2 import ARP, Ether  # noqa: PLC0415
     from scapy.sendrecv import srp  # noqa: PLC0415
@@ -201,7 +243,7 @@ def _sweep_scapy(
     scapy_log.addFilter(errors)
     try:
         answered, _ = srp(
-            _paced(frames, rate),  # type: ignore[arg-type] # any iterable: scapy sends as it goes
+            _counted(_paced(frames, rate), live),  # type: ignore[arg-type] # any iterable: scapy sends as it goes
             iface=interface,
             timeout=reply_timeout,
             inter=0,

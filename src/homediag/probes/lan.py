@@ -8,14 +8,15 @@ subnet, capped (/22 by default) and rate-limited. Vendors come from the IEEE OUI
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from collections.abc import Coroutine
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from homediag.bundle.models import Device
 from homediag.net import oui
 from homediag.net.addr import same_subnet
-from homediag.net.arp import arp_sweep, sweep_unavailable
+from homediag.net.arp import SweepProgress, SweepResult, arp_sweep, sweep_unavailable
 from homediag.net.commands import CommandOutput
 from homediag.net.neighbors import read_neighbors
 from homediag.redact.kinds import IPAddress, MacAddress
@@ -64,6 +65,40 @@ class LanFacts(BaseModel):
     sweep_skipped: str | None = Field(None, description="Why no ARP sweep ran.")
 
 
+#: How often the hosts answered so far are reported while the sweep runs.
+PROGRESS_EVERY = 0.2
+
+
+async def _watched(
+    ctx: ProbeContext,
+    subnet: str,
+    live: SweepProgress,
+    sweep: Coroutine[Any, Any, SweepResult],
+) -> SweepResult:
+    """Await the sweep (in its thread), telling the user how many hosts answered so far."""
+    task = asyncio.ensure_future(sweep)
+    reported = (-1, -1)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY)
+            if done:
+                return task.result()
+            counts = (live.answered, live.asked)
+            if counts != reported and live.targets:
+                reported = counts
+                ctx.progress(
+                    f"ARP sweep of {subnet}: {live.answered} hosts answered"
+                    f" ({live.asked} of {live.targets} asked)"
+                )
+    finally:
+        # Cancelled (deadline, Ctrl-C): the thread ends by itself within its
+        # reply timeout; its outcome is not wanted, and must not be reported
+        # as "never retrieved".
+        if not task.done():
+            task.cancel()
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
 class LanProbe(Probe):
     """Live hosts: the neighbour table always; an ARP sweep when privileged (scan extra off Linux)."""
 
@@ -100,15 +135,22 @@ class LanProbe(Probe):
             # processing on a small CPU, so it starts once those queries are done.
             await ctx.results.wait("dns")
             ctx.progress(f"ARP sweep of {ob.subnet}")
+            live = SweepProgress()
             try:
-                sweep = await asyncio.to_thread(
-                    arp_sweep,
-                    ob.interface,
-                    ob.address,
+                sweep = await _watched(
+                    ctx,
                     ob.subnet,
-                    max_prefix=cfg.max_prefix,
-                    rate=cfg.rate,
-                    reply_timeout=cfg.reply_timeout,
+                    live,
+                    asyncio.to_thread(
+                        arp_sweep,
+                        ob.interface,
+                        ob.address,
+                        ob.subnet,
+                        max_prefix=cfg.max_prefix,
+                        rate=cfg.rate,
+                        reply_timeout=cfg.reply_timeout,
+                        progress=live,
+                    ),
                 )
             except (OSError, RuntimeError, ValueError) as exc:
                 facts.sweep_skipped = f"sweep failed: {type(exc).__name__}: {exc}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from homediag.bundle.compare import BundleDiff
+from homediag.bundle.status import incomplete_note
 from homediag.bundle.triage import TriageRow
-from homediag.render.terminal import SEVERITY_STYLE
+from homediag.render.terminal import SEVERITY_STYLE, StdoutConsole
 from homediag.render.text import one_line
 
 __all__ = ["print_diff", "print_triage"]
@@ -18,7 +19,8 @@ __all__ = ["print_diff", "print_triage"]
 
 def _t(value: object, style: str = "") -> Text:
     # Bundle strings are untrusted: never markup, never control characters.
-    return Text(one_line(value, 300), style=style)
+    # Folded, never cut with "…": addresses and URLs keep their ends.
+    return Text(one_line(value, 300), style=style, overflow="fold")
 
 
 def _number(value: float | None) -> str:
@@ -29,7 +31,7 @@ def print_diff(
     diff: BundleDiff, *, old_name: str, new_name: str, console: Console | None = None
 ) -> None:
     """What changed from the old bundle to the new one."""
-    out = console or Console()
+    out = console or StdoutConsole()
     out.print(
         _t(
             f"{old_name} ({diff.old_created_at:%Y-%m-%d %H:%M}) → {new_name} ({diff.new_created_at:%Y-%m-%d %H:%M})"
@@ -44,15 +46,20 @@ def print_diff(
         ("Resolved findings", diff.findings_resolved, "green"),
     ):
         if refs:
-            table = Table(title=f"{title} ({len(refs)})", title_justify="left", expand=True)
-            for column in ("severity", "finding", "about", "detail"):
-                table.add_column(column)
+            # Severity, then one wide column: ids, URLs and addresses stay whole.
+            table = Table(
+                title=f"{title} ({len(refs)})", title_justify="left", expand=True, show_lines=True
+            )
+            table.add_column("severity", no_wrap=True)
+            table.add_column("finding, about, detail", ratio=1, overflow="fold")
             for ref in refs:
+                lines = [Text(one_line(ref.id, 300), style=style, overflow="fold", no_wrap=True)]
+                if ref.subject:
+                    lines.append(_t(ref.subject, "bold"))
+                lines.append(_t(ref.detail))
                 table.add_row(
                     Text(ref.severity.upper(), style=SEVERITY_STYLE.get(ref.severity, "")),
-                    _t(ref.id, style),
-                    _t(ref.subject),
-                    _t(ref.detail),
+                    Group(*lines),
                 )
             out.print(table)
     for old, new in diff.findings_changed:
@@ -100,29 +107,55 @@ def print_diff(
         out.print(table)
 
 
+def _triage_body(row: TriageRow) -> Group:
+    # The file name first and whole (it is what the engineer opens next).
+    lines = [Text(one_line(row.file, 300), style="bold", overflow="fold", no_wrap=True)]
+    made = f"made {row.created_at:%Y-%m-%d %H:%M} · " if row.created_at else ""
+    counts = f"{row.critical} critical, {row.warning} warning, {row.info} info"
+    lines.append(Text(made + counts, style="dim", overflow="fold"))
+    if row.unfinished:
+        lines.append(
+            Text(
+                one_line(incomplete_note(row.unfinished), 300),
+                style="magenta",
+                overflow="fold",
+            )
+        )
+    if row.top_finding:
+        lines.append(_t(row.top_title or ""))
+        lines.append(
+            Text(one_line(row.top_finding, 300), style="dim", overflow="fold", no_wrap=True)
+        )
+    return Group(*lines)
+
+
 def print_triage(rows: list[TriageRow], directory: Path, console: Console | None = None) -> None:
-    """The folder's bundles, worst first."""
-    out = console or Console()
+    """The folder's bundles, worst first (see :data:`homediag.bundle.triage.LEVEL`).
+
+    One narrow column for the verdict and one for the rest, each identifier
+    (file name, finding id) on a line of its own: they stay whole in an
+    80-column terminal.
+    """
+    out = console or StdoutConsole()
     table = Table(
         title=_t(f"{len(rows)} bundles in {directory}, worst first"),
         title_justify="left",
         expand=True,
+        show_lines=True,
     )
-    for column in ("worst", "crit", "warn", "info", "top finding", "made", "file"):
-        table.add_column(column)
+    table.add_column("worst", no_wrap=True)
+    table.add_column("bundle, findings, top finding", ratio=1, overflow="fold")
     for row in rows:
         if row.error:
-            table.add_row(
-                Text("UNUSABLE", style="bold magenta"), "", "", "", _t(row.error), "", _t(row.file)
+            unusable = Group(
+                Text(one_line(row.file, 300), style="bold", overflow="fold", no_wrap=True),
+                _t(row.error),
             )
+            table.add_row(Text("UNUSABLE", style="bold magenta"), unusable)
             continue
-        table.add_row(
-            Text((row.worst or "ok").upper(), style=SEVERITY_STYLE.get(row.worst or "", "green")),
-            str(row.critical),
-            str(row.warning),
-            str(row.info),
-            _t(f"{row.top_title} ({row.top_finding})" if row.top_finding else "-"),
-            _t(f"{row.created_at:%Y-%m-%d %H:%M}" if row.created_at else ""),
-            _t(row.file),
+        level = row.level
+        style = (
+            "bold magenta" if level == "incomplete" else SEVERITY_STYLE.get(level or "", "green")
         )
+        table.add_row(Text((level or "ok").upper(), style=style), _triage_body(row))
     out.print(table)

@@ -14,6 +14,8 @@ import jinja2
 
 from homediag.analyze.finding import SEVERITY_RANK
 from homediag.bundle.models import Bundle
+from homediag.bundle.status import incomplete_note, unfinished_checks
+from homediag.render.findings import group_findings
 
 __all__ = ["render_html"]
 
@@ -40,8 +42,18 @@ def render_html(bundle: Bundle) -> str:
     evidence = {
         name: body.decode("utf-8", errors="replace") for name, body in bundle.evidence.items()
     }
+    # The same problem for several subjects is one card (see homediag.render.findings).
+    groups = group_findings(findings)
+    incomplete = incomplete_note(unfinished_checks(bundle))
     return (
         _environment()
         .get_template("report.html.j2")
-        .render(bundle=bundle, findings=findings, counts=counts, evidence=evidence)
+        .render(
+            bundle=bundle,
+            findings=findings,
+            groups=groups,
+            incomplete=incomplete,
+            counts=counts,
+            evidence=evidence,
+        )
     )

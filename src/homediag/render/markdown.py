@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from homediag.bundle.models import Bundle
+from homediag.bundle.status import incomplete_note, unfinished_checks
+from homediag.render.findings import group_findings
 from homediag.render.text import md_escape
 
 __all__ = ["render_markdown"]
@@ -16,9 +18,11 @@ def render_markdown(bundle: Bundle) -> str:
     counts = {
         s: sum(f.severity == s for f in bundle.findings) for s in ("critical", "warning", "info")
     }
+    unfinished = unfinished_checks(bundle)
     lines = [
         f"## homediag {md_escape(bundle.tool.version)}: "
-        f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info",
+        + ("INCOMPLETE, " if unfinished else "")
+        + f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info",
         "",
         f"- Created: {bundle.created_at:%Y-%m-%d %H:%M:%S} UTC, redaction `{bundle.redaction.level}`",
         f"- Observer: {md_escape(ob.platform)}, {md_escape(ob.interface or '?')} "
@@ -31,14 +35,24 @@ def render_markdown(bundle: Bundle) -> str:
         "### Findings",
         "",
     ]
+    if unfinished:
+        lines += [f"**{md_escape(incomplete_note(unfinished))}**", ""]
     if not bundle.findings:
-        lines.append("No problems found.")
-    for f in bundle.findings:
         lines.append(
-            f"- {_ICON.get(f.severity, '')} **{md_escape(f.title)}** (`{f.id}`, {f.severity})  "
+            "The checks that did finish found nothing wrong."
+            if unfinished
+            else "No problems found."
         )
-        lines.append(f"  {md_escape(f.detail, 600)}  ")
-        lines.append(f"  Fix: {md_escape(f.remediation, 600)}")
+    for group in group_findings(bundle.findings):
+        times = f", ×{group.count}" if group.count > 1 else ""
+        lines.append(
+            f"- {_ICON.get(group.severity, '')} **{md_escape(group.title)}** "
+            f"(`{group.id}`, {group.severity}{times})  "
+        )
+        # One line per subject, the fix once (see homediag.render.findings).
+        for detail in group.details:
+            lines.append(f"  {'• ' if len(group.details) > 1 else ''}{md_escape(detail, 600)}  ")
+        lines.append(f"  Fix: {md_escape(group.remediation, 600)}")
     lines += ["", "### Checks", "", "| probe | status | duration | summary |", "|---|---|---|---|"]
     for name, record in bundle.probes.items():
         duration = f"{record.duration_s:.2f} s" if record.duration_s else "-"

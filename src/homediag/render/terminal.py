@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from homediag.bundle.models import Bundle
+from homediag.bundle.status import incomplete_note, unfinished_checks
+from homediag.render.findings import FindingGroup, group_findings
 from homediag.render.text import one_line, printable
 
-__all__ = ["SEVERITY_STYLE", "STATUS_STYLE", "findings_view", "print_bundle"]
+__all__ = [
+    "SEVERITY_STYLE",
+    "STATUS_STYLE",
+    "StdoutConsole",
+    "devices_table",
+    "findings_view",
+    "incomplete_view",
+    "print_bundle",
+    "probes_table",
+]
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "cyan"}
 STATUS_STYLE = {
@@ -23,31 +34,83 @@ STATUS_STYLE = {
 }
 
 
+class StdoutConsole(Console):
+    """A rich console on stdout that lets a closed pipe raise ``BrokenPipeError``.
+
+    Rich's own reaction (``SystemExit(1)``) would skip the command line's
+    quiet exit for ``| head`` (:data:`homediag.cli.EXIT_PIPE_CLOSED`), and an
+    integrator calling a renderer gets the ordinary Python error.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Raise instead of exiting; see the class docstring."""
+        raise BrokenPipeError
+
+
 def _t(value: object, style: str = "") -> Text:
     # Text() never interprets markup: a device named "[red]x" prints as such.
-    return Text(printable(value), style=style)
+    # Folding, never "…": an address or a URL longer than its column wraps
+    # onto the next line instead of losing its end.
+    return Text(printable(value), style=style, overflow="fold")
 
 
-def findings_view(bundle: Bundle) -> Table | Text:
-    """The findings as a table, worst first: severity, what is wrong, what was measured and the fix."""
-    if not bundle.findings:
-        return Text("No problems found.", style="bold green")
-    table = Table(
-        title=f"Findings ({len(bundle.findings)})",
-        title_justify="left",
-        expand=True,
-        show_lines=True,
-    )
+def _ident(value: object, style: str = "") -> Text:
+    """An identifier (finding id, file name, address): never broken at a hyphen or a dot."""
+    return Text(printable(value), style=style, overflow="fold", no_wrap=True)
+
+
+def incomplete_view(bundle: Bundle) -> Text | None:
+    """The "run is incomplete" notice naming the checks that did not finish, or ``None``."""
+    note = incomplete_note(unfinished_checks(bundle))
+    # Probe names come from the bundle: shown, never acting (control characters).
+    return _t(note, "bold magenta") if note else None
+
+
+def _finding_body(group: FindingGroup) -> Group:
+    lines: list[Text] = []
+    for detail in group.details:
+        lines.append(
+            Text.assemble("• " if len(group.details) > 1 else "", _t(detail), overflow="fold")
+        )
+    lines.append(Text.assemble(("Fix: ", "bold"), _t(group.remediation), overflow="fold"))
+    return Group(*lines)
+
+
+def _severity(group: FindingGroup) -> Text:
+    label = group.severity.upper() + (f"\n×{group.count}" if group.count > 1 else "")
+    return Text(label, style=SEVERITY_STYLE.get(group.severity, ""))
+
+
+def _findings_table(groups: list[FindingGroup], count: int) -> Table:
+    # One wide column for everything about a finding, at every width: beside
+    # a title column, the measured detail would be too narrow for the
+    # addresses and URLs it quotes (they must stay whole, see STYLE.md).
+    title = f"Findings ({count})"
+    if len(groups) != count:
+        title = f"Findings ({count}, {len(groups)} {'problem' if len(groups) == 1 else 'problems'})"
+    table = Table(title=title, title_justify="left", expand=True, show_lines=True)
     table.add_column("severity", no_wrap=True)
-    # Titles stay on one line where the terminal allows; the measurement and fix wrap.
-    widest = max(max(len(f.title), len(f.id)) for f in bundle.findings)
-    table.add_column("finding", width=min(widest, 48))
-    table.add_column("measured, and how to fix it", ratio=1)
-    for f in bundle.findings:
-        finding = Text.assemble(_t(f.title, "bold"), "\n", (f.id, "dim"))
-        body = Text.assemble(_t(f.detail), "\n", ("Fix: ", "bold"), _t(f.remediation))
-        table.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE[f.severity]), finding, body)
+    table.add_column("finding: what was measured, and how to fix it", ratio=1, overflow="fold")
+    for g in groups:
+        table.add_row(
+            _severity(g), Group(_t(g.title, "bold"), _ident(g.id, "dim"), _finding_body(g))
+        )
     return table
+
+
+def findings_view(bundle: Bundle) -> RenderableType:
+    """The findings worst first, one row per problem (its subjects listed), and whether the run finished.
+
+    A run whose checks did not all finish never says "No problems found":
+    it says which checks did not finish.
+    """
+    notice = incomplete_view(bundle)
+    if not bundle.findings:
+        if notice is None:
+            return Text("No problems found.", style="bold green")
+        return Group(notice, Text("The checks that did finish found nothing wrong.", style="dim"))
+    table = _findings_table(group_findings(bundle.findings), len(bundle.findings))
+    return table if notice is None else Group(notice, table)
 
 
 def probes_table(bundle: Bundle) -> Table:
@@ -69,19 +132,19 @@ def probes_table(bundle: Bundle) -> Table:
 
 
 def devices_table(bundle: Bundle) -> Table:
-    """The merged inventory."""
+    """The merged inventory: each address and the MAC on a line of their own, whole."""
     table = Table(title=f"Devices ({len(bundle.devices)})", title_justify="left", expand=True)
-    for column in ("kind", "addresses", "MAC", "vendor", "names", "seen by"):
-        table.add_column(column)
+    table.add_column("addresses, MAC", no_wrap=True)
+    table.add_column("kind, vendor, names, seen by", ratio=1)
     for d in bundle.devices:
-        table.add_row(
-            _t(d.kind),
-            _t(", ".join(d.addresses)),
-            _t(d.mac or ""),
-            _t(d.vendor or ""),
-            _t(one_line(", ".join(d.hostnames), 80)),
-            _t(", ".join(d.sources)),
-        )
+        where = [_ident(a) for a in d.addresses]
+        if d.mac:
+            where.append(_ident(d.mac, "dim"))
+        about = [_t(d.kind + (f" · {d.vendor}" if d.vendor else ""), "bold")]
+        if d.hostnames:
+            about.append(_t(one_line(", ".join(d.hostnames), 200)))
+        about.append(_t("seen by " + ", ".join(d.sources), "dim"))
+        table.add_row(Group(*where), Group(*about))
     return table
 
 
@@ -89,7 +152,7 @@ def print_bundle(
     bundle: Bundle, console: Console | None = None, *, path: str | None = None
 ) -> None:
     """Print a bundle: header, findings with fixes, checks, devices."""
-    console = console or Console()
+    console = console or StdoutConsole()
     ob = bundle.observer
     header = Text.assemble(
         ("homediag ", "bold"),
