@@ -27,8 +27,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+from homediag.errors import LabError
 from homediag.lab import Lab
 from homediag.lab.netns import netns_exec
 
@@ -250,6 +252,38 @@ def kill_all() -> None:
     """Stop every command still running (on an interrupt, before the labs come down)."""
     for process in list(_LIVE):
         process.stop(grace=0.5)
+
+
+def stop_once_on_interrupt() -> None:
+    """Ctrl-C (or SIGTERM) raises KeyboardInterrupt once; later ones are ignored.
+
+    The first unwinds the ``with Lab(...)`` and ``avahi(...)`` blocks, which
+    tear down; a second Ctrl-C must not cut that teardown short and leave
+    namespaces or daemons behind.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def entry(main: Callable[[], int]) -> int:
+    """Run a bench's ``main``: interrupts stop it cleanly (130), a failure is one line (1)."""
+    stop_once_on_interrupt()
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("bench: interrupted: commands stopped, labs torn down", file=sys.stderr)
+        return 130
+    except (BenchError, LabError) as exc:
+        print(f"bench: error: {one_line(str(exc), first=True)}", file=sys.stderr)
+        return 1
+    finally:
+        kill_all()  # whatever an interrupted step left running outside a lab
 
 
 @dataclass

@@ -19,6 +19,7 @@ from bench._lib import (
     HEADER,
     BenchError,
     Measure,
+    entry,
     fact,
     measure,
     median,
@@ -118,4 +119,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))

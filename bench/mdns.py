@@ -22,6 +22,7 @@ from bench._lib import (
     Process,
     attempt,
     avahi,
+    entry,
     fact,
     failures,
     measure,
@@ -232,4 +233,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))

@@ -18,6 +18,7 @@ from bench._lib import (
     Background,
     Measure,
     attempt,
+    entry,
     fact,
     measure,
     median,
@@ -137,4 +138,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))

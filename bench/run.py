@@ -24,14 +24,12 @@ import contextlib
 import json
 import math
 import shutil
-import signal
 import sys
 import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +41,7 @@ from bench._lib import (
     Measure,
     attempt,
     avahi,
+    entry,
     failed_row,
     kill_all,
     measure,
@@ -51,6 +50,7 @@ from bench._lib import (
     python,
     reported,
     row,
+    stop_once_on_interrupt,
     table,
     total,
 )
@@ -286,18 +286,6 @@ def section(
         return [failed_row(what, reason)]
 
 
-def _interrupt_once() -> None:
-    """Ctrl-C (or SIGTERM) stops the bench once; a second one must not cut the teardown short."""
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-
-
 def first(rows: list[list[object]], column: int = 1) -> float:
     """The figure in ``column`` of the first row (NaN when that measurement failed)."""
     value = rows[0][column] if rows else math.nan
@@ -355,7 +343,7 @@ def main() -> int:
     def log(text: str) -> None:
         print(f"# {text}", file=sys.stderr, flush=True)
 
-    _interrupt_once()
+    stop_once_on_interrupt()
     started = time.monotonic()
     rows: list[list[object]] = []
     figures = dict.fromkeys(("ours", "theirs", "mdns", "help", "support"), math.nan)
@@ -401,4 +389,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))

@@ -119,30 +119,55 @@ def test_a_tool_in_a_network_namespace_goes_with_its_group() -> None:
 
 
 def test_ctrl_c_kills_the_command_being_waited_for(tmp_path: Path) -> None:
-    """An interrupted wait still ends the command's group (the labs come down in their own ``with``)."""
+    """An interrupted bench still ends the command's group, and a second Ctrl-C cannot stop that."""
     pidfile = tmp_path / "grandchild"
     driver = textwrap.dedent(
         f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
-        from bench._lib import Process
-        stubborn = {STUBBORN!r}
-        process = Process([sys.executable, "-c", stubborn])
-        line = ""
-        while not line:
-            line = process.line(1.0) or ""
-        open({str(pidfile)!r}, "w").write(line)
-        try:
+        from bench._lib import Process, entry
+
+        def main() -> int:
+            process = Process([sys.executable, "-c", {STUBBORN!r}])
+            line = ""
+            while not line:
+                line = process.line(1.0) or ""
+            open({str(pidfile)!r}, "w").write(line)
             process.result(timeout=60)
-        except KeyboardInterrupt:
-            sys.exit(130)
+            return 0
+
+        sys.exit(entry(main))
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", driver])
+    proc = subprocess.Popen([sys.executable, "-c", driver], stderr=subprocess.PIPE, text=True)
     grandchild = wait_for_pid(pidfile)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=1.0 + GRACE + 5) == 130
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # impatient: must not cut the clean-up short
+    _, stderr = proc.communicate(timeout=1.0 + GRACE + 5)
+    assert proc.returncode == 130
+    assert stderr == "bench: interrupted: commands stopped, labs torn down\n"
     assert not running(grandchild)
+
+
+def test_a_bench_that_fails_says_so_in_one_line() -> None:
+    driver = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from bench._lib import BenchError, entry
+
+        def main() -> int:
+            raise BenchError("bench/lan needs arp-scan: apt-get install arp-scan")
+
+        sys.exit(entry(main))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", driver], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == "bench: error: bench/lan needs arp-scan: apt-get install arp-scan\n"
 
 
 def test_a_measurement_that_raises_or_times_out_is_a_row_and_the_table_still_prints() -> None:
