@@ -330,6 +330,20 @@ def _timed(argv: Sequence[str]) -> tuple[list[str], str]:
     return [*prefix, "/usr/bin/time", "-f", f"{_MARKER} %e %U %S %M", *rest], " ".join(rest)
 
 
+#: Exit statuses of GNU time (and a shell) for a command that could not be run at all.
+_NOT_RUN = (126, 127)
+
+
+def _told(stderr: str) -> str:
+    """What a command said on stderr, without the lines GNU time adds: one line."""
+    told = [
+        line
+        for line in stderr.splitlines()
+        if not line.startswith((_MARKER, "Command exited with non-zero status"))
+    ]
+    return one_line("\n".join(told))
+
+
 def _figures(outcome: Outcome, what: str) -> Measure:
     if outcome.timed_out:
         return Measure.failed(outcome.reason())
@@ -338,6 +352,8 @@ def _figures(outcome: Outcome, what: str) -> Measure:
     )
     if line is None:
         return Measure.failed(f"{what}: {outcome.reason() or 'no figures from GNU time'}")
+    if outcome.returncode in _NOT_RUN:
+        return Measure.failed(f"{what}: {_told(outcome.stderr) or outcome.reason()}")
     _, wall, user, system, rss_kb = line.split()
     # A non-zero exit still measured the run (ping with loss, mosquitto_sub -W): keep it.
     log = outcome.stderr[-2000:]
@@ -355,12 +371,7 @@ def reported(run: Measure) -> Measure:
     except (IndexError, ValueError):
         facts = None
     if not isinstance(facts, dict):
-        told = [
-            line
-            for line in run.log.splitlines()
-            if not line.startswith((_MARKER, "Command exited with non-zero status"))
-        ]
-        cause = one_line("\n".join(told)) or one_line(run.output) or "no output"
+        cause = _told(run.log) or one_line(run.output) or "no output"
         return Measure.failed(f"printed no facts: {cause}")
     run.facts = facts
     return run

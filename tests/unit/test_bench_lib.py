@@ -93,6 +93,17 @@ def test_a_command_that_exits_keeps_its_figures() -> None:
     assert 0 < run.wall < 30 and run.rss_mb > 1
 
 
+@needs_gnu_time
+def test_a_tool_that_is_not_installed_is_a_failed_measure_not_a_zero_figure() -> None:
+    """GNU time reports figures (0.00 s) even for a command it could not run."""
+    run = measure(["no-such-bench-tool", "-l"], timeout=30)
+    assert not run.ok
+    assert run.error == (
+        "no-such-bench-tool -l: /usr/bin/time: cannot run no-such-bench-tool: No such file or directory"
+    )
+    assert math.isnan(run.wall)
+
+
 def test_a_command_that_cannot_start_is_an_outcome() -> None:
     outcome = run_bounded(["/nonexistent/tool"], timeout=5)
     assert not outcome.ok and not outcome.timed_out
