@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GRACE = 2.0
 #: Output kept per stream of one command: a runaway tool must not fill the memory.
 MAX_OUTPUT = 16 * 1024 * 1024
+#: The longest line handed to a caller that streams a command's output.
+MAX_LINE = 64 * 1024
 NAN = float("nan")
 
 
@@ -90,12 +92,14 @@ class Process:
     stdout are also handed out by :meth:`line` to a caller that streams them.
     """
 
-    def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: Sequence[str], *, env: dict[str, str] | None = None, stream: bool = False
+    ) -> None:
         self.argv = list(argv)
         self.started = time.monotonic()
         self._lines: queue.Queue[str | None] = queue.Queue()
-        self._out: list[str] = []
-        self._err: list[str] = []
+        self._out: list[bytes] = []
+        self._err: list[bytes] = []
         self.timed_out = False
         self.proc = subprocess.Popen(
             self.argv,
@@ -109,25 +113,31 @@ class Process:
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self._readers = [
             threading.Thread(
-                target=self._drain, args=(self.proc.stdout, self._out, True), daemon=True
+                target=self._drain, args=(self.proc.stdout.fileno(), self._out, stream), daemon=True
             ),
             threading.Thread(
-                target=self._drain, args=(self.proc.stderr, self._err, False), daemon=True
+                target=self._drain, args=(self.proc.stderr.fileno(), self._err, False), daemon=True
             ),
         ]
         for reader in self._readers:
             reader.start()
 
-    def _drain(self, stream: object, sink: list[str], lines: bool) -> None:
-        size = 0
-        for raw in stream:  # type: ignore[attr-defined]
-            text = raw.decode("utf-8", "replace")
-            if lines:
-                self._lines.put(text)
-            if size + len(text) <= MAX_OUTPUT:
-                sink.append(text)
-                size += len(text)
-        if lines:
+    def _drain(self, fd: int, sink: list[bytes], stream: bool) -> None:
+        """Read ``fd`` to its end; keep at most :data:`MAX_OUTPUT`; queue its lines if ``stream``."""
+        kept = 0
+        pending = b""
+        while chunk := os.read(fd, 65536):
+            if kept < MAX_OUTPUT:
+                sink.append(chunk[: MAX_OUTPUT - kept])
+                kept += len(sink[-1])
+            if stream:
+                *complete, pending = (pending + chunk).split(b"\n")
+                for line in complete:
+                    self._lines.put(line.decode("utf-8", "replace") + "\n")
+                pending = pending[:MAX_LINE]  # a line with no end must not grow forever
+        if stream:
+            if pending:
+                self._lines.put(pending.decode("utf-8", "replace"))
             self._lines.put(None)
 
     @property
@@ -137,10 +147,13 @@ class Process:
 
     def stderr(self) -> str:
         """What it has written to stderr so far."""
-        return "".join(self._err)
+        return b"".join(self._err).decode("utf-8", "replace")
 
     def line(self, timeout: float) -> str | None:
-        """The next line of stdout, ``""`` if none came within ``timeout`` s, ``None`` at its end."""
+        """The next line of stdout, ``""`` if none came within ``timeout`` s, ``None`` at its end.
+
+        Only for a process started with ``stream=True``.
+        """
         try:
             return self._lines.get(timeout=max(0.0, timeout))
         except queue.Empty:
@@ -198,8 +211,8 @@ class Process:
             self.stop()
         return Outcome(
             argv=self.argv,
-            stdout="".join(self._out),
-            stderr="".join(self._err),
+            stdout=b"".join(self._out).decode("utf-8", "replace"),
+            stderr=self.stderr(),
             returncode=None if self.timed_out else self.proc.returncode,
             seconds=time.monotonic() - self.started,
             timeout=timeout,
@@ -412,7 +425,7 @@ def total(measures: Sequence[Measure]) -> Measure:
     """
     broken = next((m for m in measures if not m.ok), None)
     if broken is not None:
-        return Measure.failed(broken.error)
+        return Measure.failed(f"a step failed: {broken.error}")
     return Measure(
         sum(m.wall for m in measures),
         sum(m.cpu for m in measures),

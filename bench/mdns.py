@@ -84,7 +84,7 @@ def until_all_resolved(
     The wall figure is that moment (no CPU or RSS); a run that does not
     get there within ``timeout`` s fails, with how many it had resolved.
     """
-    process = Process(lab.command("installer", ["avahi-browse", "-arp"]), env=env)
+    process = Process(lab.command("installer", ["avahi-browse", "-arp"]), env=env, stream=True)
     seen: set[tuple[str, ...]] = set()
     done_at = float("nan")
     exited = False

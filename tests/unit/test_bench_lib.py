@@ -104,6 +104,14 @@ def test_a_tool_that_is_not_installed_is_a_failed_measure_not_a_zero_figure() ->
     assert math.isnan(run.wall)
 
 
+def test_a_runaway_output_is_drained_and_capped() -> None:
+    """A tool that writes more than a pipe holds never blocks, and memory stays bounded."""
+    flood = "import sys; sys.stdout.write('x' * 40_000_000); sys.stderr.write('done')"
+    outcome = run_bounded([sys.executable, "-c", flood], timeout=30)
+    assert outcome.ok, outcome.reason()
+    assert len(outcome.stdout) == _lib.MAX_OUTPUT and outcome.stderr == "done"
+
+
 def test_a_command_that_cannot_start_is_an_outcome() -> None:
     outcome = run_bounded(["/nonexistent/tool"], timeout=5)
     assert not outcome.ok and not outcome.timed_out
@@ -139,7 +147,7 @@ def test_ctrl_c_kills_the_command_being_waited_for(tmp_path: Path) -> None:
         from bench._lib import Process, entry
 
         def main() -> int:
-            process = Process([sys.executable, "-c", {STUBBORN!r}])
+            process = Process([sys.executable, "-c", {STUBBORN!r}], stream=True)
             line = ""
             while not line:
                 line = process.line(1.0) or ""
@@ -217,7 +225,8 @@ def test_a_step_that_raises_becomes_a_failed_measure() -> None:
     run = _lib.attempt("arp-scan", step)
     assert not run.ok and run.error == "arp-scan: OSError: no such device"
     assert math.isnan(median([run.wall]))
-    assert not _lib.total([Measure(1.0, 1.0, 1.0), run]).ok  # a sum missing a step is no figure
+    summed = _lib.total([Measure(1.0, 1.0, 1.0), run])  # a sum missing a step is no figure
+    assert not summed.ok and summed.error == f"a step failed: {run.error}"
 
 
 def test_targets_with_no_figure_say_not_measured() -> None:
