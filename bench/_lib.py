@@ -174,9 +174,8 @@ class Process:
             _killpg(pgid, signal.SIGTERM)
             if not self._ended(grace):
                 _killpg(pgid, signal.SIGKILL)
-                self._ended(
-                    grace
-                )  # SIGKILL cannot be ignored: only a process stuck in the kernel stays
+                # SIGKILL cannot be ignored: only a process stuck in the kernel can stay.
+                self._ended(grace)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=grace)
         self._finish_output(grace)
