@@ -202,16 +202,24 @@ def healthy_home(runs: int, log: Callable[[str], None]) -> tuple[list[list[objec
             ours.append(homediag_run(lab, Path(tmp))[0])
             time.sleep(mdns.SETTLE)
             with avahi_or_reason(lab) as env:
-                theirs.append(tool_by_tool(lab, env))
+                try:
+                    theirs.append(tool_by_tool(lab, env))
+                except Exception as exc:  # homediag's runs above must not be lost with it
+                    reason = f"{type(exc).__name__}: {one_line(str(exc), first=True)}"
+                    log(f"usual tools: failed: {reason}")
+                    theirs.append({"usual tools": Measure.failed(reason)})
     sums = [total(list(steps.values())) for steps in theirs]
     rows = [row("homediag run, healthy home", ours, "9 probes, full bundle")]
-    for what in theirs[0]:
-        rows.append(row(f"  {what}", [steps[what] for steps in theirs]))
+    names = list(dict.fromkeys(what for steps in theirs for what in steps))
+    for what in names:
+        not_run = Measure.failed("not run")
+        rows.append(row(f"  {what}", [steps.get(what, not_run) for steps in theirs]))
     rows.append(row("usual tools, one after another", sums, "sum of the steps above"))
     return rows, median([m.wall for m in ours]), median([m.wall for m in sums])
 
 
 def faulty_home(runs: int, log: Callable[[str], None]) -> list[list[object]]:
+    """``homediag run`` on DESIGN.md's faulty home, and how many probes still completed."""
     scenario = faulty_home_scenario()
     ours: list[Measure] = []
     complete: list[int] = []
