@@ -266,6 +266,10 @@ def kill_all() -> None:
         process.stop(grace=0.5)
 
 
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A signal that arrives while the bench is already stopping."""
+
+
 def stop_once_on_interrupt() -> None:
     """Ctrl-C (or SIGTERM) raises KeyboardInterrupt once; later ones are ignored.
 
@@ -275,8 +279,10 @@ def stop_once_on_interrupt() -> None:
     """
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # A handler that does nothing, not SIG_IGN: an ignored signal stays ignored across
+        # exec, and a command started during the teardown must still stop on SIGTERM.
+        signal.signal(signal.SIGINT, _ignore)
+        signal.signal(signal.SIGTERM, _ignore)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, stop)

@@ -169,6 +169,35 @@ def test_ctrl_c_kills_the_command_being_waited_for(tmp_path: Path) -> None:
     assert not running(grandchild)
 
 
+def test_a_command_started_during_the_teardown_still_stops_on_sigterm() -> None:
+    """After the first Ctrl-C, later ones are ignored by the bench, not by what it starts."""
+    driver = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from bench._lib import entry, run_bounded
+
+        ASK = "import signal; print(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)"
+
+        def main() -> int:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                signal.pause()
+            finally:  # the teardown, as a Lab's __exit__ runs it
+                outcome = run_bounded([sys.executable, "-c", ASK], timeout=30)
+                print(outcome.stdout.strip(), flush=True)
+            return 0
+
+        sys.exit(entry(main))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", driver], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stdout == "True\n"
+
+
 def test_a_bench_that_fails_says_so_in_one_line() -> None:
     driver = textwrap.dedent(
         f"""
