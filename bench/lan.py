@@ -8,20 +8,36 @@ arp-scan: 256 kbit/s, two retries to silent hosts). Needs root, arp-scan.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bench._lib import HEADER, Measure, measure, median, python, table
+from bench._lib import (
+    HEADER,
+    BenchError,
+    Measure,
+    entry,
+    fact,
+    measure,
+    median,
+    note,
+    number,
+    python,
+    reported,
+    row,
+    table,
+)
 from homediag.lab import Lab
 from homediag.lab.scenarios import scale_scenario
 
 HERE = Path(__file__).resolve().parent
+
+
+#: How long one sweep may take, homediag's or arp-scan's (each ends in a few seconds).
+SWEEP_TIMEOUT = 60.0
 
 
 @dataclass
@@ -29,56 +45,55 @@ class LanFigures:
     """bench/lan's measurements: homediag's sweeps and arp-scan's, on one home."""
 
     live: int
-    ours: list[tuple[Measure, dict[str, Any]]]
-    theirs: list[tuple[Measure, int]]
+    ours: list[Measure]
+    theirs: list[Measure]
 
     def rows(self) -> list[list[object]]:
+        """The table rows: homediag's sweep, its process, arp-scan."""
         ours, theirs, live = self.ours, self.theirs, self.live
+        answered = (
+            f"{number(fact(ours, 'replies'))}/{live} answered of {number(fact(ours, 'targets'))}"
+        )
+        found = f"{number(fact(theirs, 'found'))}/{live} answered"
+        nan = float("nan")
         return [
             [
                 "homediag lan: ARP sweep",
-                median([f["sweep_s"] for _, f in ours]),
-                "",
-                "",
-                f"{median([f['replies'] for _, f in ours]):.0f}/{live} answered of {ours[0][1]['targets']}",
+                fact(ours, "sweep_s"),
+                nan,
+                nan,
+                note(ours, answered if any(m.ok for m in ours) else ""),
             ],
-            [
-                "homediag lan process",
-                median([r.wall for r, _ in ours]),
-                median([r.cpu for r, _ in ours]),
-                median([r.rss_mb for r, _ in ours]),
-                "incl. start-up",
-            ],
-            [
-                "arp-scan -l",
-                median([r.wall for r, _ in theirs]),
-                median([r.cpu for r, _ in theirs]),
-                median([r.rss_mb for r, _ in theirs]),
-                f"{median([n for _, n in theirs]):.0f}/{live} answered",
-            ],
+            row("homediag lan process", ours, "incl. start-up"),
+            row("arp-scan -l", theirs, found if any(m.ok for m in theirs) else ""),
         ]
+
+
+def arp_scan(lab: Lab) -> Measure:
+    """One ``arp-scan -l`` from the installer's laptop, and how many hosts answered it."""
+    run = measure(
+        lab.command("installer", ["arp-scan", "-l", "-I", "eth0", "-q", "-x"]),
+        timeout=SWEEP_TIMEOUT,
+    )
+    if run.ok:
+        run.facts["found"] = len(
+            [line for line in run.output.splitlines() if re.match(r"^\d+\.\d+\.\d+\.\d+\s", line)]
+        )
+    return run
 
 
 def compare(hosts: int, runs: int) -> LanFigures:
     """Sweep a /24 with ``hosts`` live devices, homediag and arp-scan in turn, ``runs`` times."""
     if shutil.which("arp-scan") is None:
-        raise SystemExit("bench/lan needs arp-scan: apt-get install arp-scan")
+        raise BenchError("bench/lan needs arp-scan: apt-get install arp-scan")
     with Lab(scale_scenario(hosts, 0, prefix=24)) as lab:
         figures = LanFigures(hosts + 1, [], [])  # the devices and the router
         for _ in range(runs):
             lab.exec("installer", ["ip", "neigh", "flush", "all"])
-            run = measure(lab.command("installer", [python(), str(HERE / "_lan_probe.py")]))
-            figures.ours.append((run, json.loads(run.output.strip().splitlines()[-1])))
+            argv = lab.command("installer", [python(), str(HERE / "_lan_probe.py")])
+            figures.ours.append(reported(measure(argv, timeout=SWEEP_TIMEOUT)))
             lab.exec("installer", ["ip", "neigh", "flush", "all"])
-            run = measure(lab.command("installer", ["arp-scan", "-l", "-I", "eth0", "-q", "-x"]))
-            found = len(
-                [
-                    line
-                    for line in run.output.splitlines()
-                    if re.match(r"^\d+\.\d+\.\d+\.\d+\s", line)
-                ]
-            )
-            figures.theirs.append((run, found))
+            figures.theirs.append(arp_scan(lab))
             time.sleep(0.5)
     return figures
 
@@ -96,12 +111,12 @@ def main() -> int:
             figures.rows(),
         )
     )
-    arp_scan = median([r.wall for r, _ in figures.theirs])
-    whole = arp_scan / median([r.wall for r, _ in figures.ours])
-    sweep = arp_scan / median([f["sweep_s"] for _, f in figures.ours])
+    theirs = median([m.wall for m in figures.theirs])
+    whole = theirs / median([m.wall for m in figures.ours])
+    sweep = theirs / fact(figures.ours, "sweep_s")
     print(f"ratio arp-scan wall / homediag wall: {whole:.2f}x; sweep alone: {sweep:.2f}x")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))

@@ -9,12 +9,26 @@ a test topic, one command after another. Needs root, mosquitto-clients.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 import time
 from pathlib import Path
 
-from bench._lib import Background, Measure, measure, median, python, table, total
+from bench._lib import (
+    Background,
+    Measure,
+    attempt,
+    entry,
+    fact,
+    measure,
+    median,
+    note,
+    number,
+    python,
+    reported,
+    table,
+    total,
+)
 from homediag.lab import Lab
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +78,11 @@ def usual_way(lab: Lab, host: str) -> list[Measure]:
             )
     received = listener.finish(timeout=15)
     # It ran beside the publishes: only the settle time adds to the wall clock.
-    steps.append(Measure(0.2, received.cpu, received.rss_mb))
+    steps.append(
+        Measure(0.2, received.cpu, received.rss_mb)
+        if received.ok
+        else Measure.failed(f"mosquitto_sub -C 20: {received.error}")
+    )
     return steps
 
 
@@ -75,32 +93,30 @@ def main() -> int:
     with Lab("healthy") as lab:
         host = lab.address("broker")
         config = lab.config_path
-        ours = []
-        theirs = []
+        ours: list[Measure] = []
+        theirs: list[Measure] = []
         for _ in range(args.runs):
-            run = measure(
-                lab.command("installer", [python(), str(HERE / "_mqtt_probe.py"), str(config)])
-            )
-            ours.append((run, json.loads(run.output.strip().splitlines()[-1])))
-            theirs.append(total(usual_way(lab, host)).wall)
+            argv = lab.command("installer", [python(), str(HERE / "_mqtt_probe.py"), str(config)])
+            ours.append(reported(measure(argv)))
+            theirs.append(attempt("mosquitto_sub/_pub", lambda: total(usual_way(lab, host))))
     rows = [
         [
             "homediag mqtt probe (in-process)",
-            median([f["probe_s"] for _, f in ours]),
-            median([f["peak_rss_mb"] for _, f in ours]),
-            f"connack {median([f['connack_ms'] for _, f in ours]):.2f} ms",
+            fact(ours, "probe_s"),
+            fact(ours, "peak_rss_mb"),
+            note(ours, f"connack {number(fact(ours, 'connack_ms'), '.2f')} ms"),
         ],
         [
             "homediag process (wall, incl. start-up)",
-            median([r.wall for r, _ in ours]),
-            median([r.rss_mb for r, _ in ours]),
-            f"cpu {median([r.cpu for r, _ in ours]):.2f} s",
+            median([m.wall for m in ours]),
+            median([m.rss_mb for m in ours]),
+            f"cpu {number(median([m.cpu for m in ours]), '.2f')} s",
         ],
         [
             "mosquitto_sub/_pub, one after another",
-            median(theirs),
-            "",
-            "5 subscriptions + 20 publishes",
+            median([m.wall for m in theirs]),
+            float("nan"),
+            note(theirs, "5 subscriptions + 20 publishes"),
         ],
     ]
     print(
@@ -110,14 +126,16 @@ def main() -> int:
             rows,
         )
     )
-    probe = median([f["probe_s"] for _, f in ours])
+    probe = fact(ours, "probe_s")
+    tools = median([m.wall for m in theirs])
+    verdict = "not measured" if math.isnan(probe) else "met" if probe <= 1.0 else "MISSED"
     print(
-        f"ratio tool-by-tool / homediag probe: {median(theirs) / probe:.1f}x; "
-        f"/ homediag process: {median(theirs) / median([r.wall for r, _ in ours]):.1f}x; target probe <= 1 s: "
-        f"{'met' if probe <= 1.0 else 'MISSED'}"
+        f"ratio tool-by-tool / homediag probe: {number(tools / probe, '.1f')}x; "
+        f"/ homediag process: {number(tools / median([m.wall for m in ours]), '.1f')}x; "
+        f"target probe <= 1 s: {verdict}"
     )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))
