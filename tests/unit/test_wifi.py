@@ -427,3 +427,14 @@ def test_ssid_and_bssid_are_pseudonymized_in_the_bundle() -> None:
     assert "Lindenweg" not in text and "3c:a6:2f:4b:10:05" not in text
     data = WifiFacts.model_validate(bundle.probes["wifi"].data)
     assert data.link is not None and data.link.ssid == "ssid-1"
+
+
+def test_a_damaged_signal_line_is_unknown_not_a_figure() -> None:
+    # A digit slipped into "signal: -54 dBm" (found by the damaged-output property
+    # test): -504 dBm is no signal a radio reports, and a rule must not judge it.
+    text = fixture_text("wifi/linux/iw-5ghz-link.txt").replace(
+        "signal: -54 dBm", "signal: -504 dBm"
+    )
+    link = finish(linux.parse_iw_link(text, "wlp0s20f3"))
+    assert link.rssi_dbm is None
+    assert link.frequency_mhz == 5180.0

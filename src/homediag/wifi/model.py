@@ -121,8 +121,22 @@ def standard_of(text: str) -> str | None:
     return None
 
 
+#: Received power a Wi-Fi radio can report, in dBm (thermal noise floor to a transmitter at arm's length).
+_PLAUSIBLE_DBM = (-130.0, 30.0)
+
+
 def finish(link: WifiLink) -> WifiLink:
-    """Fill what follows from the rest: band, SNR, retry rate."""
+    """Drop what cannot be physical, then fill what follows from the rest: band, SNR, retry rate.
+
+    Damaged tool output (a digit slipped in by a pipe or a new locale) must not
+    become a -504 dBm signal that a rule then judges: such a value is unknown.
+    """
+    if link.rssi_dbm is not None and not _PLAUSIBLE_DBM[0] <= link.rssi_dbm <= _PLAUSIBLE_DBM[1]:
+        link.rssi_dbm = None
+    if link.noise_dbm is not None and not _PLAUSIBLE_DBM[0] <= link.noise_dbm <= _PLAUSIBLE_DBM[1]:
+        link.noise_dbm = None
+    if link.frequency_mhz is not None and link.frequency_mhz <= 0:
+        link.frequency_mhz = None
     if link.band is None:
         link.band = band_of_frequency(link.frequency_mhz) or band_of_channel(link.channel)
     if link.channel is None:
