@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +42,23 @@ def fixture_text(relative: str) -> str:
     """A captured output without its provenance header (lines starting with ``#@``)."""
     text = (FIXTURES / relative).read_text(encoding="utf-8")
     return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#@"))
+
+
+def isolated(argv: list[str]) -> list[str]:
+    """``argv`` run inside a new, empty network namespace (only a loopback that is down).
+
+    For CLI tests of ``homediag run --probe host``: the host probe sends
+    nothing, but even reading this machine's own interfaces into a test
+    bundle is more than a unit test should do. As root the namespace is
+    plain; otherwise an unprivileged user namespace maps us to root in it.
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("unshare (util-linux) is needed to isolate CLI runs from this network")
+        pytest.skip("unshare (util-linux) not found")
+    prefix = [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--net", "--map-root-user"]
+    return [*prefix, *argv]
 
 
 def lab_observer(**changes: Any) -> Observer:

@@ -92,3 +92,24 @@ def test_demo_hands_the_bundle_back_to_the_sudo_user(
     monkeypatch.setenv("SUDO_GID", "65534")
     _give_back(bundle)
     assert (bundle.stat().st_uid, bundle.stat().st_gid) == (65534, 65534)
+
+
+def test_the_printed_paths_survive_copy_and_paste_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # An installer copies the "Read it back" line: a newline inside the path breaks it.
+    from homediag.cli.run import _print_result
+    from tests.unit.test_bundle import sample_bundle
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    path = (
+        Path("/srv/support/tickets/case-4711-kitchen-display")
+        / "homediag-20261201T092915Z-support.zip"
+    )
+    _print_result(sample_bundle(), path)
+    lines = capsys.readouterr().out.splitlines()
+    (written,) = [line for line in lines if line.startswith("Bundle written: ")]
+    (back,) = [line for line in lines if line.startswith("Read it back:")]
+    assert str(path) in written
+    assert back.endswith(f" show {path}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from homediag.cli import main
 from homediag.lab.topology import MQTT_PASSWORD
 from homediag.probes.lan import LanFacts, LanHost
 from homediag.runtime.probe import ProbeResult
-from tests.conftest import make_bundle, router_result
+from tests.conftest import isolated, make_bundle, router_result
 
 
 def router(loss: float, avg: float = 2.0) -> ProbeResult:
@@ -158,27 +160,14 @@ def test_triage_orders_worst_first(
     assert main(["triage", str(tmp_path / "nowhere")]) == 2
 
 
-def test_keep_mapping_is_for_the_installer_only(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_keep_mapping_is_for_the_installer_only(tmp_path: Path) -> None:
     mapping = tmp_path / "private" / "mapping.json"
     out = tmp_path / "out"
     out.mkdir()
-    code = main(
-        [
-            "run",
-            "--probe",
-            "host",
-            "--no-progress",
-            "-o",
-            str(out),
-            "--keep-mapping",
-            str(mapping),
-            "--redact",
-            "public",
-        ]
-    )
-    assert code == 0, capsys.readouterr().err
+    argv = [sys.executable, "-m", "homediag", "run", "--probe", "host", "--no-progress"]
+    argv += ["-o", str(out), "--keep-mapping", str(mapping), "--redact", "public"]
+    proc = subprocess.run(isolated(argv), capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
     assert (mapping.stat().st_mode & 0o777) == 0o600
     document = json.loads(mapping.read_text())
     (bundle_path,) = out.glob("*.zip")

@@ -191,11 +191,14 @@ def _print_result(bundle: Any, path: Path | None) -> None:
     console.print(findings_view(bundle))
     if path is not None:
         console.print()
+        # Paths and the command are printed unwrapped (the terminal folds them
+        # itself): a newline rich put inside them would break copy and paste.
         console.print(
-            Text.assemble("Bundle written: ", (str(path), "bold"), "  (attach it to the ticket)")
+            Text.assemble("Bundle written: ", (str(path), "bold"), "  (attach it to the ticket)"),
+            soft_wrap=True,
         )
         from homediag.cli.hints import homediag_command, shorter_path  # noqa: PLC0415
 
         # A command that works as typed: `homediag` may not be this program.
         show = f"{homediag_command()} show {shlex.quote(shorter_path(path))}"
-        console.print(Text(f"Read it back:   {show}", style="dim"))
+        console.print(Text(f"Read it back:   {show}", style="dim"), soft_wrap=True)
