@@ -20,7 +20,14 @@ from homediag.bundle.models import Bundle, FileEntry, Manifest
 from homediag.errors import RedactionError
 from homediag.redact.secrets import SecretRegistry
 
-__all__ = ["bundle_filename", "bundle_files", "write_atomically", "write_bundle", "write_mapping"]
+__all__ = [
+    "bundle_filename",
+    "bundle_files",
+    "check_secrets",
+    "write_atomically",
+    "write_bundle",
+    "write_mapping",
+]
 
 # Fixed member timestamps: the zip's bytes depend only on its content.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -72,20 +79,18 @@ def write_bundle(
     """Write ``bundle`` as a zip and return its path.
 
     ``path`` may be a file name, an existing directory (the contract's file
-    name is used inside it) or ``None`` (the current directory). ``secrets``
-    are checked in every byte written; a hit raises ``RedactionError``.
+    name is used inside it) or ``None`` (the current directory). Every byte
+    written is checked for the secrets of the run that made the bundle (a
+    bundle from :func:`homediag.diagnose` carries them) and for ``secrets``,
+    when given; a hit raises ``RedactionError`` and nothing is written.
     """
     target = Path(path) if path is not None else Path.cwd()
     if target.is_dir():
         target = target / bundle_filename(bundle)
     files = bundle_files(bundle, reports=reports)
     files["manifest.json"] = _manifest(bundle, files)
-    if secrets is not None and len(secrets):
-        for name, body in files.items():
-            if secrets.find_in(body):
-                raise RedactionError(
-                    f"a secret was still present in {name}; the bundle was not written"
-                )
+    for name, body in files.items():
+        check_secrets(bundle, name, body, secrets=secrets, what="the bundle")
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in ["manifest.json", *sorted(n for n in files if n != "manifest.json")]:
@@ -95,6 +100,24 @@ def write_bundle(
             zf.writestr(info, files[name])
     write_atomically(target, archive.getvalue())
     return target
+
+
+def check_secrets(
+    bundle: Bundle,
+    name: str,
+    data: bytes,
+    *,
+    secrets: SecretRegistry | None = None,
+    what: str = "it",
+) -> None:
+    """Fail closed if ``data`` (about to be written as ``name``) holds a known secret.
+
+    The registries searched are the run's (carried by ``bundle``) and
+    ``secrets``; the message names the file, never the secret.
+    """
+    for registry in (secrets, bundle.secret_registry):
+        if registry is not None and len(registry) and registry.find_in(data):
+            raise RedactionError(f"a secret was still present in {name}; {what} was not written")
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -129,5 +152,7 @@ def write_mapping(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
         "mapping": bundle.pseudonym_mapping,
     }
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    # Pseudonyms stand for names and addresses, never for secrets: make sure.
+    check_secrets(bundle, target.name, text.encode("utf-8"), what="the mapping")
     write_atomically(target, text.encode("utf-8"))
     return target

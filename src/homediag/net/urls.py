@@ -327,17 +327,12 @@ def safe_display(text: str, limit: int = 200) -> str:
     A bare ``user:password@host`` (no scheme) is masked too, and control
     characters are escaped so that the message stays one line.
     """
-    probe = text if "://" in text else f"x://{text}"
-    masked, _ = mask_url(probe)
-    scheme = _SCHEME_RE.match(masked)
-    if scheme is not None:
-        after = masked[scheme.end() :]
-        at = after.rfind("@", 0, _authority_end(after))
-        if at > 0 and not after[:at].endswith(REDACTED):
-            masked = masked[: scheme.end()] + REDACTED + after[at:]
-    if "://" not in text:
-        masked = masked[len("x://") :]
-    line = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in masked)
+    # Escape first: a newline or a space inside a password must not split
+    # the URL into a masked head and a tail shown as it is.
+    line = "".join(c if c.isprintable() and not c.isspace() else f"\\x{ord(c):02x}" for c in text)
+    if "://" not in line:
+        line = mask_url(f"x://{line}")[0].removeprefix("x://")
+    line = redact_urls(line, lambda forms: None)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
