@@ -122,7 +122,7 @@ _SECRET_PARTS = (
 _ABOUT_WORDS = frozenset(
     {
         "type", "expires", "expiry", "expiration", "in", "at", "hint", "length", "format",
-        "version", "alg", "algorithm", "date", "method", "mode", "name", "id", "url", "uri",
+        "version", "alg", "algorithm", "date", "method", "mode", "name", "url", "uri",
     }
 )  # fmt: skip
 # Values that are words, not secrets: hunting "true" or "bearer" in a bundle
@@ -280,7 +280,8 @@ def _masked(split: _Split, found: list[list[str]]) -> str:
     if split.userinfo is not None:
         user, password = _userinfo_parts(split.userinfo)
         head += f"{user}:{REDACTED}@" if password is not None else f"{REDACTED}@"
-        found.append(_userinfo_secrets(split.userinfo))
+        if REDACTED not in (password, split.userinfo):  # masked before: nothing new
+            found.append(_userinfo_secrets(split.userinfo))
     return head + split.hostport + _mask_rest(split.rest, found)
 
 
