@@ -8,10 +8,11 @@ the terminal, at any redaction level. Servers are real (aiohttp on loopback).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,9 @@ def test_the_redactor_uses_the_same_marker() -> None:
 @pytest.mark.parametrize("password", [PW_AT, PW_SLASH, PW_BOTH])
 def test_free_text_loses_url_credentials_at_every_level(level: Any, password: str) -> None:
     r = Redactor(level)
-    text = f"GET https://cloud-user:{password}@api.example.com/v1?api_token=TokQX42&format=json failed"
+    text = (
+        f"GET https://cloud-user:{password}@api.example.com/v1?api_token=TokQX42&format=json failed"
+    )
     out = r.text(text)
     assert_absent(out, password, "TokQX42")
     assert "cloud-user:[redacted]@api.example.com/v1?api_token=[redacted]&format=json" in out
@@ -209,7 +212,9 @@ def test_configured_urls_are_normalized_and_their_secrets_registered(
             "endpoints": [{"name": "a", "url": f"https://u:{PW_BOTH}@h.example/x?key=KeyQX123"}],
             "home_assistant": {"url": f"http://ha:{PW_AT}@10.0.0.9:8123"},
             "internet": {"endpoints": [f"inet:{PW_SLASH}@i.example", "i2.example:443"]},
-            "plugin": {"vendor": {"api_key": "PluginKeyQX", "site": "https://s.example/?sig=SigQX9"}},
+            "plugin": {
+                "vendor": {"api_key": "PluginKeyQX", "site": "https://s.example/?sig=SigQX9"}
+            },
         }
     )
     assert config.endpoints[0].url == "https://u:Pw3aQX%2FPw3bQX%40Pw3cQX@h.example/x?key=KeyQX123"
@@ -348,26 +353,23 @@ class _LeakyAnalyzer:
 
 
 @pytest.fixture
-def leaky_bundle(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
+def leaky_bundle(monkeypatch: pytest.MonkeyPatch) -> Bundle:
+    """A bundle from the library path whose analyzer quoted the broker's password."""
     monkeypatch.delenv("HOMEDIAG_MQTT_PASSWORD", raising=False)
     monkeypatch.delenv("HOMEDIAG_HA_TOKEN", raising=False)
-
-    async def make() -> Bundle:
-        config = Config.model_validate({"mqtt": {"password": "LibPathSecretQX"}})
-        return await diagnose(
+    config = Config.model_validate({"mqtt": {"password": "LibPathSecretQX"}})
+    return asyncio.run(
+        diagnose(
             config,
             probes=[_Quiet()],
             observer=lab_observer(),
             analyzers=[_LeakyAnalyzer("LibPathSecretQX")],
         )
+    )
 
-    return make
 
-
-async def test_the_library_path_scans_without_being_asked(
-    leaky_bundle: Callable[[], Any], tmp_path: Path
-) -> None:
-    bundle = await leaky_bundle()
+def test_the_library_path_scans_without_being_asked(leaky_bundle: Bundle, tmp_path: Path) -> None:
+    bundle = leaky_bundle
     assert "LibPathSecretQX" in bundle.findings[0].detail
     with pytest.raises(RedactionError) as info:
         write_bundle(bundle, tmp_path)  # as an integrator writes it: no registry passed
@@ -378,13 +380,10 @@ async def test_the_library_path_scans_without_being_asked(
     assert not {"_secrets", "secret_registry", "secrets"} & set(bundle.model_dump())
 
 
-async def test_the_mapping_file_is_scanned_too(
-    leaky_bundle: Callable[[], Any], tmp_path: Path
-) -> None:
-    bundle = await leaky_bundle()
-    bundle.set_mapping({"hostname": {"LibPathSecretQX": "host-1"}})
+def test_the_mapping_file_is_scanned_too(leaky_bundle: Bundle, tmp_path: Path) -> None:
+    leaky_bundle.set_mapping({"hostname": {"LibPathSecretQX": "host-1"}})
     with pytest.raises(RedactionError):
-        write_mapping(bundle, tmp_path / "mapping.json")
+        write_mapping(leaky_bundle, tmp_path / "mapping.json")
     assert not (tmp_path / "mapping.json").exists()
 
 
