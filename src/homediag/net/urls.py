@@ -221,9 +221,10 @@ def huntable(value: str) -> bool:
 
     Short values, common words and short numbers are masked where they stand
     in a URL, never hunted: ``?auth=true`` must not make every ``true`` a secret.
+    Nor are values longer than any configured URL (a hostile device's text).
     """
     return (
-        len(value) >= MIN_HUNTED
+        MIN_HUNTED <= len(value) <= MAX_URL_LENGTH
         and value.lower() not in _NOT_SECRETS
         and not (value.isdigit() and len(value) < 8)
     )

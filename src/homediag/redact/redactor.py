@@ -164,7 +164,12 @@ class Redactor:
     # -- free text -----------------------------------------------------
 
     def _scrub_secrets(self, text: str) -> str:
-        for secret in self.secrets.values():
+        # Longest forms first; one replaced may have taken a shorter one with it.
+        for form, secret in self.secrets.occurrences(text):
+            if form in text:
+                text = text.replace(form, REDACTED)
+                self._count_secret(secret)
+        for secret in self.secrets.short():
             for variant in self.secrets.variants(secret):
                 if variant in text:
                     text = text.replace(variant, REDACTED)
