@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import PydanticCustomError
 
 from homediag.errors import ConfigError
-from homediag.net.urls import InvalidUrlError, is_secret_name, mask_url, parse_url
+from homediag.net.urls import InvalidUrlError, is_secret_name, mask_url, parse_url, safe_display
 
 __all__ = [
     "DEFAULT_INTERNET_ENDPOINTS",
@@ -194,6 +194,19 @@ class MqttConfig(_Section):
     def resolved_password(self) -> str | None:
         """The password to use: the configured one, else the named environment variable."""
         return _resolve_secret(self.password, self.password_env)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        # "mqtt://user:pw@broker" pasted as the host would be looked up as a
+        # name, and its password shown in the error.
+        if value is not None and ("/" in value or "@" in value):
+            raise PydanticCustomError(
+                "host",
+                "a host name or address, not a URL: {shown} (use username and password)",
+                {"shown": safe_display(value)},
+            )
+        return value
 
 
 class HomeAssistantConfig(_Section):

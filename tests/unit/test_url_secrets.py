@@ -31,6 +31,7 @@ from homediag.net.http import fetch
 from homediag.net.urls import REDACTED, InvalidUrlError, is_secret_name, mask_url, parse_url
 from homediag.redact import redactor
 from homediag.redact.redactor import Redactor
+from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 from tests.conftest import lab_observer
@@ -409,3 +410,44 @@ def test_masking_twice_finds_nothing_new(url: str) -> None:
     r = Redactor("none")
     assert r.text(once) == once
     assert len(r.secrets) == 0
+
+
+def test_a_url_as_the_mqtt_host_is_refused_without_its_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(overrides={"mqtt.host": "mqtt://installer:MqttHostQX1@10.0.0.5:1883"})
+    assert "mqtt.host" in str(info.value)
+    assert "MqttHostQX1" not in str(info.value)
+    assert load_config(overrides={"mqtt.host": "fd00::5"}).mqtt.host == "fd00::5"
+
+
+@pytest.mark.parametrize("secret", ['Quote"QX1\\', "Amp&QX2<tag>"])
+def test_the_final_scan_sees_escaped_forms(secret: str) -> None:
+    # A secret that leaked into bundle.json is JSON-escaped there, into
+    # report.html HTML-escaped: the scan must see it either way.
+    registry = SecretRegistry([secret])
+    assert registry.find_in(json.dumps({"detail": secret}).encode())
+    import html
+
+    assert registry.find_in(f"<td>{html.escape(secret)}</td>".encode())
+
+
+def test_thousands_of_registered_secrets_stay_cheap() -> None:
+    # A hostile device string full of token-carrying URLs registers thousands
+    # of secrets; every later text must still be redacted quickly (67 s for
+    # these 5,000 texts before the registry indexed its forms).
+    import time
+
+    r = Redactor("support")
+    hostile = " ".join(
+        f"http://h{i}.example/cb?session_token=Tok{i:06d}xyz&code=C{i:06d}zz" for i in range(2000)
+    )
+    assert "Tok000042xyz" not in r.text(hostile)
+    assert len(r.secrets) == 4000
+    start = time.perf_counter()
+    for i in range(5000):
+        r.text(f"device {i} says hello")
+    assert time.perf_counter() - start < 10
+    # The indexed search still finds every form.
+    assert r.text("echo Tok001999xyz and C000007zz") == "echo [redacted] and [redacted]"
+    assert r.secrets.find_in(b"x " + base64.b64encode(b"Tok000123xyz").rstrip(b"=") + b" y")
+    assert not r.secrets.find_in(b"nothing to see here")
