@@ -451,3 +451,33 @@ def test_thousands_of_registered_secrets_stay_cheap() -> None:
     assert r.text("echo Tok001999xyz and C000007zz") == "echo [redacted] and [redacted]"
     assert r.secrets.find_in(b"x " + base64.b64encode(b"Tok000123xyz").rstrip(b"=") + b" y")
     assert not r.secrets.find_in(b"nothing to see here")
+
+
+class _Blurts(Probe):
+    """A probe whose progress and failure quote what it should not."""
+
+    name = "blurts"
+    description = "Fails with a password in its message."
+
+    async def run(self, ctx: ProbeContext) -> ProbeOutput:
+        ctx.progress("GET https://u:ProgPwQX1@h.example/x?api_token=ProgTokQX2")
+        raise ValueError("broker refused password EventSecretQX")
+
+
+async def test_events_never_carry_a_secret_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Events are printed live (the progress lines), before the bundle is redacted.
+    from homediag.runtime.events import ProbeFinished, ProbeProgress
+    from homediag.runtime.runner import Runner
+
+    monkeypatch.delenv("HOMEDIAG_HA_TOKEN", raising=False)
+    config = Config.model_validate({"mqtt": {"password": "EventSecretQX"}})
+    runner = Runner(config, probes=[_Blurts()], observer=lab_observer())
+    shown: list[str] = []
+    async for event in runner.events():
+        if isinstance(event, ProbeProgress):
+            shown.append(event.message)
+        elif isinstance(event, ProbeFinished):
+            shown.append(event.summary)
+    assert len(shown) == 2
+    assert_absent("\n".join(shown), "EventSecretQX", "ProgPwQX1", "ProgTokQX2")
+    assert "broker refused password [redacted]" in shown[1]
