@@ -481,3 +481,27 @@ async def test_events_never_carry_a_secret_to_the_terminal(monkeypatch: pytest.M
     assert len(shown) == 2
     assert_absent("\n".join(shown), "EventSecretQX", "ProgPwQX1", "ProgTokQX2")
     assert "broker refused password [redacted]" in shown[1]
+
+
+@pytest.mark.parametrize("location", ["http://[::1/x", "http://u:RedirPwQX/x@h:abc/"])
+async def test_a_hostile_redirect_is_a_recorded_error(location: str) -> None:
+    # urlsplit raised out of fetch, and the endpoints probe lost every result.
+    async def moved(request: web.Request) -> web.Response:
+        del request
+        return web.Response(status=302, headers={"Location": location})
+
+    application = web.Application()
+    application.router.add_get("/", moved)
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        result, _ = await fetch(f"http://127.0.0.1:{port}/", dns_servers=[])
+    finally:
+        await runner.cleanup()
+    assert result.status == 302
+    assert result.error_kind == "error"
+    assert result.error is not None and "redirect target is not a valid URL" in result.error
+    # The raw Location header is FreeText, redacted with the bundle; the rest is masked here.
+    assert "RedirPwQX" not in result.error + json.dumps(result.redirects)

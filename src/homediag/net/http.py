@@ -109,16 +109,15 @@ async def fetch(
     import aiohttp  # noqa: PLC0415 - only the endpoints probe pays for aiohttp
 
     loop = asyncio.get_running_loop()
-    parts = urlsplit(url)
-    scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
+    scheme: Literal["http", "https"] = "https" if url.lower().startswith("https:") else "http"
     # What the result shows: never the URL's credentials or secret parameters.
     result = HttpResult(url=mask_url(url)[0], host="", port=0, scheme=scheme, stage="resolve")
     body = b""
     current = url
     for hop in range(max_redirects + 1):
-        parts = urlsplit(current)
-        scheme = "https" if parts.scheme == "https" else "http"
         try:
+            parts = urlsplit(current)
+            scheme = "https" if parts.scheme == "https" else "http"
             host, port = parts.hostname or "", parts.port or (443 if scheme == "https" else 80)
         except ValueError:
             # urlsplit's own message quotes the port text, which may be a password.
@@ -224,7 +223,12 @@ async def fetch(
         result.stage = "done"
         location = result.headers.get("location")
         if result.status in _REDIRECTS and location and hop < max_redirects:
-            current = urljoin(current, location)
+            try:
+                current = urljoin(current, location)
+            except ValueError:
+                result.error_kind = "error"
+                result.error = f"the redirect target is not a valid URL: {safe_display(location)}"
+                return result, b""
             result.redirects.append(mask_url(current)[0])
             continue
         break

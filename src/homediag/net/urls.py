@@ -53,6 +53,9 @@ _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # A host (name, IPv4, or bracketed IPv6 with an optional zone) and an optional
 # port, as it must stand right after the userinfo's "@".
 _HOSTPORT_RE = re.compile(r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]|[\w.~-]+)(?::\d*)?")
+# The same, as the search for the end of a userinfo takes it: any port text,
+# so that "u:pw@host:bad" still masks its password (and then fails to parse).
+_LOOSE_HOSTPORT_RE = re.compile(r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]|[\w.~-]+)(?::[^/?#@\s]*)?")
 # URLs in free text: a scheme, then everything up to white space or a quote.
 _URL_IN_TEXT_RE = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
 
@@ -211,7 +214,7 @@ def _userinfo_ends(after: str) -> Iterator[tuple[int, int]]:
     """
     at = len(after)
     while (at := after.rfind("@", 0, at)) >= 0:
-        host = _HOSTPORT_RE.match(after, at + 1)
+        host = _LOOSE_HOSTPORT_RE.match(after, at + 1)
         if host is not None and (host.end() == len(after) or after[host.end()] in "/?#"):
             yield at, host.end()
 
