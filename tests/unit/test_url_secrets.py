@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from homediag.analyze.finding import Finding
@@ -69,7 +71,8 @@ def assert_absent(text: str, *secrets: str) -> None:
         ("https://user:PcQX%40PdQX@h.example/", "h.example", 443, "user", "PcQX@PdQX"),
         ("https://TOKENabcdef@h.example/", "h.example", 443, "TOKENabcdef", None),
         ("https://h.example/path@x", "h.example", 443, None, None),
-        ("https://h.example:8443/p?mail=a@b.example", "h.example", 8443, None, None),
+        ("https://h.example:8443/p?mail=a%40b.example", "h.example", 8443, None, None),
+        ("https://h.example/p?mail=a@b.example", "h.example", 443, None, None),
         ("http://[fd00::5]:8123/api", "fd00::5", 8123, None, None),
     ],
 )
@@ -505,3 +508,48 @@ async def test_a_hostile_redirect_is_a_recorded_error(location: str) -> None:
     assert result.error is not None and "redirect target is not a valid URL" in result.error
     # The raw Location header is FreeText, redacted with the bundle; the rest is masked here.
     assert "RedirPwQX" not in result.error + json.dumps(result.redirects)
+
+
+# -- properties ------------------------------------------------------------------
+
+_PRINTABLE = "".join(chr(c) for c in range(33, 127))
+# What a URL in free text may hold: quotes and angle brackets end it (JSON, HTML).
+_IN_TEXT = "".join(c for c in _PRINTABLE if c not in "\"'<>`")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(password=st.text(alphabet=_PRINTABLE, min_size=1, max_size=24))
+def test_any_password_is_read_whole_or_refused(password: str) -> None:
+    url = f"https://user:{password}@host.example/path?x=1"
+    message = ""
+    try:
+        parsed = parse_url(url)
+    except InvalidUrlError as exc:
+        message = str(exc)
+    if message:
+        assert "[redacted]" in message and (password not in message or len(password) < 4)
+        return
+    from urllib.parse import unquote
+
+    # Never another host: a misread URL would send the credentials elsewhere.
+    assert (parsed.host, parsed.password) == ("host.example", unquote(password))
+    assert parsed.display == "https://user:[redacted]@host.example/path?x=1"
+    again = parse_url(parsed.url)  # normalizing is idempotent
+    assert (again.url, again.display, again.host, again.password) == (
+        parsed.url,
+        parsed.display,
+        parsed.host,
+        parsed.password,
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    password=st.text(alphabet=_IN_TEXT, min_size=4, max_size=24),
+    token=st.text(alphabet=_IN_TEXT.replace("&", "").replace("#", ""), min_size=4, max_size=24),
+)
+def test_free_text_never_keeps_a_password_or_token(password: str, token: str) -> None:
+    r = Redactor("none")
+    out = r.text(f"failed: https://user:{password}@host.example/p?api_token={token}&x=1 (retry)")
+    assert password not in out.replace("[redacted]", "\0")
+    assert token not in out.replace("[redacted]", "\0")

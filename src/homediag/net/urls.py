@@ -194,7 +194,15 @@ def _split(text: str) -> _Split | None:
     after = text[scheme.end() :]
     end = _authority_end(after)
     authority = after[:end]
-    if "@" not in authority and _HOSTPORT_RE.fullmatch(authority):
+    # "host/path@x" keeps its host. But "user:000/@host" and "user:?@host"
+    # also read as host:port up to the "/" or "?": with a ":" and an "@" that
+    # a host follows, it is taken for a userinfo, masked rather than shown
+    # (and parse_url refuses it as ambiguous).
+    if (
+        "@" not in authority
+        and _HOSTPORT_RE.fullmatch(authority)
+        and (":" not in authority or next(_userinfo_ends(after), None) is None)
+    ):
         return _Split(scheme.group(0), None, authority, after[end:])
     # The userinfo ends at the last "@" that a host follows.
     for at, host_end in _userinfo_ends(after):
@@ -253,7 +261,7 @@ def _mask_params(text: str, found: list[list[str]]) -> str:
     """Mask the values of secret-looking ``name=value`` pairs in a query or fragment."""
     if "=" not in text:
         return text
-    pieces = re.split(r"([&;])", text)
+    pieces = re.split(r"(&)", text)  # not ";": a value may hold one
     for i in range(0, len(pieces), 2):
         name, eq, value = pieces[i].partition("=")
         if eq and value and value != REDACTED and is_secret_name(name):
@@ -289,16 +297,31 @@ def _masked(split: _Split, found: list[list[str]]) -> str:
     return head + split.hostport + _mask_rest(split.rest, found)
 
 
+def _mask_all(text: str, found: list[list[str]]) -> str | None:
+    """One URL masked under both readings of it; ``None`` if it is not a URL.
+
+    The query as the standard library would read it (from the first ``?``)
+    is masked first: a token such as ``?api_token=@x/`` holds an ``@`` that a
+    host follows, and must not be taken for the end of a userinfo and shown.
+    """
+    scheme = _SCHEME_RE.match(text)
+    if scheme is None:
+        return None
+    head, qmark, query = text.partition("?")
+    if qmark:
+        text = head + qmark + _mask_rest("?" + query, found)[1:]
+    split = _split(text)
+    return None if split is None else _masked(split, found)
+
+
 def mask_url(text: str) -> tuple[str, list[str]]:
     """``text`` (one URL) with credentials and secret parameters masked, and the secrets removed.
 
     Text that is not a URL comes back unchanged, with no secrets.
     """
-    split = _split(text)
-    if split is None:
-        return text, []
     found: list[list[str]] = []
-    return _masked(split, found), _huntable_forms(found)
+    masked = _mask_all(text, found)
+    return (text, []) if masked is None else (masked, _huntable_forms(found))
 
 
 def redact_urls(text: str, on_secret: Callable[[list[str]], None]) -> str:
@@ -312,16 +335,13 @@ def redact_urls(text: str, on_secret: Callable[[list[str]], None]) -> str:
         return text
 
     def one(match: re.Match[str]) -> str:
-        split = _split(match.group(0))
-        if split is None:
-            return match.group(0)
         found: list[list[str]] = []
-        masked = _masked(split, found)
+        masked = _mask_all(match.group(0), found)
         for group in found:
             forms = _huntable_forms([group])
             if forms:
                 on_secret(forms)
-        return masked
+        return match.group(0) if masked is None else masked
 
     return _URL_IN_TEXT_RE.sub(one, text)
 
@@ -335,9 +355,13 @@ def safe_display(text: str, limit: int = 200) -> str:
     # Escape first: a newline or a space inside a password must not split
     # the URL into a masked head and a tail shown as it is.
     line = "".join(c if c.isprintable() and not c.isspace() else f"\\x{ord(c):02x}" for c in text)
-    if "://" not in line:
+    # The whole rest is one URL: no free-text pattern may cut it short at a
+    # quote or "<" that a password holds.
+    start = _SCHEME_RE.search(line) if "://" in line else None
+    if start is None:
         line = mask_url(f"x://{line}")[0].removeprefix("x://")
-    line = redact_urls(line, lambda forms: None)
+    else:
+        line = line[: start.start()] + mask_url(line[start.start() :])[0]
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -407,7 +431,11 @@ def parse_url(
 def _ambiguous(split: _Split, written: str, port: int | None) -> bool:
     """Whether another reading of the URL would put the host somewhere else."""
     if split.userinfo is not None:
-        ends = _userinfo_ends(written[len(split.scheme) :])
+        after = written[len(split.scheme) :]
+        authority = after[: _authority_end(after)]
+        if "@" not in authority and _HOSTPORT_RE.fullmatch(authority):
+            return True  # it reads as host:port too ("u:1234/5@host", "h:8443/@me")
+        ends = _userinfo_ends(after)
         return next(ends, None) is not None and next(ends, None) is not None
     # No userinfo, a port, and an "@" in the path: "u:1234/5@host" reads the same.
     return port is not None and "@" in split.rest.partition("?")[0].partition("#")[0]
