@@ -553,3 +553,13 @@ def test_free_text_never_keeps_a_password_or_token(password: str, token: str) ->
     out = r.text(f"failed: https://user:{password}@host.example/p?api_token={token}&x=1 (retry)")
     assert password not in out.replace("[redacted]", "\0")
     assert token not in out.replace("[redacted]", "\0")
+
+
+@pytest.mark.parametrize("extra", [0, 100])
+def test_a_secret_inside_a_longer_one_leaves_nothing_behind(extra: int) -> None:
+    # Both search paths (a few secrets; many, through the index).
+    registry = SecretRegistry(
+        ["NestQXab", "NestQXabcdef", *(f"Filler{i:04d}" for i in range(extra))]
+    )
+    out = Redactor("none", registry).text("saw NestQXabcdef and NestQXab")
+    assert out == "saw [redacted] and [redacted]"

@@ -96,14 +96,16 @@ class SecretRegistry:
         secrets.
         """
         forms = self._all_forms()
-        if len(forms) <= _DIRECT_SEARCH:
-            return [(form, secret) for form, secret in forms.items() if form in text]
-        index = self._form_index()
         found: dict[str, str] = {}
-        for i in range(len(text) - MIN_SECRET_LENGTH + 1):
-            for form in index.get(text[i : i + MIN_SECRET_LENGTH], ()):
-                if text.startswith(form, i):
-                    found[form] = forms[form]
+        if len(forms) <= _DIRECT_SEARCH:
+            found = {form: secret for form, secret in forms.items() if form in text}
+        else:
+            index = self._form_index()
+            for i in range(len(text) - MIN_SECRET_LENGTH + 1):
+                for form in index.get(text[i : i + MIN_SECRET_LENGTH], ()):
+                    if text.startswith(form, i):
+                        found[form] = forms[form]
+        # Longest first: replacing "abcd" before "abcdef" would leave "ef" behind.
         return sorted(found.items(), key=lambda item: len(item[0]), reverse=True)
 
     def find_in(self, data: bytes) -> bool:
