@@ -563,3 +563,19 @@ def test_a_secret_inside_a_longer_one_leaves_nothing_behind(extra: int) -> None:
     )
     out = Redactor("none", registry).text("saw NestQXabcdef and NestQXab")
     assert out == "saw [redacted] and [redacted]"
+
+
+@pytest.mark.parametrize("url", ["https://u:PackPwQX1@", "ftp://u:PackPwQX1@h.example/"])
+async def test_the_pack_engine_records_an_unusable_url(url: str) -> None:
+    # A configuration built without validation (model_construct, a plugin):
+    # the request is recorded as failed, the probe goes on, nothing is quoted.
+    from homediag.packs.engine import Candidate, RunSettings, run_pack
+    from homediag.packs.loader import load_packs
+
+    (pack,) = [p for p in load_packs([]) if p.id == "http"]
+    candidate = Candidate(address="", host="", source="config", url=url, instance="x")
+    result = await run_pack(pack, candidate, RunSettings(dns_servers=[], local_address=None))
+    (request,) = result.requests
+    assert request.error is not None and request.error.startswith("invalid URL")
+    assert not result.identified
+    assert "PackPwQX1" not in result.model_dump_json()

@@ -115,7 +115,8 @@ def check_secrets(
     The registries searched are the run's (carried by ``bundle``) and
     ``secrets``; the message names the file, never the secret.
     """
-    for registry in (secrets, bundle.secret_registry):
+    carried = bundle.secret_registry
+    for registry in (secrets, None if carried is secrets else carried):
         if registry is not None and len(registry) and registry.find_in(data):
             raise RedactionError(f"a secret was still present in {name}; {what} was not written")
 
