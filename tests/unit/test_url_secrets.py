@@ -116,6 +116,10 @@ def test_userinfo_ends_at_the_last_at_before_the_host(
         "refresh_token",
         "session_id",
         "code",
+        "id_token",
+        "client_assertion",
+        "Key-Pair-Id",
+        "X-Goog-Signature",
     ],
 )
 def test_secret_parameter_names(name: str) -> None:

@@ -103,6 +103,8 @@ _SECRET_WORDS = frozenset(
         "hmac",
         "otp",
         "private",
+        "assertion",
+        "ticket",
     }
 )
 # Substrings that make a name secret even when glued to other words
