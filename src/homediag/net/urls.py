@@ -14,13 +14,16 @@ goes through this module:
 * :func:`mask_url` masks one URL found anywhere; :func:`redact_urls` masks
   every URL in free text (error messages, evidence, device strings).
 
-How the userinfo is found: it ends at the *last* ``@`` that is followed by a
-host, so ``u:p@ss@host`` has the password ``p@ss``. It may run past a ``/``
-(``u:pa/ss@host``) only when what comes before the first ``/`` is not itself
-a valid ``host[:port]``: ``https://host/path@x`` and
-``https://host:8080/p?mail=a@b.example`` keep their host. The one shape that
-stays ambiguous, ``https://u:1234/5@host`` (a numeric password start that
-reads as a port), :func:`parse_url` refuses, asking for ``%2F``.
+How the userinfo is found: it ends at the *last* ``@`` that a whole
+``host[:port]`` follows (then ``/``, ``?``, ``#`` or the end), so
+``u:p@ss@host`` has the password ``p@ss`` and ``u:pa/ss@host`` the password
+``pa/ss``; ``https://host/path@x`` keeps its host, since nothing before its
+first ``/`` looks like ``user:password``. Where two readings are possible
+(``u:1234/5@host`` and ``h:8443/p?mail=a@b`` also read as ``host:port``;
+``u:p@a/b@host`` has two hosts after an ``@``), free text is masked under the
+reading that hides more, and :func:`parse_url` refuses the URL and asks for
+``%40`` and ``%2F``: a misread configured URL would send its credentials to
+another host.
 """
 
 from __future__ import annotations
