@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from homediag.errors import ConfigError
+from homediag.net.urls import InvalidUrlError, is_secret_name, mask_url, parse_url, safe_display
 
 __all__ = [
     "DEFAULT_INTERNET_ENDPOINTS",
@@ -51,8 +53,18 @@ RedactionLevel = Literal["support", "public", "none"]
 
 class _Section(BaseModel):
     # Unknown keys are errors: a typo like ``pasword_env`` must not silently
-    # drop a credential.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # drop a credential. Errors never repeat the input: it may be a password.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _configured_url(value: str, *, bare_host_scheme: str | None = None) -> str:
+    """A configured URL, validated; its userinfo percent-encoded for the probes."""
+    try:
+        return parse_url(value, bare_host_scheme=bare_host_scheme).url
+    except InvalidUrlError as exc:
+        # A custom error: pydantic would prefix "Value error, "; the text is
+        # passed as context so that braces in a URL are not a format string.
+        raise PydanticCustomError("url", "{reason}", {"reason": str(exc)}) from None
 
 
 class RunConfig(_Section):
@@ -119,6 +131,11 @@ class InternetConfig(_Section):
     )
     timeout: float = Field(3.0, gt=0, le=60, description="Per-endpoint timeout in seconds.")
 
+    @field_validator("endpoints")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return [_configured_url(url, bare_host_scheme="https") for url in value]
+
 
 class MdnsConfig(_Section):
     """``[mdns]``: the mDNS/DNS-SD browse."""
@@ -178,6 +195,19 @@ class MqttConfig(_Section):
         """The password to use: the configured one, else the named environment variable."""
         return _resolve_secret(self.password, self.password_env)
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        # "mqtt://user:pw@broker" pasted as the host would be looked up as a
+        # name, and its password shown in the error.
+        if value is not None and ("/" in value or "@" in value):
+            raise PydanticCustomError(
+                "host",
+                "a host name or address, not a URL: {shown} (use username and password)",
+                {"shown": safe_display(value)},
+            )
+        return value
+
 
 class HomeAssistantConfig(_Section):
     """``[home_assistant]``: the Home Assistant instance and its long-lived token."""
@@ -190,12 +220,27 @@ class HomeAssistantConfig(_Section):
         """The token to use: the configured one, else the named environment variable."""
         return _resolve_secret(self.token, self.token_env)
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _configured_url(value)
+
 
 class EndpointConfig(_Section):
-    """One ``[[endpoints]]`` entry: a named URL to check (cloud API, vendor service)."""
+    """One ``[[endpoints]]`` entry: a named URL to check (cloud API, vendor service).
+
+    The URL may carry credentials (``https://user:password@host/…``, raw ``@``
+    and ``/`` in the password are fine) and secret query parameters; they are
+    used, and never shown or written.
+    """
 
     name: str
     url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _configured_url(value)
 
 
 class TlsConfig(_Section):
@@ -222,13 +267,38 @@ class Config(_Section):
     )
 
     def secret_values(self) -> list[str]:
-        """Every secret this configuration resolves to, for the redaction registry."""
+        """Every secret this configuration resolves to, for the redaction registry.
+
+        The MQTT password and the Home Assistant token, every secret part of
+        every configured URL (passwords, userinfo, secret query and fragment
+        parameters), and third-party probes' settings that look secret.
+        """
         found = [self.mqtt.resolved_password(), self.home_assistant.resolved_token()]
-        return [value for value in found if value]
+        urls = [*self.internet.endpoints, *(e.url for e in self.endpoints)]
+        if self.home_assistant.url:
+            urls.append(self.home_assistant.url)
+        for url in urls:
+            found.extend(mask_url(url if "://" in url else f"https://{url}")[1])
+        for settings in self.plugin.values():
+            found.extend(_plugin_secrets(settings))
+        return list(dict.fromkeys(value for value in found if value))
 
     def timeout_for(self, probe: str, default: float) -> float:
         """The timeout for one probe: the override from ``[run.probe_timeouts]`` or the default."""
         return self.run.probe_timeouts.get(probe, default)
+
+
+def _plugin_secrets(value: object, key: str = "") -> list[str]:
+    """Secret-looking values in a third-party probe's settings: by key name, and in URLs."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _plugin_secrets(v, str(k))]
+    if isinstance(value, list):
+        return [s for v in value for s in _plugin_secrets(v, key)]
+    if not isinstance(value, str) or not value:
+        return []
+    if key and is_secret_name(key):
+        return [value]
+    return mask_url(value)[1] if "://" in value else []
 
 
 def _resolve_secret(value: SecretStr | None, env: str | None) -> str | None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from homediag.analyze.finding import Finding
 from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress
+from homediag.redact.secrets import SecretRegistry
 
 __all__ = [
     "SCHEMA_MAJOR",
@@ -180,6 +181,9 @@ class Bundle(_Model):
     # The pseudonym mapping: for the installer only (--keep-mapping), never
     # written into the bundle.
     _mapping: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
+    # The run's secret registry, so that every write path can run the final
+    # scan (never serialized; ``None`` for a bundle read from a file).
+    _secrets: SecretRegistry | None = PrivateAttr(default=None)
 
     @property
     def evidence(self) -> Mapping[str, bytes]:
@@ -193,6 +197,15 @@ class Bundle(_Model):
     def set_mapping(self, mapping: Mapping[str, dict[str, str]]) -> None:
         """Keep the pseudonym mapping of this bundle's redaction (never serialized)."""
         self._mapping = dict(mapping)
+
+    def set_secrets(self, registry: SecretRegistry | None) -> None:
+        """Keep the run's secret registry, for the final scan of whatever is written."""
+        self._secrets = registry
+
+    @property
+    def secret_registry(self) -> SecretRegistry | None:
+        """The secrets the run used or met; ``None`` for a bundle read from a file."""
+        return self._secrets
 
     @property
     def pseudonym_mapping(self) -> Mapping[str, dict[str, str]]:

@@ -24,6 +24,7 @@ __all__ = [
     "bundle_filename",
     "bundle_files",
     "check_output",
+    "check_secrets",
     "write_atomically",
     "write_bundle",
     "write_mapping",
@@ -155,19 +156,17 @@ def write_bundle(
     used inside it; a path ending in ``/`` is a directory, created if its
     parent exists) or ``None`` (the current directory); see
     :func:`check_output`, whose one-line ``ConfigError`` a bad place raises.
-    ``secrets`` are checked in every byte written; a hit raises
-    ``RedactionError``.
+    Every byte written is checked for the secrets of the run that made the
+    bundle (a bundle from :func:`homediag.diagnose` carries them) and for
+    ``secrets``, when given; a hit raises ``RedactionError`` and nothing is
+    written.
     """
     directory, file_name = check_output(path)
     target = directory / (file_name or bundle_filename(bundle))
     files = bundle_files(bundle, reports=reports)
     files["manifest.json"] = _manifest(bundle, files)
-    if secrets is not None and len(secrets):
-        for name, body in files.items():
-            if secrets.find_in(body):
-                raise RedactionError(
-                    f"a secret was still present in {name}; the bundle was not written"
-                )
+    for name, body in files.items():
+        check_secrets(bundle, name, body, secrets=secrets, what="the bundle")
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in ["manifest.json", *sorted(n for n in files if n != "manifest.json")]:
@@ -181,6 +180,25 @@ def write_bundle(
     except OSError as exc:  # the place changed since check_output(), or the disk is full
         raise ConfigError(f"cannot write the bundle to {target}: {exc.strerror or exc}") from exc
     return target
+
+
+def check_secrets(
+    bundle: Bundle,
+    name: str,
+    data: bytes,
+    *,
+    secrets: SecretRegistry | None = None,
+    what: str = "it",
+) -> None:
+    """Fail closed if ``data`` (about to be written as ``name``) holds a known secret.
+
+    The registries searched are the run's (carried by ``bundle``) and
+    ``secrets``; the message names the file, never the secret.
+    """
+    carried = bundle.secret_registry
+    for registry in (secrets, None if carried is secrets else carried):
+        if registry is not None and len(registry) and registry.find_in(data):
+            raise RedactionError(f"a secret was still present in {name}; {what} was not written")
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -218,5 +236,7 @@ def write_mapping(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
         "mapping": bundle.pseudonym_mapping,
     }
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    # Pseudonyms stand for names and addresses, never for secrets: make sure.
+    check_secrets(bundle, target.name, text.encode("utf-8"), what="the mapping")
     write_atomically(target, text.encode("utf-8"))
     return target

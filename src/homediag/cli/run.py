@@ -62,12 +62,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         overrides["run.privileges"] = "unprivileged"
     path = args.config or os.environ.get("HOMEDIAG_CONFIG")
     config = load_config(path, overrides=overrides)
-    extra: list[EndpointConfig] = []
-    for item in getattr(args, "endpoint", None) or []:
-        name, sep, url = item.partition("=")
-        if not sep or not name or not url:
-            raise ConfigError(f"--endpoint {item!r}: expected NAME=URL")
-        extra.append(EndpointConfig(name=name, url=url))
+    extra = [_endpoint_flag(item) for item in getattr(args, "endpoint", None) or []]
     if extra:
         config = Config.model_validate(
             {**config.model_dump(), "endpoints": [*config.endpoints, *extra]}
@@ -114,6 +109,21 @@ def _check_before_the_run(args: argparse.Namespace, config: Config) -> None:
         _, name = check_output(mapping, option="--keep-mapping", parents=True)
         if name is None:
             raise ConfigError(f"--keep-mapping {mapping}: give a file name, not a directory")
+
+
+def _endpoint_flag(item: str) -> EndpointConfig:
+    """One ``--endpoint NAME=URL``; errors show the URL with its credentials masked."""
+    from pydantic import ValidationError  # noqa: PLC0415 - pydantic is loaded by config already
+
+    from homediag.net.urls import safe_display  # noqa: PLC0415
+
+    name, sep, url = item.partition("=")
+    if not sep or not name or not url:
+        raise ConfigError(f"--endpoint {safe_display(item)}: expected NAME=URL")
+    try:
+        return EndpointConfig(name=name, url=url)
+    except ValidationError as exc:
+        raise ConfigError(f"--endpoint {name}: {exc.errors()[0]['msg']}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -167,7 +177,11 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         mapping = write_mapping(bundle, args.keep_mapping)
         print(f"pseudonym mapping: {mapping} (for you only: never attach it)", file=sys.stderr)
     if args.json:
-        sys.stdout.write(bundle.model_dump_json(indent=2) + "\n")
+        from homediag.bundle.writer import check_secrets  # noqa: PLC0415
+
+        text = bundle.model_dump_json(indent=2) + "\n"
+        check_secrets(bundle, "the --json output", text.encode("utf-8"), what="it")
+        sys.stdout.write(text)
         if path:
             print(f"bundle: {path}", file=sys.stderr)
     else:

@@ -24,6 +24,7 @@ from homediag.net.addr import is_ip
 from homediag.net.resolve import DnsAnswer, resolve_host
 from homediag.net.tcp import classify_os_error, describe_error
 from homediag.net.tls import TlsResult, client_context, tls_check
+from homediag.net.urls import mask_url, safe_display
 from homediag.redact.kinds import FreeText, Hostname, IPAddress
 
 __all__ = ["MAX_BODY", "HttpResult", "fetch"]
@@ -108,17 +109,22 @@ async def fetch(
     import aiohttp  # noqa: PLC0415 - only the endpoints probe pays for aiohttp
 
     loop = asyncio.get_running_loop()
-    parts = urlsplit(url)
-    scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
-    host = parts.hostname or ""
-    port = parts.port or (443 if scheme == "https" else 80)
-    result = HttpResult(url=url, host=host, port=port, scheme=scheme, stage="resolve")
+    scheme: Literal["http", "https"] = "https" if url.lower().startswith("https:") else "http"
+    # What the result shows: never the URL's credentials or secret parameters.
+    result = HttpResult(url=mask_url(url)[0], host="", port=0, scheme=scheme, stage="resolve")
     body = b""
     current = url
     for hop in range(max_redirects + 1):
-        parts = urlsplit(current)
-        scheme = "https" if parts.scheme == "https" else "http"
-        host, port = parts.hostname or "", parts.port or (443 if scheme == "https" else 80)
+        try:
+            parts = urlsplit(current)
+            scheme = "https" if parts.scheme == "https" else "http"
+            host, port = parts.hostname or "", parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            # urlsplit's own message quotes the port text, which may be a password.
+            where = "the redirect target" if hop else "the URL"
+            result.error_kind = "error"
+            result.error = f"{where} is not a valid URL: {safe_display(current)}"
+            return result, b""
         result.scheme, result.host, result.port, result.stage = scheme, host, port, "resolve"
         if is_ip(host):
             address = host
@@ -217,8 +223,13 @@ async def fetch(
         result.stage = "done"
         location = result.headers.get("location")
         if result.status in _REDIRECTS and location and hop < max_redirects:
-            current = urljoin(current, location)
-            result.redirects.append(current)
+            try:
+                current = urljoin(current, location)
+            except ValueError:
+                result.error_kind = "error"
+                result.error = f"the redirect target is not a valid URL: {safe_display(location)}"
+                return result, b""
+            result.redirects.append(mask_url(current)[0])
             continue
         break
     return result, body

@@ -9,6 +9,7 @@ analyzer, so newer rules apply to old bundles too.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -22,6 +23,7 @@ from homediag.net.http import HttpResult, fetch
 from homediag.net.knx import KnxDevice, describe
 from homediag.net.tcp import TcpResult, classify_os_error, describe_error, tcp_connect
 from homediag.net.tls import TlsResult, tls_check
+from homediag.net.urls import InvalidUrlError, mask_url, parse_url
 from homediag.packs.schema import FactSpec, Pack, RequestSpec
 from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress
 
@@ -283,6 +285,8 @@ async def _http(
             outcome.skipped = "the token is sent only to the configured Home Assistant host"
             return None
         credentials = {"Authorization": f"Bearer {settings.token}"}
+    elif candidate.url and spec.target == "configured_url":
+        credentials = _basic_auth(url)
     result, body = await fetch(
         url,
         dns_servers=settings.dns_servers,
@@ -319,6 +323,15 @@ async def _http(
         outcome.expectation = _check_body(spec, body)
     outcome.ok = outcome.expectation is None
     return _Answer(body=body, headers={k.lower(): v for k, v in result.headers.items()})
+
+
+def _basic_auth(url: str) -> dict[str, str] | None:
+    """HTTP Basic credentials from a configured URL's userinfo, as curl and browsers send them."""
+    parsed = parse_url(url)
+    if parsed.username is None:
+        return None
+    pair = f"{parsed.username}:{parsed.password or ''}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
 
 async def _tcp(spec: RequestSpec, candidate: Candidate, outcome: RequestOutcome) -> _Answer | None:
@@ -405,9 +418,13 @@ async def _request(
     spec: RequestSpec, candidate: Candidate, settings: RunSettings
 ) -> tuple[RequestOutcome, _Answer | None]:
     port = spec.port or candidate.port or _DEFAULT_PORTS.get(spec.protocol, 0)
+    invalid: str | None = None
     if candidate.url and spec.target == "configured_url":
-        parts = urlsplit(candidate.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            port = parse_url(candidate.url).port
+        except InvalidUrlError as exc:
+            # Recorded on the request, never raised: the message masks credentials.
+            invalid = f"invalid URL: {exc}"
     outcome = RequestOutcome(
         name=spec.name,
         protocol=spec.protocol,
@@ -416,6 +433,9 @@ async def _request(
         identifies=spec.identifies,
         auth=spec.auth,
     )
+    if invalid is not None:
+        outcome.error = invalid
+        return outcome, None
     if spec.protocol in ("http", "https"):
         return outcome, await _http(spec, candidate, settings, outcome)
     if spec.protocol == "tcp":
@@ -490,7 +510,7 @@ async def run_pack(pack: Pack, candidate: Candidate, settings: RunSettings) -> P
         host=candidate.host,
         source=candidate.source,
         instance=candidate.instance,
-        url=candidate.url,
+        url=mask_url(candidate.url)[0] if candidate.url else None,
         identified=identified,
         slow_ms=pack.slow_ms,
         requests=outcomes,

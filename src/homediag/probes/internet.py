@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from homediag.net.resolve import DnsAnswer, resolve_host
 from homediag.net.tcp import TcpResult, tcp_connect
 from homediag.net.tls import TlsResult, tls_check
+from homediag.net.urls import parse_url, safe_display
 from homediag.redact.kinds import Hostname, IPAddress
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
@@ -53,12 +53,13 @@ class InternetFacts(BaseModel):
 
 def parse_endpoint(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` of an endpoint URL; a bare ``host[:port]`` means https."""
-    parts = urlsplit(url if "://" in url else f"https://{url}")
-    if not parts.hostname:
-        raise ValueError(f"no host in {url!r}")
-    scheme = parts.scheme or "https"
-    port = parts.port or (443 if scheme == "https" else 80)
-    return scheme, parts.hostname, port
+    parsed = parse_url(url, bare_host_scheme="https")  # its errors mask credentials
+    return parsed.scheme, parsed.host, parsed.port
+
+
+def _shown(url: str) -> str:
+    """The endpoint as the bundle shows it: credentials and secret parameters masked."""
+    return safe_display(url, limit=2000)
 
 
 class InternetProbe(Probe):
@@ -81,7 +82,7 @@ class InternetProbe(Probe):
                 scheme, host, port = parse_endpoint(url)
                 facts.endpoints.append(
                     EndpointReach(
-                        url=url,
+                        url=_shown(url),
                         host=host,
                         port=port,
                         scheme=scheme,
@@ -111,9 +112,9 @@ class InternetProbe(Probe):
             scheme, host, port = parse_endpoint(url)
         except ValueError as exc:
             return EndpointReach(
-                url=url, host="", port=0, scheme="", stage="resolve", error=str(exc)
+                url=_shown(url), host="", port=0, scheme="", stage="resolve", error=str(exc)
             )
-        reach = EndpointReach(url=url, host=host, port=port, scheme=scheme, stage="resolve")
+        reach = EndpointReach(url=_shown(url), host=host, port=port, scheme=scheme, stage="resolve")
         answer = await resolve_host(
             host, ctx.observer.dns_servers, timeout=min(timeout, ctx.config.dns.timeout)
         )

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from homediag.net.addr import address_scope
+from homediag.net.urls import redact_urls
 from homediag.redact.kinds import Sensitive
 from homediag.redact.secrets import SecretRegistry
 
@@ -60,9 +61,6 @@ _ASSIGNED_SECRET_RE = re.compile(
 )
 _NOT_SECRETS = frozenset(
     {"true", "false", "yes", "no", "none", "null", "on", "off", "required", "present"}
-)
-_URL_CREDENTIALS_RE = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^/\s@]*)@"
 )
 
 
@@ -166,7 +164,12 @@ class Redactor:
     # -- free text -----------------------------------------------------
 
     def _scrub_secrets(self, text: str) -> str:
-        for secret in self.secrets.values():
+        # Longest forms first; one replaced may have taken a shorter one with it.
+        for form, secret in self.secrets.occurrences(text):
+            if form in text:
+                text = text.replace(form, REDACTED)
+                self._count_secret(secret)
+        for secret in self.secrets.short():
             for variant in self.secrets.variants(secret):
                 if variant in text:
                     text = text.replace(variant, REDACTED)
@@ -177,8 +180,9 @@ class Redactor:
         """Redact free text: secrets, URL credentials, and addresses by level."""
         if not text:
             return text
-        if "@" in text and "://" in text:
-            text = _URL_CREDENTIALS_RE.sub(self._url_credentials, text)
+        if "://" in text:
+            # Credentials and secret parameters of URLs, whatever the level.
+            text = redact_urls(text, self._url_secret)
         text = _ASSIGNED_SECRET_RE.sub(self._assigned_secret, text)
         text = self._scrub_secrets(text)
         if self.level == "none":
@@ -231,12 +235,13 @@ class Redactor:
             self._count_secret(value)
         return f"{match.group('key')}{match.group('sep')}{match.group('quote')}{REDACTED}"
 
-    def _url_credentials(self, match: re.Match[str]) -> str:
-        password = match.group("password")
-        if password:
-            self.secrets.add(password)
-            self._count_secret(password)
-        return f"{match.group('scheme')}{match.group('user')}:{REDACTED}@"
+    def _url_secret(self, forms: list[str]) -> None:
+        # Registered, so that the same secret is replaced wherever else it
+        # stands and the final scan of the written files catches it too;
+        # counted once, however many forms it has.
+        for form in forms:
+            self.secrets.add(form)
+        self._count_secret(forms[0])
 
     # -- models --------------------------------------------------------
 

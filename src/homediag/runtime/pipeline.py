@@ -114,4 +114,5 @@ def build_bundle(
     bundle.findings = analyze(bundle, analyzers)
     bundle.set_evidence(evidence)
     bundle.set_mapping(redactor.mapping())
+    bundle.set_secrets(secrets)
     return bundle

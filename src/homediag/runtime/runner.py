@@ -31,6 +31,7 @@ from homediag.config import Config
 from homediag.errors import UnknownProbeError
 from homediag.inventory import config_devices
 from homediag.net.observe import Observation, observe
+from homediag.net.urls import REDACTED, redact_urls
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.context import ProbeContext, Results
 from homediag.runtime.events import (
@@ -257,7 +258,7 @@ class Runner:
             secrets=self.secrets,
             privileged=observer.privileged,
             resources=resources,
-            report=lambda probe, message: self._emit(ProbeProgress(probe, message)),
+            report=lambda probe, message: self._emit(ProbeProgress(probe, self._shown(message))),
         )
         early = [name for name in plan if name in EARLY_PROBES]
         rest = [name for name in plan if name not in early]
@@ -321,8 +322,29 @@ class Runner:
         if result.name in self._done:
             self._done[result.name].set()
         self._emit(
-            ProbeFinished(result.name, result.status, result.duration_s or 0.0, result.summary)
+            ProbeFinished(
+                result.name, result.status, result.duration_s or 0.0, self._shown(result.summary)
+            )
         )
+
+    def _shown(self, text: str) -> str:
+        """``text`` as events may carry it to a terminal: no secret, no URL credential.
+
+        Events are printed live, before the bundle's redaction; an exception
+        message may quote a password. Addresses stay (the bundle's level
+        decides about those, and the installer sees their own network).
+        """
+        if not text:
+            return text
+        # Light on purpose (no redactor import on the loop while mDNS listens).
+        text = redact_urls(text, self._register)
+        for form, _ in self.secrets.occurrences(text):
+            text = text.replace(form, REDACTED)
+        return text
+
+    def _register(self, forms: list[str]) -> None:
+        for form in forms:
+            self.secrets.add(form)
 
     async def _run_probe(self, probe: ProbeLike, ctx: ProbeContext, deadline: float) -> None:
         loop = asyncio.get_running_loop()
