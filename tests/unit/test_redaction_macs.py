@@ -219,3 +219,38 @@ def test_evidence_in_tools_spellings(tmp_path: Path) -> None:
     for mac in ("3c:a6:2f:4b:10:1 ", "dc:a6:32:11:20:20", "4B\\:10\\:05", "AA\\:01\\:02"):
         assert mac not in out, mac
     assert "3c:a6:2f:xx:" in out and "3C\\:A6\\:2F\\:XX\\:" in out
+
+
+def test_a_name_with_the_device_half_of_a_mac_does_not_complete_it() -> None:
+    # "Hue Bridge - 6A2B3C" beside the pseudonym "00:17:88:xx:…" would spell 00:17:88:6a:2b:3c.
+    # The name comes first (in the facts and the evidence), the MAC only in the inventory.
+    class Seen(BaseModel):
+        instance: Hostname
+
+    device = Device(
+        id="dev-1",
+        mac="00:17:88:6a:2b:3c",
+        services=[Service(type="_hue._tcp", name="Hue Bridge - 6A2B3C", txt={"fn": "hue 6a2b3c"})],
+    )
+    result = ProbeResult(
+        name="custom",
+        status="completed",
+        facts=Seen(instance="Hue Bridge - 6A2B3C"),
+        evidence={"raw.txt": "'Hue Bridge - 6A2B3C._hue._tcp' at 6A2B3C"},
+        devices=[device],
+    )
+    bundle = make_bundle({"custom": result})
+    (out,) = bundle.devices
+    assert out.mac is not None and out.mac.startswith("00:17:88:xx:")
+    half = out.mac[9:].replace(":", "")  # "xx00NN"
+    assert out.services[0].name == f"Hue Bridge - {half.upper()}"
+    assert out.services[0].txt == {"fn": f"hue {half}"}
+    assert bundle.probes["custom"].data == {"instance": f"Hue Bridge - {half.upper()}"}
+    evidence = bundle.evidence["custom/raw.txt"].decode()
+    assert evidence == f"'Hue Bridge - {half.upper()}._hue._tcp' at {half.upper()}"
+
+
+def test_numbers_equal_to_an_all_digit_device_half_are_left_alone() -> None:
+    r = Redactor("support")
+    r.value(Sensitive.MAC, "3c:2a:f4:12:34:56")
+    assert r.text("rx 123456 bytes") == "rx 123456 bytes"

@@ -43,7 +43,18 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["MAC_KEY_RE", "MAC_RE", "Form", "form_of", "normalize", "render"]
+__all__ = [
+    "MAC_KEY_RE",
+    "MAC_RE",
+    "Form",
+    "digits_of",
+    "eui64_mac",
+    "form_of",
+    "normalize",
+    "plausible_tail",
+    "render",
+    "with_eui64",
+]
 
 Form = Literal["colon", "escaped", "hyphen", "dotted", "bare", "eui64", "ipv6hex"]
 
@@ -86,6 +97,14 @@ def _one_case(text: str) -> bool:
 def _plausible_run(hex_digits: str) -> bool:
     """Whether a separator-less hex run reads as a MAC (the rule in the module docstring)."""
     return _one_case(hex_digits) and not _LETTERS.isdisjoint(hex_digits)
+
+
+def plausible_tail(hex_digits: str) -> bool:
+    """Whether the device half of a MAC (6 hex) is worth hunting for alone in text.
+
+    All-digit halves (``123456``) are left: they are everywhere in numbers.
+    """
+    return not _LETTERS.isdisjoint(hex_digits)
 
 
 def form_of(match: re.Match[str]) -> Form | None:

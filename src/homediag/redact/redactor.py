@@ -83,6 +83,9 @@ class Redactor:
         self._known: dict[str, str] = {}
         self._known_re: re.Pattern[str] | None = None
         self._known_stale = False
+        # The device-specific halves of the MACs seen (6 hex) -> their pseudonyms' halves.
+        self._mac_tails: dict[str, str] = {}
+        self._mac_tails_re: re.Pattern[str] | None = None
 
     def _count_secret(self, value: str) -> None:
         if value not in self._secrets_seen:
@@ -162,7 +165,31 @@ class Redactor:
             vendor = not opaque and not int(digits[:2], 16) & 0x02
             token = (digits[:6] if self.level == "support" and vendor else "xxxxxx") + tail
             self._mapping[key] = macs.render(token, "colon", "")
+            if not opaque and macs.plausible_tail(digits[6:]):
+                self._mac_tails[digits[6:]] = tail
+                self._mac_tails_re = None
         return self._mapping[key].replace(":", "")
+
+    def _scrub_mac_tails(self, text: str) -> str:
+        """Replace the device half of every MAC seen, where it stands alone ("Hue Bridge - 6A2B3C").
+
+        Names and instance names are kept at ``support``, and so is the vendor
+        half of the MAC's pseudonym: together they would spell the whole MAC.
+        """
+        if not self._mac_tails:
+            return text
+        if self._mac_tails_re is None:
+            alternatives = "|".join(sorted(self._mac_tails))
+            self._mac_tails_re = re.compile(
+                rf"(?<![0-9A-Fa-f])(?:{alternatives})(?![0-9A-Fa-f])", re.IGNORECASE
+            )
+
+        def tail(match: re.Match[str]) -> str:
+            found = match.group(0)
+            token = self._mac_tails[found.lower()]
+            return token.upper() if found.isupper() else token
+
+        return self._mac_tails_re.sub(tail, text)
 
     def _eui64_address(self, value: str) -> str:
         """A kept (private) IPv6 address whose interface id is a MAC: that MAC pseudonymized."""
@@ -220,6 +247,7 @@ class Redactor:
             # host pseudonym no longer finds it.
             text = known.sub(lambda m: self._known[m.group(0).lower()], text)
         text = macs.MAC_RE.sub(self._mac_match, text)
+        text = self._scrub_mac_tails(text)
         # Cheap guards first: most text (TXT values, summaries) holds no address
         # at all, and the patterns are costly on long strings.
         if ":" in text:
