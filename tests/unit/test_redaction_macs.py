@@ -254,3 +254,20 @@ def test_numbers_equal_to_an_all_digit_device_half_are_left_alone() -> None:
     r = Redactor("support")
     r.value(Sensitive.MAC, "3c:2a:f4:12:34:56")
     assert r.text("rx 123456 bytes") == "rx 123456 bytes"
+
+
+def test_a_flood_of_macs_keeps_pseudonyms_apart_in_bounded_time() -> None:
+    # A hostile device can fill 4 MB of evidence with MAC-shaped strings.
+    import time
+
+    r = Redactor("support")
+    for n in range(2000):  # some typed ones too: their halves are hunted in text
+        r.value(Sensitive.MAC, f"00:17:88:{n >> 16 & 0xFF:02x}:{n >> 8 & 0xFF:02x}:{n & 0xFF:02x}")
+    flood = " ".join(f"dca632{n:06x}" for n in range(70_000))
+    started = time.perf_counter()
+    out = r.text(flood)
+    elapsed = time.perf_counter() - started
+    tokens = out.split()
+    assert len(set(tokens)) == 70_000  # no two MACs share a pseudonym past 65,535
+    assert all(t.startswith("dca632x") for t in tokens)
+    assert elapsed < 5.0, elapsed

@@ -37,6 +37,9 @@ Level = Literal["support", "public", "none"]
 #: What a removed secret is replaced with.
 REDACTED = "[redacted]"
 
+# The device halves of MACs are looked for alone in text: hex runs of exactly six.
+_SIX_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{6}(?![0-9A-Fa-f])")
+_MAX_MAC_TAILS = 100_000
 _IPV4_RE = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
 )
@@ -85,7 +88,6 @@ class Redactor:
         self._known_stale = False
         # The device-specific halves of the MACs seen (6 hex) -> their pseudonyms' halves.
         self._mac_tails: dict[str, str] = {}
-        self._mac_tails_re: re.Pattern[str] | None = None
 
     def _count_secret(self, value: str) -> None:
         if value not in self._secrets_seen:
@@ -139,7 +141,12 @@ class Redactor:
             # Not a MAC after all: still never kept (fail closed), but as one opaque token.
             return macs.render(self._mac_token(value.strip().lower(), opaque=True), "colon", "")
         digits, form = parsed
-        return macs.render(self._mac_token(digits), form, value)
+        token = self._mac_token(digits)
+        if macs.plausible_tail(digits[6:]) and len(self._mac_tails) < _MAX_MAC_TAILS:
+            # Only typed MACs (the inventory's): a hostile device filling its
+            # TXT records with MAC-shaped strings must not make this list grow.
+            self._mac_tails[digits[6:]] = token[6:]
+        return macs.render(token, form, value)
 
     def _mac_match(self, match: re.Match[str]) -> str:
         """A MAC found in free text, pseudonymized in the spelling it was found in."""
@@ -161,13 +168,13 @@ class Redactor:
             self._counters["mac"] += 1
             self.counts["mac"] += 1
             n = self._counters["mac"]
-            tail = f"xx{(n >> 8) & 0xFF:02x}{n & 0xFF:02x}"
+            # "xx" and four hex digits; past 65,535 MACs (only a flood of
+            # MAC-shaped strings gets there) one x and five: no collision
+            # below 1,048,576 MACs, more than 4 MB of evidence can hold.
+            tail = f"xx{n:04x}" if n <= 0xFFFF else f"x{n & 0xFFFFF:05x}"
             vendor = not opaque and not int(digits[:2], 16) & 0x02
             token = (digits[:6] if self.level == "support" and vendor else "xxxxxx") + tail
             self._mapping[key] = macs.render(token, "colon", "")
-            if not opaque and macs.plausible_tail(digits[6:]):
-                self._mac_tails[digits[6:]] = tail
-                self._mac_tails_re = None
         return self._mapping[key].replace(":", "")
 
     def _scrub_mac_tails(self, text: str) -> str:
@@ -178,18 +185,16 @@ class Redactor:
         """
         if not self._mac_tails:
             return text
-        if self._mac_tails_re is None:
-            alternatives = "|".join(sorted(self._mac_tails))
-            self._mac_tails_re = re.compile(
-                rf"(?<![0-9A-Fa-f])(?:{alternatives})(?![0-9A-Fa-f])", re.IGNORECASE
-            )
 
         def tail(match: re.Match[str]) -> str:
             found = match.group(0)
-            token = self._mac_tails[found.lower()]
+            token = self._mac_tails.get(found.lower())
+            if token is None:
+                return found
             return token.upper() if found.isupper() else token
 
-        return self._mac_tails_re.sub(tail, text)
+        # One pattern for any number of MACs: each 6-hex run is looked up.
+        return _SIX_HEX_RE.sub(tail, text)
 
     def _eui64_address(self, value: str) -> str:
         """A kept (private) IPv6 address whose interface id is a MAC: that MAC pseudonymized."""
