@@ -40,6 +40,7 @@ boundaries exclude).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -94,11 +95,6 @@ def _one_case(text: str) -> bool:
     return text == text.lower() or text == text.upper()
 
 
-def _plausible_run(hex_digits: str) -> bool:
-    """Whether a separator-less hex run reads as a MAC (the rule in the module docstring)."""
-    return _one_case(hex_digits) and not _LETTERS.isdisjoint(hex_digits)
-
-
 def plausible_tail(hex_digits: str) -> bool:
     """Whether the device half of a MAC (6 hex) is worth hunting for alone in text.
 
@@ -108,7 +104,7 @@ def plausible_tail(hex_digits: str) -> bool:
 
 
 def form_of(match: re.Match[str]) -> Form | None:
-    """The form of a :data:`MAC_RE` match, or ``None`` when the rule says it is no MAC."""
+    """The form of a :data:`MAC_RE` match, or ``None`` when the rule (module docstring) says it is no MAC."""
     form = match.lastgroup
     text = match.group(0)
     if form == "rincon":
@@ -137,7 +133,7 @@ def normalize(value: str) -> tuple[str, Form] | None:
     match = MAC_RE.fullmatch(value)
     if match is None:
         return None
-    form: Form = "bare" if match.lastgroup == "rincon" else match.lastgroup  # type: ignore[assignment]
+    form: Form = match.lastgroup  # type: ignore[assignment]  # a RINCON_ id never matches whole
     return _digits(value, form), form
 
 
@@ -196,8 +192,6 @@ def with_eui64(address: str, token: str) -> str:
     The address must stay an address (analyzers and reports parse it), so the
     pseudonym's ``x`` marks become zeros here.
     """
-    import ipaddress  # noqa: PLC0415 - only needed for the rare SLAAC address
-
     packed = _ipv6_packed(address)
     assert packed is not None  # noqa: S101 - callers checked with eui64_mac()
     mac = bytes.fromhex(token.replace("x", "0"))
@@ -208,8 +202,6 @@ def with_eui64(address: str, token: str) -> str:
 def _ipv6_packed(address: str) -> bytes | None:
     if ":" not in address:
         return None
-    import ipaddress  # noqa: PLC0415 - only needed for the rare IPv6 address
-
     try:
         return ipaddress.IPv6Address(address.split("%", 1)[0]).packed
     except ValueError:
