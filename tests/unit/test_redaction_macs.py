@@ -89,6 +89,21 @@ def test_macs_inside_identifiers(text: str, kept: str, gone: str) -> None:
     assert kept in out and gone.lower() not in out.lower(), out
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Glued to a word by its own separator, in logs and key:value dumps.
+        ("mac:00:17:88:6a:2b:3c", "mac:00:17:88:xx:00:01"),
+        ("id:6A:2B:3C:11:22:33", "id:XX:XX:XX:XX:00:01"),
+        ("wlan0:00:17:88:6a:2b:3c", "wlan0:00:17:88:xx:00:01"),
+        ("device-00-17-88-6A-2B-3C", "device-00-17-88-XX-00-01"),
+        ("shelly-00-17-88-6A-2B-3C", "shelly-00-17-88-XX-00-01"),
+    ],
+)
+def test_macs_glued_to_a_word(text: str, expected: str) -> None:
+    assert Redactor("support").text(text) == expected
+
+
 def test_rincon_keeps_its_prefix_and_port_digits() -> None:
     assert Redactor("support").text("RINCON_000E58A1B2C301400") == "RINCON_000E58XX000101400"
 
@@ -100,6 +115,8 @@ def test_rincon_keeps_its_prefix_and_port_digits() -> None:
         "rx_bytes 123456789012 tx_bytes 987654321098",
         "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "SHA256 Fingerprint=AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01",
+        "AB:CD:EF:01:23:45:67 SHA1:AB:CD:EF:01:23:45:67:89",  # seven groups and more
+        "01-02-03-04-05-06-07",
         "uuid=8f3c2b1a9d7e4f60a1b2c3d4e5f60718",  # Home Assistant's 32-hex uuid
         "2906C908D115D362-8FC7772401CD96F3",  # Matter instance name (16-hex groups)
         "d3b07384-d9a1-4c2b-8f3a-1234567890ab",  # a version-4 UUID's last group is random

@@ -51,6 +51,8 @@ __all__ = [
     "digits_of",
     "eui64_mac",
     "form_of",
+    "glue",
+    "match_text",
     "normalize",
     "plausible_tail",
     "render",
@@ -66,9 +68,14 @@ MAC_RE = re.compile(
     # Every spelling starts a hex run: saying so first lets the engine skip
     # most positions of a long text at once (about 2.5 times faster).
     rf"(?<!{_H})(?={_H})(?:"
-    rf"(?P<colon>(?<![0-9A-Fa-f:]){_H}{{1,2}}(?::{_H}{{1,2}}){{5}}(?![0-9A-Fa-f:]))"
+    # A separator may glue the MAC to a word ("mac:00:17:…", "shelly-00-17-…"); when the
+    # word ends in hex letters ("id:", "device-") those letters are matched too (the
+    # "glue" group), and kept: they are not a seventh group.
+    rf"(?:(?P<cglue>(?<=[G-Zg-z_]){_H}{{1,3}}:)|(?<![0-9A-Fa-f:])|(?<=[G-Zg-z_]:))"
+    rf"(?P<colon>{_H}{{1,2}}(?::{_H}{{1,2}}){{5}})(?![0-9A-Fa-f:])"
     rf"|(?P<escaped>(?<!{_H})(?<!\\:){_H}{{2}}(?:\\:{_H}{{2}}){{5}}(?!{_H}|\\:))"
-    rf"|(?P<hyphen>(?<![0-9A-Fa-f-]){_H}{{2}}(?:-{_H}{{2}}){{5}}(?![0-9A-Fa-f-]))"
+    rf"|(?:(?P<hglue>(?<=[G-Zg-z_]){_H}{{1,3}}-)|(?<![0-9A-Fa-f-])|(?<=[G-Zg-z_]-))"
+    rf"(?P<hyphen>{_H}{{2}}(?:-{_H}{{2}}){{5}})(?![0-9A-Fa-f-])"
     rf"|(?P<dotted>(?<![0-9A-Fa-f.]){_H}{{4}}(?:\.{_H}{{4}}){{2}}(?![0-9A-Fa-f.]))"
     # Sonos: RINCON_<MAC><port>, where the port digits run on without a separator.
     rf"|(?<=[Rr][Ii][Nn][Cc][Oo][Nn]_)(?P<rincon>{_H}{{12}})(?=\d{{1,5}}(?![0-9A-Fa-f]))"
@@ -106,7 +113,7 @@ def plausible_tail(hex_digits: str) -> bool:
 def form_of(match: re.Match[str]) -> Form | None:
     """The form of a :data:`MAC_RE` match, or ``None`` when the rule (module docstring) says it is no MAC."""
     form = match.lastgroup
-    text = match.group(0)
+    text = match.group(form or 0)
     if form == "rincon":
         return "bare" if _one_case(text) else None
     if form in ("colon", "escaped", "hyphen"):
@@ -149,7 +156,17 @@ def _digits(text: str, form: Form) -> str:
 
 def digits_of(match: re.Match[str], form: Form) -> str:
     """The 12 lower-case hex digits of a :data:`MAC_RE` match of ``form``."""
-    return _digits(match.group(0), form)
+    return _digits(match_text(match), form)
+
+
+def match_text(match: re.Match[str]) -> str:
+    """The MAC itself in a :data:`MAC_RE` match (without the word it is glued to)."""
+    return match.group(match.lastgroup or 0)
+
+
+def glue(match: re.Match[str]) -> str:
+    """What a :data:`MAC_RE` match holds before the MAC: the end of the word it is glued to."""
+    return match.string[match.start() : match.start(match.lastgroup or 0)]
 
 
 def render(token: str, form: Form, like: str) -> str:

@@ -153,7 +153,8 @@ class Redactor:
         form = macs.form_of(match)
         if form is None:
             return match.group(0)
-        return macs.render(self._mac_token(macs.digits_of(match, form)), form, match.group(0))
+        token = self._mac_token(macs.digits_of(match, form))
+        return macs.glue(match) + macs.render(token, form, macs.match_text(match))
 
     def _mac_token(self, digits: str, *, opaque: bool = False) -> str:
         """The pseudonym of a MAC (12 lower-case hex digits) as 12 characters, made once per bundle.
