@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from homediag.bundle.models import Device, Service
@@ -288,3 +290,45 @@ def test_a_flood_of_macs_keeps_pseudonyms_apart_in_bounded_time() -> None:
     assert len(set(tokens)) == 70_000  # no two MACs share a pseudonym past 65,535
     assert all(t.startswith("dca632x") for t in tokens)
     assert elapsed < 5.0, elapsed
+
+
+_FORMS = ("colon", "hyphen", "dotted", "bare", "escaped")
+# What may stand around a MAC in text: words, spaces, punctuation, key=value.
+# Not "::" next to it: that makes it part of an IPv6 address.
+_AROUND = st.text(alphabet="ghijklmnopqrstuvwxyz GHZ_=/'\"()[],;:.-!?\n", max_size=12).filter(
+    lambda t: "::" not in t
+)
+
+
+def _spell(mac: bytes, form: str, upper: bool) -> str:
+    digits = mac.hex().upper() if upper else mac.hex()
+    pairs = [digits[i : i + 2] for i in range(0, 12, 2)]
+    return {
+        "colon": ":".join(pairs),
+        "hyphen": "-".join(pairs),
+        "dotted": f"{digits[:4]}.{digits[4:8]}.{digits[8:]}",
+        "bare": digits,
+        "escaped": "\\:".join(pairs),
+    }[form]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mac=st.binary(min_size=6, max_size=6).filter(lambda b: not b.hex().isdigit()),
+    forms=st.lists(st.sampled_from(_FORMS), min_size=1, max_size=4),
+    upper=st.booleans(),
+    before=_AROUND,
+    after=_AROUND,
+    level=st.sampled_from(["support", "public"]),
+)
+def test_any_spelling_in_any_text_never_survives(  # noqa: PLR0917 - one argument per strategy
+    mac: bytes, forms: list[str], upper: bool, before: str, after: str, level: str
+) -> None:
+    r = Redactor(level)  # type: ignore[arg-type]
+    outs = [r.text(before + _spell(mac, form, upper) + after) for form in forms]
+    for out in outs:
+        lowered = out.lower()
+        for form in _FORMS:
+            assert _spell(mac, form, False) not in lowered, (out, form)
+        assert out.startswith(before) and out.endswith(after)  # the text around is untouched
+    assert r.counts["mac"] == 1  # one MAC, one pseudonym, whatever the spelling

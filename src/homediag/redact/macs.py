@@ -71,12 +71,13 @@ MAC_RE = re.compile(
     # A separator may glue the MAC to a word ("mac:00:17:…", "shelly-00-17-…"); when the
     # word ends in hex letters ("id:", "device-") those letters are matched too (the
     # "glue" group), and kept: they are not a seventh group.
-    rf"(?:(?P<cglue>(?<=[G-Zg-z_]){_H}{{1,3}}:)|(?<![0-9A-Fa-f:])|(?<=[G-Zg-z_]:))"
-    rf"(?P<colon>{_H}{{1,2}}(?::{_H}{{1,2}}){{5}})(?![0-9A-Fa-f:])"
+    # A separator alone may follow ("…2b:3c: reachable", "…2B-3C-"); the "::" of IPv6 may not.
+    rf"(?:(?P<cglue>(?<=[G-Zg-z_]){_H}{{1,3}}:)|(?<!{_H})(?<![0-9A-Fa-f:]:))"
+    rf"(?P<colon>{_H}{{1,2}}(?::{_H}{{1,2}}){{5}})(?!{_H})(?!:[0-9A-Fa-f:])"
     rf"|(?P<escaped>(?<!{_H})(?<!\\:){_H}{{2}}(?:\\:{_H}{{2}}){{5}}(?!{_H}|\\:))"
-    rf"|(?:(?P<hglue>(?<=[G-Zg-z_]){_H}{{1,3}}-)|(?<![0-9A-Fa-f-])|(?<=[G-Zg-z_]-))"
-    rf"(?P<hyphen>{_H}{{2}}(?:-{_H}{{2}}){{5}})(?![0-9A-Fa-f-])"
-    rf"|(?P<dotted>(?<![0-9A-Fa-f.]){_H}{{4}}(?:\.{_H}{{4}}){{2}}(?![0-9A-Fa-f.]))"
+    rf"|(?:(?P<hglue>(?<=[G-Zg-z_]){_H}{{1,3}}-)|(?<!{_H})(?<!{_H}-))"
+    rf"(?P<hyphen>{_H}{{2}}(?:-{_H}{{2}}){{5}})(?!{_H})(?!-{_H})"
+    rf"|(?P<dotted>(?<!{_H})(?<!{_H}\.){_H}{{4}}(?:\.{_H}{{4}}){{2}}(?!{_H})(?!\.{_H}))"
     # Sonos: RINCON_<MAC><port>, where the port digits run on without a separator.
     rf"|(?<=[Rr][Ii][Nn][Cc][Oo][Nn]_)(?P<rincon>{_H}{{12}})(?=\d{{1,5}}(?![0-9A-Fa-f]))"
     # An IPv6 address as 32 hex digits (/proc/net/ipv6_route, if_inet6) with a SLAAC interface id.
