@@ -6,7 +6,8 @@ from the model's type annotations, so nothing depends on key names. Free text
 IP addresses, credentials in URLs and every registered secret.
 
 Pseudonyms are consistent inside one bundle: the same MAC becomes the same
-token in every field and every evidence file. They keep what diagnosis needs:
+token in every field and every evidence file, in whichever spelling it was
+found (bare, inside names and ids, EUI-64: see :mod:`homediag.redact.macs`). They keep what diagnosis needs:
 private addresses stay as they are (so subnet membership and the gateway role
 survive), a MAC keeps its vendor prefix at the ``support`` level, and a masked
 public address is still recognisably public.
