@@ -314,7 +314,9 @@ def _spell(mac: bytes, form: str, upper: bool) -> str:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    mac=st.binary(min_size=6, max_size=6).filter(lambda b: not b.hex().isdigit()),
+    mac=st.binary(min_size=6, max_size=6).filter(
+        lambda b: not b.hex().isdigit() and b != b"\xff" * 6  # broadcast is kept
+    ),
     forms=st.lists(st.sampled_from(_FORMS), min_size=1, max_size=4),
     upper=st.booleans(),
     before=_AROUND,
@@ -332,3 +334,12 @@ def test_any_spelling_in_any_text_never_survives(  # noqa: PLR0917 - one argumen
             assert _spell(mac, form, False) not in lowered, (out, form)
         assert out.startswith(before) and out.endswith(after)  # the text around is untouched
     assert r.counts["mac"] == 1  # one MAC, one pseudonym, whatever the spelling
+
+
+def test_empty_and_broadcast_addresses_name_no_device() -> None:
+    r = Redactor("public")
+    text = "link/ether a4:c3:f0:8e:22:10 brd ff:ff:ff:ff:ff:ff; 192.168.77.99 00:00:00:00:00:00"
+    assert r.text(text) == (
+        "link/ether xx:xx:xx:xx:00:01 brd ff:ff:ff:ff:ff:ff; 192.168.77.99 00:00:00:00:00:00"
+    )
+    assert r.value(Sensitive.MAC, "FF-FF-FF-FF-FF-FF") == "FF-FF-FF-FF-FF-FF"

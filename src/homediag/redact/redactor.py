@@ -41,6 +41,8 @@ REDACTED = "[redacted]"
 # The device halves of MACs are looked for alone in text: hex runs of exactly six.
 _SIX_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{6}(?![0-9A-Fa-f])")
 _MAX_MAC_TAILS = 100_000
+# The empty and the broadcast address name no device ("brd ff:ff:ff:ff:ff:ff"): kept.
+_NOT_A_DEVICE = frozenset({"000000000000", "ffffffffffff"})
 _IPV4_RE = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
 )
@@ -143,7 +145,11 @@ class Redactor:
             return macs.render(self._mac_token(value.strip().lower(), opaque=True), "colon", "")
         digits, form = parsed
         token = self._mac_token(digits)
-        if macs.plausible_tail(digits[6:]) and len(self._mac_tails) < _MAX_MAC_TAILS:
+        if (
+            token != digits
+            and macs.plausible_tail(digits[6:])
+            and len(self._mac_tails) < _MAX_MAC_TAILS
+        ):
             # Only typed MACs (the inventory's): a hostile device filling its
             # TXT records with MAC-shaped strings must not make this list grow.
             self._mac_tails[digits[6:]] = token[6:]
@@ -165,6 +171,8 @@ class Redactor:
         no vendor, and their first bytes are as identifying as the rest. The
         ``xx`` byte makes a pseudonym impossible to take for a real MAC.
         """
+        if digits in _NOT_A_DEVICE:
+            return digits
         key = (Sensitive.MAC, digits if opaque else macs.render(digits, "colon", ""))
         if key not in self._mapping:
             self._counters["mac"] += 1
