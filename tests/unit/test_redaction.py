@@ -47,8 +47,9 @@ def facts() -> Facts:
 def test_support_level_keeps_what_diagnosis_needs() -> None:
     r = Redactor("support", SecretRegistry(["tok-abcdef123456"]))
     out = r.model(facts())
-    assert out["mac"].startswith("b8:27:eb:") and out["mac"] != "b8:27:eb:12:34:56"
-    assert out["nested"]["bridge"] == out["mac"]  # same MAC, same token, everywhere
+    # The pseudonym keeps the spelling of the original ("B8:27:EB:…" stays upper case).
+    assert out["mac"].startswith("B8:27:EB:") and out["mac"].lower() != "b8:27:eb:12:34:56"
+    assert out["nested"]["bridge"] == out["mac"].lower()  # same MAC, same token, everywhere
     assert out["gateway"] == "192.168.77.1"  # private stays
     assert out["public"] == "public-ip-1"
     assert out["peers"] == ["192.168.77.20", "public-ip-2", "fe80::1%eth0", "public-ip-3"]
@@ -56,7 +57,7 @@ def test_support_level_keeps_what_diagnosis_needs() -> None:
     assert out["host"] == "hue-bridge.local"
     assert out["token"] == REDACTED
     assert "hunter22" not in out["note"] and "tok-abcdef123456" not in out["note"]
-    assert out["mac"] in out["note"] and "public-ip-2" in out["note"]
+    assert out["mac"].lower() in out["note"] and "public-ip-2" in out["note"]
     assert "https://admin:[redacted]@192.168.77.1/" in out["note"]
     assert out["plain"].startswith("dc:a6:32:xx:")
     assert r.counts["secret"] == 2  # the token and the URL password
@@ -65,7 +66,7 @@ def test_support_level_keeps_what_diagnosis_needs() -> None:
 
 def test_public_level_drops_vendor_and_hostnames() -> None:
     out = Redactor("public").model(facts())
-    assert out["mac"].startswith("xx:xx:xx:xx:")
+    assert out["mac"].startswith("XX:XX:XX:XX:")
     assert out["host"] == "host-1.local"
     assert out["gateway"] == "192.168.77.1"
     assert out["token"] == REDACTED
@@ -102,7 +103,7 @@ def test_pseudonyms_agree_between_json_and_evidence(tmp_path: Path) -> None:
     bundle = make_bundle({"custom": result}, secrets=["tok-abcdef123456"])
     data = bundle.probes["custom"].data
     evidence = bundle.evidence["custom/raw.txt"].decode()
-    assert data["mac"] in evidence and data["public"] in evidence and "ssid-1" in evidence
+    assert data["mac"].lower() in evidence and data["public"] in evidence and "ssid-1" in evidence
     assert "203.0.113.10" not in evidence and "Müller" not in evidence
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,20 @@ from homediag.lab.topology import MQTT_PASSWORD, Scenario
 __all__ = ["comparable", "generate", "run_scenario", "snapshot"]
 
 
+# The number in a MAC pseudonym ("c8:f0:9e:xx:00:0d", "BRW3C2AF4XX000F") follows the
+# order in which a run met the MACs, which changes from run to run.
+_MAC_PSEUDONYM_NUMBER = re.compile(
+    r"(?P<mark>xx)(?P<s1>\\:|[:.-])?[0-9a-f]{2}(?P<s2>\\:|[:.-])?[0-9a-f]{2}(?![0-9a-f])",
+    re.IGNORECASE,
+)
+
+
+def _stable(text: str) -> str:
+    return _MAC_PSEUDONYM_NUMBER.sub(
+        lambda m: f"{m['mark']}{m['s1'] or ''}nn{m['s2'] or ''}nn", text
+    )
+
+
 def snapshot(bundle: Bundle) -> dict[str, Any]:
     """What must not change between two runs of one scenario."""
     return {
@@ -39,13 +54,14 @@ def snapshot(bundle: Bundle) -> dict[str, Any]:
         "probes": {name: record.status for name, record in sorted(bundle.probes.items())},
         "findings": sorted(
             (
-                {"id": f.id, "severity": f.severity, "subject": finding_subject(f)}
+                {"id": f.id, "severity": f.severity, "subject": _stable(finding_subject(f))}
                 for f in bundle.findings
             ),
             key=lambda f: (f["id"], f["subject"]),
         ),
         "devices": sorted(
-            ({"key": device_key(d), "kind": d.kind} for d in bundle.devices), key=lambda d: d["key"]
+            ({"key": _stable(device_key(d)), "kind": d.kind} for d in bundle.devices),
+            key=lambda d: d["key"],
         ),
     }
 

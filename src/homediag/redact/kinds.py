@@ -31,7 +31,8 @@ class Sensitive(enum.Enum):
 
 #: A password, token, PSK or credential: removed at every level.
 Secret = Annotated[str, Sensitive.SECRET]
-#: A hardware address ``aa:bb:cc:dd:ee:ff``.
+#: A hardware address in any spelling (``aa:bb:cc:dd:ee:ff``, ``AA-BB-…``,
+#: ``aabbccddeeff``, ``aabb.ccdd.eeff``); its pseudonym keeps the spelling.
 MacAddress = Annotated[str, Sensitive.MAC]
 #: An IPv4 or IPv6 address, or a network in CIDR notation.
 IPAddress = Annotated[str, Sensitive.IP]

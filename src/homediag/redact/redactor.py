@@ -6,7 +6,8 @@ from the model's type annotations, so nothing depends on key names. Free text
 IP addresses, credentials in URLs and every registered secret.
 
 Pseudonyms are consistent inside one bundle: the same MAC becomes the same
-token in every field and every evidence file. They keep what diagnosis needs:
+token in every field and every evidence file, in whichever spelling it was
+found (bare, inside names and ids, EUI-64: see :mod:`homediag.redact.macs`). They keep what diagnosis needs:
 private addresses stay as they are (so subnet membership and the gateway role
 survive), a MAC keeps its vendor prefix at the ``support`` level, and a masked
 public address is still recognisably public.
@@ -27,6 +28,7 @@ from pydantic_core import to_jsonable_python
 
 from homediag.net.addr import address_scope
 from homediag.net.urls import redact_urls
+from homediag.redact import macs
 from homediag.redact.kinds import Sensitive
 from homediag.redact.secrets import SecretRegistry
 
@@ -37,9 +39,11 @@ Level = Literal["support", "public", "none"]
 #: What a removed secret is replaced with.
 REDACTED = "[redacted]"
 
-_MAC_RE = re.compile(
-    r"(?<![0-9A-Fa-f:-])(?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])"
-)
+# The device halves of MACs are looked for alone in text: hex runs of exactly six.
+_SIX_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{6}(?![0-9A-Fa-f])")
+_MAX_MAC_TAILS = 100_000
+# The empty and the broadcast address name no device ("brd ff:ff:ff:ff:ff:ff"): kept.
+_NOT_A_DEVICE = frozenset({"000000000000", "ffffffffffff"})
 _IPV4_RE = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
 )
@@ -83,6 +87,8 @@ class Redactor:
         self._known: dict[str, str] = {}
         self._known_re: re.Pattern[str] | None = None
         self._known_stale = False
+        # The device-specific halves of the MACs seen (6 hex) -> their pseudonyms' halves.
+        self._mac_tails: dict[str, str] = {}
 
     def _count_secret(self, value: str) -> None:
         if value not in self._secrets_seen:
@@ -130,24 +136,89 @@ class Redactor:
         return self._mapping[key]
 
     def _mac(self, value: str) -> str:
-        normalized = value.lower().replace("-", ":")
-        key = (Sensitive.MAC, normalized)
+        """A typed MAC field: every spelling counts (see :mod:`homediag.redact.macs`)."""
+        parsed = macs.normalize(value)
+        if parsed is None:
+            # Not a MAC after all: still never kept (fail closed), but as one opaque token.
+            return macs.render(self._mac_token(value.strip().lower(), opaque=True), "colon", "")
+        digits, form = parsed
+        token = self._mac_token(digits)
+        if (
+            token != digits
+            and macs.plausible_tail(digits[6:])
+            and len(self._mac_tails) < _MAX_MAC_TAILS
+        ):
+            # Only typed MACs (the inventory's): a hostile device filling its
+            # TXT records with MAC-shaped strings must not make this list grow.
+            self._mac_tails[digits[6:]] = token[6:]
+        return macs.render(token, form, value)
+
+    def _mac_match(self, match: re.Match[str]) -> str:
+        """A MAC found in free text, pseudonymized in the spelling it was found in."""
+        form = macs.form_of(match)
+        if form is None:
+            return match.group(0)
+        token = self._mac_token(macs.digits_of(match, form))
+        return macs.glue(match) + macs.render(token, form, macs.match_text(match))
+
+    def _mac_token(self, digits: str, *, opaque: bool = False) -> str:
+        """The pseudonym of a MAC (12 lower-case hex digits) as 12 characters, made once per bundle.
+
+        At ``support`` the vendor prefix (OUI) stays, unless the address is
+        locally administered (randomized Wi-Fi MACs, HomeKit ids): those have
+        no vendor, and their first bytes are as identifying as the rest. The
+        ``xx`` byte makes a pseudonym impossible to take for a real MAC.
+        """
+        if digits in _NOT_A_DEVICE:
+            return digits
+        key = (Sensitive.MAC, digits if opaque else macs.render(digits, "colon", ""))
         if key not in self._mapping:
             self._counters["mac"] += 1
             self.counts["mac"] += 1
             n = self._counters["mac"]
-            tail = f"{(n >> 8) & 0xFF:02x}:{n & 0xFF:02x}"
-            if self.level == "support" and len(normalized) == 17:
-                self._mapping[key] = f"{normalized[:8]}:xx:{tail}"
-            else:
-                self._mapping[key] = f"xx:xx:xx:xx:{tail}"
-        return self._mapping[key]
+            # "xx" and four hex digits; past 65,535 MACs (only a flood of
+            # MAC-shaped strings gets there) one x and five: no collision
+            # below 1,048,576 MACs, more than 4 MB of evidence can hold.
+            tail = f"xx{n:04x}" if n <= 0xFFFF else f"x{n & 0xFFFFF:05x}"
+            vendor = not opaque and not int(digits[:2], 16) & 0x02
+            token = (digits[:6] if self.level == "support" and vendor else "xxxxxx") + tail
+            self._mapping[key] = macs.render(token, "colon", "")
+        return self._mapping[key].replace(":", "")
+
+    def _scrub_mac_tails(self, text: str) -> str:
+        """Replace the device half of every MAC seen, where it stands alone ("Hue Bridge - 6A2B3C").
+
+        Names and instance names are kept at ``support``, and so is the vendor
+        half of the MAC's pseudonym: together they would spell the whole MAC.
+        """
+        if not self._mac_tails:
+            return text
+
+        def tail(match: re.Match[str]) -> str:
+            found = match.group(0)
+            token = self._mac_tails.get(found.lower())
+            if token is None:
+                return found
+            return token.upper() if found.isupper() else token
+
+        # One pattern for any number of MACs: each 6-hex run is looked up.
+        return _SIX_HEX_RE.sub(tail, text)
+
+    def _eui64_address(self, value: str) -> str:
+        """A kept (private) IPv6 address whose interface id is a MAC: that MAC pseudonymized."""
+        address, sep, suffix = value.partition("/")
+        address, zone_sep, zone = address.partition("%")
+        digits = macs.eui64_mac(address)
+        if digits is None:
+            return value
+        rebuilt = macs.with_eui64(address, self._mac_token(digits))
+        return rebuilt + zone_sep + zone + sep + suffix
 
     def _ip(self, value: str) -> str:
         address, sep, suffix = value.partition("/")
         scope = address_scope(address)
         if scope != "global":
-            return value
+            return self._eui64_address(value)
         key = (Sensitive.IP, address.split("%", 1)[0].lower())
         if key not in self._mapping:
             self._counters["public-ip"] += 1
@@ -187,19 +258,21 @@ class Redactor:
         text = self._scrub_secrets(text)
         if self.level == "none":
             return text
+        known = self._known_pattern()
+        if known is not None:
+            # Values pseudonymized in typed fields (hostnames, SSIDs) are
+            # replaced wherever else they appear; before the MAC step, which
+            # would otherwise change "shellyplus1pm-c8f09e1a2b3c" so that its
+            # host pseudonym no longer finds it.
+            text = known.sub(lambda m: self._known[m.group(0).lower()], text)
+        text = macs.MAC_RE.sub(self._mac_match, text)
+        text = self._scrub_mac_tails(text)
         # Cheap guards first: most text (TXT values, summaries) holds no address
         # at all, and the patterns are costly on long strings.
-        if ":" in text or "-" in text:
-            text = _MAC_RE.sub(lambda m: self._mac(m.group(0)), text)
         if ":" in text:
             text = _IPV6_RE.sub(lambda m: self._ip(m.group(0)), text)
         if "." in text:
             text = _IPV4_RE.sub(lambda m: self._ip(m.group(0)), text)
-        known = self._known_pattern()
-        if known is not None:
-            # Values pseudonymized in typed fields (hostnames, SSIDs) are
-            # replaced wherever else they appear.
-            text = known.sub(lambda m: self._known[m.group(0).lower()], text)
         return text
 
     def _known_pattern(self) -> re.Pattern[str] | None:
@@ -281,10 +354,22 @@ def _any(r: Redactor, value: Any) -> Any:
     if isinstance(value, BaseModel):
         return r.model(value)
     if isinstance(value, Mapping):
-        return {str(k): _any(r, v) for k, v in value.items()}
+        return {str(k): _keyed(r, k, v, _any) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_any(r, v) for v in value]
     return to_jsonable_python(value)
+
+
+def _keyed(r: Redactor, key: object, value: Any, plan: Plan) -> Any:
+    """A mapping's value: under a MAC key (TXT ``mac``, details ``wifi_mac``) a MAC in any spelling is one."""
+    if (
+        isinstance(value, str)
+        and isinstance(key, str)
+        and macs.MAC_KEY_RE.fullmatch(key)
+        and macs.normalize(value) is not None
+    ):
+        return r.value(Sensitive.MAC, value)
+    return plan(r, value)
 
 
 def _passthrough(r: Redactor, value: Any) -> Any:
@@ -350,7 +435,7 @@ def _plan(annotation: Any) -> Plan:
 
         def mapping(r: Redactor, value: Any) -> Any:
             if isinstance(value, Mapping):
-                return {str(k): entry(r, v) for k, v in value.items()}
+                return {str(k): _keyed(r, k, v, entry) for k, v in value.items()}
             return _any(r, value)
 
         return mapping
