@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from homediag.bundle.models import Bundle
-from homediag.render.text import one_line, printable
+from homediag.render.text import one_line, shown
 
 __all__ = ["SEVERITY_STYLE", "STATUS_STYLE", "findings_view", "print_bundle"]
 
@@ -24,8 +24,9 @@ STATUS_STYLE = {
 
 
 def _t(value: object, style: str = "") -> Text:
-    # Text() never interprets markup: a device named "[red]x" prints as such.
-    return Text(printable(value), style=style)
+    # Text() never interprets markup: a device named "[red]x" prints as such;
+    # shown() escapes controls and bidi overrides and clips a huge value.
+    return Text(shown(value), style=style)
 
 
 def findings_view(bundle: Bundle) -> Table | Text:
