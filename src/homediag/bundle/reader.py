@@ -26,7 +26,7 @@ layout                          members back to back   format (3): no data befor
 member names                    ``[A-Za-z0-9_.-]``     format (3): NUL, ``..``, absolute,
                                 parts, 255 chars       backslash, directory entries, links
 compression                     stored or deflate      format (3); no encryption
-one member / all members        32 MiB / 128 MiB       format (3), before reading
+one member / all members        32 MiB / 64 MiB        format (3), before reading
 compression ratio               200:1 (over 64 KiB)    format (3)
 ``bundle.json``                 16 MiB, 500,000        format (3), measured on the bytes
                                 nodes, depth 32,       before any object is built
@@ -88,7 +88,9 @@ MAX_CENTRAL_DIRECTORY_BYTES = 1024 * 1024
 MAX_NAME_CHARS = 255
 #: Uncompressed size of one member and of all members.
 MAX_MEMBER_BYTES = 32 * 1024 * 1024
-MAX_TOTAL_BYTES = 128 * 1024 * 1024
+# All members: what one loaded bundle holds in memory (diff holds two); the
+# writer caps evidence at 4 MiB in all, so a real bundle stays near 5 MiB.
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
 #: Compression ratio above which a member is taken for a zip bomb (JSON and
 #: text reach 10–30:1; the floor keeps tiny files out of the check).
 MAX_RATIO = 200

@@ -11,8 +11,8 @@ and what is shown is capped, each cut saying so:
 =================================  ==========================
 one value (a title, a name…)       4,000 characters
 one facts or evidence JSON block   2 Mi characters
-one evidence file                  1 MiB
-all evidence files together        8 MiB
+one evidence file                  512 KiB
+all evidence files together        4 MiB
 everything from the bundle         8 Mi characters, escaped
 =================================  ==========================
 
@@ -46,8 +46,8 @@ __all__ = [
 ]
 
 MAX_JSON_CHARS = 2 * 1024 * 1024
-MAX_EVIDENCE_FILE_BYTES = 1024 * 1024
-MAX_EVIDENCE_BYTES = 8 * 1024 * 1024
+MAX_EVIDENCE_FILE_BYTES = 512 * 1024
+MAX_EVIDENCE_BYTES = 4 * 1024 * 1024
 MAX_REPORT_CHARS = 8 * 1024 * 1024
 
 
