@@ -327,6 +327,18 @@ def _escaping_evidence(files: dict[str, bytes]) -> None:
     files["bundle.json"] = json.dumps(document, indent=2, ensure_ascii=False).encode()
 
 
+def _many_rows(document: dict[str, Any]) -> None:
+    # Within the node cap: 25,000 devices, 12,000 probes (each an error, so
+    # analyze finds 12,000 problems), 10,000 findings. Every terminal table
+    # row costs rich half a millisecond: 20 s for show before rows were capped.
+    document["devices"] = [
+        {"id": f"d{i}", "addresses": [f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"]}
+        for i in range(25_000)
+    ]
+    document["probes"].update({f"p{i}": {"status": "error", "summary": "x"} for i in range(12_000)})
+    document["findings"] = [dict(document["findings"][0], evidence={})] * 10_000
+
+
 BOMB_CASES = [
     Case(
         "4.6-million-empty-objects",
@@ -362,6 +374,14 @@ BOMB_CASES = [
         "nested too deeply",
     ),
     # Accepted: the renderers must cut them and say so.
+    Case(
+        "tens-of-thousands-of-rows",
+        "bomb",
+        edit_bundle(_many_rows),
+        None,
+        "not shown here",
+        bomb=True,
+    ),
     Case(
         "strings-at-the-cap",
         "bomb",

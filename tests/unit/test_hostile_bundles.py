@@ -173,6 +173,18 @@ def test_huge_strings_are_cut_and_said(
     assert len(seen["md"]) < 100_000
 
 
+def test_long_lists_are_cut_and_said(
+    sandbox: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases, work, _ = sandbox
+    seen = _render_all(ACCEPTED["tens-of-thousands-of-rows"].build(cases), work, capsys)
+    for what in ("devices", "probes", "findings"):
+        assert f"more {what} not shown here" in seen["show"], what
+    assert "more findings not shown here" in seen["analyze"]
+    assert "more devices not shown here" in seen["diff"]
+    assert len(seen["show"]) < 1_000_000 and len(seen["analyze"]) < 1_000_000
+
+
 def test_evidence_is_cut_per_file_and_said(
     sandbox: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

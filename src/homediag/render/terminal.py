@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from homediag.bundle.models import Bundle
-from homediag.render.text import one_line, shown
+from homediag.render.text import more_rows, one_line, rows, shown
 
 __all__ = ["SEVERITY_STYLE", "STATUS_STYLE", "findings_view", "print_bundle"]
 
@@ -44,7 +44,8 @@ def findings_view(bundle: Bundle) -> Table | Text:
     widest = max(max(len(f.title), len(f.id)) for f in bundle.findings)
     table.add_column("finding", width=min(widest, 48))
     table.add_column("measured, and how to fix it", ratio=1)
-    for f in bundle.findings:
+    table.caption = more_rows(len(bundle.findings), "findings")
+    for f in rows(bundle.findings):
         finding = Text.assemble(_t(f.title, "bold"), "\n", (f.id, "dim"))
         body = Text.assemble(_t(f.detail), "\n", ("Fix: ", "bold"), _t(f.remediation))
         table.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE[f.severity]), finding, body)
@@ -58,7 +59,8 @@ def probes_table(bundle: Bundle) -> Table:
     table.add_column("status", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("summary", ratio=1)
-    for name, record in bundle.probes.items():
+    table.caption = more_rows(len(bundle.probes), "probes")
+    for name, record in rows(bundle.probes.items()):
         duration = f"{record.duration_s:.2f}s" if record.duration_s else "-"
         table.add_row(
             _t(name),
@@ -74,7 +76,8 @@ def devices_table(bundle: Bundle) -> Table:
     table = Table(title=f"Devices ({len(bundle.devices)})", title_justify="left", expand=True)
     for column in ("kind", "addresses", "MAC", "vendor", "names", "seen by"):
         table.add_column(column)
-    for d in bundle.devices:
+    table.caption = more_rows(len(bundle.devices), "devices")
+    for d in rows(bundle.devices):
         table.add_row(
             _t(d.kind),
             _t(", ".join(d.addresses)),

@@ -15,9 +15,14 @@ Two dangers, one module:
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
-__all__ = ["clip", "md_escape", "one_line", "printable", "shown"]
+__all__ = ["MAX_ROWS", "clip", "md_escape", "more_rows", "one_line", "printable", "rows", "shown"]
+
+T = TypeVar("T")
 
 # Every character of Unicode categories Cc (but tab and newline), Cf, Zl, Zp
 # and Cs (a lone surrogate): written out rather than computed at import,
@@ -40,6 +45,10 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 
 #: What one value may take of a terminal cell or an HTML field, in characters.
 MAX_SHOWN_CHARS = 4000
+#: Rows of one terminal table (or lines of one list): laying out a row costs
+#: rich about half a millisecond, and a bundle within the reader's limits may
+#: hold 40,000 devices, probes or findings (18 s for ``show``).
+MAX_ROWS = 500
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -79,3 +88,15 @@ def one_line(value: object, limit: int = 200) -> str:
 def md_escape(value: object, limit: int = 300) -> str:
     """Text that Markdown shows literally (no links, HTML or table breaks)."""
     return _MD_SPECIAL.sub(r"\\\1", one_line(value, limit))
+
+
+def rows(items: Iterable[T], limit: int = MAX_ROWS) -> Iterator[T]:
+    """The first ``limit`` of ``items``: what one terminal table shows."""
+    return itertools.islice(items, limit)
+
+
+def more_rows(count: int, what: str, limit: int = MAX_ROWS) -> str | None:
+    """The line that says what :func:`rows` left out of ``count`` items, or ``None``."""
+    if count <= limit:
+        return None
+    return f"… and {count - limit} more {what} not shown here (--json lists them all)"
