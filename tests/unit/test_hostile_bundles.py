@@ -20,7 +20,7 @@ import pytest
 
 from homediag.analyze.catalog import DOCS_URL
 from homediag.cli import main
-from tests.hostile import BASE, CORPUS, ROOT, SPOOFS, Case, commands, measured
+from tests.hostile import BASE, BY_NAME, CORPUS, ROOT, SPOOFS, Case, commands, measured
 
 REFUSED = [case for case in CORPUS if case.code is not None]
 ACCEPTED = {case.name: case for case in CORPUS if case.code is None}
@@ -104,6 +104,16 @@ def test_triage_lists_every_bad_bundle_as_unusable_and_the_good_ones_beside(
     table = capsys.readouterr().out
     assert "good-healthy.zip" in table and table.count("UNUSABLE") == len(REFUSED)
     assert _listing(temp) == []
+
+
+def test_a_hostile_file_name_stays_on_one_line(
+    sandbox: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases, _, _ = sandbox
+    path = BY_NAME["nan"].build(cases).rename(cases / "x\n\x1b[2Jvalid: ok\u202e.zip")
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err and "\u202e" not in err
 
 
 class _Links(html.parser.HTMLParser):

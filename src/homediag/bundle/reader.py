@@ -258,6 +258,9 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     """
     file = Path(path)
     label = file.name or str(file)
+    if not label.isprintable():
+        # A file name can carry a newline or an escape too (triage reads whole folders).
+        label = repr(label)
     try:
         st = file.stat()
     except OSError as exc:
