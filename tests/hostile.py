@@ -315,6 +315,7 @@ def _fat_strings(files: dict[str, bytes]) -> None:
     for finding in document["findings"][:4]:
         finding.update(title=big, detail=big, evidence={"error": big})
     document["probes"]["router"]["summary"] = big
+    document["devices"][0]["hostnames"] = [big, big]  # a joined list: escaped before it is cut
     files["bundle.json"] = json.dumps(document, ensure_ascii=False).encode()
 
 
@@ -349,6 +350,14 @@ BOMB_CASES = [
         bomb=True,
     ),
     Case(
+        "160000-tiny-devices",
+        "bomb",
+        edit_bundle(lambda d: d.update(devices=[{"id": "d"}] * 160_000)),
+        3,
+        "records",
+        bomb=True,
+    ),
+    Case(
         "million-entry-central-directory",
         "bomb",
         _central_directory(1_000_000, zip64=True),
@@ -374,6 +383,14 @@ BOMB_CASES = [
         "nested too deeply",
     ),
     # Accepted: the renderers must cut them and say so.
+    Case(
+        "facts-at-the-node-cap",
+        "bomb",
+        inject("[" + "{}," * 240_000 + "[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]", in_router_data),
+        None,
+        "truncated",
+        bomb=True,
+    ),
     Case(
         "tens-of-thousands-of-rows",
         "bomb",

@@ -33,6 +33,10 @@ compression ratio               200:1 (over 64 KiB)    format (3)
                                 strings of 1 MiB
 ``manifest.json``               1 MiB, 20,000 nodes,   format (3)
                                 depth 16, strings 4 KiB
+records of ``bundle.json``      50,000 probes, devices, format (3), before pydantic
+                                services, findings,    builds them (a kilobyte each)
+                                interfaces, addresses,
+                                gateways
 JSON numbers                    integers within        format (3): also NaN, Infinity,
                                 ±(2**63-1), 40 chars   1e999
 JSON text                       strict                 format (3): duplicate keys, lone
@@ -102,6 +106,12 @@ BUNDLE_JSON_LIMITS = safe_json.JsonLimits(
     max_nodes=500_000, max_depth=32, max_string_bytes=1024 * 1024
 )
 MANIFEST_LIMITS = safe_json.JsonLimits(max_nodes=20_000, max_depth=16, max_string_bytes=4096)
+#: Records of bundle.json that become models (probes, devices, their services,
+#: findings, interfaces, their addresses, gateways): each costs about a
+#: kilobyte as a pydantic model, and diff holds two bundles. A real bundle
+#: has a few hundred (2,000 mDNS instances, the browse's default cap, make
+#: about 4,000).
+MAX_RECORDS = 50_000
 #: Compression methods zipfile may use: others (bzip2, lzma) bring their own
 #: decoder memory, which an LZMA header can ask to be gigabytes.
 _METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
@@ -242,10 +252,35 @@ def _document(
     if not isinstance(raw, dict):
         raise BundleSchemaError(f"{label}: {name} is not a JSON object")
     check_schema_version(raw.get("schema_version"), f"{label}: {name}")
+    if model is Bundle:
+        _check_records(raw, label)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise BundleSchemaError(f"{label}: {name}: {_validation_message(exc)}") from exc
+
+
+def _items(value: object) -> list[Any]:
+    if isinstance(value, dict):
+        return list(value.values())
+    return value if isinstance(value, list) else []
+
+
+def _check_records(raw: dict[str, Any], label: str) -> None:
+    """Refuse more than :data:`MAX_RECORDS` model records before pydantic builds them."""
+    observer = raw.get("observer")
+    observer = observer if isinstance(observer, dict) else {}
+    devices = _items(raw.get("devices"))
+    interfaces = _items(observer.get("interfaces"))
+    count = len(_items(raw.get("probes"))) + len(devices) + len(_items(raw.get("findings")))
+    count += len(interfaces) + len(_items(observer.get("gateways")))
+    count += sum(len(_items(d.get("services"))) for d in devices if isinstance(d, dict))
+    count += sum(len(_items(i.get("addresses"))) for i in interfaces if isinstance(i, dict))
+    if count > MAX_RECORDS:
+        raise BundleFormatError(
+            f"{label}: bundle.json holds {count} records (probes, devices, services, findings, "
+            f"interfaces…; at most {MAX_RECORDS})"
+        )
 
 
 def load_bundle(path: str | os.PathLike[str]) -> Bundle:

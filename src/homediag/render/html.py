@@ -70,7 +70,7 @@ def _finalize(context: jinja2.runtime.Context, value: Any) -> Any:
     if isinstance(value, markupsafe.Markup):
         # join() and friends escape before finalize sees them: keep their
         # markup, still show controls and bidi overrides as escapes.
-        html = markupsafe.Markup(printable(value))  # noqa: S704 - already escaped; printable() adds only ASCII letters, digits and backslashes
+        html = _clip_markup(markupsafe.Markup(printable(value)))  # noqa: S704 - already escaped; printable() adds only ASCII letters, digits and backslashes
     elif isinstance(value, _Shown):
         html = markupsafe.escape(value)
     else:
@@ -87,6 +87,18 @@ def _finalize(context: jinja2.runtime.Context, value: Any) -> Any:
         f"… [report truncated: it reached {MAX_REPORT_CHARS} characters; "
         "open the bundle with <code>homediag show</code> for the rest]"
     )
+
+
+def _clip_markup(html: markupsafe.Markup) -> markupsafe.Markup:
+    """Escaped text (a joined list) cut like one value, never inside an entity."""
+    limit = 6 * MAX_SHOWN_CHARS  # escaping makes text up to five times longer
+    if len(html) <= limit:
+        return html
+    cut = html[:limit]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return markupsafe.Markup(f"{cut}… [truncated: {len(html) - len(cut)} more characters]")  # noqa: S704 - cut at an entity boundary of escaped text
 
 
 def _pretty_json(value: object) -> _Shown:
