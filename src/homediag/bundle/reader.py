@@ -14,41 +14,42 @@ a real bundle stays far below every one. The largest in ``reports/``
 (mdns-hostile: 236 services) has 16 members, a 2.2 MB ``bundle.json`` of
 about 19,000 nodes, depth 12 and strings of at most 531 bytes.
 
-==============================  =====================  ==================================
-what                            limit                  refused as (``validate`` exit)
-==============================  =====================  ==================================
-the bundle file                 64 MiB                 format (3)
-end record                      last 22 bytes, no      format (3)
-                                comment, one disk
-central directory               2,000 entries, 1 MiB   format (3), before zipfile parses it
-layout                          members back to back   format (3): no data before, between
-                                from byte 0            or after them (polyglots), no overlap
-member names                    ``[A-Za-z0-9_.-]``     format (3): NUL, ``..``, absolute,
-                                parts, 255 chars       backslash, directory entries, links
-compression                     stored or deflate      format (3); no encryption
-one member / all members        32 MiB / 64 MiB        format (3), before reading
-compression ratio               200:1 (over 64 KiB)    format (3)
-``bundle.json``                 16 MiB, 500,000        format (3), measured on the bytes
-                                nodes, depth 32,       before any object is built
-                                strings of 1 MiB
-``manifest.json``               1 MiB, 20,000 nodes,   format (3)
-                                depth 16, strings 4 KiB
-records of ``bundle.json``      50,000 probes, devices, format (3), before pydantic
-                                services, findings,    builds them (a kilobyte each)
+==============================  =============================  ======================================
+what                            limit                          refused as (``validate`` exit)
+==============================  =============================  ======================================
+the bundle file                 64 MiB                         format (3)
+end record                      last 22 bytes, no comment,     format (3)
+                                one disk
+central directory               2,000 entries, 1 MiB           format (3), before zipfile parses it
+layout                          members back to back from      format (3): no data before, between
+                                byte 0                         or after them (polyglots), no overlap
+member names                    ``[A-Za-z0-9_.-]`` parts,      format (3): NUL, ``..``, absolute,
+                                255 characters                 backslash, directory entries, links
+compression                     stored or deflate              format (3); no encryption
+one member / all members        32 MiB / 64 MiB                format (3), before reading
+compression ratio               200:1 (over 64 KiB)            format (3)
+``bundle.json``                 16 MiB, 500,000 nodes,         format (3), measured on the bytes
+                                depth 32, strings of 1 MiB     before any object is built
+``manifest.json``               1 MiB, 20,000 nodes,           format (3)
+                                depth 16, strings of 4 KiB
+records of ``bundle.json``      50,000: probes, devices,       format (3), before pydantic builds
+                                services, findings,            them (about a kilobyte each)
                                 interfaces, addresses,
                                 gateways
-JSON numbers                    integers within        format (3): also NaN, Infinity,
-                                ±(2**63-1), 40 chars   1e999
-JSON text                       strict                 format (3): duplicate keys, lone
-                                                       surrogates, not UTF-8
-files vs ``manifest.json``      every file listed,     integrity (4)
+JSON numbers                    integers within                format (3): also NaN, Infinity,
+                                ±(2**63-1), 40 characters      1e999
+JSON text                       strict                         format (3): duplicate keys, lone
+                                                               surrogates, not UTF-8
+files vs ``manifest.json``      every file listed, with        integrity (4)
                                 sha256 and size
-``manifest.json`` vs            same schema version,   integrity (4)
-``bundle.json``                 tool, time, redaction
-versions                        ``[0-9]{1,6}.[0-9]{1,6}``  schema (5); ASCII digits only
-times (``created_at``,          with a time zone,      schema (5)
+``manifest.json`` vs            the same schema version,       integrity (4)
+``bundle.json``                 tool, time and redaction
+versions                        ``[0-9]{1,6}.[0-9]{1,6}``      schema (5): ASCII digits only
+tool name and version           ASCII ``[A-Za-z0-9.+_!-]``,    schema (5)
+                                64 characters
+times (``created_at``,          UTC (``Z`` or ``+00:00``),     schema (5)
 ``started_at``)                 1970 ≤ year < 2200
-==============================  =====================  ==================================
+==============================  =============================  ======================================
 
 Node counts are an upper bound measured on the bytes: one plus the number of
 ``[ { , :`` outside strings. The renderers cap what they show of a bundle
