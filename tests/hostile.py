@@ -485,6 +485,22 @@ def _overlap(directory: Path) -> Path:
     return _write(directory, bytes(data))
 
 
+def _local_name(new: bytes, *, utf8: bool = False) -> Builder:
+    """summary.md's local header names ``new`` (same length); its directory entry does not."""
+
+    def build(directory: Path) -> Path:
+        data = bytearray(zip_bytes(members()))
+        at = data.find(b"PK\x03\x04" + b"\x14")  # the first local header…
+        while data[at + 30 : at + 40] != b"summary.md":  # …until summary.md's
+            at = data.find(b"PK\x03\x04", at + 4)
+        data[at + 30 : at + 40] = new
+        if utf8:
+            struct.pack_into("<H", data, at + 6, struct.unpack_from("<H", data, at + 6)[0] | 0x800)
+        return _write(directory, bytes(data))
+
+    return build
+
+
 ZIP_CASES = [
     Case(
         "nul-in-member-name",
@@ -515,6 +531,8 @@ ZIP_CASES = [
     Case("data-after-the-end-record", "zip", _suffixed(b"<html>tail</html>"), 3, "after the zip"),
     Case("zip-comment", "zip", _comment, 3, "after the zip"),
     Case("lzma-member", "zip", _lzma, 3, "compression method"),
+    Case("local-name-smuggled", "zip", _local_name(b"../../x.sh"), 3, "names another file"),
+    Case("local-name-not-utf8", "zip", _local_name(b"summ\xc7(y.md", utf8=True), 3, "another file"),
     Case("overlapping-members", "zip", _overlap, 3, "overlap"),
     Case(
         "member-not-in-manifest",

@@ -63,6 +63,7 @@ import json
 import os
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -323,6 +324,12 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
         raise BundleFormatError(f"{label}: not a homediag bundle (not a valid zip: {exc})") from exc
     except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
         raise BundleFormatError(f"{label}: unreadable zip ({type(exc).__name__}: {exc})") from exc
+    except (ValueError, struct.error) as exc:
+        # zipfile's own decoding (names, extra fields) on bytes nobody checked
+        # before it: still a bad bundle, never a traceback.
+        raise BundleFormatError(
+            f"{label}: unreadable zip ({type(exc).__name__}: {_quote(str(exc), 160)})"
+        ) from exc
 
 
 def _load(zf: zipfile.ZipFile, fh: BinaryIO, directory: zip_layout.Directory, label: str) -> Bundle:

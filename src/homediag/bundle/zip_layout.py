@@ -124,6 +124,11 @@ def check_layout(fh: BinaryIO, infos: Sequence[zipfile.ZipInfo], directory: Dire
         if len(header) != _LOCAL.size or header[:4] != _LOCAL_SIG:
             raise ZipLayoutError(f"no local header for {info.orig_filename!r}")
         name_len, extra_len = _LOCAL.unpack(header)[-2:]
+        # Another tool may extract by the local name: it must be the one checked.
+        if fh.read(name_len) != _raw_name(info):
+            raise ZipLayoutError(
+                f"the local header of {info.orig_filename!r} names another file (a smuggled name?)"
+            )
         position += _LOCAL.size + name_len + extra_len + info.compress_size
         if info.flag_bits & 0x08:
             # A data descriptor follows the data: 12 bytes, 16 with its signature.
@@ -131,3 +136,8 @@ def check_layout(fh: BinaryIO, infos: Sequence[zipfile.ZipInfo], directory: Dire
             position += 16 if fh.read(4) == _DESCRIPTOR_SIG else 12
     if position != directory.offset:
         raise ZipLayoutError("data between the last member and the central directory")
+
+
+def _raw_name(info: zipfile.ZipInfo) -> bytes:
+    """The name as the central directory stored it (zipfile decoded it as UTF-8 or cp437)."""
+    return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
