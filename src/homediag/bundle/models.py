@@ -9,10 +9,10 @@ by a newer minor version survives being read and written by this one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
 from homediag.analyze.finding import Finding
 from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress
@@ -48,6 +48,27 @@ ProbeStatus = Literal[
 DeviceSource = Literal["mdns", "arp", "neighbor", "ssdp", "config", "endpoint"]
 RedactionLevel = Literal["support", "public", "none"]
 
+# [0-9], not \d: pydantic's patterns (like Python's re) take any Unicode digit.
+_VERSION_PATTERN = r"^[0-9]{1,6}\.[0-9]{1,6}$"
+#: Tool names and versions are printed as they are (``homediag validate``): plain ASCII.
+_TOOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.+_!-]{0,63}$"
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _utc_in_range(value: datetime) -> datetime:
+    # The contract says UTC: a bundle's times are printed and sorted as UTC
+    # (triage, reports). 1970 covers a device that lost its clock.
+    if value.utcoffset() != timedelta(0):
+        raise ValueError("must be in UTC (offset Z or +00:00)")
+    if not _EARLIEST <= value < _LATEST:
+        raise ValueError("must lie between 1970 and 2200")
+    return value
+
+
+#: A point in time as bundles carry it: UTC, with the offset written, 1970 ≤ t < 2200.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -56,8 +77,8 @@ class _Model(BaseModel):
 class ToolInfo(_Model):
     """The program that wrote the bundle."""
 
-    name: str = "homediag"
-    version: str
+    name: str = Field("homediag", pattern=_TOOL_PATTERN)
+    version: str = Field(pattern=_TOOL_PATTERN)
 
 
 class InterfaceAddress(_Model):
@@ -118,7 +139,7 @@ class ProbeRecord(_Model):
     """What one probe did and found."""
 
     status: ProbeStatus
-    started_at: datetime | None = None
+    started_at: UtcTime | None = None
     duration_s: float | None = None
     summary: FreeText = ""
     data: dict[str, Any] = Field(default_factory=dict, description="The probe's facts.")
@@ -166,9 +187,9 @@ class RedactionInfo(_Model):
 class Bundle(_Model):
     """A diagnostic bundle: everything one run saw, redacted, with its findings."""
 
-    schema_version: str = Field(SCHEMA_VERSION, pattern=r"^\d+\.\d+$")
+    schema_version: str = Field(SCHEMA_VERSION, pattern=_VERSION_PATTERN)
     tool: ToolInfo
-    created_at: datetime
+    created_at: UtcTime
     observer: Observer
     probes: dict[str, ProbeRecord] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
@@ -229,8 +250,8 @@ class FileEntry(_Model):
 class Manifest(_Model):
     """``manifest.json``: what the zip holds and how to check it."""
 
-    schema_version: str = Field(pattern=r"^\d+\.\d+$")
+    schema_version: str = Field(pattern=_VERSION_PATTERN)
     tool: ToolInfo
-    created_at: datetime
+    created_at: UtcTime
     redaction: RedactionInfo
     files: dict[str, FileEntry]

@@ -74,6 +74,13 @@ def triage(directory: Path) -> list[TriageRow]:
         except BundleError as exc:
             rows.append(TriageRow(file=path.name, error=str(exc)))
             continue
+        except Exception as exc:  # noqa: BLE001 - no single bundle may end the triage of a folder
+            # The reader refuses bad bundles as BundleError; anything else is
+            # a reader bug, and still only this bundle's row.
+            rows.append(
+                TriageRow(file=path.name, error=f"{path.name}: unreadable ({type(exc).__name__})")
+            )
+            continue
         findings = sorted(bundle.findings, key=lambda f: (-f.rank, f.id))
         counts = {
             s: sum(f.severity == s for f in findings) for s in ("critical", "warning", "info")

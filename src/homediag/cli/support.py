@@ -110,10 +110,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         console.print(
             f"Same findings as when the bundle was made ({len(current)}).", highlight=False
         )
-    for finding_id in added:
+    from homediag.render.text import more_rows, rows  # noqa: PLC0415
+
+    # A bundle may hold tens of thousands of findings: print a bounded list.
+    for finding_id in rows(added):
         console.print(f"new with today's rules: {finding_id}", highlight=False, markup=False)
-    for finding_id in dropped:
+    for finding_id in rows(dropped):
         console.print(f"no longer reported: {finding_id}", highlight=False, markup=False)
+    for note in (
+        more_rows(len(added), "new findings"),
+        more_rows(len(dropped), "dropped findings"),
+    ):
+        if note:
+            console.print(note, highlight=False, markup=False)
     return 0
 
 

@@ -12,7 +12,7 @@ from homediag.bundle.compare import BundleDiff
 from homediag.bundle.status import incomplete_note
 from homediag.bundle.triage import TriageRow
 from homediag.render.terminal import SEVERITY_STYLE, StdoutConsole
-from homediag.render.text import one_line
+from homediag.render.text import more_rows, one_line, rows
 
 __all__ = ["print_diff", "print_triage"]
 
@@ -52,7 +52,8 @@ def print_diff(
             )
             table.add_column("severity", no_wrap=True)
             table.add_column("finding, about, detail", ratio=1, overflow="fold")
-            for ref in refs:
+            table.caption = more_rows(len(refs), "findings")
+            for ref in rows(refs):
                 lines = [Text(one_line(ref.id, 300), style=style, overflow="fold", no_wrap=True)]
                 if ref.subject:
                     lines.append(_t(ref.subject, "bold"))
@@ -62,10 +63,12 @@ def print_diff(
                     Group(*lines),
                 )
             out.print(table)
-    for old, new in diff.findings_changed:
+    for old, new in rows(diff.findings_changed):
         out.print(
             _t(f"severity changed: {new.id} ({new.subject}): {old.severity} → {new.severity}")
         )
+    if note := more_rows(len(diff.findings_changed), "severity changes"):
+        out.print(Text(note, style="dim"))
     for label, devices in (
         ("appeared", diff.devices_appeared),
         ("vanished", diff.devices_vanished),
@@ -76,14 +79,15 @@ def print_diff(
             )
             for column in ("kind", "addresses", "names"):
                 table.add_column(column)
-            for device in devices:
+            table.caption = more_rows(len(devices), "devices")
+            for device in rows(devices):
                 table.add_row(
                     _t(device.kind),
                     _t(", ".join(device.addresses)),
                     _t(", ".join(device.hostnames)),
                 )
             out.print(table)
-    for was, now in diff.devices_changed:
+    for was, now in rows(diff.devices_changed):
         out.print(
             _t(
                 f"device {now.key} ({now.kind}): addresses {', '.join(was.addresses) or '-'} → "
@@ -91,18 +95,22 @@ def print_diff(
                 + (f", kind {was.kind} → {now.kind}" if was.kind != now.kind else "")
             )
         )
+    if note := more_rows(len(diff.devices_changed), "changed devices"):
+        out.print(Text(note, style="dim"))
     if diff.probes_changed:
         table = Table(title="Checks whose outcome changed", title_justify="left")
         for column in ("probe", "before", "now"):
             table.add_column(column)
-        for name, (before, after) in diff.probes_changed.items():
+        table.caption = more_rows(len(diff.probes_changed), "probes")
+        for name, (before, after) in rows(diff.probes_changed.items()):
             table.add_row(_t(name), _t(before or "-"), _t(after or "-"))
         out.print(table)
     if diff.metrics_moved:
         table = Table(title="Metrics that moved", title_justify="left")
         for column in ("metric", "before", "now"):
             table.add_column(column)
-        for metric in diff.metrics_moved:
+        table.caption = more_rows(len(diff.metrics_moved), "metrics")
+        for metric in rows(diff.metrics_moved):
             table.add_row(_t(metric.name), _number(metric.old), _number(metric.new))
         out.print(table)
 

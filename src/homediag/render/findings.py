@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 from homediag.analyze.finding import SEVERITY_RANK, Finding
 
-__all__ = ["FindingGroup", "group_findings"]
+__all__ = ["MAX_SUBJECTS", "FindingGroup", "group_findings"]
+
+#: Subjects a view lists for one problem; the rest are counted (a hostile or
+#: broken bundle may repeat one finding for tens of thousands of subjects).
+MAX_SUBJECTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,21 @@ class FindingGroup:
     def count(self) -> int:
         """How many findings the group stands for."""
         return len(self.findings)
+
+    @property
+    def shown_details(self) -> tuple[str, ...]:
+        """The subjects' lines a view lists: at most :data:`MAX_SUBJECTS`."""
+        return self.details[:MAX_SUBJECTS]
+
+    @property
+    def hidden_details(self) -> int:
+        """How many subjects' lines :attr:`shown_details` leaves out."""
+        return max(0, len(self.details) - MAX_SUBJECTS)
+
+    @property
+    def shown_findings(self) -> tuple[Finding, ...]:
+        """The findings whose evidence a view shows: at most :data:`MAX_SUBJECTS`."""
+        return self.findings[:MAX_SUBJECTS]
 
 
 def group_findings(findings: list[Finding]) -> list[FindingGroup]:

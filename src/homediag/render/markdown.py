@@ -50,8 +50,10 @@ def render_markdown(bundle: Bundle) -> str:
             f"(`{group.id}`, {group.severity}{times})  "
         )
         # One line per subject, the fix once (see homediag.render.findings).
-        for detail in group.details:
+        for detail in group.shown_details:
             lines.append(f"  {'• ' if len(group.details) > 1 else ''}{md_escape(detail, 600)}  ")
+        if group.hidden_details:
+            lines.append(f"  • … and {group.hidden_details} more, not listed here  ")
         lines.append(f"  Fix: {md_escape(group.remediation, 600)}")
     lines += ["", "### Checks", "", "| probe | status | duration | summary |", "|---|---|---|---|"]
     for name, record in bundle.probes.items():

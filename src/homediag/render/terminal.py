@@ -8,8 +8,8 @@ from rich.text import Text
 
 from homediag.bundle.models import Bundle
 from homediag.bundle.status import incomplete_note, unfinished_checks
-from homediag.render.findings import FindingGroup, group_findings
-from homediag.render.text import one_line, printable
+from homediag.render.findings import MAX_SUBJECTS, FindingGroup, group_findings
+from homediag.render.text import MAX_ROWS, more_rows, one_line, rows, shown
 
 __all__ = [
     "SEVERITY_STYLE",
@@ -48,15 +48,16 @@ class StdoutConsole(Console):
 
 
 def _t(value: object, style: str = "") -> Text:
-    # Text() never interprets markup: a device named "[red]x" prints as such.
+    # Text() never interprets markup: a device named "[red]x" prints as such;
+    # shown() escapes controls and bidi overrides and clips a huge value.
     # Folding, never "…": an address or a URL longer than its column wraps
     # onto the next line instead of losing its end.
-    return Text(printable(value), style=style, overflow="fold")
+    return Text(shown(value), style=style, overflow="fold")
 
 
 def _ident(value: object, style: str = "") -> Text:
     """An identifier (finding id, file name, address): never broken at a hyphen or a dot."""
-    return Text(printable(value), style=style, overflow="fold", no_wrap=True)
+    return Text(shown(value), style=style, overflow="fold", no_wrap=True)
 
 
 def incomplete_view(bundle: Bundle) -> Text | None:
@@ -68,10 +69,12 @@ def incomplete_view(bundle: Bundle) -> Text | None:
 
 def _finding_body(group: FindingGroup) -> Group:
     lines: list[Text] = []
-    for detail in group.details:
+    for detail in group.shown_details:
         lines.append(
             Text.assemble("• " if len(group.details) > 1 else "", _t(detail), overflow="fold")
         )
+    if group.hidden_details:
+        lines.append(_t(more_rows(len(group.details), "findings", MAX_SUBJECTS), "dim"))
     lines.append(Text.assemble(("Fix: ", "bold"), _t(group.remediation), overflow="fold"))
     return Group(*lines)
 
@@ -91,7 +94,10 @@ def _findings_table(groups: list[FindingGroup], count: int) -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_lines=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("finding: what was measured, and how to fix it", ratio=1, overflow="fold")
-    for g in groups:
+    if len(groups) > MAX_ROWS:
+        hidden = sum(g.count for g in groups[MAX_ROWS:])
+        table.caption = f"… and {hidden} more findings not shown here (--json lists them all)"
+    for g in rows(groups):
         table.add_row(
             _severity(g), Group(_t(g.title, "bold"), _ident(g.id, "dim"), _finding_body(g))
         )
@@ -120,7 +126,8 @@ def probes_table(bundle: Bundle) -> Table:
     table.add_column("status", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("summary", ratio=1)
-    for name, record in bundle.probes.items():
+    table.caption = more_rows(len(bundle.probes), "probes")
+    for name, record in rows(bundle.probes.items()):
         duration = f"{record.duration_s:.2f}s" if record.duration_s else "-"
         table.add_row(
             _t(name),
@@ -136,7 +143,8 @@ def devices_table(bundle: Bundle) -> Table:
     table = Table(title=f"Devices ({len(bundle.devices)})", title_justify="left", expand=True)
     table.add_column("addresses, MAC", no_wrap=True)
     table.add_column("kind, vendor, names, seen by", ratio=1)
-    for d in bundle.devices:
+    table.caption = more_rows(len(bundle.devices), "devices")
+    for d in rows(bundle.devices):
         where = [_ident(a) for a in d.addresses]
         if d.mac:
             where.append(_ident(d.mac, "dim"))
