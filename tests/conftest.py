@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,23 @@ def fixture_text(relative: str) -> str:
     """A captured output without its provenance header (lines starting with ``#@``)."""
     text = (FIXTURES / relative).read_text(encoding="utf-8")
     return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#@"))
+
+
+def files_under(directory: Path) -> list[str]:
+    """Every path below ``directory``, relative and sorted: what a command left there."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
+    """(cases dir, an empty working directory, an empty private temp dir) for one command."""
+    cases, work, temp = tmp_path / "cases", tmp_path / "work", tmp_path / "temp"
+    for directory in (cases, work, temp):
+        directory.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    return cases, work, temp
 
 
 def isolated(argv: list[str]) -> list[str]:

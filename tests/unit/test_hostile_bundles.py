@@ -13,13 +13,13 @@ from __future__ import annotations
 import html.parser
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from homediag.analyze.catalog import DOCS_URL
 from homediag.cli import main
+from tests.conftest import files_under
 from tests.hostile import BASE, BY_NAME, CORPUS, ROOT, SPOOFS, Case, commands, measured
 
 REFUSED = [case for case in CORPUS if case.code is not None]
@@ -33,22 +33,6 @@ def test_the_corpus_covers_every_class() -> None:
     kinds = {case.kind for case in CORPUS}
     assert kinds == {"json", "bomb", "zip", "consistency", "spoof"}
     assert len(CORPUS) >= 50
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    """(cases dir, an empty working directory, an empty private temp dir) for one command."""
-    cases, work, temp = tmp_path / "cases", tmp_path / "work", tmp_path / "temp"
-    for directory in (cases, work, temp):
-        directory.mkdir()
-    monkeypatch.chdir(work)
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    return cases, work, temp
-
-
-def _listing(directory: Path) -> list[str]:
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=lambda c: c.name)
@@ -69,7 +53,7 @@ def test_every_command_refuses_it_in_one_line(
         lines = err.strip().splitlines()
         assert len(lines) == 1 and case.fragment in lines[0], (case.name, argv, err[:500])
         assert "internal error" not in err and out == ""
-    assert _listing(work) == [] and _listing(temp) == [], "something was written"
+    assert files_under(work) == [] and files_under(temp) == [], "something was written"
 
 
 def test_triage_lists_every_bad_bundle_as_unusable_and_the_good_ones_beside(
@@ -103,7 +87,7 @@ def test_triage_lists_every_bad_bundle_as_unusable_and_the_good_ones_beside(
     assert main(["triage", str(inbox)]) == 0
     table = capsys.readouterr().out
     assert "good-healthy.zip" in table and table.count("UNUSABLE") == len(REFUSED)
-    assert _listing(temp) == []
+    assert files_under(temp) == []
 
 
 def test_a_hostile_file_name_stays_on_one_line(
@@ -234,4 +218,4 @@ def test_bombs_take_under_10_s_and_300_mb_per_command(case: Case, tmp_path: Path
         if expected:
             assert len(err.strip().splitlines()) == 1 and case.fragment in err, err[-300:]
         assert wall < MAX_SECONDS and rss < MAX_RSS_MB, (case.name, command, wall, rss)
-    assert _listing(work) == [] and _listing(temp) == [], "something was written"
+    assert files_under(work) == [] and files_under(temp) == [], "something was written"

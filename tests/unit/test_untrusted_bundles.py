@@ -13,7 +13,6 @@ import json
 import os
 import stat
 import struct
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from homediag.bundle.writer import write_bundle
 from homediag.cli import main
+from tests.conftest import files_under
 from tests.unit.test_bundle import sample_bundle
 
 Builder = Callable[[Path], Path]
@@ -317,22 +317,6 @@ def test_the_corpus_is_large_enough() -> None:
     assert len(CORPUS) >= 25
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    """(cases dir, an empty working directory, an empty private temp dir) for one command."""
-    cases, work, temp = tmp_path / "cases", tmp_path / "work", tmp_path / "temp"
-    for directory in (cases, work, temp):
-        directory.mkdir()
-    monkeypatch.chdir(work)
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    return cases, work, temp
-
-
-def _only(directory: Path) -> list[str]:
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
-
-
 @pytest.mark.parametrize("case", sorted(CORPUS))
 def test_every_command_refuses_it_in_one_line_and_writes_nothing(
     case: str, sandbox: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
@@ -340,7 +324,7 @@ def test_every_command_refuses_it_in_one_line_and_writes_nothing(
     cases, work, temp = sandbox
     build, validate_code, fragment = CORPUS[case]
     path = build(cases)
-    before = _only(cases)
+    before = files_under(cases)
     for argv, code in (
         (["validate", str(path)], validate_code),
         (["show", str(path)], 2),
@@ -353,8 +337,8 @@ def test_every_command_refuses_it_in_one_line_and_writes_nothing(
         lines = err.strip().splitlines()
         assert len(lines) == 1 and fragment in lines[0], (case, argv, err)
         assert "Traceback" not in err and out == ""
-    assert _only(work) == [] and _only(temp) == [], "something was written"
-    assert _only(cases) == before  # the bundle itself is left alone
+    assert files_under(work) == [] and files_under(temp) == [], "something was written"
+    assert files_under(cases) == before  # the bundle itself is left alone
 
 
 def test_triage_lists_the_unusable_ones_after_the_rest(
