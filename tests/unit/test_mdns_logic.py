@@ -197,3 +197,21 @@ def test_every_lab_device_classifies_to_a_known_kind() -> None:
             for s in host.services
         )
         assert kind != "unknown", host.role
+
+
+def test_zeroconf_warnings_are_kept_as_data_not_printed(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """zeroconf's log records quote device names; during a browse they must not reach stderr."""
+    import logging
+
+    from homediag.mdns.browse import MAX_LIBRARY_MESSAGES, zeroconf_log_captured
+
+    messages: list[str] = []
+    with zeroconf_log_captured(messages):
+        for i in range(MAX_LIBRARY_MESSAGES + 5):
+            logging.getLogger("zeroconf").warning("bad name %r \x1b[2J\x07", f"dev{i}")
+    assert capsys.readouterr().err == "" and caplog.records == []  # no handler got them
+    assert len(messages) == MAX_LIBRARY_MESSAGES and "dev0" in messages[0]
+    logging.getLogger("zeroconf").warning("after")  # outside, zeroconf logs as before
+    assert [r.getMessage() for r in caplog.records] == ["after"]
