@@ -9,7 +9,15 @@ from pydantic import BaseModel
 
 from homediag.bundle.writer import write_bundle
 from homediag.errors import RedactionError
-from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+from homediag.redact.kinds import (
+    FreeText,
+    Hostname,
+    IPAddress,
+    MacAddress,
+    Secret,
+    Sensitive,
+    Ssid,
+)
 from homediag.redact.redactor import REDACTED, Redactor
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.probe import ProbeResult
@@ -147,3 +155,39 @@ def test_public_pseudonyms_replace_whole_names_only() -> None:
     assert redactor.text("location Home; kitchen-sensor.local. and kitchen-sensor-2") == (
         f"location {home}; {sensor}.local. and kitchen-sensor-2"
     )
+
+
+def test_public_certificate_names_are_pseudonymized_whole() -> None:
+    """A certificate's subject and SAN, an address field holding a name: one pseudonym each, whole."""
+    from homediag.net.tls import CertificateInfo, TlsResult
+
+    cert = CertificateInfo(
+        subject="CN=google-nest-mini-3a7f.home.arpa,O=Lab\\, Inc.",
+        issuer="CN=google-nest-mini-3a7f.home.arpa",
+        san=["google-nest-mini-3a7f.home.arpa", "192.168.77.34", "203.0.113.11"],
+        not_before="2026-01-01T00:00:00Z",
+        not_after="2027-01-01T00:00:00Z",
+        self_signed=True,
+        days_left=30.0,
+    )
+    result = TlsResult(
+        host="expired.cloud.test", port=443, server_name="expired.cloud.test", status="untrusted"
+    )
+    r = Redactor("public")
+    # A Hostname seen elsewhere ("home" as a location) must not split the name.
+    r.value(Sensitive.HOSTNAME, "home")
+    out = r.model(cert)
+    tls = r.model(result)
+    (token,) = {out["san"][0]}
+    assert token.startswith("host-") and "." not in token
+    assert out["subject"] == f"CN={token},O=Lab\\, Inc."
+    assert out["issuer"] == f"CN={token}"  # the self-signed issuer is the same name
+    assert out["san"][1:] == ["192.168.77.34", "public-ip-1"]
+    assert tls["host"] == tls["server_name"] and tls["host"].startswith("host-")
+    # In free text, a known name inside a longer name takes the whole name with it.
+    text = r.text("ask kitchen.home.arpa and home and tv.home:8080, not homekit")
+    assert "kitchen" not in text and ".home" not in text and "tv." not in text
+    assert text.endswith(", not homekit") and " and host-1 and " in text
+    # At support, the names stay as they are.
+    kept = Redactor("support").model(cert)
+    assert kept["subject"] == cert.subject and kept["san"][0] == cert.san[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ from homediag.analyze.finding import Finding
 from homediag.bundle.models import Bundle, Observer
 from homediag.net.addr import address_scope
 from homediag.probes.lan import LanFacts
-from homediag.probes.mdns import MdnsFacts
+from homediag.probes.mdns import MdnsFacts, MdnsInstance
 
 #: Unresolved or listed names quoted in one finding, at most.
 _QUOTE = 10
@@ -231,9 +232,18 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
+# What zeroconf refuses in a name (ASCII controls, DEL): bundles written
+# before names were flagged "malformed" are judged the same way.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
+
+
+def _malformed(inst: MdnsInstance) -> bool:
+    return inst.malformed or (not inst.resolved and _CONTROL_RE.search(inst.name) is not None)
+
+
 def _unresolved(bundle: Bundle, facts: MdnsFacts) -> Iterator[Finding]:
     """Instances that never resolved, apart from those with names not worth asking for."""
-    malformed = [i for i in facts.instances if i.malformed]
+    malformed = [i for i in facts.instances if _malformed(i)]
     if malformed:
         names = [i.name for i in malformed[:_QUOTE]]
         more = f" and {len(malformed) - _QUOTE} more" if len(malformed) > _QUOTE else ""
@@ -242,7 +252,7 @@ def _unresolved(bundle: Bundle, facts: MdnsFacts) -> Iterator[Finding]:
             f"{_quoted(names)}{more}.",
             {"instances": names, "count": len(malformed)},
         )
-    unresolved = [i for i in facts.instances if not i.resolved and not i.malformed]
+    unresolved = [i for i in facts.instances if not i.resolved and not _malformed(i)]
     if unresolved:
         names = [i.name for i in unresolved[:_QUOTE]]
         more = f" and {len(unresolved) - _QUOTE} more" if len(unresolved) > _QUOTE else ""
