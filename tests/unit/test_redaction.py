@@ -188,6 +188,11 @@ def test_public_certificate_names_are_pseudonymized_whole() -> None:
     text = r.text("ask kitchen.home.arpa and home and tv.home:8080, not homekit")
     assert "kitchen" not in text and ".home" not in text and "tv." not in text
     assert text.endswith(", not homekit") and " and host-1 and " in text
+    # A label of any length in front hides nothing; names found in text do not
+    # grow what is hunted (a hostile device's text must not make redaction quadratic).
+    known = len(r._known)
+    text = r.text(" ".join(f"{'a' * 70}{i}.home.arpa" for i in range(50)))
+    assert "home" not in text and "a" * 70 not in text and len(r._known) == known
     # At support, the names stay as they are.
     kept = Redactor("support").model(cert)
     assert kept["subject"] == cert.subject and kept["san"][0] == cert.san[0]

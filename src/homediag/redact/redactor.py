@@ -64,7 +64,7 @@ _ASSIGNED_SECRET_RE = re.compile(
     re.IGNORECASE,
 )
 # One DNS label (underscores too: service labels such as "_http").
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_LABEL = r"[A-Za-z0-9_-]+"  # of any length: a 64-character label must not hide a name
 # What may follow a known name and is not part of it: a DNS-SD service type
 # ("._shelly._tcp") and the mDNS zone (".local"); both say nothing about who.
 _KEPT_SUFFIX_RE = re.compile(r"(?:\._[A-Za-z0-9-]+)*(?:\.local)?", re.IGNORECASE)
@@ -138,13 +138,13 @@ class Redactor:
             return self._hostname(value)
         return self.text(value)
 
-    def _pseudonym(self, kind: Sensitive, value: str, prefix: str) -> str:
+    def _pseudonym(self, kind: Sensitive, value: str, prefix: str, *, learn: bool = True) -> str:
         key = (kind, value)
         if key not in self._mapping:
             self._counters[prefix] += 1
             self.counts[kind.value] += 1
             self._mapping[key] = token = f"{prefix}-{self._counters[prefix]}"
-            if kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(value) >= 3:
+            if learn and kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(value) >= 3:
                 self._known[value.lower()] = token
                 self._known_stale = True
         return self._mapping[key]
@@ -240,10 +240,10 @@ class Redactor:
             self._mapping[key] = f"public-ip-{self._counters['public-ip']}"
         return self._mapping[key] + (sep + suffix if sep else "")
 
-    def _hostname(self, value: str) -> str:
+    def _hostname(self, value: str, *, learn: bool = True) -> str:
         # Keep the mDNS/DNS zone so that ".local" names still read as mDNS names.
         _, dot, zone = value.rstrip(".").partition(".")
-        token = self._pseudonym(Sensitive.HOSTNAME, value.rstrip(".").lower(), "host")
+        token = self._pseudonym(Sensitive.HOSTNAME, value.rstrip(".").lower(), "host", learn=learn)
         return token + (dot + zone if zone == "local" else "")
 
     def _distinguished_name(self, value: str) -> str:
@@ -336,7 +336,9 @@ class Redactor:
         if self.level != "public":
             # Below public, names are kept: what is known is an SSID, replaced alone.
             return before + token + after
-        return self._hostname(whole)
+        # Not learnt: it holds a known name, so it is found again wherever it
+        # stands, and names found in (hostile) text must not grow the pattern.
+        return self._hostname(whole, learn=False)
 
     def _assigned_secret(self, match: re.Match[str]) -> str:
         if match.group("bearer"):
