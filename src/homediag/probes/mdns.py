@@ -350,7 +350,8 @@ def _summary(facts: MdnsFacts) -> str:
     unresolved = len(facts.instances) - resolved - malformed
     hosts = sum(1 for d in facts.devices if d.addresses or d.host)
     kinds = sorted({d.kind for d in facts.devices if d.kind != "unknown"})
-    text = f"{resolved} of {len(facts.instances)} services resolved, on {hosts} devices"
+    plural = "" if hosts == 1 else "s"
+    text = f"{resolved} of {len(facts.instances)} services resolved, on {hosts} device{plural}"
     if unresolved:
         text += f"; {unresolved} never resolved"
     if malformed:
