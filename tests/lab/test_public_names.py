@@ -86,3 +86,22 @@ def test_public_bundle_holds_no_lab_name(
     assert not re.search(r"host-\d+\.(?!local\b)[A-Za-z]", document), re.findall(
         r"host-\d+\.(?!local\b)[A-Za-z][\w.-]*", document
     )[:10]
+
+
+def test_public_hostile_names_survive_in_no_spelling(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    """The hostile responder's names (escape codes, newlines, markup): gone at public, raw or escaped."""
+    lab = lab_factory("mdns-hostile")
+    (tmp_path / "public").mkdir()
+    (tmp_path / "support").mkdir()
+    public = _run(lab, tmp_path / "public", "public")
+    support = load_bundle(_run(lab, tmp_path / "support", "support"))
+    labels = {
+        i["instance"] for i in support.probes["mdns"].data["instances"] if len(i["instance"]) >= 6
+    }
+    assert any("\x1b" in n for n in labels) and any("<script>" in n for n in labels)
+    with zipfile.ZipFile(public) as zf:
+        text = "\n".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist())
+    found = [n for n in labels if n in text or repr(n)[1:-1] in text]
+    assert found == [], found[:10]

@@ -196,3 +196,15 @@ def test_public_certificate_names_are_pseudonymized_whole() -> None:
     # At support, the names stay as they are.
     kept = Redactor("support").model(cert)
     assert kept["subject"] == cert.subject and kept["san"][0] == cert.san[0]
+
+
+def test_public_names_with_control_characters_are_found_escaped_too() -> None:
+    """Evidence and error messages quote a hostile name escaped; that spelling must not survive."""
+    r = Redactor("public")
+    token = r.value(Sensitive.HOSTNAME, "\x1b[31mRED1\x1b[0m\x07._http._tcp.local.")
+    label = r.value(Sensitive.HOSTNAME, "\x1b[31mRED1\x1b[0m\x07")  # the instance field
+    evidence = r.text(
+        "104.0 ms _http._tcp.local. '\\x1b[31mRED1\\x1b[0m\\x07._http._tcp.local.' -> MALFORMED\n"
+        "BadTypeInNameException: illegal in '\\x1b[31mRED1\\x1b[0m\\x07'"
+    )
+    assert "RED1" not in evidence and f"'{token}.'" in evidence and f"'{label}'" in evidence

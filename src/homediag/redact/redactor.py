@@ -146,6 +146,11 @@ class Redactor:
             self._mapping[key] = token = f"{prefix}-{self._counters[prefix]}"
             if learn and kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(value) >= 3:
                 self._known[value.lower()] = token
+                # Text quotes a name with control characters escaped ("'\\x1bRED'",
+                # as repr() and zeroconf's errors do): that spelling is the name too.
+                shown = repr(value)[1:-1]
+                if shown != value:
+                    self._known[shown.lower()] = token
                 self._known_stale = True
         return self._mapping[key]
 
