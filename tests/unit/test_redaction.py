@@ -208,3 +208,42 @@ def test_public_names_with_control_characters_are_found_escaped_too() -> None:
         "BadTypeInNameException: illegal in '\\x1b[31mRED1\\x1b[0m\\x07'"
     )
     assert "RED1" not in evidence and f"'{token}.'" in evidence and f"'{label}'" in evidence
+
+
+class _Named(BaseModel):
+    host: Hostname
+    note: FreeText
+
+
+class _ManyNames(BaseModel):
+    items: list[_Named]
+
+
+def test_many_names_build_the_known_names_pattern_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few hundred names (a hostile mDNS device) must not rebuild the pattern per text: seconds."""
+    import re as re_module
+
+    compiled: list[str] = []
+    original = re_module.compile
+
+    def counting(pattern: str, flags: int = 0) -> re_module.Pattern[str]:
+        if isinstance(pattern, str) and "(?P<known>" in pattern:
+            compiled.append(pattern)
+        return original(pattern, flags)
+
+    facts = _ManyNames(
+        items=[
+            _Named(host=f"device-{i}.local.", note=f"seen device-{i + 1}.local" if i < 299 else "")
+            for i in range(300)
+        ]
+    )
+    monkeypatch.setattr(re_module, "compile", counting)
+    bundle = make_bundle(
+        {"mdns": ProbeResult(name="mdns", status="completed", facts=facts)}, level="public"
+    )
+    items = bundle.probes["mdns"].data["items"]
+    # Every name is replaced, in its field and in the text before it was learnt...
+    assert not any("device-" in item["host"] or "device-" in item["note"] for item in items)
+    assert items[0]["note"] == "seen " + items[1]["host"].removesuffix(".local")
+    # ...with the pattern built once the names are all known, not once per name.
+    assert len(compiled) <= 2, len(compiled)

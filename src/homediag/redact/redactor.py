@@ -15,12 +15,13 @@ public address is still recognisably public.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import types
 import typing
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -98,6 +99,21 @@ class Redactor:
         self._known_stale = False
         # The device-specific halves of the MACs seen (6 hex) -> their pseudonyms' halves.
         self._mac_tails: dict[str, str] = {}
+        self._learning = False
+
+    @contextlib.contextmanager
+    def learning(self) -> Iterator[None]:
+        """A pass whose output is thrown away: typed values and secrets are learnt, nothing else.
+
+        Every name learnt would otherwise rebuild the pattern of known names
+        before the next text: with a few hundred names (a hostile mDNS
+        device) that is seconds of compiling, for output nobody reads.
+        """
+        self._learning = True
+        try:
+            yield
+        finally:
+            self._learning = False
 
     def _count_secret(self, value: str) -> None:
         if value not in self._secrets_seen:
@@ -288,7 +304,9 @@ class Redactor:
             text = redact_urls(text, self._url_secret)
         text = _ASSIGNED_SECRET_RE.sub(self._assigned_secret, text)
         text = self._scrub_secrets(text)
-        if self.level == "none":
+        if self.level == "none" or self._learning:
+            # Learning, only secrets matter: one found late is then replaced in
+            # text seen early. Addresses and names are taken in the real pass.
             return text
         known = self._known_pattern()
         if known is not None:
