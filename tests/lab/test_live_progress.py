@@ -276,3 +276,25 @@ def test_ctrl_c_leaves_one_header_on_an_80_column_terminal(
     assert len(headers) == 1 and len(stopping) == 1, "\n".join(lines)
     assert stopping[0] < headers[0], "\n".join(lines)
     assert " of " not in lines[headers[0]], lines[headers[0]]  # the final header: time taken
+
+
+def test_a_probe_that_saw_a_failure_gets_no_green_tick(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    # The mqtt probe completes (it ran to its end) but the broker never
+    # answered. While the run goes on a completed probe's mark is neutral;
+    # once the findings are known it is the verdict: critical, not a tick.
+    lab = lab_factory("mqtt-silent")
+    returncode, chunks = _on_a_terminal(
+        lab, ["run", "-c", str(lab.config_path), "-o", str(tmp_path)]
+    )
+    assert returncode in (0, 1), chunks[-5:]
+    output = _ESCAPES.sub("", "".join(text for _, text in chunks))
+    assert re.search(r"• +host +completed", output), output[-3000:]  # done, verdict to come
+    assert not re.search(r"✓ +mqtt", output), output[-3000:]
+    screen = Terminal(80)
+    for _, text in chunks:
+        screen.feed(text)
+    rows = {line.split()[1]: line.split()[0] for line in screen.lines() if len(line.split()) > 2}
+    assert rows.get("mqtt") == "✗", screen.lines()
+    assert rows.get("host") == "✓" and rows.get("router") == "✓", screen.lines()
