@@ -298,3 +298,22 @@ def test_a_probe_that_saw_a_failure_gets_no_green_tick(
     rows = {line.split()[1]: line.split()[0] for line in screen.lines() if len(line.split()) > 2}
     assert rows.get("mqtt") == "✗", screen.lines()
     assert rows.get("host") == "✓" and rows.get("router") == "✓", screen.lines()
+
+
+def test_the_endpoints_probe_says_what_it_waits_on_now(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    # Not one label for the probe's whole run: how many pack runs of those
+    # planned are done, and which search, probe or pack @ address it waits on.
+    # Here cloud endpoints hang and trickle, so the wait on them is visible.
+    lab = lab_factory("cloud-broken")
+    returncode, screen = _screen_of_a_run(lab, tmp_path)
+    assert returncode in (0, 1), screen[-2000:]
+    plain = _ESCAPES.sub("", screen)
+    messages = re.findall(r"endpoints +running +\d+\.\ds +([^\r\n]*?) *(?:\r|\n|$)", plain)
+    shown = list(dict.fromkeys(messages))
+    assert len(shown) >= 3, shown
+    done = [(int(a), int(b)) for a, b in re.findall(r"(\d+) of (\d+) done", " ".join(shown))]
+    assert len(done) >= 2 and all(d <= planned for d, planned in done), shown
+    assert [d for d, _ in done] == sorted(d for d, _ in done), shown
+    assert any(re.search(r"waiting on .*\S+ @ \S+\.cloud\.test", m) for m in shown), shown
