@@ -219,7 +219,7 @@ def _table(
         title_justify="left",
         show_header=False,
         box=None,
-        width=max(40, progress.console.width - _ECHO_MARGIN),
+        width=max(1, progress.console.width - _ECHO_MARGIN),
         pad_edge=False,
     )
     table.add_column(width=2)

@@ -363,6 +363,7 @@ class MqttProbe(Probe):
                 outcome.reason == "Unsupported protocol version" or outcome.closed_without_connack
             ):
                 break
+        given = cfg.resolved_password() is not None
         facts.session = MqttSessionFacts(
             protocol=outcome.protocol,
             attempts=attempts,
@@ -374,8 +375,8 @@ class MqttProbe(Probe):
             timed_out=outcome.timed_out,
             error=outcome.error,
             username=cfg.username,
-            password_given=cfg.resolved_password() is not None,
-            password_env=_password_env(cfg),
+            password_given=given,
+            password_env=None if given else _password_env(cfg),
         )
         return outcome
 
@@ -597,7 +598,7 @@ def _evidence(transcript: list[str]) -> dict[str, str]:
 
 
 def _password_env(cfg: MqttConfig) -> str | None:
-    """Where the password was looked for when the file holds none (see ``MqttSessionFacts``)."""
+    """Where a password was looked for when the file holds none (see ``MqttSessionFacts``)."""
     if cfg.password is not None or not cfg.password_env:
         return None
     default = MqttConfig.model_fields["password_env"].default
