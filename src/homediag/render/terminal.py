@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from homediag.bundle.models import Bundle
-from homediag.bundle.status import incomplete_note, unfinished_checks
+from homediag.bundle.status import nothing_found_note, run_note
 from homediag.render.findings import MAX_SUBJECTS, FindingGroup, group_findings
 from homediag.render.text import MAX_ROWS, more_rows, one_line, rows, shown
 
@@ -61,8 +61,8 @@ def _ident(value: object, style: str = "") -> Text:
 
 
 def incomplete_view(bundle: Bundle) -> Text | None:
-    """The "run is incomplete" notice naming the checks that did not finish, or ``None``."""
-    note = incomplete_note(unfinished_checks(bundle))
+    """The notice naming the checks that did not finish or were not run, or ``None``."""
+    note = run_note(bundle)
     # Probe names come from the bundle: shown, never acting (control characters).
     return _t(note, "bold magenta") if note else None
 
@@ -107,16 +107,17 @@ def _findings_table(groups: list[FindingGroup], count: int) -> Table:
 def findings_view(bundle: Bundle) -> RenderableType:
     """The findings worst first, one row per problem (its subjects listed), and whether the run finished.
 
-    A run whose checks did not all finish never says "No problems found":
-    it says which checks did not finish.
+    A run whose checks did not all run and finish never says "No problems
+    found": it says which checks did not finish, or were not run.
     """
     notice = incomplete_view(bundle)
     if not bundle.findings:
         if notice is None:
-            return Text("No problems found.", style="bold green")
-        return Group(notice, Text("The checks that did finish found nothing wrong.", style="dim"))
+            return Text(nothing_found_note(bundle), style="bold green")
+        return Group(notice, Text(nothing_found_note(bundle), style="dim"))
     table = _findings_table(group_findings(bundle.findings), len(bundle.findings))
-    return table if notice is None else Group(notice, table)
+    # A blank line between the notice and the table's title.
+    return table if notice is None else Group(notice, Text(), table)
 
 
 def probes_table(bundle: Bundle) -> Table:
