@@ -9,6 +9,10 @@ from homediag.render.text import md_escape
 
 __all__ = ["render_markdown"]
 
+#: A probe's summary in the checks table, at most: enough for a whole list of
+#: device kinds (a cut one reads as if the list ended there); bounded for a hostile bundle.
+_SUMMARY_CHARS = 600
+
 _ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 
@@ -57,6 +61,6 @@ def render_markdown(bundle: Bundle) -> str:
     for name, record in bundle.probes.items():
         duration = f"{record.duration_s:.2f} s" if record.duration_s else "-"
         lines.append(
-            f"| {md_escape(name)} | {record.status} | {duration} | {md_escape(record.summary, 160)} |"
+            f"| {md_escape(name)} | {record.status} | {duration} | {md_escape(record.summary, _SUMMARY_CHARS)} |"
         )
     return "\n".join(lines) + "\n"
