@@ -19,6 +19,7 @@ __all__ = [
     "cmd_lab_list",
     "cmd_lab_scenarios",
     "cmd_lab_up",
+    "lab_hints",
     "scenario_lines",
 ]
 
@@ -81,15 +82,26 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     for host in lab.scenario.hosts:
         print(f"  {host.role:<14} {host.ip or host.ipv6 or '-':<15} namespace {lab.ns(host.role)}")
     print(f"  config     {lab.config_path}")
+    for line in lab_hints(lab.id, lab.config_path):
+        print(line)
+    return 0
+
+
+def lab_hints(lab_id: str, config_path: Path) -> list[str]:
+    """The ``run:`` and ``stop:`` lines of ``lab up``: commands that run as printed.
+
+    ``homediag`` may not be on ``PATH`` (a venv not activated, sudo's own
+    ``PATH``): :func:`~homediag.cli.hints.homediag_command` names this
+    program. The lab's hosts share this file system, so it runs there too.
+    """
     from homediag.cli.hints import homediag_command  # noqa: PLC0415
 
-    # Commands that run as printed: `homediag` may not be on PATH (a venv
-    # not activated, sudo's own PATH). The lab host shares this file system.
     me = homediag_command()
-    config = shlex.quote(str(lab.config_path))
-    print(f"run:   {me} lab exec {lab.id} installer -- {me} run -c {config}")
-    print(f"stop:  {me} lab down {lab.id}")
-    return 0
+    config = shlex.quote(str(config_path))
+    return [
+        f"run:   {me} lab exec {shlex.quote(lab_id)} installer -- {me} run -c {config}",
+        f"stop:  {me} lab down {shlex.quote(lab_id)}",
+    ]
 
 
 def cmd_lab_down(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ __all__ = [
     "check_interface",
     "cmd_run",
     "config_from_args",
+    "exit_code",
     "interface_names",
     "is_loopback",
 ]
@@ -253,8 +254,6 @@ def _finish(args: argparse.Namespace, runner: Runner) -> int:
     bundle = runner.bundle
     if bundle is None:  # events() always ends with RunFinished, which sets it
         raise RuntimeError("the run ended without a bundle")
-    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - see _AFTER_THE_RUN
-    from homediag.bundle.status import unfinished_checks  # noqa: PLC0415
     from homediag.bundle.writer import write_bundle  # noqa: PLC0415
     from homediag.cli.hints import give_back  # noqa: PLC0415
 
@@ -278,13 +277,24 @@ def _finish(args: argparse.Namespace, runner: Runner) -> int:
             print(f"bundle: {path}", file=sys.stderr)
     else:
         _print_result(bundle, path)
-    if runner.cancelled:
+    return exit_code(bundle, args.fail_on, cancelled=runner.cancelled)
+
+
+def exit_code(bundle: Any, fail_on: str | None, *, cancelled: bool = False) -> int:
+    """``run``'s exit code: 130 when interrupted, 1 when ``--fail-on`` is met, else 0.
+
+    ``--fail-on`` is met by a finding of that severity or worse, and by a
+    check that did not finish: what it did not see may be exactly what the
+    gate guards against, so an incomplete run never passes it.
+    """
+    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - see _AFTER_THE_RUN
+    from homediag.bundle.status import unfinished_checks  # noqa: PLC0415
+
+    if cancelled:
         return EXIT_INTERRUPTED
-    if args.fail_on and (
-        # A check that did not finish may hide exactly what --fail-on guards
-        # against: a CI gate must not pass on what was not seen.
+    if fail_on and (
         unfinished_checks(bundle)
-        or any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[args.fail_on] for f in bundle.findings)
+        or any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[fail_on] for f in bundle.findings)
     ):
         return EXIT_FINDINGS
     return EXIT_OK
