@@ -361,16 +361,16 @@ def test_scenarios_fold_at_word_boundaries() -> None:
 # 2/3. Ctrl-C: stop, then warn, then abandon (real signals: tests/lab/test_interrupt_twice.py).
 
 
-def test_ctrl_c_stops_then_warns_then_abandons(capsys: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_stops_then_warns_then_abandons(capfd: pytest.CaptureFixture[str]) -> None:
     stopped: list[bool] = []
     presses = Interrupts(lambda: stopped.append(True))
     presses.press()
     assert stopped == [True]
     assert (
-        "checks that finished are kept; the others are marked cancelled" in capsys.readouterr().err
+        "checks that finished are kept; the others are marked cancelled" in capfd.readouterr().err
     )
     presses.press()
     assert stopped == [True]
-    assert "still writing the bundle; press Ctrl-C again to abandon it" in capsys.readouterr().err
+    assert "still writing the bundle; press Ctrl-C again to abandon it" in capfd.readouterr().err
     with pytest.raises(KeyboardInterrupt):
         presses.press()
