@@ -112,6 +112,10 @@ def test_run_refuses_before_the_probes_and_keeps_the_file(tmp_path: Path) -> Non
     assert (tmp_path / "afile.txt").read_text() == "hello\n"
     assert (tmp_path / "homediag.toml.bak").read_text() == "[run]\ntimeout = 15\n"
     assert not (tmp_path / "new.zip").exists()
+    # The mapping in place of the bundle it undoes the redaction of: refused too.
+    proc = _run("-o", "same.zip", "--keep-mapping", "./same.zip", cwd=tmp_path)
+    assert proc.returncode == 2 and "is the file -o names" in proc.stderr
+    assert not (tmp_path / "same.zip").exists()
 
 
 def test_report_replaces_only_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

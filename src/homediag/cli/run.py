@@ -145,13 +145,23 @@ def _check_before_the_run(args: argparse.Namespace, config: Config) -> None:
 
     if config.run.interface:
         check_interface(config.run.interface)
+    bundle_at: tuple[Path, str | None] | None = None
     if not args.no_bundle:
-        check_output(args.output, option="-o")
+        bundle_at = check_output(args.output, option="-o")
     mapping = getattr(args, "keep_mapping", None)
     if mapping:
-        _, name = check_output(mapping, option="--keep-mapping", parents=True, kind="mapping")
+        directory, name = check_output(
+            mapping, option="--keep-mapping", parents=True, kind="mapping"
+        )
         if name is None:
             raise ConfigError(f"--keep-mapping {mapping}: give a file name, not a directory")
+        if bundle_at and bundle_at[1] and _same_place(bundle_at, (directory, name)):
+            # The mapping would replace the bundle whose redaction it undoes.
+            raise ConfigError(f"--keep-mapping {mapping}: is the file -o names; give another")
+
+
+def _same_place(a: tuple[Path, str | None], b: tuple[Path, str | None]) -> bool:
+    return os.path.abspath(a[0] / (a[1] or "")) == os.path.abspath(b[0] / (b[1] or ""))
 
 
 def _endpoint_flag(item: str) -> EndpointConfig:
@@ -178,7 +188,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         # A broken pack is a configuration error: say so now, not after the probes ran.
         load_packs(config.run.packs)
-    return asyncio.run(_run(args, config))
+    interrupts = Interrupts()
+    with _counting_signals(interrupts):
+        return asyncio.run(_run(args, config, interrupts))
 
 
 class Interrupts:
@@ -187,26 +199,40 @@ class Interrupts:
     The first press stops the run: the checks that finished are kept, the
     others are marked cancelled, and the bundle is still written. A second
     press (an impatient user, 50 ms later) must not lose that bundle: it only
-    says so. The third abandons it (``KeyboardInterrupt``).
+    says so. The third abandons it (``KeyboardInterrupt``). Once the bundle
+    is written (``done``), a press ends the process at once: it may only be
+    waiting for a thread of a cancelled check to give up.
+
+    :meth:`press` runs as a plain signal handler, between two bytecodes of
+    whatever the main thread does: ``stop`` must only schedule (the loop's
+    ``call_soon_threadsafe``), and the notes go straight to file descriptor 2.
     """
 
     STOPPING = "homediag: stopping: checks that finished are kept; the others are marked cancelled"
     STILL_WRITING = "homediag: still writing the bundle; press Ctrl-C again to abandon it"
 
-    def __init__(self, stop: Callable[[], None]) -> None:
-        self._stop = stop
+    def __init__(self, stop: Callable[[], object] = lambda: None) -> None:
+        self.stop = stop
         self.presses = 0
+        self.done = False
 
-    def press(self) -> None:
+    def press(self, *_: object) -> None:
         """One Ctrl-C: stop, then warn, then abandon."""
         self.presses += 1
-        if self.presses == 1:
-            print(f"\n{self.STOPPING}", file=sys.stderr)
-            self._stop()
-        elif self.presses == 2:
-            print(self.STILL_WRITING, file=sys.stderr)
-        else:
+        if self.done or self.presses > 2:
             raise KeyboardInterrupt
+        if self.presses == 1:
+            _say(f"\n{self.STOPPING}")
+            self.stop()
+        else:
+            _say(self.STILL_WRITING)
+
+
+def _say(line: str) -> None:
+    # Not print(): the handler may run while the main thread is inside a
+    # write to sys.stderr, and a buffered writer refuses to be re-entered.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.write(sys.stderr.fileno(), (line + "\n").encode("utf-8", "replace"))
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -214,12 +240,15 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @contextlib.contextmanager
 def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
-    # Once the loop's work is done the bundle is written by plain synchronous
-    # code: the loop's handlers would only run after it. A Python handler runs
-    # between any two bytecodes, so the third press can abandon the write.
+    # Plain handlers, not the loop's: the loop runs its handlers only when it
+    # next waits, and the bundle is built and written by synchronous code,
+    # after which a queued press was lost or, once the loop's handler was
+    # gone, Python's default one ended the run without the bundle. Around
+    # all of asyncio.run(), also its shutdown (it waits for the threads of
+    # cancelled checks); asyncio.run() then leaves SIGINT to us.
     previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     for sig in _SIGNALS:
-        signal.signal(sig, lambda *_: interrupts.press())
+        signal.signal(sig, interrupts.press)
     try:
         yield
     finally:
@@ -227,27 +256,19 @@ def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def _run(args: argparse.Namespace, config: Config) -> int:
+async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts) -> int:
     runner = Runner(config, prepare=_prepare_output)
     loop = asyncio.get_running_loop()
-    interrupts = Interrupts(runner.cancel)
-
-    installed: list[signal.Signals] = []
-    for sig in _SIGNALS:
-        try:
-            loop.add_signal_handler(sig, interrupts.press)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(interrupts.press))
+    interrupts.stop = lambda: loop.call_soon_threadsafe(runner.cancel)
+    if interrupts.presses:  # pressed while the run was being set up
+        runner.cancel()
+    with make_progress(not args.no_progress) as progress:
+        async for event in runner.events():
+            progress.update(event)
     try:
-        with make_progress(not args.no_progress) as progress:
-            async for event in runner.events():
-                progress.update(event)
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-    with _counting_signals(interrupts):
         return _finish(args, runner)
+    finally:
+        interrupts.done = True
 
 
 def _finish(args: argparse.Namespace, runner: Runner) -> int:
