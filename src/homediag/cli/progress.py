@@ -80,7 +80,7 @@ class LineProgress(Progress):
                 file=self.stream,
             )
         elif isinstance(event, ProbeFinished):
-            summary = one_line(event.summary, 160)
+            summary = one_line(event.summary, 600)  # a log line: whole summaries (device kinds…)
             print(
                 f"[{elapsed:6.2f}s] {event.probe}: {event.status} ({event.duration_s:.2f} s) {summary}",
                 file=self.stream,
