@@ -313,13 +313,15 @@ def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
     overrides: Mapping[str, Any] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> Config:
     """Load a :class:`Config` from a TOML file, then apply dotted ``overrides``.
 
     ``overrides`` maps dotted keys to values, as the command line gives them:
     ``{"run.timeout": 5, "mqtt.host": "10.0.0.5"}``. Any problem is raised as a
     :class:`~homediag.errors.ConfigError` with a one-line message naming the
-    file and the key.
+    file and the key, or, for an override that ``flags`` names (dotted key →
+    ``--timeout``), the flag and its value: the file is not to blame then.
     """
     label = str(path) if path is not None else "configuration"
     data: dict[str, Any] = {}
@@ -339,7 +341,39 @@ def load_config(
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{label}: {_first_error(exc)}") from exc
+        flagged = _flag_error(exc, overrides or {}, flags or {})
+        raise ConfigError(flagged or f"{label}: {_first_error(exc)}") from exc
+
+
+def _flag_error(
+    exc: ValidationError, overrides: Mapping[str, Any], flags: Mapping[str, str]
+) -> str:
+    # "--timeout 0: must be greater than 0", when the first error is a flag's.
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    for dotted, flag in flags.items():
+        if dotted in overrides and (where == dotted or where.startswith(f"{dotted}.")):
+            from homediag.net.urls import safe_display  # noqa: PLC0415 - only on this error
+
+            value = overrides[dotted]
+            if isinstance(value, float):
+                text = f"{value:g}"  # --timeout 0, as typed, not 0.0
+            elif isinstance(value, list | tuple):
+                text = ",".join(map(str, value))
+            else:
+                text = str(value)
+            shown = safe_display(text)
+            # The flag and its value lead the line already: not twice.
+            return f"{flag} {shown}: {_plain(first['msg']).removesuffix(f': {shown}')}"
+    return ""
+
+
+def _plain(message: str) -> str:
+    """Pydantic's wording in plain words: ``must be at most 65535``, not ``Input should be …``."""
+    message = message.removeprefix("Value error, ")
+    message = message.replace("Input should be ", "must be ")
+    message = message.replace("less than or equal to", "at most")
+    return message.replace("greater than or equal to", "at least")
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -358,7 +392,7 @@ def _first_error(exc: ValidationError) -> str:
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    message = first["msg"]
+    message = _plain(first["msg"])
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     return f"{where}: {message}{more}"

@@ -281,3 +281,47 @@ def test_broker_found_by_port_when_not_advertised(
         "lan",
     )
     assert facts.session is not None and facts.session.connected
+
+
+@pytest.mark.parametrize("password_env", [None, "NO_SUCH_ENV_VAR_X"])
+def test_a_missing_password_is_not_reported_as_a_wrong_one(
+    password_env: str | None, lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    # A username and no password (the default variable empty, or a configured
+    # variable that is not set): the broker refuses, and the finding says that
+    # no password was sent, not that it was refused.
+    lab = lab_factory("mqtt-auth")
+    config = lab.config_path
+    if password_env is not None:
+        config = tmp_path / "custom-env.toml"
+        text = lab.config_path.read_text()
+        assert 'username = "installer"\n' in text
+        config.write_text(
+            text.replace(
+                'username = "installer"\n',
+                f'username = "installer"\npassword_env = "{password_env}"\n',
+            )
+        )
+    proc = lab.run_homediag(
+        ["run", "-c", str(config), "-o", str(tmp_path), "--no-progress", "--probe", "mqtt"],
+        env={"HOMEDIAG_MQTT_PASSWORD": "" if password_env is None else MQTT_PASSWORD},
+    )
+    assert proc.returncode == 0, proc.stderr
+    (path,) = tmp_path.glob("*.zip")
+    from homediag.bundle.reader import load_bundle
+
+    bundle = load_bundle(path)
+    assert mqtt_ids(bundle) == {"mqtt.password_missing"}
+    (finding,) = (f for f in bundle.findings if f.probe == "mqtt")
+    said = " ".join(proc.stdout.split())
+    if password_env is None:
+        assert finding.evidence["password_env"] == "HOMEDIAG_MQTT_PASSWORD"
+        assert "$HOMEDIAG_MQTT_PASSWORD is not set or empty" in finding.detail
+    else:
+        # The custom name is not written (it could be a password typed in the wrong field).
+        assert finding.evidence["password_env"] == "custom"
+        assert scan(path, password_env) == []
+        assert "the variable `[mqtt] password_env` names is not set" in finding.detail
+    assert "without a password" in said and "Check the password" not in said
+    facts = mqtt_facts(bundle)
+    assert facts.session is not None and not facts.session.password_given

@@ -76,12 +76,12 @@ def test_overrides_apply_on_top_of_the_file(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[mqtt]\npasword_env = 'X'\n", "mqtt.pasword_env: unknown key"),
-        ("[run]\ntimeout = -1\n", "run.timeout: Input should be greater than 0"),
-        ("[mqtt]\nport = 'abc'\n", "mqtt.port: Input should be a valid integer"),
+        ("[run]\ntimeout = -1\n", "run.timeout: must be greater than 0"),
+        ("[mqtt]\nport = 'abc'\n", "mqtt.port: must be a valid integer"),
         ("[run\n", "invalid TOML"),
         (
             "[router]\ninterval = 0.001\n",
-            "router.interval: Input should be greater than or equal to 0.01",
+            "router.interval: must be at least 0.01",
         ),
     ],
 )

@@ -83,14 +83,14 @@ def test_the_hint_of_this_process_runs_as_typed(tmp_path: Path) -> None:
 def test_demo_hands_the_bundle_back_to_the_sudo_user(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from homediag.cli.lab import _give_back
+    from homediag.cli.hints import give_back
 
     bundle = tmp_path / "homediag-x-support.zip"
     bundle.write_bytes(b"zip")
     bundle.chmod(0o600)  # as write_atomically leaves it: the owner only
     monkeypatch.setenv("SUDO_UID", "65534")
     monkeypatch.setenv("SUDO_GID", "65534")
-    _give_back(bundle)
+    assert give_back(bundle)
     assert (bundle.stat().st_uid, bundle.stat().st_gid) == (65534, 65534)
 
 

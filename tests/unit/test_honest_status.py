@@ -24,17 +24,30 @@ from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import findings_view
 from homediag.runtime.probe import ProbeResult
+from homediag.runtime.registry import BUILTIN_PROBES
 from tests.conftest import make_bundle, router_result
 
 
+def every_check(results: dict[str, ProbeResult]) -> dict[str, ProbeResult]:
+    """``results`` plus every other built-in check, run and found not applicable.
+
+    A bundle of the router probe alone is a partial run (the others were not
+    asked for), which is not healthy either: these bundles ran everything.
+    """
+    rest = {n: ProbeResult(name=n, status="not_applicable") for n in BUILTIN_PROBES}
+    return {**rest, **results}
+
+
 def _healthy() -> Bundle:
-    return make_bundle({"router": router_result()})
+    return make_bundle(every_check({"router": router_result()}))
 
 
 def _cancelled() -> Bundle:
     """Ctrl-C while mqtt ran: no finding says so (the rules only cover timeout and error)."""
     return make_bundle(
-        {"router": router_result(), "mqtt": ProbeResult(name="mqtt", status="cancelled")}
+        every_check(
+            {"router": router_result(), "mqtt": ProbeResult(name="mqtt", status="cancelled")}
+        )
     )
 
 
@@ -125,7 +138,7 @@ def test_triage_ranks_incomplete_apart_from_healthy(
     # File names sort the healthy bundle first: only the rank can put it last.
     write_bundle(_healthy(), tmp_path / "a-healthy.zip")
     write_bundle(_cancelled(), tmp_path / "b-cancelled.zip")
-    lossy = make_bundle({"router": router_result(received=14, loss_pct=30.0)})
+    lossy = make_bundle(every_check({"router": router_result(received=14, loss_pct=30.0)}))
     assert lossy.worst_severity() in ("warning", "critical")
     write_bundle(lossy, tmp_path / "c-lossy.zip")
     (tmp_path / "d-broken.zip").write_bytes(b"not a zip")

@@ -178,7 +178,11 @@ def test_not_found_is_info() -> None:
         (
             {
                 "session": session(
-                    connected=False, reason="Not authorized", reason_code=135, username="installer"
+                    connected=False,
+                    reason="Not authorized",
+                    reason_code=135,
+                    username="installer",
+                    password_given=True,
                 )
             },
             "mqtt.not_authorized",
@@ -187,9 +191,34 @@ def test_not_found_is_info() -> None:
             {
                 "session": session(
                     connected=False,
+                    reason="Not authorized",
+                    reason_code=135,
+                    username="installer",
+                    password_env="HOMEDIAG_MQTT_PASSWORD",
+                )
+            },
+            "mqtt.password_missing",
+        ),
+        (
+            {
+                "session": session(
+                    connected=False,
                     reason="Bad user name or password",
                     reason_code=134,
                     username="installer",
+                    password_env="custom",
+                )
+            },
+            "mqtt.password_missing",
+        ),
+        (
+            {
+                "session": session(
+                    connected=False,
+                    reason="Bad user name or password",
+                    reason_code=134,
+                    username="installer",
+                    password_given=True,
                 )
             },
             "mqtt.bad_credentials",

@@ -18,7 +18,7 @@ from homediag.redact.kinds import (
     Sensitive,
     Ssid,
 )
-from homediag.redact.redactor import REDACTED, Redactor
+from homediag.redact.redactor import REDACTED, Level, Redactor
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.probe import ProbeResult
 from tests.conftest import make_bundle
@@ -247,3 +247,31 @@ def test_many_names_build_the_known_names_pattern_once(monkeypatch: pytest.Monke
     assert items[0]["note"] == "seen " + items[1]["host"].removesuffix(".local")
     # ...with the pattern built once the names are all known, not once per name.
     assert len(compiled) <= 2, len(compiled)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+        ("curl -H 'X-Api-Key: 7f3a9b2c1d'", "7f3a9b2c1d"),
+        ('{"password": "correct horse battery"}', "correct horse battery"),
+        ("{'pass':'s3cr3tpw'}", "s3cr3tpw"),
+        ("client_secret=Zq81xYw0", "Zq81xYw0"),
+        ("refresh_token: rT-00ab99", "rT-00ab99"),
+    ],
+)
+@pytest.mark.parametrize("level", ["support", "public", "none"])
+def test_secrets_in_headers_and_json_are_removed_at_every_level(
+    text: str, secret: str, level: Level
+) -> None:
+    # Device API dumps and tool outputs quote keys, and HTTP Basic carries user:password.
+    redactor = Redactor(level)
+    assert secret not in redactor.text(text)
+    assert secret in redactor.secrets
+
+
+@pytest.mark.parametrize(
+    "text", ["requires_api_password: true", "password_hint=foo", "bypass=1234567", "passed: 12"]
+)
+def test_flag_names_and_neighbours_of_secret_words_are_kept(text: str) -> None:
+    assert Redactor("support").text(text) == text

@@ -257,7 +257,7 @@ def test_a_bad_ha_url_flag_is_a_config_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("HOMEDIAG_CONFIG", raising=False)
     with pytest.raises(ConfigError) as info:
         config_from_args(_args(ha_url="http://u:SecQX4@h.example:0"))
-    assert "home_assistant.url" in str(info.value)
+    assert "--ha-url" in str(info.value)  # the flag, not the file, is to blame
     assert "SecQX4" not in str(info.value)
 
 

@@ -118,6 +118,7 @@ EVIDENCE: dict[str, str] = {
     "status": "the outcome: connection status or HTTP status",
     "reason": "the broker's reason string",
     "username": "the user name used (never the password)",
+    "password_env": "the environment variable the password was looked for in (a custom name reads 'custom')",
     "attempts": "connection attempts and their protocol versions",
     "messages_dropped": "messages the broker reports as dropped ($SYS)",
     "qos": "the MQTT quality-of-service level measured",

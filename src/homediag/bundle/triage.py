@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from homediag.bundle.reader import load_bundle
-from homediag.bundle.status import unfinished_checks
+from homediag.bundle.status import not_run_checks, unfinished_checks
 from homediag.errors import BundleError
 
 __all__ = ["LEVEL", "TriageRow", "triage"]
@@ -19,8 +19,10 @@ MAX_BUNDLES = 1000
 #: How urgent a bundle is, by its worst finding, and "incomplete" (a check did
 #: not finish) between warning and info: what the missing check would have
 #: found is unknown, so such a bundle never sorts with the healthy ones, but a
-#: known warning or critical problem is more urgent. Unusable bundles come last.
-LEVEL = {"critical": 4, "warning": 3, "incomplete": 2, "info": 1, None: 0}
+#: known warning or critical problem is more urgent. "partial" (checks that
+#: were not asked for, ``--probe host``) ranks with them: what those checks
+#: would have found is just as unknown. Unusable bundles come last.
+LEVEL = {"critical": 4, "warning": 3, "incomplete": 2, "partial": 2, "info": 1, None: 0}
 
 
 class TriageRow(BaseModel):
@@ -37,6 +39,10 @@ class TriageRow(BaseModel):
     unfinished: dict[str, str] = Field(
         default_factory=dict, description="Probes that did not finish: name → status."
     )
+    not_run: list[str] = Field(
+        default_factory=list, description="Built-in checks the run was not asked for."
+    )
+    ran: int = Field(0, description="Checks the bundle lists (run, whatever their outcome).")
     error: str | None = None
 
     @property
@@ -46,10 +52,12 @@ class TriageRow(BaseModel):
 
     @property
     def level(self) -> str | None:
-        """``critical``/``warning`` (worst finding), else ``incomplete``, else ``info`` or ``None``."""
+        """``critical``/``warning`` (worst finding), else ``incomplete``, ``partial``, ``info`` or ``None``."""
         if self.worst in ("critical", "warning"):
             return self.worst
-        return "incomplete" if self.unfinished else self.worst
+        if self.unfinished:
+            return "incomplete"
+        return "partial" if self.not_run else self.worst
 
     @property
     def rank(self) -> tuple[int, int, int, int, int, float]:
@@ -60,7 +68,7 @@ class TriageRow(BaseModel):
             -LEVEL.get(self.level, 0),
             -self.critical,
             -self.warning,
-            0 if self.unfinished else 1,
+            0 if self.unfinished or self.not_run else 1,
             -stamp,
         )
 
@@ -93,6 +101,8 @@ def triage(directory: Path) -> list[TriageRow]:
                 top_finding=findings[0].id if findings else None,
                 top_title=findings[0].title if findings else None,
                 unfinished=unfinished_checks(bundle),
+                not_run=not_run_checks(bundle),
+                ran=len(bundle.probes),
                 **counts,
             )
         )

@@ -15,15 +15,18 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Literal
 
 from homediag.bundle.models import Bundle, FileEntry, Manifest
 from homediag.errors import ConfigError, RedactionError
 from homediag.redact.secrets import SecretRegistry
 
 __all__ = [
+    "OutputKind",
     "bundle_filename",
     "bundle_files",
     "check_output",
+    "check_overwrite",
     "check_secrets",
     "write_atomically",
     "write_bundle",
@@ -32,6 +35,19 @@ __all__ = [
 
 # Fixed member timestamps: the zip's bytes depend only on its content.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+#: What an output file is: an existing file is replaced only when it is one of
+#: these that homediag wrote before (see :func:`check_output`).
+OutputKind = Literal["bundle", "mapping", "report"]
+_WHAT = {
+    "bundle": "a homediag bundle",
+    "mapping": "a homediag mapping",
+    "report": "a homediag report",
+}
+#: Bytes of an existing file read to tell whether homediag wrote it.
+_SNIFF_BYTES = 4096
+#: A mapping file larger than this is not read to tell (it would be an odd one).
+_MAPPING_SNIFF_LIMIT = 64 * 1024 * 1024
 
 
 def bundle_filename(bundle: Bundle) -> str:
@@ -47,7 +63,11 @@ def _names_a_directory(raw: str) -> bool:
 
 
 def check_output(
-    path: str | os.PathLike[str] | None, *, option: str = "", parents: bool = False
+    path: str | os.PathLike[str] | None,
+    *,
+    option: str = "",
+    parents: bool = False,
+    kind: OutputKind = "bundle",
 ) -> tuple[Path, str | None]:
     """Where a bundle for ``path`` would go, checked before anything is measured.
 
@@ -62,16 +82,21 @@ def check_output(
     (read-only, ``/proc``, ``/sys``). Creates nothing. With ``parents``, a
     file's missing directories are fine where the nearest existing one takes
     new files (:func:`write_atomically` creates them; ``--keep-mapping``).
+    An existing file is replaced only when it is what ``kind`` says and
+    homediag wrote it (an earlier bundle, mapping or report): anything else,
+    a user's notes or configuration, is refused, never overwritten.
     """
     raw = os.fspath(path) if path is not None else ""
     shown = (f"{option} {raw}" if option else raw) if raw else "the current directory"
     try:
-        return _check_place(raw, shown, parents=parents)
+        return _check_place(raw, shown, parents=parents, kind=kind)
     except OSError as exc:  # a name too long, a directory that cannot be searched…
         raise ConfigError(f"{shown}: {(exc.strerror or type(exc).__name__).lower()}") from None
 
 
-def _check_place(raw: str, shown: str, *, parents: bool) -> tuple[Path, str | None]:
+def _check_place(
+    raw: str, shown: str, *, parents: bool, kind: OutputKind
+) -> tuple[Path, str | None]:
     target = Path(raw) if raw else Path.cwd()
     if raw and not _names_a_directory(raw) and not target.is_dir():
         if target.exists() and not target.is_file():
@@ -80,6 +105,7 @@ def _check_place(raw: str, shown: str, *, parents: bool) -> tuple[Path, str | No
         if parents:
             directory = next((p for p in target.parents if p.exists()), directory)
         _check_directory(directory, shown)
+        check_overwrite(target, shown, kind)
         return target.parent, target.name
     if target.is_dir():
         _check_directory(target, shown)
@@ -88,6 +114,37 @@ def _check_place(raw: str, shown: str, *, parents: bool) -> tuple[Path, str | No
     else:  # a new directory: write_bundle() creates it inside an existing parent
         _check_directory(target.parent, shown)
     return target, None
+
+
+def check_overwrite(target: Path, shown: str, kind: OutputKind) -> None:
+    """Raise a one-line ``ConfigError`` when ``target`` exists and is not an earlier ``kind`` of ours."""
+    if not target.is_file() or _written_by_us(target, kind):
+        return
+    raise ConfigError(
+        f"{shown}: exists and is not {_WHAT[kind]}; not overwriting it "
+        "(choose another name, or remove the file first)"
+    )
+
+
+def _written_by_us(target: Path, kind: OutputKind) -> bool:
+    try:
+        if kind == "bundle":
+            # Our zips hold these two members; a zip of anything else does not.
+            with zipfile.ZipFile(target) as zf:
+                return {"bundle.json", "manifest.json"} <= set(zf.namelist())
+        if kind == "mapping":
+            if target.stat().st_size > _MAPPING_SNIFF_LIMIT:
+                return False
+            document = json.loads(target.read_bytes())
+            return isinstance(document, dict) and {"bundle", "mapping", "note"} <= document.keys()
+        with target.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES).decode("utf-8", "replace")
+    except (OSError, ValueError, zipfile.BadZipFile, RuntimeError):
+        return False  # unreadable or not what we write: not ours to replace
+    # What render_html() and render_markdown() begin with.
+    return head.startswith("## homediag ") or (
+        head.startswith("<!DOCTYPE html>") and "<title>homediag report " in head
+    )
 
 
 def _check_directory(directory: Path, shown: str) -> None:
@@ -221,16 +278,22 @@ def write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def write_mapping(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
+def write_mapping(
+    bundle: Bundle, path: str | os.PathLike[str], *, bundle_path: Path | None = None
+) -> Path:
     """Write the bundle's pseudonym mapping (original → pseudonym, by kind) for the installer.
 
     The file is readable by its owner only. It is never part of a bundle:
-    with it, whoever holds the bundle could undo the redaction.
+    with it, whoever holds the bundle could undo the redaction. It names
+    ``bundle_path``'s file (the bundle actually written), else the
+    contract's file name. An existing file that is not an earlier mapping is
+    refused (:func:`check_overwrite`).
     """
     target = Path(path)
+    check_overwrite(target, os.fspath(path), "mapping")
     document = {
         "created_at": bundle.created_at.isoformat(),
-        "bundle": bundle_filename(bundle),
+        "bundle": bundle_path.name if bundle_path is not None else bundle_filename(bundle),
         "redaction": bundle.redaction.level,
         "note": "Pseudonyms of this bundle and what they stand for. Keep it; never attach it to a ticket.",
         "mapping": bundle.pseudonym_mapping,

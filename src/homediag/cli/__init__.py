@@ -120,7 +120,8 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--fail-on",
         choices=["warning", "critical"],
-        help="exit 1 when a finding of this severity or worse is present",
+        help="exit 1 when a finding of this severity or worse is present, "
+        "or when a check did not finish (timed out, failed)",
     )
     p.set_defaults(handler=_lazy("homediag.cli.run", "cmd_run"))
 

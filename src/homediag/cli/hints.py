@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["homediag_command", "shorter_path"]
+__all__ = ["give_back", "homediag_command", "shorter_path"]
 
 _SCRIPT = "homediag.exe" if sys.platform == "win32" else "homediag"
 
@@ -73,3 +73,21 @@ def homediag_command(
     if executable:
         return f"{shlex.quote(shorter_path(executable, cwd))} -m homediag"
     return "python3 -m homediag"
+
+
+def give_back(path: str | os.PathLike[str]) -> bool:
+    """Under sudo, make ``path`` the invoking user's; whether it was handed over.
+
+    A bundle or mapping written by root is readable by its owner only: without
+    this the installer's own ``homediag show`` of it fails with "permission
+    denied". Only when the effective user is root and ``SUDO_UID`` and
+    ``SUDO_GID`` name the user sudo was run by; a failure leaves the file root's.
+    """
+    uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
+    if os.name != "posix" or os.geteuid() != 0 or not uid.isdecimal() or not gid.isdecimal():
+        return False
+    try:
+        os.chown(path, int(uid), int(gid))
+    except OSError:
+        return False
+    return True

@@ -77,15 +77,24 @@ def cmd_packs(args: argparse.Namespace) -> int:
     from homediag.render.terminal import StdoutConsole  # noqa: PLC0415
 
     table = Table(title=f"Integration packs ({len(rows)})", title_justify="left")
-    for column in ("pack", "integration", "found by", "identified by", "from"):
+    # The id whole on its line (it is what a user types); the rest folds.
+    table.add_column("pack", no_wrap=True)
+    for column in ("integration", "found by", "identified by", "from"):
         table.add_column(column)
     for row in rows:
+        # Folded, never cut with "…": ids, service types and paths are
+        # copied from here (homediag-assista… names nothing).
         table.add_row(
-            Text(str(row["id"])),
-            Text(str(row["name"])),
-            Text(str(row["finds_by"])),
-            Text(", ".join(row["requests"])),
-            Text(str(row["origin"])),
+            *(
+                Text(value, overflow="fold")
+                for value in (
+                    str(row["id"]),
+                    str(row["name"]),
+                    str(row["finds_by"]),
+                    ", ".join(row["requests"]),
+                    str(row["origin"]),
+                )
+            )
         )
     StdoutConsole().print(table)
     return 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shlex
+import shutil
 import subprocess
-import sys
+import textwrap
 from pathlib import Path
 
 from homediag.errors import LabError
@@ -19,6 +19,8 @@ __all__ = [
     "cmd_lab_list",
     "cmd_lab_scenarios",
     "cmd_lab_up",
+    "lab_hints",
+    "scenario_lines",
 ]
 
 
@@ -62,25 +64,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nhomediag demo: virtual home torn down.", flush=True)
     bundles = sorted(output.glob("homediag-*.zip"), key=lambda p: p.stat().st_mtime)
     if bundles:
-        from homediag.cli.hints import homediag_command, shorter_path  # noqa: PLC0415
+        from homediag.cli.hints import give_back  # noqa: PLC0415
 
-        _give_back(bundles[-1])
-        show = f"{homediag_command()} show {shlex.quote(shorter_path(bundles[-1]))}"
-        print(f"homediag demo: read the bundle again with: {show}")
+        # `homediag run` handed it back already and printed how to read it
+        # (printing that again here said "Read it back" twice).
+        give_back(bundles[-1])
     return proc.returncode
-
-
-def _give_back(bundle: Path) -> None:
-    """Under sudo (scripts/demo), make the bundle the invoking user's, so the hint works for them.
-
-    It was written by root, readable by its owner only: without this the
-    user's own ``homediag show`` of it fails with "permission denied".
-    """
-    uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
-    if os.name != "posix" or os.geteuid() != 0 or not uid.isdecimal() or not gid.isdecimal():
-        return
-    with contextlib.suppress(OSError):
-        os.chown(bundle, int(uid), int(gid))
 
 
 def cmd_lab_up(args: argparse.Namespace) -> int:
@@ -93,11 +82,26 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     for host in lab.scenario.hosts:
         print(f"  {host.role:<14} {host.ip or host.ipv6 or '-':<15} namespace {lab.ns(host.role)}")
     print(f"  config     {lab.config_path}")
-    print(
-        f"run:   homediag lab exec {lab.id} installer -- {sys.executable} -m homediag run -c {lab.config_path}"
-    )
-    print(f"stop:  homediag lab down {lab.id}")
+    for line in lab_hints(lab.id, lab.config_path):
+        print(line)
     return 0
+
+
+def lab_hints(lab_id: str, config_path: Path) -> list[str]:
+    """The ``run:`` and ``stop:`` lines of ``lab up``: commands that run as printed.
+
+    ``homediag`` may not be on ``PATH`` (a venv not activated, sudo's own
+    ``PATH``): :func:`~homediag.cli.hints.homediag_command` names this
+    program. The lab's hosts share this file system, so it runs there too.
+    """
+    from homediag.cli.hints import homediag_command  # noqa: PLC0415
+
+    me = homediag_command()
+    config = shlex.quote(str(config_path))
+    return [
+        f"run:   {me} lab exec {shlex.quote(lab_id)} installer -- {me} run -c {config}",
+        f"stop:  {me} lab down {shlex.quote(lab_id)}",
+    ]
 
 
 def cmd_lab_down(args: argparse.Namespace) -> int:
@@ -136,9 +140,39 @@ def cmd_lab_scenarios(args: argparse.Namespace) -> int:
     del args
     from homediag.lab.scenarios import SCENARIOS  # noqa: PLC0415
 
-    for name, build in SCENARIOS.items():
-        print(f"{name:<16} {build().description}")
+    for line in scenario_lines(
+        {name: build().description for name, build in SCENARIOS.items()},
+        shutil.get_terminal_size().columns,
+    ):
+        print(line)
     return 0
+
+
+#: The narrowest description column worth keeping beside the names.
+_MIN_DESCRIPTION = 30
+
+
+def scenario_lines(descriptions: dict[str, str], columns: int) -> list[str]:
+    """Name and description per scenario, folded at word boundaries to ``columns``.
+
+    The names take the width of the longest one; when that leaves too little
+    room, each description goes under its name, indented.
+    """
+    width = max((len(n) for n in descriptions), default=0) + 2
+    indent = width if columns - width >= _MIN_DESCRIPTION else 4
+    wrap = max(columns - indent, _MIN_DESCRIPTION)
+    lines: list[str] = []
+    for name, description in descriptions.items():
+        body = textwrap.wrap(description, wrap, break_long_words=False, break_on_hyphens=False) or [
+            ""
+        ]
+        if indent == width:
+            lines.append(f"{name:<{width}}{body[0]}".rstrip())
+            body = body[1:]
+        else:
+            lines.append(name)
+        lines += [" " * indent + part for part in body]
+    return lines
 
 
 def cmd_lab_exec(args: argparse.Namespace) -> int:

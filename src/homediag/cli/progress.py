@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
@@ -25,7 +26,7 @@ from homediag.runtime.events import (
 __all__ = ["LineProgress", "LiveProgress", "Progress", "make_progress"]
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.table import Table
 
 _DONE_MARK = {"completed": "✓", "partial": "◐", "not_applicable": "–", "skipped": "–"}
@@ -79,7 +80,7 @@ class LineProgress(Progress):
                 file=self.stream,
             )
         elif isinstance(event, ProbeFinished):
-            summary = one_line(event.summary, 160)
+            summary = one_line(event.summary, 600)  # a log line: whole summaries (device kinds…)
             print(
                 f"[{elapsed:6.2f}s] {event.probe}: {event.status} ({event.duration_s:.2f} s) {summary}",
                 file=self.stream,
@@ -89,96 +90,165 @@ class LineProgress(Progress):
         self.stream.flush()
 
 
+#: The live mark of a completed probe once the findings are known (the
+#: verdict); before that, completed only means the check ran to its end.
+_VERDICT_MARK = {
+    "critical": ("✗", "bold red"),
+    "warning": ("!", "bold yellow"),
+    "info": ("✓", "green"),
+    None: ("✓", "green"),
+}
+#: Columns the live table leaves free at the right edge: the terminal echoes
+#: Ctrl-C as "^C" after the last line; on a full-width line it wraps to a new
+#: line, rich then redraws one line too low and a stale header copy stays.
+_ECHO_MARGIN = 3
+
+
 class LiveProgress(Progress):
-    """A live table: a spinner per running probe, its latest message, then its outcome."""
+    """A live table: a spinner per running probe, its latest message, then its outcome.
+
+    The table is built at each refresh (rich's own thread, 12 times a
+    second), not at each event: the clock and the running probes' timers
+    move while a probe waits on the network and sends nothing.
+    """
 
     def __init__(self, console: Console) -> None:
         from rich.live import Live  # noqa: PLC0415 - see the module's docstring
 
         self.console = console
         self.rows: dict[str, dict[str, object]] = {}
+        self.verdicts: dict[str, str | None] | None = None
         self.deadline = 0.0
         self.start = time.monotonic()
-        self.live = Live(self._render(), console=console, refresh_per_second=12, transient=False)
+        self.ended: float | None = None
+        # Events arrive on the event loop; rich renders on its refresh thread.
+        self.lock = threading.Lock()
+        self.live = Live(
+            console=console, refresh_per_second=12, transient=False, get_renderable=self._render
+        )
 
     def __enter__(self) -> LiveProgress:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.live.update(self._render(final=True))
-        self.live.__exit__(None, None, None)
+        with self.lock:
+            self.ended = time.monotonic()
+        self.live.__exit__(None, None, None)  # draws the final table once more
 
     def update(self, event: Event) -> None:
-        now = time.monotonic()
+        with self.lock:
+            self._take(event, time.monotonic())
+
+    def _take(self, event: Event, now: float) -> None:
         if isinstance(event, RunStarted):
             self.deadline = event.deadline_s
             for name in event.probes:
-                self.rows[name] = {
-                    "state": "waiting",
-                    "message": "",
-                    "started": None,
-                    "duration": None,
-                }
+                self.rows[name] = {"state": "waiting", "message": "", "started": None}
         elif isinstance(event, ProbeStarted):
-            self.rows.setdefault(event.probe, {})
-            self.rows[event.probe].update(state="running", started=now)
+            self.rows.setdefault(event.probe, {}).update(state="running", started=now)
         elif isinstance(event, ProbeProgress):
             self.rows.setdefault(event.probe, {})["message"] = event.message
         elif isinstance(event, ProbeFinished):
             self.rows.setdefault(event.probe, {}).update(
                 state=event.status, message=event.summary, duration=event.duration_s
             )
-        self.live.update(self._render())
+        elif isinstance(event, RunFinished):
+            self.verdicts = _verdicts(event)
 
-    def _render(self, final: bool = False) -> Table:
-        from rich.spinner import Spinner  # noqa: PLC0415
-        from rich.table import Table  # noqa: PLC0415
-        from rich.text import Text  # noqa: PLC0415
+    def _render(self) -> Table:
+        with self.lock:
+            now = self.ended or time.monotonic()
+            rows = {name: dict(row) for name, row in self.rows.items()}
+            verdicts, final = self.verdicts, self.ended is not None
+        return _table(self, rows, verdicts, now, final)
 
-        from homediag.render.terminal import STATUS_STYLE  # noqa: PLC0415
 
-        elapsed = time.monotonic() - self.start
-        title = f"homediag · {elapsed:4.1f} s" + (
-            f" of {self.deadline:g} s" if self.deadline and not final else ""
+def _verdicts(event: RunFinished) -> dict[str, str | None]:
+    """Each probe's worst finding severity (``None``: no finding)."""
+    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - loaded by the run
+
+    worst: dict[str, str | None] = dict.fromkeys(event.bundle.probes)
+    for finding in event.bundle.findings:
+        known = worst.get(finding.probe)
+        if known is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[known]:
+            worst[finding.probe] = finding.severity
+    return worst
+
+
+def _mark(
+    row: dict[str, object], verdicts: dict[str, str | None] | None, name: str
+) -> RenderableType:
+    """The first column: a spinner, a dot, or the outcome (the verdict once analysis ran)."""
+    from rich.spinner import Spinner  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from homediag.render.terminal import STATUS_STYLE  # noqa: PLC0415
+
+    state = str(row.get("state", "waiting"))
+    if state == "running":
+        return Spinner("dots", style="cyan")
+    if state == "waiting":
+        return Text("·", style="dim")
+    if state == "completed":
+        if verdicts is None:
+            return Text("•")  # it ran to its end: whether it is fine is the findings' call
+        mark, style = _VERDICT_MARK.get(verdicts.get(name), _VERDICT_MARK[None])
+        return Text(mark, style=style)
+    return Text(_DONE_MARK.get(state, "✗"), style=STATUS_STYLE.get(state, ""))
+
+
+def _table(
+    progress: LiveProgress,
+    rows: dict[str, dict[str, object]],
+    verdicts: dict[str, str | None] | None,
+    now: float,
+    final: bool,
+) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from homediag.render.terminal import STATUS_STYLE  # noqa: PLC0415
+
+    elapsed = now - progress.start
+    title = f"homediag · {elapsed:4.1f} s" + (
+        f" of {progress.deadline:g} s" if progress.deadline and not final else ""
+    )
+    table = Table(
+        title=title,
+        title_justify="left",
+        show_header=False,
+        box=None,
+        width=max(1, progress.console.width - _ECHO_MARGIN),
+        pad_edge=False,
+    )
+    table.add_column(width=2)
+    table.add_column(no_wrap=True, min_width=9)
+    table.add_column(no_wrap=True, width=14)
+    table.add_column(justify="right", no_wrap=True, width=7)
+    table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    for name, row in rows.items():
+        state = str(row.get("state", "waiting"))
+        started, duration = row.get("started"), row.get("duration")
+        if state == "running" and isinstance(started, float):
+            seconds = f"{now - started:.1f}s"
+        elif state not in ("running", "waiting") and isinstance(duration, float):
+            seconds = f"{duration:.1f}s"
+        else:
+            seconds = ""
+        style = STATUS_STYLE.get(state, "dim")
+        if state == "completed":
+            # Not green before the verdict: a check that ran to its end and saw
+            # the broker time out completed too.
+            style = "" if verdicts is None else _VERDICT_MARK.get(verdicts.get(name), ("", ""))[1]
+        table.add_row(
+            _mark(row, verdicts, name),
+            Text(name, style="bold"),
+            Text(state, style=style),
+            seconds,
+            Text(one_line(row.get("message", ""), 200), style="dim"),
         )
-        table = Table(
-            title=title,
-            title_justify="left",
-            show_header=False,
-            box=None,
-            expand=True,
-            pad_edge=False,
-        )
-        table.add_column(width=2)
-        table.add_column(no_wrap=True, min_width=9)
-        table.add_column(no_wrap=True, width=14)
-        table.add_column(justify="right", no_wrap=True, width=7)
-        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        for name, row in self.rows.items():
-            state = str(row.get("state", "waiting"))
-            started = row.get("started")
-            if state == "running":
-                mark: Spinner | Text = Spinner("dots", style="cyan")
-                seconds = (
-                    f"{time.monotonic() - float(started):.1f}s"
-                    if isinstance(started, float)
-                    else ""
-                )
-            elif state == "waiting":
-                mark, seconds = Text("·", style="dim"), ""
-            else:
-                mark = Text(_DONE_MARK.get(state, "✗"), style=STATUS_STYLE.get(state, ""))
-                duration = row.get("duration")
-                seconds = f"{float(duration):.1f}s" if isinstance(duration, float) else ""
-            table.add_row(
-                mark,
-                Text(name, style="bold"),
-                Text(state, style=STATUS_STYLE.get(state, "dim")),
-                seconds,
-                Text(one_line(row.get("message", ""), 200), style="dim"),
-            )
-        return table
+    return table
 
 
 def make_progress(enabled: bool, stream: TextIO = sys.stderr) -> Progress:

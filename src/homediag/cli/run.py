@@ -10,6 +10,7 @@ import shlex
 import signal
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,15 @@ from homediag.config import Config, EndpointConfig, load_config
 from homediag.errors import ConfigError
 from homediag.runtime.runner import Runner
 
-__all__ = ["check_interface", "cmd_run", "config_from_args", "interface_names"]
+__all__ = [
+    "Interrupts",
+    "check_interface",
+    "cmd_run",
+    "config_from_args",
+    "exit_code",
+    "interface_names",
+    "is_loopback",
+]
 
 #: What the command needs once the probes are done (analysis, the bundle
 #: writer, the HTML and terminal renderers). The runner imports them while the
@@ -39,9 +48,14 @@ def _prepare_output() -> None:
         importlib.import_module(module)
 
 
+#: Flags whose name is not their attribute's (``--probe`` sets ``probes``).
+_FLAG_NAMES = {"probes": "--probe", "packs": "--pack"}
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """The configuration: the file (``-c`` or ``$HOMEDIAG_CONFIG``) with the flags on top."""
     overrides: dict[str, Any] = {}
+    # attribute → dotted key; the flag's own name goes into errors about it.
     flag_map = {
         "timeout": "run.timeout",
         "interface": "run.interface",
@@ -61,7 +75,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if getattr(args, "unprivileged", False):
         overrides["run.privileges"] = "unprivileged"
     path = args.config or os.environ.get("HOMEDIAG_CONFIG")
-    config = load_config(path, overrides=overrides)
+    flags = {
+        key: _FLAG_NAMES.get(attr, "--" + attr.replace("_", "-")) for attr, key in flag_map.items()
+    }
+    config = load_config(path, overrides=overrides, flags=flags)
     extra = [_endpoint_flag(item) for item in getattr(args, "endpoint", None) or []]
     if extra:
         config = Config.model_validate(
@@ -88,11 +105,37 @@ def interface_names() -> set[str]:
 
 
 def check_interface(name: str) -> None:
-    """Raise a one-line ``ConfigError`` listing the interfaces when ``name`` is not one of them."""
+    """Raise a one-line ``ConfigError`` when ``name`` is not an interface here, or is a loopback one."""
     names = interface_names()
     if name not in names:
         listed = ", ".join(sorted(names)) or "none"
         raise ConfigError(f"interface {name!r} does not exist here; the interfaces are: {listed}")
+    if is_loopback(name):
+        # It would sweep 127.0.0.0/8 and report the real gateway beside it.
+        raise ConfigError(
+            f"interface {name!r} is a loopback interface; give the one that is on the home "
+            "network (or no --interface: the default route's)"
+        )
+
+
+def is_loopback(name: str) -> bool:
+    """Whether the interface ``name`` is a loopback one (an address in 127.0.0.0/8 or ::1, or its flag)."""
+    import ipaddress  # noqa: PLC0415
+
+    import ifaddr  # noqa: PLC0415
+
+    for adapter in ifaddr.get_adapters():
+        if name in (adapter.name, adapter.nice_name):
+            for ip in adapter.ips:
+                address = ip.ip[0] if isinstance(ip.ip, tuple) else ip.ip
+                with contextlib.suppress(ValueError):
+                    if ipaddress.ip_address(address).is_loopback:
+                        return True
+    # Linux: IFF_LOOPBACK, also for a loopback that has no address yet.
+    flags = Path("/sys/class/net") / name / "flags"
+    with contextlib.suppress(OSError, ValueError):
+        return bool(int(flags.read_text().strip(), 16) & 0x8)
+    return False
 
 
 def _check_before_the_run(args: argparse.Namespace, config: Config) -> None:
@@ -102,13 +145,23 @@ def _check_before_the_run(args: argparse.Namespace, config: Config) -> None:
 
     if config.run.interface:
         check_interface(config.run.interface)
+    bundle_at: tuple[Path, str | None] | None = None
     if not args.no_bundle:
-        check_output(args.output, option="-o")
+        bundle_at = check_output(args.output, option="-o")
     mapping = getattr(args, "keep_mapping", None)
     if mapping:
-        _, name = check_output(mapping, option="--keep-mapping", parents=True)
+        directory, name = check_output(
+            mapping, option="--keep-mapping", parents=True, kind="mapping"
+        )
         if name is None:
             raise ConfigError(f"--keep-mapping {mapping}: give a file name, not a directory")
+        if bundle_at and bundle_at[1] and _same_place(bundle_at, (directory, name)):
+            # The mapping would replace the bundle whose redaction it undoes.
+            raise ConfigError(f"--keep-mapping {mapping}: is the file -o names; give another")
+
+
+def _same_place(a: tuple[Path, str | None], b: tuple[Path, str | None]) -> bool:
+    return os.path.abspath(a[0] / (a[1] or "")) == os.path.abspath(b[0] / (b[1] or ""))
 
 
 def _endpoint_flag(item: str) -> EndpointConfig:
@@ -135,46 +188,105 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         # A broken pack is a configuration error: say so now, not after the probes ran.
         load_packs(config.run.packs)
-    return asyncio.run(_run(args, config))
+    interrupts = Interrupts()
+    with _counting_signals(interrupts):
+        return asyncio.run(_run(args, config, interrupts))
 
 
-async def _run(args: argparse.Namespace, config: Config) -> int:
+class Interrupts:
+    """What Ctrl-C (or SIGTERM) does, by how often it was pressed.
+
+    The first press stops the run: the checks that finished are kept, the
+    others are marked cancelled, and the bundle is still written. A second
+    press (an impatient user, 50 ms later) must not lose that bundle: it only
+    says so. The third abandons it (``KeyboardInterrupt``). Once the bundle
+    is written (``done``), a press ends the process at once: it may only be
+    waiting for a thread of a cancelled check to give up.
+
+    :meth:`press` runs as a plain signal handler, between two bytecodes of
+    whatever the main thread does: ``stop`` must only schedule (the loop's
+    ``call_soon_threadsafe``), and the notes go straight to file descriptor 2.
+    """
+
+    STOPPING = "homediag: stopping: checks that finished are kept; the others are marked cancelled"
+    STILL_WRITING = "homediag: still writing the bundle; press Ctrl-C again to abandon it"
+
+    def __init__(self, stop: Callable[[], object] = lambda: None) -> None:
+        self.stop = stop
+        self.presses = 0
+        self.done = False
+
+    def press(self, *_: object) -> None:
+        """One Ctrl-C: stop, then warn, then abandon."""
+        self.presses += 1
+        if self.done or self.presses > 2:
+            raise KeyboardInterrupt
+        if self.presses == 1:
+            _say(f"\n{self.STOPPING}")
+            self.stop()
+        else:
+            _say(self.STILL_WRITING)
+
+
+def _say(line: str) -> None:
+    # Not print(): the handler may run while the main thread is inside a
+    # write to sys.stderr, and a buffered writer refuses to be re-entered.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.write(sys.stderr.fileno(), (line + "\n").encode("utf-8", "replace"))
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
+    # Plain handlers, not the loop's: the loop runs its handlers only when it
+    # next waits, and the bundle is built and written by synchronous code,
+    # after which a queued press was lost or, once the loop's handler was
+    # gone, Python's default one ended the run without the bundle. Around
+    # all of asyncio.run(), also its shutdown (it waits for the threads of
+    # cancelled checks); asyncio.run() then leaves SIGINT to us.
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    for sig in _SIGNALS:
+        signal.signal(sig, interrupts.press)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts) -> int:
     runner = Runner(config, prepare=_prepare_output)
     loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def stop() -> None:
-        if not runner.cancelled:
-            print("\nhomediag: stopping; the bundle will hold what was gathered", file=sys.stderr)
+    interrupts.stop = lambda: loop.call_soon_threadsafe(runner.cancel)
+    if interrupts.presses:  # pressed while the run was being set up
         runner.cancel()
-
-    installed: list[signal.Signals] = []
-    for sig in signals:
-        try:
-            loop.add_signal_handler(sig, stop)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
+    with make_progress(not args.no_progress) as progress:
+        async for event in runner.events():
+            progress.update(event)
     try:
-        with make_progress(not args.no_progress) as progress:
-            async for event in runner.events():
-                progress.update(event)
+        return _finish(args, runner)
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        interrupts.done = True
+
+
+def _finish(args: argparse.Namespace, runner: Runner) -> int:
     bundle = runner.bundle
     if bundle is None:  # events() always ends with RunFinished, which sets it
         raise RuntimeError("the run ended without a bundle")
-    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - see _AFTER_THE_RUN
     from homediag.bundle.writer import write_bundle  # noqa: PLC0415
+    from homediag.cli.hints import give_back  # noqa: PLC0415
 
     path: Path | None = None
     if not args.no_bundle:
         path = write_bundle(bundle, args.output, secrets=runner.secrets)
+        give_back(path)  # under sudo: the installer's own file, as they will open it
     if getattr(args, "keep_mapping", None):
         from homediag.bundle.writer import write_mapping  # noqa: PLC0415
 
-        mapping = write_mapping(bundle, args.keep_mapping)
+        mapping = write_mapping(bundle, args.keep_mapping, bundle_path=path)
+        give_back(mapping)
         print(f"pseudonym mapping: {mapping} (for you only: never attach it)", file=sys.stderr)
     if args.json:
         from homediag.bundle.writer import check_secrets  # noqa: PLC0415
@@ -186,10 +298,24 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             print(f"bundle: {path}", file=sys.stderr)
     else:
         _print_result(bundle, path)
-    if runner.cancelled:
+    return exit_code(bundle, args.fail_on, cancelled=runner.cancelled)
+
+
+def exit_code(bundle: Any, fail_on: str | None, *, cancelled: bool = False) -> int:
+    """``run``'s exit code: 130 when interrupted, 1 when ``--fail-on`` is met, else 0.
+
+    ``--fail-on`` is met by a finding of that severity or worse, and by a
+    check that did not finish: what it did not see may be exactly what the
+    gate guards against, so an incomplete run never passes it.
+    """
+    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - see _AFTER_THE_RUN
+    from homediag.bundle.status import unfinished_checks  # noqa: PLC0415
+
+    if cancelled:
         return EXIT_INTERRUPTED
-    if args.fail_on and any(
-        SEVERITY_RANK[f.severity] >= SEVERITY_RANK[args.fail_on] for f in bundle.findings
+    if fail_on and (
+        unfinished_checks(bundle)
+        or any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[fail_on] for f in bundle.findings)
     ):
         return EXIT_FINDINGS
     return EXIT_OK

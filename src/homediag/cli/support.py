@@ -32,11 +32,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"homediag: invalid: {exc}", file=sys.stderr)
         return exc.validate_exit_code
+    from homediag.bundle.status import run_note  # noqa: PLC0415
+
+    note = run_note(bundle)
     if args.json:
         print(
             json.dumps(
                 {
                     "valid": True,
+                    "complete": not note,
                     "schema_version": bundle.schema_version,
                     "tool": bundle.tool.model_dump(),
                     "created_at": bundle.created_at.isoformat(),
@@ -50,6 +54,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"valid: {Path(args.bundle).name}: schema {bundle.schema_version}, made by homediag "
             f"{bundle.tool.version} on {bundle.created_at:%Y-%m-%d %H:%M} UTC, redaction "
             f"{bundle.redaction.level}, {len(bundle.findings)} findings; manifest, hashes and schema OK"
+            # Valid is not healthy: a partial or interrupted run says so here too.
+            + (f". {note}" if note else "")
         )
     return VALID
 
@@ -57,7 +63,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Render a bundle as self-contained HTML or a Markdown summary (with today's renderers)."""
     bundle = load_bundle(args.bundle)
-    fmt = args.format or ("md" if args.output and str(args.output).endswith(".md") else "html")
+    # Any case: a user who names the file r.MD means Markdown.
+    fmt = args.format or (
+        "md" if args.output and str(args.output).lower().endswith(".md") else "html"
+    )
     if fmt == "html":
         from homediag.render.html import render_html  # noqa: PLC0415
 
@@ -68,7 +77,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = render_markdown(bundle)
     if args.output:
         # The same checks as `run -o`: /proc, a missing parent… are one line, not a crash.
-        directory, name = check_output(args.output, option="-o")
+        # An existing file is replaced only when it is a report we wrote.
+        directory, name = check_output(args.output, option="-o", kind="report")
         if name is None:
             raise ConfigError(f"-o {args.output}: is a directory; give a file name")
         target = directory / name
@@ -149,8 +159,18 @@ def cmd_triage(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         raise ConfigError(f"{directory}: not a directory")
     rows = triage(directory)
+    if not rows:
+        # Say where we looked: bundles in subfolders are not searched (a
+        # support inbox is flat; a tree such as reports/ is not an inbox).
+        where = sys.stderr if args.json else sys.stdout
+        print(
+            f"no *.zip directly in {directory} (subfolders are not searched)",
+            file=where,
+        )
     if args.json:
         print(json.dumps({"bundles": [r.model_dump(mode="json") for r in rows]}, indent=2))
+        return 0
+    if not rows:
         return 0
     from homediag.render.compare import print_triage  # noqa: PLC0415
 

@@ -11,7 +11,9 @@ from discovery wait for the mdns and lan probes when those run too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,21 +70,33 @@ class EndpointsProbe(Probe):
         )
         ctx.secrets.add(settings.token)
         semaphore = asyncio.Semaphore(CONCURRENCY)
-        knx: list[KnxDevice] | None = None
-        if any(p.match.knx_search for p in packs) and ctx.observer.address:
-            ctx.progress("KNXnet/IP search")
-            knx = await search(ctx.observer.address)
+        live = _Tally(ctx)
+        knx_search = bool(ctx.observer.address) and any(p.match.knx_search for p in packs)
+
+        async def knx_devices() -> list[KnxDevice]:
+            with live.waiting("KNXnet/IP search"):
+                return await search(ctx.observer.address or "")
 
         async def one(pack: Pack, candidate: Candidate) -> PackResult:
             async with semaphore:
-                return await run_pack(pack, candidate, settings)
+                with live.waiting(f"{pack.id} @ {candidate.address}"):
+                    result = await run_pack(pack, candidate, settings)
+            live.finished()
+            return result
 
         async def for_pack(pack: Pack) -> list[PackResult]:
-            candidates = await _candidates(pack, ctx, knx or [])
-            return list(await asyncio.gather(*(one(pack, c) for c in candidates[:MAX_CANDIDATES])))
+            knx = await knx_task if knx_task is not None and pack.match.knx_search else []
+            with live.waiting(_needs(pack)):
+                candidates = (await _candidates(pack, ctx, knx))[:MAX_CANDIDATES]
+            live.planned(len(candidates))
+            return list(await asyncio.gather(*(one(pack, c) for c in candidates)))
 
         async with asyncio.TaskGroup() as tg:
+            # The search runs beside the packs that do not need it (configured
+            # endpoints start at once, discovery waits for mdns and lan).
+            knx_task = tg.create_task(knx_devices()) if knx_search else None
             tasks = [tg.create_task(for_pack(pack)) for pack in packs]
+        knx = knx_task.result() if knx_task is not None else None
         results = [r for t in tasks for r in t.result()]
         facts = EndpointsFacts(
             packs=[p.id for p in packs],
@@ -111,6 +125,63 @@ class EndpointsProbe(Probe):
             evidence={"requests.txt": _evidence(results)},
             devices=devices,
         )
+
+
+class _Tally:
+    """What the probe tells the live view: how many pack runs are done of those planned, and what it waits on."""
+
+    def __init__(self, ctx: ProbeContext) -> None:
+        self.ctx = ctx
+        self.planned_runs = 0
+        self.done = 0
+        self.pending: dict[str, int] = {}  # label -> how many are waiting on it
+
+    @contextlib.contextmanager
+    def waiting(self, label: str) -> Iterator[None]:
+        """While the block runs, ``label`` is among what the probe waits on."""
+        self.pending[label] = self.pending.get(label, 0) + 1
+        self._report()
+        try:
+            yield
+        finally:
+            self.pending[label] -= 1
+            if not self.pending[label]:
+                del self.pending[label]
+
+    def planned(self, runs: int) -> None:
+        """A pack has its candidates: ``runs`` more pack runs to do."""
+        self.planned_runs += runs
+        self._report()
+
+    def finished(self) -> None:
+        """One pack run is done."""
+        self.done += 1
+        self._report()
+
+    def _report(self) -> None:
+        parts = [f"{self.done} of {self.planned_runs} done"] if self.planned_runs else []
+        labels = sorted(self.pending)
+        if labels:
+            more = f" and {len(labels) - 2} more" if len(labels) > 2 else ""
+            parts.append("waiting on " + ", ".join(labels[:2]) + more)
+        self.ctx.progress("; ".join(parts))
+
+
+def _needs(pack: Pack) -> str:
+    """What gathering ``pack``'s candidates waits on."""
+    probes = [
+        name
+        for name, needed in (
+            ("mdns", pack.match.mdns or pack.match.kinds),
+            ("lan", pack.match.ports),
+        )
+        if needed
+    ]
+    return (
+        f"the {' and '.join(probes)} probe{'s' if len(probes) > 1 else ''}"
+        if probes
+        else "configured targets"
+    )
 
 
 def _on_link(address: str, ctx: ProbeContext) -> bool:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from homediag.config import MqttConfig
 from homediag.net.addr import address_family, is_ip
 from homediag.net.mqtt import ConnectOutcome, Message, MqttSession
 from homediag.net.resolve import resolve_host
@@ -97,6 +98,12 @@ class MqttSessionFacts(BaseModel):
     error: FreeText | None = None
     username: str | None = None
     password_given: bool = False
+    password_env: str | None = Field(
+        None,
+        description="Where a missing password was looked for, when the configuration holds none: "
+        "the default variable's name (HOMEDIAG_MQTT_PASSWORD), or 'custom' when `[mqtt] password_env` "
+        "names another (not written: a password typed there by mistake would be).",
+    )
     tls_verified: bool | None = None
 
 
@@ -356,6 +363,7 @@ class MqttProbe(Probe):
                 outcome.reason == "Unsupported protocol version" or outcome.closed_without_connack
             ):
                 break
+        given = cfg.resolved_password() is not None
         facts.session = MqttSessionFacts(
             protocol=outcome.protocol,
             attempts=attempts,
@@ -367,7 +375,8 @@ class MqttProbe(Probe):
             timed_out=outcome.timed_out,
             error=outcome.error,
             username=cfg.username,
-            password_given=cfg.resolved_password() is not None,
+            password_given=given,
+            password_env=None if given else _password_env(cfg),
         )
         return outcome
 
@@ -586,3 +595,11 @@ def _summary(facts: MqttFacts) -> str:
 
 def _evidence(transcript: list[str]) -> dict[str, str]:
     return {"session.txt": "\n".join(transcript) + "\n"} if transcript else {}
+
+
+def _password_env(cfg: MqttConfig) -> str | None:
+    """Where a password was looked for when the file holds none (see ``MqttSessionFacts``)."""
+    if cfg.password is not None or not cfg.password_env:
+        return None
+    default = MqttConfig.model_fields["password_env"].default
+    return cfg.password_env if cfg.password_env == default else "custom"

@@ -58,10 +58,14 @@ _IPV6_RE = re.compile(
 # tool outputs and device strings. The key must stand alone ("requires_api_password"
 # is a flag name, not a password).
 _ASSIGNED_SECRET_RE = re.compile(
-    r"(?<![A-Za-z0-9_])(?P<key>password|passwd|pwd|passphrase|wpa_passphrase|psk|secret|"
-    r"token|access_token|api_key|apikey|key content|schlüsselinhalt|contenu de la clé)"
-    r"(?P<sep>\s*[:=]\s*)(?P<quote>[\"']?)(?P<value>[^\s\"',;&]+)"
-    r"|(?<![A-Za-z0-9_])(?P<bearer>bearer)(?P<space>\s+)(?P<token>[A-Za-z0-9._~+/=-]{8,})",
+    r"(?<![A-Za-z0-9_-])(?P<key>password|passwd|pass|pwd|passphrase|wpa_passphrase|psk|secret|"
+    r"client_secret|token|access_token|refresh_token|auth_token|api[_-]?key|x-api-key|"
+    r"key content|schlüsselinhalt|contenu de la clé)"
+    # A JSON or YAML key may stand in quotes ("password": "..."); a quoted
+    # value may hold spaces, up to its closing quote.
+    r"(?P<kq>[\"']?)(?P<sep>\s*[:=]\s*)"
+    r"(?:(?P<quote>[\"'])(?P<qvalue>[^\"'\r\n]{1,512})(?P=quote)|(?P<value>[^\s\"',;&]+))"
+    r"|(?<![A-Za-z0-9_])(?P<bearer>bearer|basic)(?P<space>\s+)(?P<token>[A-Za-z0-9._~+/=-]{8,})",
     re.IGNORECASE,
 )
 # One DNS label (underscores too: service labels such as "_http").
@@ -368,7 +372,8 @@ class Redactor:
             self.secrets.add(match.group("token"))
             self._count_secret(match.group("token"))
             return f"{match.group('bearer')}{match.group('space')}{REDACTED}"
-        value = match.group("value")
+        quote = match.group("quote") or ""
+        value = match.group("qvalue") if quote else match.group("value")
         if (
             value.lower() in _NOT_SECRETS
             or value.startswith("[")
@@ -378,7 +383,9 @@ class Redactor:
         if len(value) >= 4:  # shorter values are replaced, not hunted (see MIN_SECRET_LENGTH)
             self.secrets.add(value)
             self._count_secret(value)
-        return f"{match.group('key')}{match.group('sep')}{match.group('quote')}{REDACTED}"
+        return (
+            f"{match.group('key')}{match.group('kq')}{match.group('sep')}{quote}{REDACTED}{quote}"
+        )
 
     def _url_secret(self, forms: list[str]) -> None:
         # Registered, so that the same secret is replaced wherever else it

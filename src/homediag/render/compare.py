@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from homediag.bundle.compare import BundleDiff
-from homediag.bundle.status import incomplete_note
+from homediag.bundle.status import incomplete_note, not_run_summary
 from homediag.bundle.triage import TriageRow
 from homediag.render.terminal import SEVERITY_STYLE, StdoutConsole
 from homediag.render.text import more_rows, one_line, rows
@@ -129,6 +129,9 @@ def _triage_body(row: TriageRow) -> Group:
                 overflow="fold",
             )
         )
+    if row.not_run:
+        note = not_run_summary(row.ran, row.not_run)
+        lines.append(Text(one_line(note, 300), style="magenta", overflow="fold"))
     if row.top_finding:
         lines.append(_t(row.top_title or ""))
         lines.append(
@@ -163,7 +166,9 @@ def print_triage(rows: list[TriageRow], directory: Path, console: Console | None
             continue
         level = row.level
         style = (
-            "bold magenta" if level == "incomplete" else SEVERITY_STYLE.get(level or "", "green")
+            "bold magenta"
+            if level in ("incomplete", "partial")
+            else SEVERITY_STYLE.get(level or "", "green")
         )
         table.add_row(Text((level or "ok").upper(), style=style), _triage_body(row))
     out.print(table)

@@ -34,7 +34,7 @@ import markupsafe
 from homediag.analyze.catalog import DOCS_URL
 from homediag.analyze.finding import SEVERITY_RANK
 from homediag.bundle.models import Bundle
-from homediag.bundle.status import incomplete_note, unfinished_checks
+from homediag.bundle.status import nothing_found_note, run_note
 from homediag.render.findings import group_findings
 from homediag.render.text import MAX_SHOWN_CHARS, printable, shown
 
@@ -163,7 +163,7 @@ def render_html(bundle: Bundle) -> str:
     counts = {s: sum(f.severity == s for f in findings) for s in ("critical", "warning", "info")}
     # The same problem for several subjects is one card (see homediag.render.findings).
     groups = group_findings(findings)
-    incomplete = incomplete_note(unfinished_checks(bundle))
+    incomplete = run_note(bundle)
     return (
         _environment()
         .get_template("report.html.j2")
@@ -172,6 +172,7 @@ def render_html(bundle: Bundle) -> str:
             findings=findings,
             groups=groups,
             incomplete=incomplete,
+            nothing_found=nothing_found_note(bundle),
             counts=counts,
             evidence=_evidence(bundle.evidence),
             _budget=_Budget(),

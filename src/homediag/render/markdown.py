@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from homediag.bundle.models import Bundle
-from homediag.bundle.status import incomplete_note, unfinished_checks
+from homediag.bundle.status import not_run_checks, nothing_found_note, run_note, unfinished_checks
 from homediag.render.findings import group_findings
 from homediag.render.text import md_escape
 
 __all__ = ["render_markdown"]
+
+#: A probe's summary in the checks table, at most: enough for a whole list of
+#: device kinds (a cut one reads as if the list ended there); bounded for a hostile bundle.
+_SUMMARY_CHARS = 600
 
 _ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
@@ -19,9 +23,11 @@ def render_markdown(bundle: Bundle) -> str:
         s: sum(f.severity == s for f in bundle.findings) for s in ("critical", "warning", "info")
     }
     unfinished = unfinished_checks(bundle)
+    verdict = "INCOMPLETE, " if unfinished else ("PARTIAL, " if not_run_checks(bundle) else "")
+    note = run_note(bundle)
     lines = [
         f"## homediag {md_escape(bundle.tool.version)}: "
-        + ("INCOMPLETE, " if unfinished else "")
+        + verdict
         + f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info",
         "",
         f"- Created: {bundle.created_at:%Y-%m-%d %H:%M:%S} UTC, redaction `{bundle.redaction.level}`",
@@ -35,14 +41,10 @@ def render_markdown(bundle: Bundle) -> str:
         "### Findings",
         "",
     ]
-    if unfinished:
-        lines += [f"**{md_escape(incomplete_note(unfinished))}**", ""]
+    if note:
+        lines += [f"**{md_escape(note)}**", ""]
     if not bundle.findings:
-        lines.append(
-            "The checks that did finish found nothing wrong."
-            if unfinished
-            else "No problems found."
-        )
+        lines.append(nothing_found_note(bundle))
     for group in group_findings(bundle.findings):
         times = f", ×{group.count}" if group.count > 1 else ""
         lines.append(
@@ -59,6 +61,6 @@ def render_markdown(bundle: Bundle) -> str:
     for name, record in bundle.probes.items():
         duration = f"{record.duration_s:.2f} s" if record.duration_s else "-"
         lines.append(
-            f"| {md_escape(name)} | {record.status} | {duration} | {md_escape(record.summary, 160)} |"
+            f"| {md_escape(name)} | {record.status} | {duration} | {md_escape(record.summary, _SUMMARY_CHARS)} |"
         )
     return "\n".join(lines) + "\n"

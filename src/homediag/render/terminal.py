@@ -7,9 +7,9 @@ from rich.table import Table
 from rich.text import Text
 
 from homediag.bundle.models import Bundle
-from homediag.bundle.status import incomplete_note, unfinished_checks
+from homediag.bundle.status import nothing_found_note, run_note
 from homediag.render.findings import MAX_SUBJECTS, FindingGroup, group_findings
-from homediag.render.text import MAX_ROWS, more_rows, one_line, rows, shown
+from homediag.render.text import MAX_ROWS, MAX_SHOWN_CHARS, clip, more_rows, one_line, rows, shown
 
 __all__ = [
     "SEVERITY_STYLE",
@@ -20,6 +20,7 @@ __all__ = [
     "incomplete_view",
     "print_bundle",
     "probes_table",
+    "visible_name",
 ]
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -55,14 +56,28 @@ def _t(value: object, style: str = "") -> Text:
     return Text(shown(value), style=style, overflow="fold")
 
 
+def visible_name(value: object, limit: int = 200) -> str:
+    """A name or identifier on one line: a newline or tab in it shown as ``\\n``, ``\\t``.
+
+    :func:`~homediag.render.text.shown` keeps them for prose; in a name, a
+    newline makes "line one\\nline two" read as two devices in a table.
+    """
+    return clip(shown(value), limit).replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _ident(value: object, style: str = "") -> Text:
     """An identifier (finding id, file name, address): never broken at a hyphen or a dot."""
-    return Text(shown(value), style=style, overflow="fold", no_wrap=True)
+    return Text(visible_name(value, MAX_SHOWN_CHARS), style=style, overflow="fold", no_wrap=True)
+
+
+def _name(value: object, style: str = "", limit: int = 200) -> Text:
+    """A name (probe, device kind, host name): one line, folded where it must."""
+    return Text(visible_name(value, limit), style=style, overflow="fold")
 
 
 def incomplete_view(bundle: Bundle) -> Text | None:
-    """The "run is incomplete" notice naming the checks that did not finish, or ``None``."""
-    note = incomplete_note(unfinished_checks(bundle))
+    """The notice naming the checks that did not finish or were not run, or ``None``."""
+    note = run_note(bundle)
     # Probe names come from the bundle: shown, never acting (control characters).
     return _t(note, "bold magenta") if note else None
 
@@ -107,16 +122,17 @@ def _findings_table(groups: list[FindingGroup], count: int) -> Table:
 def findings_view(bundle: Bundle) -> RenderableType:
     """The findings worst first, one row per problem (its subjects listed), and whether the run finished.
 
-    A run whose checks did not all finish never says "No problems found":
-    it says which checks did not finish.
+    A run whose checks did not all run and finish never says "No problems
+    found": it says which checks did not finish, or were not run.
     """
     notice = incomplete_view(bundle)
     if not bundle.findings:
         if notice is None:
-            return Text("No problems found.", style="bold green")
-        return Group(notice, Text("The checks that did finish found nothing wrong.", style="dim"))
+            return Text(nothing_found_note(bundle), style="bold green")
+        return Group(notice, Text(nothing_found_note(bundle), style="dim"))
     table = _findings_table(group_findings(bundle.findings), len(bundle.findings))
-    return table if notice is None else Group(notice, table)
+    # A blank line between the notice and the table's title.
+    return table if notice is None else Group(notice, Text(), table)
 
 
 def probes_table(bundle: Bundle) -> Table:
@@ -130,8 +146,8 @@ def probes_table(bundle: Bundle) -> Table:
     for name, record in rows(bundle.probes.items()):
         duration = f"{record.duration_s:.2f}s" if record.duration_s else "-"
         table.add_row(
-            _t(name),
-            _t(record.status, STATUS_STYLE.get(record.status, "")),
+            _name(name),
+            _name(record.status, STATUS_STYLE.get(record.status, "")),
             duration,
             _t(one_line(record.summary, 300)),
         )
@@ -148,10 +164,10 @@ def devices_table(bundle: Bundle) -> Table:
         where = [_ident(a) for a in d.addresses]
         if d.mac:
             where.append(_ident(d.mac, "dim"))
-        about = [_t(d.kind + (f" · {d.vendor}" if d.vendor else ""), "bold")]
+        about = [_name(d.kind + (f" · {d.vendor}" if d.vendor else ""), "bold")]
         if d.hostnames:
-            about.append(_t(one_line(", ".join(d.hostnames), 200)))
-        about.append(_t("seen by " + ", ".join(d.sources), "dim"))
+            about.append(_name(", ".join(d.hostnames)))
+        about.append(_name("seen by " + ", ".join(d.sources), "dim"))
         table.add_row(Group(*where), Group(*about))
     return table
 

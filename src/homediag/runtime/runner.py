@@ -359,7 +359,8 @@ class Runner:
             if unmet:
                 result.status, result.summary = "skipped", unmet
                 return
-            budget = min(self.config.timeout_for(name, probe.timeout), deadline - loop.time())
+            own = self.config.timeout_for(name, probe.timeout)
+            budget = min(own, deadline - loop.time())
             result.started_at = datetime.now(UTC)
             start = loop.time()
             if budget <= 0:
@@ -375,7 +376,12 @@ class Runner:
                     output = await probe.run(ctx)
             except TimeoutError:
                 result.status = "timeout"
-                cause = "the run's deadline" if budget < probe.timeout else "its timeout"
+                # "0.8 s (the run's deadline)" read as a wrong deadline when 1 s was given.
+                cause = (
+                    f"what was left of the run's {self.config.run.timeout:g} s deadline"
+                    if budget < own
+                    else "its timeout"
+                )
                 result.error = ErrorInfo(
                     type="TimeoutError", message=f"no result within {budget:.1f} s ({cause})"
                 )

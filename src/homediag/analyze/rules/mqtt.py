@@ -152,6 +152,20 @@ NOT_AUTHORIZED = spec(
     remediation="""Check the password (`mosquitto_passwd -b passwordfile USER PASSWORD`, then restart) and the
     broker's ACL for this user.""",
 )
+PASSWORD_MISSING = spec(
+    "mqtt.password_missing",
+    severity="critical",
+    probe="mqtt",
+    evidence=("broker", "source", "reason", "username", "password_env"),
+    title="The broker refused a username sent without a password",
+    meaning="""A username is configured but homediag had no password to send: `[mqtt] password` is not set
+    and the environment variable named by `[mqtt] password_env` (HOMEDIAG_MQTT_PASSWORD unless configured
+    otherwise) is not set or empty in the shell that ran homediag. The broker refused the connection, so
+    whether the real password would work is not known yet.""",
+    remediation="""Give the password and run again: `HOMEDIAG_MQTT_PASSWORD='...' homediag run`, or export the
+    variable `[mqtt] password_env` names. `sudo` drops the environment: use `sudo -E` or put the variable
+    after `sudo`. Check the variable's spelling against `password_env` in the configuration.""",
+)
 HIGH_LATENCY = spec(
     "mqtt.high_latency",
     severity="warning",
@@ -250,14 +264,26 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                     detail + " for a client without username.",
                     {**evidence, "reason": session.reason},
                 )
+            elif not session.password_given:
+                # Nothing to check the password against: what is wrong is that none was sent.
+                yield PASSWORD_MISSING.make(
+                    detail + f" for user {session.username!r}, sent without a password: "
+                    f"{_no_password(session.password_env)}.",
+                    {
+                        **evidence,
+                        "reason": session.reason,
+                        "username": session.username,
+                        "password_env": session.password_env,
+                    },
+                )
             elif session.reason == "Bad user name or password":
                 yield BAD_CREDENTIALS.make(
-                    detail + f" for user {session.username!r}.",
+                    detail + f" for user {session.username!r} with the password given.",
                     {**evidence, "reason": session.reason, "username": session.username},
                 )
             else:
                 yield NOT_AUTHORIZED.make(
-                    detail + f" for user {session.username!r}.",
+                    detail + f" for user {session.username!r} with the password given.",
                     {**evidence, "reason": session.reason, "username": session.username},
                 )
         return
@@ -292,6 +318,15 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                 f"zigbee2mqtt/bridge/info reports permit_join = true (Zigbee2MQTT {z2m.version}).",
                 {**evidence, "permit_join": True, "version": z2m.version},
             )
+
+
+def _no_password(password_env: str | None) -> str:
+    """Why no password was sent, from where it was looked for."""
+    if password_env == "custom":  # noqa: S105 - a marker for a custom variable name, not a password
+        return "`[mqtt] password` is not set and the variable `[mqtt] password_env` names is not set or empty"
+    if password_env:
+        return f"`[mqtt] password` is not set and ${password_env} is not set or empty"
+    return "neither `[mqtt] password` nor an environment variable gave one"
 
 
 def _tls(facts: MqttFacts, where: str, evidence: dict[str, object]) -> Iterator[Finding]:
