@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import zipfile
 from collections.abc import Callable
@@ -220,6 +221,51 @@ def test_hostile_responder_is_stored_as_inert_data(
     assert (
         shown.returncode == 0 and "\x1b[31m" not in shown.stdout
     )  # the terminal gets escapes shown, not obeyed
+
+
+# Bytes that act on a terminal instead of showing: C0 controls but newline, DEL, and C1.
+_ACTING = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def test_hostile_names_never_reach_the_terminal_and_are_judged_malformed(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    """A device's names with escape codes: no traceback, no raw control byte, recorded as malformed."""
+    lab = lab_factory("mdns-hostile")
+    proc = lab.run_homediag(["run", "-c", str(lab.config_path), "-o", str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for stream in (proc.stderr, proc.stdout):
+        assert "Traceback" not in stream, stream[:3000]
+        assert "Task exception" not in stream, stream[:3000]
+        assert not _ACTING.search(stream), repr(_ACTING.findall(stream)[:10])
+    (path,) = tmp_path.glob("*.zip")
+    from homediag.bundle.reader import load_bundle
+
+    bundle = load_bundle(path)
+    facts = MdnsFacts.model_validate(bundle.probes["mdns"].data)
+    malformed = [i for i in facts.instances if i.malformed]
+    # The lab's hostile responder advertises names with ESC/BEL and with a newline.
+    assert any("\x1b[31m" in i.name for i in malformed)
+    assert any("\n" in i.name for i in malformed)
+    assert all(not i.resolved and i.error for i in malformed)
+    # Only names zeroconf rejects (controls in them) are called malformed.
+    assert all(re.search("[\x00-\x1f\x7f]", i.name) for i in malformed)
+    found = {f.id: f for f in bundle.findings}
+    judged = found["mdns.malformed_name"]
+    assert judged.evidence["count"] == len(malformed)
+    assert not _ACTING.search(judged.detail)  # the names are quoted with escapes
+    # Never asked for, so not "never resolved": only genuinely unresolved ones are.
+    unresolved = found.get("mdns.instance_unresolved")
+    if unresolved is not None:
+        assert unresolved.evidence["count"] == sum(
+            1 for i in facts.instances if not i.resolved and not i.malformed
+        )
+    # The summary counts devices as the inventory does: resolved hosts only.
+    summary = bundle.probes["mdns"].summary
+    hosts = sum(1 for d in facts.devices if d.addresses or d.host)
+    assert f"on {hosts} devices" in summary, summary
+    assert f"{len(malformed)} with a malformed name" in summary, summary
+    assert hosts <= len(bundle.devices)
 
 
 def test_unprivileged_lan_uses_the_neighbour_table(

@@ -197,3 +197,57 @@ def test_every_lab_device_classifies_to_a_known_kind() -> None:
             for s in host.services
         )
         assert kind != "unknown", host.role
+
+
+def test_zeroconf_warnings_are_kept_as_data_not_printed(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """zeroconf's log records quote device names; during a browse they must not reach stderr."""
+    import logging
+
+    from homediag.mdns.browse import MAX_LIBRARY_MESSAGES, zeroconf_log_captured
+
+    messages: list[str] = []
+    with zeroconf_log_captured(messages):
+        for i in range(MAX_LIBRARY_MESSAGES + 5):
+            logging.getLogger("zeroconf").warning("bad name %r \x1b[2J\x07", f"dev{i}")
+    assert capsys.readouterr().err == "" and caplog.records == []  # no handler got them
+    assert len(messages) == MAX_LIBRARY_MESSAGES and "dev0" in messages[0]
+    logging.getLogger("zeroconf").warning("after")  # outside, zeroconf logs as before
+    assert [r.getMessage() for r in caplog.records] == ["after"]
+
+
+def test_summary_counts_devices_as_the_inventory_does() -> None:
+    """Unresolved instances are services without a host, not devices of their own."""
+    from homediag.probes.mdns import MdnsFacts, MdnsInstance, _group, _summary
+
+    def inst(name: str, *, host: str | None = None, malformed: bool = False) -> MdnsInstance:
+        return MdnsInstance(
+            type="_http._tcp.local.",
+            name=f"{name}._http._tcp.local.",
+            instance=name,
+            host=host,
+            port=80 if host else None,
+            ipv4=["192.168.77.40"] if host else [],
+            resolved=host is not None,
+            seen_ms=1.0,
+            malformed=malformed,
+        )
+
+    instances = [
+        inst("a", host="hub.local."),
+        inst("b", host="hub.local."),
+        inst("ghost"),
+        *(inst(f"\x1bRED{i}", malformed=True) for i in range(3)),
+    ]
+    facts = MdnsFacts(
+        window_s=3.0,
+        elapsed_s=1.0,
+        stopped="quiet",
+        types_browsed=1,
+        instances=instances,
+        devices=_group(instances),
+    )
+    assert _summary(facts).startswith(
+        "2 of 6 services resolved, on 1 device; 1 never resolved; 3 with a malformed name (in 1.0 s)"
+    )

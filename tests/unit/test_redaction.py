@@ -9,7 +9,15 @@ from pydantic import BaseModel
 
 from homediag.bundle.writer import write_bundle
 from homediag.errors import RedactionError
-from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+from homediag.redact.kinds import (
+    FreeText,
+    Hostname,
+    IPAddress,
+    MacAddress,
+    Secret,
+    Sensitive,
+    Ssid,
+)
 from homediag.redact.redactor import REDACTED, Level, Redactor
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.probe import ProbeResult
@@ -147,6 +155,98 @@ def test_public_pseudonyms_replace_whole_names_only() -> None:
     assert redactor.text("location Home; kitchen-sensor.local. and kitchen-sensor-2") == (
         f"location {home}; {sensor}.local. and kitchen-sensor-2"
     )
+
+
+def test_public_certificate_names_are_pseudonymized_whole() -> None:
+    """A certificate's subject and SAN, an address field holding a name: one pseudonym each, whole."""
+    from homediag.net.tls import CertificateInfo, TlsResult
+
+    cert = CertificateInfo(
+        subject="CN=google-nest-mini-3a7f.home.arpa,O=Lab\\, Inc.",
+        issuer="CN=google-nest-mini-3a7f.home.arpa",
+        san=["google-nest-mini-3a7f.home.arpa", "192.168.77.34", "203.0.113.11"],
+        not_before="2026-01-01T00:00:00Z",
+        not_after="2027-01-01T00:00:00Z",
+        self_signed=True,
+        days_left=30.0,
+    )
+    result = TlsResult(
+        host="expired.cloud.test", port=443, server_name="expired.cloud.test", status="untrusted"
+    )
+    r = Redactor("public")
+    # A Hostname seen elsewhere ("home" as a location) must not split the name.
+    r.value(Sensitive.HOSTNAME, "home")
+    out = r.model(cert)
+    tls = r.model(result)
+    (token,) = {out["san"][0]}
+    assert token.startswith("host-") and "." not in token
+    assert out["subject"] == f"CN={token},O=Lab\\, Inc."
+    assert out["issuer"] == f"CN={token}"  # the self-signed issuer is the same name
+    assert out["san"][1:] == ["192.168.77.34", "public-ip-1"]
+    assert tls["host"] == tls["server_name"] and tls["host"].startswith("host-")
+    # In free text, a known name inside a longer name takes the whole name with it.
+    text = r.text("ask kitchen.home.arpa and home and tv.home:8080, not homekit")
+    assert "kitchen" not in text and ".home" not in text and "tv." not in text
+    assert text.endswith(", not homekit") and " and host-1 and " in text
+    # A label of any length in front hides nothing; names found in text do not
+    # grow what is hunted (a hostile device's text must not make redaction quadratic).
+    known = len(r._known)
+    text = r.text(" ".join(f"{'a' * 70}{i}.home.arpa" for i in range(50)))
+    assert "home" not in text and "a" * 70 not in text and len(r._known) == known
+    # At support, the names stay as they are.
+    kept = Redactor("support").model(cert)
+    assert kept["subject"] == cert.subject and kept["san"][0] == cert.san[0]
+
+
+def test_public_names_with_control_characters_are_found_escaped_too() -> None:
+    """Evidence and error messages quote a hostile name escaped; that spelling must not survive."""
+    r = Redactor("public")
+    token = r.value(Sensitive.HOSTNAME, "\x1b[31mRED1\x1b[0m\x07._http._tcp.local.")
+    label = r.value(Sensitive.HOSTNAME, "\x1b[31mRED1\x1b[0m\x07")  # the instance field
+    evidence = r.text(
+        "104.0 ms _http._tcp.local. '\\x1b[31mRED1\\x1b[0m\\x07._http._tcp.local.' -> MALFORMED\n"
+        "BadTypeInNameException: illegal in '\\x1b[31mRED1\\x1b[0m\\x07'"
+    )
+    assert "RED1" not in evidence and f"'{token}.'" in evidence and f"'{label}'" in evidence
+
+
+class _Named(BaseModel):
+    host: Hostname
+    note: FreeText
+
+
+class _ManyNames(BaseModel):
+    items: list[_Named]
+
+
+def test_many_names_build_the_known_names_pattern_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few hundred names (a hostile mDNS device) must not rebuild the pattern per text: seconds."""
+    import re as re_module
+
+    compiled: list[str] = []
+    original = re_module.compile
+
+    def counting(pattern: str, flags: int = 0) -> re_module.Pattern[str]:
+        if isinstance(pattern, str) and "(?P<known>" in pattern:
+            compiled.append(pattern)
+        return original(pattern, flags)
+
+    facts = _ManyNames(
+        items=[
+            _Named(host=f"device-{i}.local.", note=f"seen device-{i + 1}.local" if i < 299 else "")
+            for i in range(300)
+        ]
+    )
+    monkeypatch.setattr(re_module, "compile", counting)
+    bundle = make_bundle(
+        {"mdns": ProbeResult(name="mdns", status="completed", facts=facts)}, level="public"
+    )
+    items = bundle.probes["mdns"].data["items"]
+    # Every name is replaced, in its field and in the text before it was learnt...
+    assert not any("device-" in item["host"] or "device-" in item["note"] for item in items)
+    assert items[0]["note"] == "seen " + items[1]["host"].removesuffix(".local")
+    # ...with the pattern built once the names are all known, not once per name.
+    assert len(compiled) <= 2, len(compiled)
 
 
 @pytest.mark.parametrize(

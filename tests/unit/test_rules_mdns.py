@@ -27,6 +27,7 @@ MDNS_IDS = {
     "mdns.configured_not_advertised",
     "mdns.homekit_unpaired",
     "mdns.flood",
+    "mdns.malformed_name",
 }
 
 
@@ -139,6 +140,21 @@ def test_unresolved_instances_are_listed_and_counted() -> None:
     (finding,) = [f for f in b.findings if f.id == "mdns.instance_unresolved"]
     assert finding.evidence["count"] == 12 and len(finding.evidence["instances"]) == 10
     assert "and 2 more" in finding.detail
+
+
+def test_malformed_names_are_judged_malformed_not_unresolved() -> None:
+    evil = [instance(f"\x1b[31mRED{i}\x1b[0m\x07", None, resolved=False) for i in range(3)]  # type: ignore[arg-type]
+    for inst in evil:
+        inst.malformed = True
+    ghost = instance("ghost", None, resolved=False)  # type: ignore[arg-type]
+    b = bundle([*evil, ghost])
+    by_id = {f.id: f for f in b.findings}
+    assert by_id["mdns.malformed_name"].evidence["count"] == 3
+    assert by_id["mdns.instance_unresolved"].evidence["count"] == 1  # only the one asked for
+    assert by_id["mdns.instance_unresolved"].evidence["instances"] == [ghost.name]
+    # The detail quotes the names with their controls escaped, on one line.
+    detail = by_id["mdns.malformed_name"].detail
+    assert "\x1b" not in detail and "\x07" not in detail and "\\x1b[31mRED0" in detail
 
 
 def test_no_answers_needs_other_live_hosts() -> None:

@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zeroconf import DNSQuestionType, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import (
+    BadTypeInNameException,
+    DNSQuestionType,
+    IPVersion,
+    ServiceStateChange,
+    Zeroconf,
+)
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 
 from homediag.mdns.catalog import ENUMERATION_TYPE, normalize_type
 
-__all__ = ["BrowseResult", "InstanceRecord", "browse"]
+__all__ = ["BrowseResult", "InstanceRecord", "browse", "zeroconf_log_captured"]
 
 #: Types learned from the enumeration query beyond the built-in catalog; a
 #: responder listing thousands of types gets the first ones browsed.
@@ -54,6 +62,9 @@ class InstanceRecord:
     ipv6: list[str] = field(default_factory=list)
     properties: dict[bytes, bytes | None] = field(default_factory=dict)
     error: str | None = None
+    #: The name is not a valid DNS-SD name (control characters, bad labels):
+    #: it was never asked for, so it cannot have "failed to resolve".
+    malformed: bool = False
 
 
 @dataclass
@@ -67,6 +78,46 @@ class BrowseResult:
     stopped: Literal["quiet", "window"] = "quiet"
     dropped_instances: int = 0
     dropped_types: int = 0
+    #: What zeroconf logged or raised in callbacks during the browse (device
+    #: text inside): kept as data instead of reaching the terminal.
+    library_messages: list[str] = field(default_factory=list)
+
+
+#: Library messages kept per browse; the rest are counted in the last one.
+MAX_LIBRARY_MESSAGES = 20
+
+
+def _note(messages: list[str], text: str) -> None:
+    if len(messages) < MAX_LIBRARY_MESSAGES:
+        messages.append(text[:512])
+
+
+class _Capture(logging.Filter):
+    """Takes zeroconf's log records (they quote device names and packets) off the terminal."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            with contextlib.suppress(Exception):
+                _note(self.messages, f"{record.levelname}: {record.getMessage()}")
+        return False
+
+
+@contextlib.contextmanager
+def zeroconf_log_captured(messages: list[str]) -> Iterator[None]:
+    """While inside, zeroconf's warnings are appended to ``messages`` (bounded) instead of printed."""
+    # zeroconf logs through the one "zeroconf" logger; with no handler set up
+    # Python's last-resort handler would print its warnings raw on stderr.
+    logger = logging.getLogger("zeroconf")
+    capture = _Capture(messages)
+    logger.addFilter(capture)
+    try:
+        yield
+    finally:
+        logger.removeFilter(capture)
 
 
 async def browse(
@@ -100,16 +151,33 @@ async def browse(
     type_slots: dict[str, asyncio.Semaphore] = {}
 
     async def resolve(record: InstanceRecord) -> None:
+        # A task's exception nobody retrieves is printed by asyncio, with the
+        # device's text in it, straight onto the installer's terminal: none may escape.
+        try:
+            await _resolve(record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded as data, never printed
+            record.error = f"{type(exc).__name__}: {exc}"
+
+    async def _resolve(record: InstanceRecord) -> None:
         slots = type_slots.setdefault(
             record.type.lower(), asyncio.Semaphore(max(1, RESOLVE_CONCURRENCY // 4))
         )
         async with slots, semaphore:
-            info = AsyncServiceInfo(record.type, record.name)
+            try:
+                # zeroconf checks the name here: a device's name with control
+                # characters raises before anything is sent.
+                info = AsyncServiceInfo(record.type, record.name)
+            except BadTypeInNameException as exc:
+                record.malformed = True
+                record.error = f"{type(exc).__name__}: {exc}"
+                return
             try:
                 found = info.load_from_cache(zc) or await info.async_request(
                     zc, int(resolve_timeout * 1000)
                 )
-            except Exception as exc:  # noqa: BLE001 - a malformed name must not end the browse
+            except Exception as exc:  # noqa: BLE001 - a malformed answer must not end the browse
                 record.error = f"{type(exc).__name__}: {exc}"
                 return
             if not found:
@@ -133,7 +201,14 @@ async def browse(
     def on_change(
         zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
     ) -> None:
-        del zeroconf
+        # Called by zeroconf from the event loop: an exception here would be
+        # logged by asyncio with the device's name in it.
+        try:
+            _on_change(service_type, name, state_change)
+        except Exception as exc:  # noqa: BLE001 - recorded as data, never printed
+            _note(result.library_messages, f"{type(exc).__name__}: {exc}")
+
+    def _on_change(service_type: str, name: str, state_change: ServiceStateChange) -> None:
         if state_change is ServiceStateChange.Removed:
             return
         now = loop.time()

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from homediag.net.tcp import classify_os_error, describe_error
-from homediag.redact.kinds import Hostname, IPAddress
+from homediag.redact.kinds import DistinguishedName, Hostname
 
 __all__ = [
     "CertificateInfo",
@@ -36,9 +36,11 @@ __all__ = [
 class CertificateInfo(BaseModel):
     """The facts of a server certificate that an installer can act on."""
 
-    subject: str
+    subject: DistinguishedName
+    #: Free text, not a name: a CA's name ("R3") is not a host's, and a
+    #: self-signed certificate's issuer is its subject, pseudonymized from there.
     issuer: str
-    san: list[str] = Field(default_factory=list, description="DNS names and IP addresses.")
+    san: list[Hostname] = Field(default_factory=list, description="DNS names and IP addresses.")
     not_before: datetime
     not_after: datetime
     self_signed: bool
@@ -50,7 +52,7 @@ class CertificateInfo(BaseModel):
 class TlsResult(BaseModel):
     """The outcome of a TCP connect plus TLS handshake."""
 
-    host: IPAddress
+    host: Hostname = Field(description="The address connected to (or the name, when given one).")
     port: int
     server_name: Hostname | None
     status: Literal["ok", "untrusted", "failed", "timeout", "refused", "unreachable", "error"]

@@ -25,7 +25,7 @@ from homediag.net.tcp import TcpResult, classify_os_error, describe_error, tcp_c
 from homediag.net.tls import TlsResult, tls_check
 from homediag.net.urls import InvalidUrlError, mask_url, parse_url
 from homediag.packs.schema import FactSpec, Pack, RequestSpec
-from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress
+from homediag.redact.kinds import FreeText, Hostname, MacAddress
 
 __all__ = [
     "Candidate",
@@ -109,7 +109,9 @@ class PackResult(BaseModel):
     pack: str
     name: str
     kind: str = ""
-    address: IPAddress
+    address: Hostname = Field(
+        description="The address contacted; a configured URL's host name until resolved."
+    )
     host: Hostname | None = None
     source: str
     instance: Hostname | None = None

@@ -21,7 +21,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from homediag.bundle.models import Device, Service
-from homediag.mdns.browse import BrowseResult, InstanceRecord, browse
+from homediag.mdns.browse import (
+    MAX_LIBRARY_MESSAGES,
+    BrowseResult,
+    InstanceRecord,
+    browse,
+    zeroconf_log_captured,
+)
 from homediag.mdns.catalog import BROWSE_TYPES, normalize_type
 from homediag.mdns.classify import ClassifiedService, classify
 from homediag.mdns.txt import decode_txt
@@ -63,6 +69,10 @@ class MdnsInstance(BaseModel):
     seen_ms: float = Field(description="When the PTR answer arrived, from the start of the browse.")
     resolved_ms: float | None = None
     error: FreeText | None = None
+    malformed: bool = Field(
+        False,
+        description="The name is not a valid DNS-SD name (e.g. control characters): never resolved.",
+    )
 
 
 class MdnsDevice(BaseModel):
@@ -109,6 +119,10 @@ class MdnsFacts(BaseModel):
     dropped_instances: int = 0
     dropped_types: int = 0
     configured: list[ConfiguredTarget] = Field(default_factory=list)
+    library_messages: list[FreeText] = Field(
+        default_factory=list,
+        description="Warnings zeroconf logged during the browse (device text inside), first ones.",
+    )
 
 
 def _label(name: str, service_type: str) -> str:
@@ -133,6 +147,7 @@ def _instance(record: InstanceRecord) -> MdnsInstance:
         seen_ms=round(record.seen_at * 1000, 1),
         resolved_ms=round(record.resolved_at * 1000, 1) if record.resolved_at is not None else None,
         error=record.error,
+        malformed=record.malformed,
     )
 
 
@@ -217,15 +232,48 @@ class MdnsProbe(Probe):
     timeout = 10.0
 
     async def run(self, ctx: ProbeContext) -> ProbeOutput:
-        from zeroconf import IPVersion  # noqa: PLC0415 - zeroconf is imported by this probe only
-        from zeroconf.asyncio import AsyncZeroconf  # noqa: PLC0415
-
         cfg = ctx.config.mdns
         types = list(BROWSE_TYPES)
         for extra in cfg.types:
             normalized = normalize_type(extra)
             if normalized and normalized not in types:
                 types.append(normalized)
+        library_messages: list[str] = []
+        # From opening zeroconf to closing it: its log records quote what
+        # devices sent, and must not reach the installer's terminal raw.
+        with zeroconf_log_captured(library_messages):
+            result, interfaces = await self._browse(ctx, types)
+        instances = [_instance(r) for r in result.instances.values()]
+        async with asyncio.TaskGroup() as tg:
+            checks = [tg.create_task(_check_target(ctx, *t, instances)) for t in _targets(ctx)]
+        devices = _group(instances)
+        facts = MdnsFacts(
+            interfaces=interfaces,
+            window_s=cfg.window,
+            elapsed_s=round(result.elapsed, 3),
+            stopped=result.stopped,
+            types_browsed=len(result.types_browsed),
+            types_enumerated=result.types_enumerated[:256],
+            instances=instances,
+            devices=devices,
+            host_addresses=_host_addresses(instances),
+            dropped_instances=result.dropped_instances,
+            dropped_types=result.dropped_types,
+            configured=[c.result() for c in checks],
+            library_messages=[*library_messages, *result.library_messages][:MAX_LIBRARY_MESSAGES],
+        )
+        return ProbeOutput(
+            facts=facts,
+            summary=_summary(facts),
+            evidence={"instances.txt": _evidence(facts)},
+            devices=[_inventory_device(d, instances) for d in devices if d.addresses or d.host],
+        )
+
+    async def _browse(self, ctx: ProbeContext, types: list[str]) -> tuple[BrowseResult, list[str]]:
+        from zeroconf import IPVersion  # noqa: PLC0415 - zeroconf is imported by this probe only
+        from zeroconf.asyncio import AsyncZeroconf  # noqa: PLC0415
+
+        cfg = ctx.config.mdns
         injected = ctx.resources.get("zeroconf")
         owned: AsyncZeroconf | None = None
         interfaces: list[str] = []
@@ -251,7 +299,7 @@ class MdnsProbe(Probe):
             zc = owned.zeroconf
         try:
             ctx.progress(f"browsing {len(types)} service types")
-            result: BrowseResult = await browse(
+            result = await browse(
                 zc,
                 types,
                 window=cfg.window,
@@ -264,30 +312,7 @@ class MdnsProbe(Probe):
         finally:
             if owned is not None:
                 await owned.async_close()
-        instances = [_instance(r) for r in result.instances.values()]
-        async with asyncio.TaskGroup() as tg:
-            checks = [tg.create_task(_check_target(ctx, *t, instances)) for t in _targets(ctx)]
-        devices = _group(instances)
-        facts = MdnsFacts(
-            interfaces=interfaces,
-            window_s=cfg.window,
-            elapsed_s=round(result.elapsed, 3),
-            stopped=result.stopped,
-            types_browsed=len(result.types_browsed),
-            types_enumerated=result.types_enumerated[:256],
-            instances=instances,
-            devices=devices,
-            host_addresses=_host_addresses(instances),
-            dropped_instances=result.dropped_instances,
-            dropped_types=result.dropped_types,
-            configured=[c.result() for c in checks],
-        )
-        return ProbeOutput(
-            facts=facts,
-            summary=_summary(facts),
-            evidence={"instances.txt": _evidence(facts)},
-            devices=[_inventory_device(d, instances) for d in devices if d.addresses or d.host],
-        )
+        return result, interfaces
 
 
 def _inventory_device(device: MdnsDevice, instances: list[MdnsInstance]) -> Device:
@@ -314,12 +339,24 @@ def _inventory_device(device: MdnsDevice, instances: list[MdnsInstance]) -> Devi
 
 
 def _summary(facts: MdnsFacts) -> str:
+    """What the browse found, counted the way the inventory counts it.
+
+    Devices are the hosts that resolved (those enter the inventory); an
+    instance that never resolved names no host, so it is counted as a
+    service, not as a device of its own.
+    """
     resolved = sum(i.resolved for i in facts.instances)
+    malformed = sum(i.malformed for i in facts.instances)
+    unresolved = len(facts.instances) - resolved - malformed
+    hosts = sum(1 for d in facts.devices if d.addresses or d.host)
     kinds = sorted({d.kind for d in facts.devices if d.kind != "unknown"})
-    text = (
-        f"{len(facts.instances)} services ({resolved} resolved) on {len(facts.devices)} devices "
-        f"in {facts.elapsed_s:.1f} s"
-    )
+    plural = "" if hosts == 1 else "s"
+    text = f"{resolved} of {len(facts.instances)} services resolved, on {hosts} device{plural}"
+    if unresolved:
+        text += f"; {unresolved} never resolved"
+    if malformed:
+        text += f"; {malformed} with a malformed name"
+    text += f" (in {facts.elapsed_s:.1f} s)"
     if kinds:
         text += ": " + ", ".join(kinds)
     if facts.dropped_instances:
@@ -332,7 +369,11 @@ def _evidence(facts: MdnsFacts) -> str:
         f"browse: {facts.types_browsed} types, stopped on {facts.stopped} after {facts.elapsed_s} s"
     ]
     for inst in sorted(facts.instances, key=lambda i: (i.type, i.name)):
-        where = f"{inst.host}:{inst.port}" if inst.resolved else "UNRESOLVED"
+        where = (
+            f"{inst.host}:{inst.port}"
+            if inst.resolved
+            else ("MALFORMED NAME" if inst.malformed else "UNRESOLVED")
+        )
         addresses = " ".join([*inst.ipv4, *inst.ipv6])
         txt = " ".join(f"{k}={v}" for k, v in list(inst.txt.items())[:12])
         lines.append(

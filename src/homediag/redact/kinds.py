@@ -15,7 +15,16 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-__all__ = ["FreeText", "Hostname", "IPAddress", "MacAddress", "Secret", "Sensitive", "Ssid"]
+__all__ = [
+    "DistinguishedName",
+    "FreeText",
+    "Hostname",
+    "IPAddress",
+    "MacAddress",
+    "Secret",
+    "Sensitive",
+    "Ssid",
+]
 
 
 class Sensitive(enum.Enum):
@@ -27,6 +36,7 @@ class Sensitive(enum.Enum):
     HOSTNAME = "hostname"
     SSID = "ssid"
     TEXT = "text"
+    DN = "dn"
 
 
 #: A password, token, PSK or credential: removed at every level.
@@ -34,7 +44,9 @@ Secret = Annotated[str, Sensitive.SECRET]
 #: A hardware address in any spelling (``aa:bb:cc:dd:ee:ff``, ``AA-BB-…``,
 #: ``aabbccddeeff``, ``aabb.ccdd.eeff``); its pseudonym keeps the spelling.
 MacAddress = Annotated[str, Sensitive.MAC]
-#: An IPv4 or IPv6 address, or a network in CIDR notation.
+#: An IPv4 or IPv6 address, or a network in CIDR notation. A value that is
+#: not an address literal (a host name where an address was expected) is
+#: treated as a host name: pseudonymized at the public level.
 IPAddress = Annotated[str, Sensitive.IP]
 #: A host or mDNS instance name.
 Hostname = Annotated[str, Sensitive.HOSTNAME]
@@ -42,3 +54,6 @@ Hostname = Annotated[str, Sensitive.HOSTNAME]
 Ssid = Annotated[str, Sensitive.SSID]
 #: Free text from a device or a tool: scanned for addresses and secrets.
 FreeText = Annotated[str, Sensitive.TEXT]
+#: An X.509 distinguished name in RFC 4514 form (``CN=hub.example,O=Acme``):
+#: its CN and DC values are host names, the rest is free text.
+DistinguishedName = Annotated[str, Sensitive.DN]

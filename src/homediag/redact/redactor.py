@@ -15,12 +15,13 @@ public address is still recognisably public.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import types
 import typing
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -67,6 +68,15 @@ _ASSIGNED_SECRET_RE = re.compile(
     r"|(?<![A-Za-z0-9_])(?P<bearer>bearer|basic)(?P<space>\s+)(?P<token>[A-Za-z0-9._~+/=-]{8,})",
     re.IGNORECASE,
 )
+# One DNS label (underscores too: service labels such as "_http").
+_LABEL = r"[A-Za-z0-9_-]+"  # of any length: a 64-character label must not hide a name
+# What may follow a known name and is not part of it: a DNS-SD service type
+# ("._shelly._tcp") and the mDNS zone (".local"); both say nothing about who.
+_KEPT_SUFFIX_RE = re.compile(r"(?:\._[A-Za-z0-9-]+)*(?:\.local)?", re.IGNORECASE)
+# RFC 4514: attributes are separated by commas not escaped with a backslash.
+_RDN_SPLIT_RE = re.compile(r"(?<!\\),")
+# Attributes of a distinguished name whose values are host names (or labels of one).
+_NAME_ATTRIBUTES = frozenset({"CN", "DC"})
 _NOT_SECRETS = frozenset(
     {"true", "false", "yes", "no", "none", "null", "on", "off", "required", "present"}
 )
@@ -93,6 +103,21 @@ class Redactor:
         self._known_stale = False
         # The device-specific halves of the MACs seen (6 hex) -> their pseudonyms' halves.
         self._mac_tails: dict[str, str] = {}
+        self._learning = False
+
+    @contextlib.contextmanager
+    def learning(self) -> Iterator[None]:
+        """A pass whose output is thrown away: typed values and secrets are learnt, nothing else.
+
+        Every name learnt would otherwise rebuild the pattern of known names
+        before the next text: with a few hundred names (a hostile mDNS
+        device) that is seconds of compiling, for output nobody reads.
+        """
+        self._learning = True
+        try:
+            yield
+        finally:
+            self._learning = False
 
     def _count_secret(self, value: str) -> None:
         if value not in self._secrets_seen:
@@ -114,11 +139,16 @@ class Redactor:
             return self.text(value)
         if kind is Sensitive.MAC:
             return self._mac(value)
-        if kind is Sensitive.IP or (
-            kind is Sensitive.HOSTNAME and address_scope(value.partition("/")[0]) is not None
-        ):
+        if kind is Sensitive.DN:
+            return self._distinguished_name(value)
+        is_address = address_scope(value.partition("/")[0]) is not None
+        if kind in (Sensitive.IP, Sensitive.HOSTNAME) and is_address:
             # A host name field may hold an address literal: it is an address then.
             return self._ip(value)
+        if kind is Sensitive.IP:
+            # And an address field may hold a name (a configured URL's host):
+            # a name then, never kept at the public level because of its field.
+            kind = Sensitive.HOSTNAME
         if kind is Sensitive.SSID:
             return self._pseudonym(kind, value, "ssid")
         # HOSTNAME: pseudonymized at the public level, kept otherwise (but an
@@ -128,14 +158,19 @@ class Redactor:
             return self._hostname(value)
         return self.text(value)
 
-    def _pseudonym(self, kind: Sensitive, value: str, prefix: str) -> str:
+    def _pseudonym(self, kind: Sensitive, value: str, prefix: str, *, learn: bool = True) -> str:
         key = (kind, value)
         if key not in self._mapping:
             self._counters[prefix] += 1
             self.counts[kind.value] += 1
             self._mapping[key] = token = f"{prefix}-{self._counters[prefix]}"
-            if kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(value) >= 3:
+            if learn and kind in (Sensitive.HOSTNAME, Sensitive.SSID) and len(value) >= 3:
                 self._known[value.lower()] = token
+                # Text quotes a name with control characters escaped ("'\\x1bRED'",
+                # as repr() and zeroconf's errors do): that spelling is the name too.
+                shown = repr(value)[1:-1]
+                if shown != value:
+                    self._known[shown.lower()] = token
                 self._known_stale = True
         return self._mapping[key]
 
@@ -230,11 +265,24 @@ class Redactor:
             self._mapping[key] = f"public-ip-{self._counters['public-ip']}"
         return self._mapping[key] + (sep + suffix if sep else "")
 
-    def _hostname(self, value: str) -> str:
+    def _hostname(self, value: str, *, learn: bool = True) -> str:
         # Keep the mDNS/DNS zone so that ".local" names still read as mDNS names.
         _, dot, zone = value.rstrip(".").partition(".")
-        token = self._pseudonym(Sensitive.HOSTNAME, value.rstrip(".").lower(), "host")
+        token = self._pseudonym(Sensitive.HOSTNAME, value.rstrip(".").lower(), "host", learn=learn)
         return token + (dot + zone if zone == "local" else "")
+
+    def _distinguished_name(self, value: str) -> str:
+        """A certificate subject: the host names in it are names like any other."""
+        if self.level != "public":
+            return self.text(value)
+        parts: list[str] = []
+        for rdn in _RDN_SPLIT_RE.split(value):
+            attr, eq, name = rdn.partition("=")
+            if eq and attr.strip().upper() in _NAME_ATTRIBUTES and name:
+                parts.append(f"{attr}={self.value(Sensitive.HOSTNAME, name)}")
+            else:
+                parts.append(self.text(rdn))
+        return ",".join(parts)
 
     # -- free text -----------------------------------------------------
 
@@ -260,7 +308,9 @@ class Redactor:
             text = redact_urls(text, self._url_secret)
         text = _ASSIGNED_SECRET_RE.sub(self._assigned_secret, text)
         text = self._scrub_secrets(text)
-        if self.level == "none":
+        if self.level == "none" or self._learning:
+            # Learning, only secrets matter: one found late is then replaced in
+            # text seen early. Addresses and names are taken in the real pass.
             return text
         known = self._known_pattern()
         if known is not None:
@@ -268,7 +318,7 @@ class Redactor:
             # replaced wherever else they appear; before the MAC step, which
             # would otherwise change "shellyplus1pm-c8f09e1a2b3c" so that its
             # host pseudonym no longer finds it.
-            text = known.sub(lambda m: self._known[m.group(0).lower()], text)
+            text = known.sub(self._known_match, text)
         text = macs.MAC_RE.sub(self._mac_match, text)
         text = self._scrub_mac_tails(text)
         # Cheap guards first: most text (TXT values, summaries) holds no address
@@ -288,12 +338,34 @@ class Redactor:
             # Whole names only: "Home" (a location) must not eat into "homekit",
             # "esphome" or "_home-assistant._tcp". A dot ends a name, so
             # "kitchen-sensor" is still found in "kitchen-sensor.local.".
+            # A known name inside a longer dotted name ("kitchen" in
+            # "tv.kitchen.home.arpa", "hub" in "hub.home.arpa") is taken with
+            # the whole name: half a name replaced would keep the rest in clear.
             self._known_re = (
-                re.compile(rf"(?<![A-Za-z0-9_-])(?:{pattern})(?![A-Za-z0-9_-])", re.IGNORECASE)
+                re.compile(
+                    rf"(?<![A-Za-z0-9_.-])(?P<before>(?:{_LABEL}\.)*)(?P<known>{pattern})"
+                    rf"(?P<after>(?:\.{_LABEL})*)(?![A-Za-z0-9_-])",
+                    re.IGNORECASE,
+                )
                 if alternatives
                 else None
             )
         return self._known_re
+
+    def _known_match(self, match: re.Match[str]) -> str:
+        token = self._known[match.group("known").lower()]
+        before, after = match.group("before"), match.group("after")
+        if not before and _KEPT_SUFFIX_RE.fullmatch(after):
+            return token + after  # the name itself, its mDNS form, or an instance of it
+        whole = match.group(0)
+        if whole.lower() in self._known:
+            return self._known[whole.lower()]
+        if self.level != "public":
+            # Below public, names are kept: what is known is an SSID, replaced alone.
+            return before + token + after
+        # Not learnt: it holds a known name, so it is found again wherever it
+        # stands, and names found in (hostile) text must not grow the pattern.
+        return self._hostname(whole, learn=False)
 
     def _assigned_secret(self, match: re.Match[str]) -> str:
         if match.group("bearer"):

@@ -71,7 +71,8 @@ def build_bundle(
 
     # The first pass only learns the pseudonyms (a hostname found late must be
     # replaced in text seen early); the second produces the output.
-    typed_pass()
+    with redactor.learning():
+        typed_pass()
     observer_data, facts_data, devices_data = typed_pass()
 
     evidence: dict[str, bytes] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ from homediag.analyze.finding import Finding
 from homediag.bundle.models import Bundle, Observer
 from homediag.net.addr import address_scope
 from homediag.probes.lan import LanFacts
-from homediag.probes.mdns import MdnsFacts
+from homediag.probes.mdns import MdnsFacts, MdnsInstance
 
 #: Unresolved or listed names quoted in one finding, at most.
 _QUOTE = 10
@@ -73,6 +74,19 @@ INSTANCE_UNRESOLVED = spec(
     behind a misbehaving mDNS reflector, or one overwhelmed by traffic.""",
     remediation="""Reboot the device; if a router or access point reflects mDNS between networks, check or
     disable that feature; update the device's firmware.""",
+)
+MALFORMED_NAME = spec(
+    "mdns.malformed_name",
+    severity="warning",
+    probe="mdns",
+    evidence=("count", "instances"),
+    title="A device advertises service names that are not valid",
+    meaning="""A device announced service instances whose names break the DNS-SD rules (control
+    characters such as terminal escape codes, bell or newline): apps reject or mangle them, and homediag
+    did not try to resolve them. A buggy firmware, or a device that tries to attack the programs that
+    list it.""",
+    remediation="""Find the device by the names in the evidence (shown with their control characters
+    escaped); rename it in its app or web page, update its firmware, or disconnect it.""",
 )
 NO_ANSWERS = spec(
     "mdns.no_answers",
@@ -189,15 +203,7 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                 },
             )
     yield from _conflicts(facts, subnets)
-    unresolved = [i for i in facts.instances if not i.resolved]
-    if unresolved:
-        names = [i.name for i in unresolved[:_QUOTE]]
-        more = f" and {len(unresolved) - _QUOTE} more" if len(unresolved) > _QUOTE else ""
-        yield INSTANCE_UNRESOLVED.make(
-            f"{len(unresolved)} instance(s) answered the browse but never resolved within "
-            f"{bundle.probes['mdns'].duration_s or 0:.1f} s: {', '.join(names)}{more}.",
-            {"instances": names, "count": len(unresolved)},
-        )
+    yield from _unresolved(bundle, facts)
     for target in facts.configured if facts.instances else ():
         # With no mDNS answer at all, "no_answers" names the cause; this would only repeat it.
         if target.tcp is not None and target.tcp.status == "open" and not target.advertised:
@@ -217,6 +223,43 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
             f"{facts.dropped_instances} instance(s) and {facts.dropped_types} service type(s) beyond the caps were "
             f"not kept ({len(facts.instances)} instances kept).",
             {"dropped_instances": facts.dropped_instances, "dropped_types": facts.dropped_types},
+        )
+
+
+def _quoted(names: list[str]) -> str:
+    # repr() shows control and format characters as escapes: a device's name
+    # must not move the cursor or break a line where the finding is shown.
+    return ", ".join(repr(n) for n in names)
+
+
+# What zeroconf refuses in a name (ASCII controls, DEL): bundles written
+# before names were flagged "malformed" are judged the same way.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
+
+
+def _malformed(inst: MdnsInstance) -> bool:
+    return inst.malformed or (not inst.resolved and _CONTROL_RE.search(inst.name) is not None)
+
+
+def _unresolved(bundle: Bundle, facts: MdnsFacts) -> Iterator[Finding]:
+    """Instances that never resolved, apart from those with names not worth asking for."""
+    malformed = [i for i in facts.instances if _malformed(i)]
+    if malformed:
+        names = [i.name for i in malformed[:_QUOTE]]
+        more = f" and {len(malformed) - _QUOTE} more" if len(malformed) > _QUOTE else ""
+        yield MALFORMED_NAME.make(
+            f"{len(malformed)} instance name(s) are not valid DNS-SD names and were not resolved: "
+            f"{_quoted(names)}{more}.",
+            {"instances": names, "count": len(malformed)},
+        )
+    unresolved = [i for i in facts.instances if not i.resolved and not _malformed(i)]
+    if unresolved:
+        names = [i.name for i in unresolved[:_QUOTE]]
+        more = f" and {len(unresolved) - _QUOTE} more" if len(unresolved) > _QUOTE else ""
+        yield INSTANCE_UNRESOLVED.make(
+            f"{len(unresolved)} instance(s) answered the browse but never resolved within "
+            f"{bundle.probes['mdns'].duration_s or 0:.1f} s: {_quoted(names)}{more}.",
+            {"instances": names, "count": len(unresolved)},
         )
 
 
