@@ -52,6 +52,10 @@ class Progress:
     def update(self, event: Event) -> None:
         """Take one event into account."""
 
+    def note(self, text: str) -> None:
+        """Say one line to the user beside the progress (on the event loop, never in a signal handler)."""
+        print(text, file=sys.stderr)
+
 
 class LineProgress(Progress):
     """One line per finished probe, for logs and pipes."""
@@ -139,6 +143,13 @@ class LiveProgress(Progress):
     def update(self, event: Event) -> None:
         with self.lock:
             self._take(event, time.monotonic())
+
+    def note(self, text: str) -> None:
+        # Through the live display's console: rich prints it above the table
+        # and redraws the table below. A write past it (a raw write to the
+        # terminal) shifts the screen under rich and leaves a stale copy of
+        # the table's header behind.
+        self.live.console.print(text, markup=False, highlight=False)
 
     def _take(self, event: Event, now: float) -> None:
         if isinstance(event, RunStarted):

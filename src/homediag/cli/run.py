@@ -213,6 +213,9 @@ class Interrupts:
 
     def __init__(self, stop: Callable[[], object] = lambda: None) -> None:
         self.stop = stop
+        #: Whether ``stop`` also tells the user (through the live display);
+        #: otherwise :meth:`press` writes the line itself.
+        self.stop_says_so = False
         self.presses = 0
         self.done = False
 
@@ -222,7 +225,8 @@ class Interrupts:
         if self.done or self.presses > 2:
             raise KeyboardInterrupt
         if self.presses == 1:
-            _say(f"\n{self.STOPPING}")
+            if not self.stop_says_so:
+                _say(f"\n{self.STOPPING}")
             self.stop()
         else:
             _say(self.STILL_WRITING)
@@ -263,8 +267,21 @@ async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts)
     if interrupts.presses:  # pressed while the run was being set up
         runner.cancel()
     with make_progress(not args.no_progress) as progress:
-        async for event in runner.events():
-            progress.update(event)
+
+        def stopping() -> None:  # on the loop: the live display says it in its place
+            progress.note(Interrupts.STOPPING)
+            runner.cancel()
+
+        interrupts.stop, interrupts.stop_says_so = (
+            lambda: loop.call_soon_threadsafe(stopping),
+            True,
+        )
+        try:
+            async for event in runner.events():
+                progress.update(event)
+        finally:
+            interrupts.stop = lambda: loop.call_soon_threadsafe(runner.cancel)
+            interrupts.stop_says_so = False
     try:
         return _finish(args, runner)
     finally:
