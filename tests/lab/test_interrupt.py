@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,16 @@ def hanging_config(lab: Lab, tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_mid_run_writes_a_partial_bundle(
-    sig: signal.Signals, lab_factory: Callable[..., Lab], tmp_path: Path
-) -> None:
-    lab = lab_factory("healthy")
+@contextlib.contextmanager
+def hanging_run(
+    lab: Lab, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], Path, list[str]]]:
+    """A run whose internet probe hangs, once the quick probes are done: (process, out dir, stderr so far).
+
+    It waits by event, not by clock, until host, router and dns completed and
+    only the internet probe is still waiting on the blackhole. The process is
+    killed on the way out if the test left it running.
+    """
     out = tmp_path / "out"
     out.mkdir()
     argv = lab.homediag_argv(["run", "-c", str(hanging_config(lab, tmp_path)), "-o", str(out)])
@@ -44,8 +50,6 @@ def test_signal_mid_run_writes_a_partial_bundle(
     seen: list[str] = []
     try:
         assert proc.stderr is not None
-        # Wait, by event not by clock, until the quick probes are done and
-        # only the internet probe is still waiting on the blackhole.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             line = proc.stderr.readline()
@@ -55,12 +59,21 @@ def test_signal_mid_run_writes_a_partial_bundle(
             if sum(f"{p}: completed" in "".join(seen) for p in ("host", "router", "dns")) == 3:
                 break
         assert sum(f"{p}: completed" in "".join(seen) for p in ("host", "router", "dns")) == 3, seen
-        os.kill(proc.pid, sig)
-        stdout, stderr = proc.communicate(timeout=20)
+        yield proc, out, seen
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_run_writes_a_partial_bundle(
+    sig: signal.Signals, lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = lab_factory("healthy")
+    with hanging_run(lab, tmp_path) as (proc, out, _):
+        os.kill(proc.pid, sig)
+        stdout, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130, stderr
     assert "stopping" in stderr
     (path,) = out.glob("homediag-*.zip")

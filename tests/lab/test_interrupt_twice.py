@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
-from tests.lab.test_interrupt import hanging_config
+from tests.lab.test_interrupt import hanging_run
 
 
 @pytest.mark.parametrize("when", ["while-cancelling", "while-writing"])
@@ -25,22 +24,9 @@ def test_a_second_ctrl_c_does_not_lose_the_bundle(
     when: str, lab_factory: Callable[..., Lab], tmp_path: Path
 ) -> None:
     lab = lab_factory("healthy")
-    out = tmp_path / "out"
-    out.mkdir()
-    argv = lab.homediag_argv(["run", "-c", str(hanging_config(lab, tmp_path)), "-o", str(out)])
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen: list[str] = []
-    try:
+    with hanging_run(lab, tmp_path) as (proc, out, seen):
         assert proc.stderr is not None
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            seen.append(line)
-            if sum(f"{p}: completed" in "".join(seen) for p in ("host", "router", "dns")) == 3:
-                break
-        assert sum(f"{p}: completed" in "".join(seen) for p in ("host", "router", "dns")) == 3, seen
         os.kill(proc.pid, signal.SIGINT)
         # The second press while the bundle is built and written: 20 ms after
         # the run says it is writing (in 3 of 3 tries, homediag before this
@@ -54,10 +40,6 @@ def test_a_second_ctrl_c_does_not_lose_the_bundle(
         os.kill(proc.pid, signal.SIGINT)
         stdout, rest = proc.communicate(timeout=20)
         stderr = "".join(seen) + rest
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, stderr
     said = " ".join(stderr.split())
     assert "writing what was gathered" in said
