@@ -205,7 +205,9 @@ class Interrupts:
 
     :meth:`press` runs as a plain signal handler, between two bytecodes of
     whatever the main thread does: ``stop`` must only schedule (the loop's
-    ``call_soon_threadsafe``), and the notes go straight to file descriptor 2.
+    ``call_soon_threadsafe``). While the live display runs, ``stop`` also has
+    it say the first note in its place (``stop_says_so``); every other note
+    goes straight to file descriptor 2.
     """
 
     STOPPING = "homediag: stopping: checks that finished are kept; the others are marked cancelled"
@@ -216,6 +218,8 @@ class Interrupts:
         #: Whether ``stop`` also tells the user (through the live display);
         #: otherwise :meth:`press` writes the line itself.
         self.stop_says_so = False
+        #: Whether :meth:`press` wrote the first note itself.
+        self.stop_said = False
         self.presses = 0
         self.done = False
 
@@ -225,7 +229,8 @@ class Interrupts:
         if self.done or self.presses > 2:
             raise KeyboardInterrupt
         if self.presses == 1:
-            if not self.stop_says_so:
+            self.stop_said = not self.stop_says_so
+            if self.stop_said:
                 _say(f"\n{self.STOPPING}")
             self.stop()
         else:
@@ -263,24 +268,22 @@ def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
 async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts) -> int:
     runner = Runner(config, prepare=_prepare_output)
     loop = asyncio.get_running_loop()
-    interrupts.stop = lambda: loop.call_soon_threadsafe(runner.cancel)
+    interrupts.stop = lambda: loop.call_soon_threadsafe(stopping)
     if interrupts.presses:  # pressed while the run was being set up
         runner.cancel()
-    with make_progress(not args.no_progress) as progress:
+    progress = make_progress(not args.no_progress)
 
-        def stopping() -> None:  # on the loop: the live display says it in its place
+    def stopping() -> None:  # on the loop; the live display says it in its place
+        if not interrupts.stop_said:
             progress.note(Interrupts.STOPPING)
-            runner.cancel()
+        runner.cancel()
 
-        interrupts.stop, interrupts.stop_says_so = (
-            lambda: loop.call_soon_threadsafe(stopping),
-            True,
-        )
+    with progress:
+        interrupts.stop_says_so = True
         try:
             async for event in runner.events():
                 progress.update(event)
         finally:
-            interrupts.stop = lambda: loop.call_soon_threadsafe(runner.cancel)
             interrupts.stop_says_so = False
     try:
         return _finish(args, runner)

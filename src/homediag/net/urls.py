@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, unquote_plus
 
+from homediag.redact.secrets import MIN_SECRET_LENGTH, NOT_SECRETS, REDACTED
+
 __all__ = [
     "REDACTED",
     "InvalidUrlError",
@@ -44,10 +46,6 @@ __all__ = [
     "redact_urls",
     "safe_display",
 ]
-
-#: What a removed secret is replaced with (the redactor's marker, repeated here
-#: so that this module needs nothing from :mod:`homediag.redact`).
-REDACTED = "[redacted]"
 
 #: Longest configured URL accepted: long enough for a presigned S3 URL.
 MAX_URL_LENGTH = 8192
@@ -133,14 +131,6 @@ _ABOUT_WORDS = frozenset(
         "version", "alg", "algorithm", "date", "method", "mode", "name", "url", "uri",
     }
 )  # fmt: skip
-# Values that are words, not secrets: hunting "true" or "bearer" in a bundle
-# would replace them everywhere and make every bundle unwritable.
-_NOT_SECRETS = frozenset(
-    {"true", "false", "yes", "no", "none", "null", "on", "off", "bearer", "basic", "required"}
-)
-#: Shorter secrets are masked where they stand but not registered for hunting
-#: (see :data:`homediag.redact.secrets.MIN_SECRET_LENGTH`).
-MIN_HUNTED = 4
 _WORD_SPLIT_RE = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -233,15 +223,16 @@ def _userinfo_ends(after: str) -> Iterator[tuple[int, int]]:
 
 
 def huntable(value: str) -> bool:
-    """Whether a secret is specific enough to be hunted for everywhere (see :data:`MIN_HUNTED`).
+    """Whether a secret is specific enough to be hunted for everywhere.
 
-    Short values, common words and short numbers are masked where they stand
-    in a URL, never hunted: ``?auth=true`` must not make every ``true`` a secret.
+    Values shorter than :data:`~homediag.redact.secrets.MIN_SECRET_LENGTH`,
+    common words and short numbers are masked where they stand in a URL,
+    never hunted: ``?auth=true`` must not make every ``true`` a secret.
     Nor are values longer than any configured URL (a hostile device's text).
     """
     return (
-        MIN_HUNTED <= len(value) <= MAX_URL_LENGTH
-        and value.lower() not in _NOT_SECRETS
+        MIN_SECRET_LENGTH <= len(value) <= MAX_URL_LENGTH
+        and value.lower() not in NOT_SECRETS
         and not (value.isdigit() and len(value) < 8)
     )
 

@@ -31,14 +31,11 @@ from homediag.net.addr import address_scope
 from homediag.net.urls import redact_urls
 from homediag.redact import macs
 from homediag.redact.kinds import Sensitive
-from homediag.redact.secrets import SecretRegistry
+from homediag.redact.secrets import NOT_SECRETS, REDACTED, SecretRegistry
 
 __all__ = ["REDACTED", "Redactor"]
 
 Level = Literal["support", "public", "none"]
-
-#: What a removed secret is replaced with.
-REDACTED = "[redacted]"
 
 # The device halves of MACs are looked for alone in text: hex runs of exactly six.
 _SIX_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{6}(?![0-9A-Fa-f])")
@@ -77,9 +74,6 @@ _KEPT_SUFFIX_RE = re.compile(r"(?:\._[A-Za-z0-9-]+)*(?:\.local)?", re.IGNORECASE
 _RDN_SPLIT_RE = re.compile(r"(?<!\\),")
 # Attributes of a distinguished name whose values are host names (or labels of one).
 _NAME_ATTRIBUTES = frozenset({"CN", "DC"})
-_NOT_SECRETS = frozenset(
-    {"true", "false", "yes", "no", "none", "null", "on", "off", "required", "present"}
-)
 
 
 class Redactor:
@@ -375,7 +369,7 @@ class Redactor:
         quote = match.group("quote") or ""
         value = match.group("qvalue") if quote else match.group("value")
         if (
-            value.lower() in _NOT_SECRETS
+            value.lower() in NOT_SECRETS
             or value.startswith("[")
             or set(value) <= {"*", "x", "X", "•"}
         ):

@@ -8,7 +8,20 @@ import json
 import urllib.parse
 from collections.abc import Iterable
 
-__all__ = ["MIN_SECRET_LENGTH", "SecretRegistry"]
+__all__ = ["MIN_SECRET_LENGTH", "NOT_SECRETS", "REDACTED", "SecretRegistry"]
+
+#: What a removed secret is replaced with, wherever it stood.
+REDACTED = "[redacted]"
+
+#: Values that are words, not secrets (``password=required``, ``?auth=true``,
+#: ``Authorization: Basic``): hunting them would replace them in every bundle
+#: and make every bundle unwritable.
+NOT_SECRETS = frozenset(
+    {
+        "true", "false", "yes", "no", "none", "null", "on", "off",
+        "required", "present", "bearer", "basic",
+    }
+)  # fmt: skip
 
 #: Shorter values are replaced where they stand as typed secrets but not hunted
 #: for in free text: a three-letter password would match everywhere and make

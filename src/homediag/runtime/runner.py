@@ -31,8 +31,8 @@ from homediag.config import Config
 from homediag.errors import UnknownProbeError
 from homediag.inventory import config_devices
 from homediag.net.observe import Observation, observe
-from homediag.net.urls import REDACTED, redact_urls
-from homediag.redact.secrets import SecretRegistry
+from homediag.net.urls import redact_urls
+from homediag.redact.secrets import REDACTED, SecretRegistry
 from homediag.runtime.context import ProbeContext, Results
 from homediag.runtime.events import (
     Event,
