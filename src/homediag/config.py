@@ -353,8 +353,6 @@ def _flag_error(
     where = ".".join(str(part) for part in first["loc"])
     for dotted, flag in flags.items():
         if dotted in overrides and (where == dotted or where.startswith(f"{dotted}.")):
-            from homediag.net.urls import safe_display  # noqa: PLC0415 - only on this error
-
             value = overrides[dotted]
             if isinstance(value, float):
                 text = f"{value:g}"  # --timeout 0, as typed, not 0.0
