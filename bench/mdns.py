@@ -34,8 +34,8 @@ from bench._lib import (
     row,
     table,
 )
-from homediag.lab import Lab
-from homediag.lab.scenarios import scale_scenario
+from homediag_lab import Lab
+from homediag_lab.scenarios import scale_scenario
 
 HERE = Path(__file__).resolve().parent
 #: Responders hold back an answer they multicast less than a second ago:

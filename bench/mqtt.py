@@ -29,7 +29,7 @@ from bench._lib import (
     table,
     total,
 )
-from homediag.lab import Lab
+from homediag_lab import Lab
 
 HERE = Path(__file__).resolve().parent
 

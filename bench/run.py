@@ -56,9 +56,9 @@ from bench._lib import (
 )
 from bench.mqtt import usual_way as mqtt_usual_way
 from homediag.config import load_config
-from homediag.lab import Lab
-from homediag.lab.gallery import run_env
-from homediag.lab.scenarios import faulty_home_scenario
+from homediag_lab import Lab
+from homediag_lab.gallery import run_env
+from homediag_lab.scenarios import faulty_home_scenario
 
 HERE = Path(__file__).resolve().parent
 #: The console script installers run, beside this interpreter in the venv.

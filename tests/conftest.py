@@ -15,12 +15,16 @@ import pytest
 
 from homediag.bundle.models import Bundle, Observer
 from homediag.config import Config
-from homediag.lab.lab import PREFIX
 from homediag.net.icmp import PingStats
 from homediag.probes.router import GatewayCheck, RouterFacts
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.pipeline import build_bundle
 from homediag.runtime.probe import ProbeResult
+from homediag_lab.lab import PREFIX
+
+# The lab's fixtures (lab_factory) are opt-in: homediag-lab registers no
+# pytest11 entry point, so this suite names its plugin here.
+pytest_plugins = ["homediag_lab.pytest_plugin"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -211,8 +215,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             continue
         if (
             f"homediag-{PREFIX}" in cmdline
-            or "homediag.lab.impair" in cmdline
-            or "homediag.lab.services" in cmdline
+            or "homediag_lab.impair" in cmdline
+            or "homediag_lab.services" in cmdline
         ):
             stray.append(f"{proc.name}: {cmdline.strip()[:120]}")
     if stray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from homediag.lab.topology import Scenario
+from homediag_lab.topology import Scenario
 
 # A MAC as the lab writes it in its definitions: six bytes joined by ":" or "-", or 12 bare hex.
 _SEPARATED = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?::\d+)?$")

@@ -53,12 +53,16 @@ setup_venv() {
         log "creating .venv"
         "$python" -m venv .venv
     fi
-    # Reinstall only when the project's metadata changed since the last install.
+    # Reinstall only when the metadata of either distribution (homediag, and
+    # the lab extra in lab/) changed since the last install, or the lab is
+    # missing (a .venv made before the lab became a distribution of its own).
     local stamp=.venv/.homediag-installed
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        log "installing homediag and its dev tools into .venv"
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ lab/pyproject.toml -nt "$stamp" ] \
+        || ! .venv/bin/python -c 'import homediag_lab' 2>/dev/null; then
+        log "installing homediag, its lab and its dev tools into .venv"
         .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-        .venv/bin/python -m pip install -q -e '.[dev,scan]'
+        # One pip call: the lab's requirement on homediag is the checkout itself.
+        .venv/bin/python -m pip install -q -e '.[dev,scan]' -e ./lab
         touch "$stamp"
     fi
 }

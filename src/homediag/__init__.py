@@ -39,7 +39,6 @@ if TYPE_CHECKING:
         BundleSchemaError,
         ConfigError,
         HomediagError,
-        LabError,
         ProbeError,
         RedactionError,
         UnknownProbeError,
@@ -112,7 +111,6 @@ _EXPORTS: dict[str, str] = {
     "BundleIntegrityError": "homediag.errors",
     "BundleSchemaError": "homediag.errors",
     "RedactionError": "homediag.errors",
-    "LabError": "homediag.errors",
 }
 
 __all__ = [
@@ -131,7 +129,6 @@ __all__ = [
     "HomediagError",
     "Hostname",
     "IPAddress",
-    "LabError",
     "MacAddress",
     "Observer",
     "Probe",

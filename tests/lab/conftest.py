@@ -9,7 +9,7 @@ import pytest
 
 from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
+from homediag_lab import Lab
 from tests.conftest import check_finding_evidence
 
 pytestmark = pytest.mark.lab
@@ -55,7 +55,7 @@ def scenario_run(
     Many tests look at the same default run of a scenario; building it once
     per session keeps the suite short. The result is shared: do not modify it.
     """
-    from homediag.lab.gallery import run_env
+    from homediag_lab.gallery import run_env
 
     cache: dict[str, tuple[Bundle, str]] = {}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
+from homediag_lab import Lab
 
 
 def _quick_error(lab: Lab, *args: str) -> str:

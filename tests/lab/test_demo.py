@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
-from homediag.lab.lab import PREFIX
-from homediag.lab.netns import list_netns
-from homediag.lab.pytest_plugin import require_lab
+from homediag_lab.lab import PREFIX
+from homediag_lab.netns import list_netns
+from homediag_lab.pytest_plugin import require_lab
 
 
 def test_demo_lossy_scenario(tmp_path: Path) -> None:

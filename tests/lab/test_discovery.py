@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.models import Bundle
-from homediag.lab import Lab, get_scenario
 from homediag.probes.lan import LanFacts
 from homediag.probes.mdns import MdnsFacts
+from homediag_lab import Lab, get_scenario
 
 EXPECTED_KINDS = {
     "broker": "mqtt_broker",

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from homediag.lab import Lab
-from homediag.lab.topology import BROKER_IP, ROUTER_IP
+from homediag_lab import Lab
+from homediag_lab.topology import BROKER_IP, ROUTER_IP
 
 CONNECT = """
 import asyncio, json, sys

@@ -16,10 +16,10 @@ import pytest
 
 from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
-from homediag.lab.gallery import comparable, snapshot
-from homediag.lab.scenarios import get_scenario, scenario_names
-from homediag.lab.topology import HA_TOKEN, MQTT_PASSWORD
+from homediag_lab import Lab
+from homediag_lab.gallery import comparable, snapshot
+from homediag_lab.scenarios import get_scenario, scenario_names
+from homediag_lab.topology import HA_TOKEN, MQTT_PASSWORD
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
-from homediag.lab.topology import BLACKHOLE_NAME
+from homediag_lab import Lab
+from homediag_lab.topology import BLACKHOLE_NAME
 
 
 def hanging_config(lab: Lab, tmp_path: Path) -> Path:

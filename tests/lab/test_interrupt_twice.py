@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
+from homediag_lab import Lab
 from tests.lab.test_interrupt import hanging_run
 
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from homediag.lab import Lab
-from homediag.lab.lab import STATE_DIR, list_labs
-from homediag.lab.netns import list_netns
+from homediag_lab import Lab
+from homediag_lab.lab import STATE_DIR, list_labs
+from homediag_lab.netns import list_netns
 
 
 def ping_stats(output: str) -> tuple[float, float]:
@@ -34,7 +34,7 @@ def test_impairment_is_real_as_seen_by_iputils_ping(lab_factory: Callable[..., L
 
 
 def test_context_manager_removes_namespaces_processes_and_files() -> None:
-    from homediag.lab.pytest_plugin import require_lab
+    from homediag_lab.pytest_plugin import require_lab
 
     require_lab()
     with Lab("healthy") as lab:
@@ -53,9 +53,9 @@ def test_context_manager_removes_namespaces_processes_and_files() -> None:
 def test_a_failing_build_tears_down_what_it_made() -> None:
     from dataclasses import replace
 
-    from homediag.errors import LabError
-    from homediag.lab import get_scenario
-    from homediag.lab.pytest_plugin import require_lab
+    from homediag_lab import get_scenario
+    from homediag_lab.errors import LabError
+    from homediag_lab.pytest_plugin import require_lab
 
     require_lab()
     broken = replace(
@@ -75,7 +75,7 @@ def test_a_failing_build_tears_down_what_it_made() -> None:
 
 
 def test_cli_up_list_exec_down() -> None:
-    from homediag.lab.pytest_plugin import require_lab
+    from homediag_lab.pytest_plugin import require_lab
 
     require_lab()
     cli = [sys.executable, "-m", "homediag", "lab"]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from homediag.lab import Lab
+from homediag_lab import Lab
 
 
 def _screen_of_a_run(lab: Lab, out: Path) -> tuple[int, str]:

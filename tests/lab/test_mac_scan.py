@@ -18,8 +18,8 @@ import pytest
 
 from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
-from homediag.lab.scenarios import get_scenario, scenario_names
+from homediag_lab import Lab
+from homediag_lab.scenarios import get_scenario, scenario_names
 from tests.macscan import lab_macs, leaks, spellings
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.models import Bundle
-from homediag.lab import Lab, get_scenario
-from homediag.lab.topology import BROKER_IP, MQTT_PASSWORD
 from homediag.probes.mqtt import MqttFacts
 from homediag.runtime.registry import BUILTIN_PROBES
+from homediag_lab import Lab, get_scenario
+from homediag_lab.topology import BROKER_IP, MQTT_PASSWORD
 
 
 def mqtt_facts(bundle: Bundle) -> MqttFacts:

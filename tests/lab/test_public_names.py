@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab, get_scenario
-from homediag.lab.gallery import run_env
-from homediag.lab.topology import BLACKHOLE_NAME, CLOUD_ALIAS, CLOUD_SITES, LAN_DOMAIN
+from homediag_lab import Lab, get_scenario
+from homediag_lab.gallery import run_env
+from homediag_lab.topology import BLACKHOLE_NAME, CLOUD_ALIAS, CLOUD_SITES, LAN_DOMAIN
 
 
 def lab_names(scenario: str) -> set[str]:

@@ -21,13 +21,13 @@ import pytest
 
 from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
-from homediag.lab.scenarios import (
+from homediag_lab import Lab
+from homediag_lab.scenarios import (
     hostile_endpoints_scenario,
     mdns_flood_scenario,
     mdns_malformed_scenario,
 )
-from homediag.lab.services.mdns import FLOOD_SERVICES
+from homediag_lab.services.mdns import FLOOD_SERVICES
 from tests.conftest import check_finding_evidence
 
 #: The global deadline given to every run here (``--timeout``), seconds.

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
 from homediag.runtime.registry import BUILTIN_PROBES
+from homediag_lab import Lab
 from tests.conftest import CONTRACT_KEYS
 
 PROBE_KEYS = {"status", "started_at", "duration_s", "summary", "data", "error"}

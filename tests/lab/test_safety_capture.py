@@ -24,9 +24,9 @@ import pytest
 
 from homediag.bundle.reader import load_bundle
 from homediag.config import load_config
-from homediag.lab import Lab
-from homediag.lab.gallery import run_env
-from homediag.lab.topology import (
+from homediag_lab import Lab
+from homediag_lab.gallery import run_env
+from homediag_lab.topology import (
     BLACKHOLE_IP,
     BLACKHOLE_NAME,
     CLOUD_ALIAS,

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from homediag.bundle.models import Bundle
-from homediag.lab import get_scenario
 from homediag.probes.router import RouterFacts
 from homediag.runtime.registry import BUILTIN_PROBES
+from homediag_lab import get_scenario
 
 
 def serious(bundle: Bundle) -> list[str]:

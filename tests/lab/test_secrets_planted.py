@@ -28,8 +28,8 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 import pytest
 
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
-from homediag.lab.topology import CLOUD_ALIAS, CLOUD_NAME, HA_TOKEN, MQTT_PASSWORD, MQTT_USER
+from homediag_lab import Lab
+from homediag_lab.topology import CLOUD_ALIAS, CLOUD_NAME, HA_TOKEN, MQTT_PASSWORD, MQTT_USER
 
 # (user, password) of every URL credential; each piece between "@" and "/" is
 # a distinct marker, so that a password cut short by a parser still shows.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.lab import Lab
 from homediag.probes.wifi import WifiFacts
+from homediag_lab import Lab
 from tests.stubs import install_stub
 
 

@@ -12,13 +12,13 @@ import subprocess
 import sys
 import time
 
-from homediag.lab.lab import PREFIX
-from homediag.lab.netns import list_netns
-from homediag.lab.pytest_plugin import require_lab
+from homediag_lab.lab import PREFIX
+from homediag_lab.netns import list_netns
+from homediag_lab.pytest_plugin import require_lab
 
 CRASH = """
 import os, sys, time
-from homediag.lab import Lab
+from homediag_lab import Lab
 lab = Lab("healthy").up()
 print(lab.prefix, " ".join(str(p.pid) for _, p in lab._procs), flush=True)
 time.sleep(600)

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from homediag.lab.pki import LabCA
-from homediag.lab.services.http import PERSONALITIES
 from homediag.net.http import MAX_BODY, fetch
 from homediag.packs.engine import Candidate, RunSettings, run_pack
 from homediag.packs.loader import load_packs
 from homediag.packs.schema import Pack
+from homediag_lab.pki import LabCA
+from homediag_lab.services.http import PERSONALITIES
 
 Server = Callable[..., Any]
 EXAMPLE_PACK = Path(__file__).resolve().parents[2] / "examples" / "packs" / "wled.toml"

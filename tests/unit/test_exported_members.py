@@ -23,6 +23,15 @@ def test_public_callables_and_classes_have_docstrings() -> None:
             assert (value.__doc__ or "").strip(), f"{name} has no docstring"
 
 
+def test_the_lab_error_lives_with_the_lab() -> None:
+    """The lab is an extra: ``LabError`` is ``homediag_lab``'s, still a ``HomediagError``."""
+    from homediag_lab import LabError
+
+    assert "LabError" not in homediag.__all__
+    assert not hasattr(homediag, "LabError")
+    assert issubclass(LabError, homediag.HomediagError)
+
+
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         homediag.no_such_name  # type: ignore[attr-defined] # noqa: B018
@@ -31,7 +40,8 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 def test_import_and_cli_parser_import_nothing_heavy() -> None:
     code = (
         "import sys; import homediag; from homediag.cli import build_parser; build_parser();"
-        "heavy = [m for m in ('pydantic', 'aiohttp', 'zeroconf', 'scapy', 'rich', 'dns', 'jinja2', 'cryptography')"
+        "heavy = [m for m in ('pydantic', 'aiohttp', 'zeroconf', 'scapy', 'rich', 'dns', 'jinja2', 'cryptography',"
+        " 'homediag_lab')"
         " if m in sys.modules];"
         "print(','.join(heavy))"
     )

@@ -17,12 +17,12 @@ from homediag.analyze.engine import analyze
 from homediag.bundle.compare import diff_bundles
 from homediag.bundle.reader import load_bundle
 from homediag.cli import main
-from homediag.lab.gallery import snapshot
-from homediag.lab.scenarios import get_scenario, scenario_names
-from homediag.lab.topology import HA_TOKEN, MQTT_PASSWORD
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import print_bundle
+from homediag_lab.gallery import snapshot
+from homediag_lab.scenarios import get_scenario, scenario_names
+from homediag_lab.topology import HA_TOKEN, MQTT_PASSWORD
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"
 SECRETS = (MQTT_PASSWORD, HA_TOKEN, "expired-or-revoked-token")

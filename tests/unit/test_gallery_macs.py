@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from homediag.lab.scenarios import get_scenario, scenario_names
+from homediag_lab.scenarios import get_scenario, scenario_names
 from tests.macscan import leaks
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"

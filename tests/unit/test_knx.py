@@ -1,6 +1,6 @@
 """KNXnet/IP: the client's decoder on frames laid out byte by byte, and a real exchange on loopback.
 
-The lab gateway (:mod:`homediag.lab.services.knx`) builds its frames with
+The lab gateway (:mod:`homediag_lab.services.knx`) builds its frames with
 its own encoder; the hex frames below are assembled by hand from the KNX
 specification (03.08.02, Core): three encodings that must agree.
 """
@@ -11,7 +11,6 @@ import asyncio
 
 import pytest
 
-from homediag.lab.services.knx import KnxGateway
 from homediag.net.knx import (
     DESCRIPTION_RESPONSE,
     SEARCH_RESPONSE,
@@ -21,6 +20,7 @@ from homediag.net.knx import (
     parse_response,
     search_request,
 )
+from homediag_lab.services.knx import KnxGateway
 
 # SEARCH_RESPONSE of a KNX IP router at 192.168.1.50:3671.
 SEARCH_RESPONSE_HEX = (

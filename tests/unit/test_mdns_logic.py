@@ -6,10 +6,10 @@ import base64
 
 import pytest
 
-from homediag.lab.devices import home_devices
 from homediag.mdns.catalog import BROWSE_TYPES, normalize_type
 from homediag.mdns.classify import ClassifiedService, classify
 from homediag.mdns.txt import MAX_TXT_KEYS, MAX_TXT_VALUE, decode_txt
+from homediag_lab.devices import home_devices
 
 REQUIRED_TYPES = [
     "_hap._tcp",

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from homediag.bundle.models import Bundle
-from homediag.lab.services.mqtt311 import topic_matches
 from homediag.net.tcp import TcpResult
 from homediag.net.tls import CertificateInfo, TlsResult
 from homediag.probes.mqtt import (
@@ -22,6 +21,7 @@ from homediag.probes.mqtt import (
     latency_stats,
 )
 from homediag.runtime.probe import ProbeResult
+from homediag_lab.services.mqtt311 import topic_matches
 from tests.conftest import make_bundle
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from homediag.lab.pki import LabCA, ServerCert
 from homediag.net.icmp import icmp_checksum, jitter_ms, ping
 from homediag.net.resolve import query, resolve_host
 from homediag.net.tcp import tcp_connect
 from homediag.net.tls import certificate_info, hostname_matches, tls_check
+from homediag_lab.pki import LabCA, ServerCert
 
 ROOT = os.geteuid() == 0
 

@@ -15,9 +15,9 @@ from homediag.bundle.models import Device
 from homediag.bundle.reader import load_bundle
 from homediag.bundle.writer import write_bundle
 from homediag.cli import main
-from homediag.lab.topology import MQTT_PASSWORD
 from homediag.probes.lan import LanFacts, LanHost
 from homediag.runtime.probe import ProbeResult
+from homediag_lab.topology import MQTT_PASSWORD
 from tests.conftest import isolated, make_bundle, router_result
 
 

@@ -1,18 +1,26 @@
-"""``homediag lab …`` and ``homediag demo``: the virtual home from the command line."""
+"""``homediag lab …`` and ``homediag demo``: the virtual home from the command line.
+
+The lab itself is an extra (the ``homediag-lab`` distribution, package
+:mod:`homediag_lab`): it is imported only here, only when one of these
+commands runs, and where it is not installed the command says how to get it
+in one line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
-from homediag.errors import LabError
-
 __all__ = [
+    "LAB_EXTRA_HINT",
     "cmd_demo",
     "cmd_lab_down",
     "cmd_lab_exec",
@@ -23,19 +31,57 @@ __all__ = [
     "scenario_lines",
 ]
 
+#: What a lab command prints, alone, where the lab is not installed.
+LAB_EXTRA_HINT = (
+    "homediag: the virtual home is an extra: pip install 'homediag[lab]' "
+    "(from a checkout: pip install -e ./lab)"
+)
+
+#: The exit code then: like a usage error, nothing was tried.
+_EXIT_NO_LAB = 2
+
+_Command = Callable[[argparse.Namespace], int]
+
+
+def _lab_installed() -> bool:
+    try:
+        import homediag_lab  # noqa: F401, PLC0415 - the extra, imported only by lab commands
+    except ModuleNotFoundError as exc:
+        # Only the lab itself missing is "not installed"; an installed lab
+        # that fails to import is a bug and must say so.
+        if exc.name != "homediag_lab":
+            raise
+        return False
+    return True
+
+
+def _needs_lab(command: _Command) -> _Command:
+    """Run ``command`` only where the lab extra is installed; else print the one-line hint."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        if not _lab_installed():
+            print(LAB_EXTRA_HINT, file=sys.stderr)
+            return _EXIT_NO_LAB
+        return command(args)
+
+    return run
+
 
 def _require() -> None:
-    from homediag.lab.lab import lab_unavailable_reason  # noqa: PLC0415
+    from homediag_lab.errors import LabError  # noqa: PLC0415
+    from homediag_lab.lab import lab_unavailable_reason  # noqa: PLC0415
 
     reason = lab_unavailable_reason()
     if reason:
         raise LabError(reason)
 
 
+@_needs_lab
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the lab, run ``homediag run`` from the installer's laptop inside it, tear down."""
-    from homediag.lab.lab import Lab  # noqa: PLC0415
-    from homediag.lab.scenarios import get_scenario  # noqa: PLC0415
+    from homediag_lab.lab import Lab  # noqa: PLC0415
+    from homediag_lab.scenarios import get_scenario  # noqa: PLC0415
 
     _require()
     scenario = get_scenario(args.scenario)
@@ -72,9 +118,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return proc.returncode
 
 
+@_needs_lab
 def cmd_lab_up(args: argparse.Namespace) -> int:
     """Build a lab and leave it running; print its id and hosts."""
-    from homediag.lab.lab import Lab  # noqa: PLC0415
+    from homediag_lab.lab import Lab  # noqa: PLC0415
 
     _require()
     lab = Lab(args.scenario).up()
@@ -104,9 +151,11 @@ def lab_hints(lab_id: str, config_path: Path) -> list[str]:
     ]
 
 
+@_needs_lab
 def cmd_lab_down(args: argparse.Namespace) -> int:
     """Tear down one lab, or every lab and leftover with ``--all``."""
-    from homediag.lab.lab import down, down_all  # noqa: PLC0415
+    from homediag_lab.errors import LabError  # noqa: PLC0415
+    from homediag_lab.lab import down, down_all  # noqa: PLC0415
 
     _require()
     if args.all_labs:
@@ -121,10 +170,11 @@ def cmd_lab_down(args: argparse.Namespace) -> int:
     return 0
 
 
+@_needs_lab
 def cmd_lab_list(args: argparse.Namespace) -> int:
     """List labs: recorded ones and stray namespaces."""
     del args
-    from homediag.lab.lab import list_labs  # noqa: PLC0415
+    from homediag_lab.lab import list_labs  # noqa: PLC0415
 
     labs = list_labs()
     if not labs:
@@ -135,10 +185,11 @@ def cmd_lab_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_needs_lab
 def cmd_lab_scenarios(args: argparse.Namespace) -> int:
     """List the built-in scenarios."""
     del args
-    from homediag.lab.scenarios import SCENARIOS  # noqa: PLC0415
+    from homediag_lab.scenarios import SCENARIOS  # noqa: PLC0415
 
     for line in scenario_lines(
         {name: build().description for name, build in SCENARIOS.items()},
@@ -175,10 +226,12 @@ def scenario_lines(descriptions: dict[str, str], columns: int) -> list[str]:
     return lines
 
 
+@_needs_lab
 def cmd_lab_exec(args: argparse.Namespace) -> int:
     """Run a command inside one host of a running lab."""
-    from homediag.lab.lab import PREFIX  # noqa: PLC0415
-    from homediag.lab.netns import list_netns  # noqa: PLC0415
+    from homediag_lab.errors import LabError  # noqa: PLC0415
+    from homediag_lab.lab import PREFIX  # noqa: PLC0415
+    from homediag_lab.netns import list_netns  # noqa: PLC0415
 
     _require()
     cmd = list(args.cmd)

@@ -1,6 +1,6 @@
 """A small MQTT 3.1.1-only broker, like the older brokers still found in homes and hubs.
 
-``python -m homediag.lab.services.mqtt311 --listen ADDRESS:PORT``
+``python -m homediag_lab.services.mqtt311 --listen ADDRESS:PORT``
 
 It answers an MQTT 5 CONNECT the way a 3.1.1 broker must (CONNACK return
 code 1, "unacceptable protocol version", then it closes), and serves 3.1.1
@@ -141,7 +141,7 @@ async def serve(host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``--listen ADDRESS:PORT``."""
-    parser = argparse.ArgumentParser(prog="homediag.lab.services.mqtt311")
+    parser = argparse.ArgumentParser(prog="homediag_lab.services.mqtt311")
     parser.add_argument("--listen", required=True, metavar="ADDR:PORT")
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")

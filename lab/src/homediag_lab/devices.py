@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from homediag.lab.topology import BROKER_IP, HA_TOKEN, Host, Listener, MdnsService
+from homediag_lab.topology import BROKER_IP, HA_TOKEN, Host, Listener, MdnsService
 
 __all__ = [
     "HA_IP",

@@ -1,4 +1,4 @@
-"""The lab's device servers, all in one process: ``python -m homediag.lab.services.farm SPEC``.
+"""The lab's device servers, all in one process: ``python -m homediag_lab.services.farm SPEC``.
 
 ``SPEC`` is a JSON file listing listeners: the namespace, address and port,
 the personality, a certificate and key for TLS, the device's MAC and its
@@ -7,9 +7,9 @@ thread joins the namespace, opens the socket and hands it back), so one
 event loop serves every device of the home, and a lab with twenty devices
 starts one Python process instead of twenty.
 
-Personalities: the HTTP ones of :mod:`homediag.lab.services.http`,
-``esphome`` (:mod:`homediag.lab.services.esphome`), ``cast`` (a TLS channel
-that holds the connection), and ``knx`` (:mod:`homediag.lab.services.knx`).
+Personalities: the HTTP ones of :mod:`homediag_lab.services.http`,
+``esphome`` (:mod:`homediag_lab.services.esphome`), ``cast`` (a TLS channel
+that holds the connection), and ``knx`` (:mod:`homediag_lab.services.knx`).
 Prints ``ready: N`` once every listener is up; stops on SIGTERM.
 """
 
@@ -29,10 +29,10 @@ from typing import Any
 
 from aiohttp import web
 
-from homediag.lab.netns import in_netns
-from homediag.lab.services import esphome
-from homediag.lab.services.http import PERSONALITIES
-from homediag.lab.services.knx import MULTICAST, KnxGateway
+from homediag_lab.netns import in_netns
+from homediag_lab.services import esphome
+from homediag_lab.services.http import PERSONALITIES
+from homediag_lab.services.knx import MULTICAST, KnxGateway
 
 __all__ = ["main"]
 
@@ -131,7 +131,7 @@ async def serve(listeners: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Read the spec and serve."""
-    parser = argparse.ArgumentParser(prog="homediag.lab.services.farm")
+    parser = argparse.ArgumentParser(prog="homediag_lab.services.farm")
     parser.add_argument("spec", type=Path)
     args = parser.parse_args(argv)
     listeners = json.loads(args.spec.read_text())["listeners"]

@@ -1,6 +1,6 @@
 """What a lab home is made of: hosts on a LAN, a router, the upstream "internet", and faults.
 
-A :class:`Scenario` is plain data; :class:`~homediag.lab.lab.Lab` builds it.
+A :class:`Scenario` is plain data; :class:`~homediag_lab.lab.Lab` builds it.
 Scenarios are derived from ``healthy`` with :func:`dataclasses.replace`, so
 each one states only what is different.
 """

@@ -39,12 +39,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
 
-from homediag.errors import LabError
-from homediag.lab import netns
-from homediag.lab.netns import ETC_NETNS, ip, netns_exec, run, sysctl
-from homediag.lab.pki import LabCA, ServerCert
-from homediag.lab.scenarios import get_scenario
-from homediag.lab.topology import (
+from homediag.net.addr import same_subnet
+from homediag_lab import netns
+from homediag_lab.errors import LabError
+from homediag_lab.netns import ETC_NETNS, ip, netns_exec, run, sysctl
+from homediag_lab.pki import LabCA, ServerCert
+from homediag_lab.scenarios import get_scenario
+from homediag_lab.topology import (
     BLACKHOLE_IP,
     BLACKHOLE_NAME,
     CLOUD_ALIAS,
@@ -62,7 +63,6 @@ from homediag.lab.topology import (
     Listener,
     Scenario,
 )
-from homediag.net.addr import same_subnet
 
 __all__ = ["PREFIX", "STATE_DIR", "Lab", "down_all", "lab_unavailable_reason", "list_labs"]
 
@@ -352,7 +352,7 @@ class Lab:
                 [
                     sys.executable,
                     "-m",
-                    "homediag.lab.impair",
+                    "homediag_lab.impair",
                     "imp0",
                     "up0",
                     "--loss",
@@ -552,7 +552,7 @@ class Lab:
             listen = f"{self.address('broker')}:1883"
             self.spawn(
                 "broker",
-                [sys.executable, "-m", f"homediag.lab.services.{module}", "--listen", listen],
+                [sys.executable, "-m", f"homediag_lab.services.{module}", "--listen", listen],
                 name=f"{module}-broker",
             )
             self.wait_listening("broker", 1883)
@@ -723,7 +723,7 @@ class Lab:
         path = self._dir / "device-farm.json"
         path.write_text(json.dumps(spec, indent=1))
         self._start_farm(
-            "device-farm", [sys.executable, "-m", "homediag.lab.services.farm", str(path)]
+            "device-farm", [sys.executable, "-m", "homediag_lab.services.farm", str(path)]
         )
 
     def _start_farm(self, name: str, argv: list[str], timeout: float = 60.0) -> None:
@@ -772,7 +772,7 @@ class Lab:
         path = self._dir / "mdns-farm.json"
         path.write_text(json.dumps(spec, indent=1))
         self._start_farm(
-            "mdns-farm", [sys.executable, "-m", "homediag.lab.services.mdns", str(path)]
+            "mdns-farm", [sys.executable, "-m", "homediag_lab.services.mdns", str(path)]
         )
 
     def _write_config(self) -> None:

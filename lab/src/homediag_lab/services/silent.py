@@ -1,4 +1,4 @@
-"""A TCP listener that accepts and never answers: ``python -m homediag.lab.services.silent``.
+"""A TCP listener that accepts and never answers: ``python -m homediag_lab.services.silent``.
 
 It stands for a hung broker or a port owned by something else: the
 connection opens, bytes go in, nothing ever comes back.
@@ -36,7 +36,7 @@ async def serve(listeners: list[tuple[str, int]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``--listen ADDRESS:PORT`` (repeatable)."""
-    parser = argparse.ArgumentParser(prog="homediag.lab.services.silent")
+    parser = argparse.ArgumentParser(prog="homediag_lab.services.silent")
     parser.add_argument("--listen", action="append", required=True, metavar="ADDR:PORT")
     args = parser.parse_args(argv)
     listeners = [(spec.rsplit(":", 1)[0], int(spec.rsplit(":", 1)[1])) for spec in args.listen]

@@ -1,6 +1,11 @@
-"""pytest fixtures for the lab, registered through the ``pytest11`` entry point.
+"""pytest fixtures for the lab; opt-in, from a ``conftest.py``::
 
-``lab_factory(name_or_scenario)`` returns a running :class:`~homediag.lab.Lab`;
+    pytest_plugins = ["homediag_lab.pytest_plugin"]
+
+There is no ``pytest11`` entry point on purpose: installing the lab must not
+load a plugin (and its imports) into every pytest run on the machine.
+
+``lab_factory(name_or_scenario)`` returns a running :class:`~homediag_lab.Lab`;
 labs built by name are shared for the session, and all are torn down at its
 end. Where a lab cannot be built the test is skipped, except under
 ``CI=true``, where it fails: CI must never pass by skipping.
@@ -13,8 +18,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from homediag.lab.lab import Lab, lab_unavailable_reason
-from homediag.lab.topology import Scenario
+from homediag_lab.lab import Lab, lab_unavailable_reason
+from homediag_lab.topology import Scenario
 
 __all__ = ["lab_factory", "require_lab"]
 

@@ -1,6 +1,6 @@
 """The reports gallery: one example bundle, its HTML report and Markdown summary per lab scenario.
 
-``python -m homediag.lab.gallery [--out reports] [SCENARIO…]`` (root, Linux)
+``python -m homediag_lab.gallery [--out reports] [SCENARIO…]`` (root, Linux)
 builds each scenario's lab, runs ``homediag run`` on the installer's laptop
 as an installer would, and writes ``reports/<scenario>/`` with:
 
@@ -25,9 +25,9 @@ from typing import Any
 from homediag.bundle.compare import device_key, finding_subject
 from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.lab.lab import Lab
-from homediag.lab.scenarios import get_scenario, scenario_names
-from homediag.lab.topology import MQTT_PASSWORD, Scenario
+from homediag_lab.lab import Lab
+from homediag_lab.scenarios import get_scenario, scenario_names
+from homediag_lab.topology import MQTT_PASSWORD, Scenario
 
 __all__ = ["comparable", "generate", "run_scenario", "snapshot"]
 
@@ -119,7 +119,7 @@ def generate(name: str, destination: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Regenerate the gallery (all scenarios, or those named)."""
-    parser = argparse.ArgumentParser(prog="python -m homediag.lab.gallery")
+    parser = argparse.ArgumentParser(prog="python -m homediag_lab.gallery")
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO")
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from homediag.errors import LabError
+from homediag_lab.errors import LabError
 
 __all__ = [
     "ETC_NETNS",

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
 
-from homediag.errors import LabError
-from homediag.lab.devices import home_devices, mqtt_advertised_broker, scaled_devices, with_txt
-from homediag.lab.topology import (
+from homediag_lab.devices import home_devices, mqtt_advertised_broker, scaled_devices, with_txt
+from homediag_lab.errors import LabError
+from homediag_lab.topology import (
     BLACKHOLE_NAME,
     CLOUD_ALIAS,
     MQTT_PASSWORD,

@@ -1,7 +1,7 @@
 """HTTP personalities of the lab's devices: aiohttp apps that answer as the real APIs do.
 
 Each function builds the :class:`aiohttp.web.Application` of one personality
-from its options (see :class:`homediag.lab.topology.Listener`). The bodies
+from its options (see :class:`homediag_lab.topology.Listener`). The bodies
 follow what the real devices send, trimmed to the fields that matter:
 
 * ``home-assistant``: ``/api/`` and ``/api/config``, 401 without the right

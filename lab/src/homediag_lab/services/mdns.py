@@ -1,4 +1,4 @@
-"""The lab's mDNS device farm: ``python -m homediag.lab.services.mdns SPEC.json``.
+"""The lab's mDNS device farm: ``python -m homediag_lab.services.mdns SPEC.json``.
 
 One process serves the responders of every device host. For each device it
 briefly enters the device's network namespace (``setns``) to open that
@@ -356,7 +356,7 @@ async def serve(spec: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``SPEC.json``: the devices to serve."""
-    parser = argparse.ArgumentParser(prog="homediag.lab.services.mdns")
+    parser = argparse.ArgumentParser(prog="homediag_lab.services.mdns")
     parser.add_argument("spec", type=Path)
     args = parser.parse_args(argv)
     spec = json.loads(args.spec.read_text())

@@ -8,7 +8,7 @@ frames leaving the host are dropped or held back as configured. The
 semantics match ``tc qdisc add dev eth0 root netem loss L% delay D J``:
 egress only, uniform jitter in ``[D-J, D+J]``, independent losses.
 
-Run as ``python -m homediag.lab.impair INNER OUTER --loss 30 --delay 80 --jitter 40``
+Run as ``python -m homediag_lab.impair INNER OUTER --loss 30 --delay 80 --jitter 40``
 inside the host's namespace; it runs until terminated.
 """
 
@@ -108,7 +108,7 @@ class Impairer:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: ``INNER OUTER [--loss P] [--delay MS] [--jitter MS]``."""
     parser = argparse.ArgumentParser(
-        prog="homediag.lab.impair", description=__doc__.splitlines()[0]
+        prog="homediag_lab.impair", description=__doc__.splitlines()[0]
     )
     parser.add_argument("inner")
     parser.add_argument("outer")
