@@ -39,7 +39,7 @@ def test_context_manager_removes_namespaces_processes_and_files() -> None:
     require_lab()
     with Lab("healthy") as lab:
         namespaces = list(lab.namespaces)
-        pids = [p.pid for _, p in lab._procs]
+        pids = list(lab.pids)
         workdir = lab.workdir
         assert set(namespaces) <= set(list_netns())
         assert lab.state_file.exists()

@@ -20,7 +20,7 @@ CRASH = """
 import os, sys, time
 from homediag_lab import Lab
 lab = Lab("healthy").up()
-print(lab.prefix, " ".join(str(p.pid) for _, p in lab._procs), flush=True)
+print(lab.prefix, " ".join(str(pid) for pid in lab.pids), flush=True)
 time.sleep(600)
 """
 

@@ -1,4 +1,9 @@
-"""A throw-away certificate authority for the lab: a CA and server certificates, good or bad."""
+"""A throw-away certificate authority for the lab: a CA and server certificates, good or bad.
+
+:func:`issue_flavoured` turns a listener's :data:`~homediag_lab.topology.TlsFlavour`
+(from the lab CA, the device's own self-signed one, expired, expiring, issued
+for another name) into the certificate the lab's servers present.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-__all__ = ["LabCA", "ServerCert"]
+from homediag_lab.topology import LAN_DOMAIN, TlsFlavour
+
+__all__ = ["LabCA", "ServerCert", "issue_flavoured"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +121,30 @@ class LabCA:
         )
         key_path.chmod(0o600)
         return ServerCert(cert_path, key_path)
+
+
+def issue_flavoured(
+    ca: LabCA, name: str, flavour: TlsFlavour, names: list[str], address: str
+) -> ServerCert:
+    """The certificate of flavour ``flavour`` for the server ``names`` at ``address``.
+
+    ``self-signed`` is named for ``names[0]`` alone (devices such as Hue and
+    Cast name their own certificate for themselves); ``other-name`` is issued
+    for ``other.<the domain of names[0]>``; every other flavour is from the
+    lab CA for ``names`` (and ``address`` when valid).
+    """
+    now = datetime.now(UTC)
+    if flavour == "self-signed":
+        return ca.issue(name, dns_names=[names[0]], self_signed=True)
+    if flavour == "expired":
+        return ca.issue(
+            name,
+            dns_names=names,
+            valid_from=now - timedelta(days=400),
+            valid_until=now - timedelta(days=3),
+        )
+    if flavour == "expiring":
+        return ca.issue(name, dns_names=names, valid_until=now + timedelta(days=10))
+    if flavour == "other-name":
+        return ca.issue(name, dns_names=[f"other.{names[0].partition('.')[2] or LAN_DOMAIN}"])
+    return ca.issue(name, dns_names=names, ip_addresses=[address])
