@@ -63,11 +63,11 @@ def write_pack(directory: Path, text: str, name: str = "pack.toml") -> Path:
 
 
 def test_builtin_packs_are_the_top_level_probes_folder() -> None:
-    assert builtin_pack_dir() == REPO / "probes"
+    assert builtin_pack_dir() == REPO / "packs"
     assert {p.id for p in load_packs(entry_point_packs=False)} == BUILTIN
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "probes").glob("*.toml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((REPO / "packs").glob("*.toml")), ids=lambda p: p.stem)
 def test_every_builtin_pack_validates_against_the_published_schema(path: Path) -> None:
     schema = pack_schema()
     jsonschema.Draft202012Validator.check_schema(schema)

@@ -55,7 +55,7 @@ def test_the_wheel_contains_the_packs_and_uses_them(tmp_path: Path) -> None:
         shipped = sorted(
             n.rsplit("/", 1)[1] for n in names if n.startswith("homediag/packs/builtin/")
         )
-        assert shipped == sorted(p.name for p in (REPO / "probes").glob("*.toml"))
+        assert shipped == sorted(p.name for p in (REPO / "packs").glob("*.toml"))
         assert "homediag/py.typed" in names
         archive.extractall(tmp_path / "installed")
     # The installed package (not the source tree) answers: the packs come from inside it.
@@ -69,7 +69,7 @@ def test_the_wheel_contains_the_packs_and_uses_them(tmp_path: Path) -> None:
         cwd=tmp_path,
     ).stdout
     packs = {row["id"]: row["origin"] for row in json.loads(out)["packs"]}
-    assert set(packs) == {p.stem for p in (REPO / "probes").glob("*.toml")}
+    assert set(packs) == {p.stem for p in (REPO / "packs").glob("*.toml")}
     located = subprocess.run(
         [
             sys.executable,

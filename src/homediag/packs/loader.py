@@ -5,7 +5,7 @@ A package that ships packs declares a directory in its ``pyproject.toml``::
     [project.entry-points."homediag.packs"]
     my-vendor = "my_package:PACKS_DIR"     # a pathlib.Path (or str) to a folder of *.toml
 
-Built-in packs live in the repository's top-level ``probes/`` folder and
+Built-in packs live in the repository's top-level ``packs/`` folder and
 inside the wheel under ``homediag/packs/builtin``.
 """
 
@@ -40,11 +40,11 @@ class PackError(ConfigError):
 
 
 def builtin_pack_dir() -> Path:
-    """Where the built-in packs are: inside the installed package, else the source tree's ``probes/``."""
+    """Where the built-in packs are: inside the installed package, else the source tree's ``packs/``."""
     shipped = resources.files("homediag.packs").joinpath("builtin")
     if shipped.is_dir():
         return Path(str(shipped))
-    source = Path(__file__).resolve().parents[3] / "probes"
+    source = Path(__file__).resolve().parents[3] / "packs"
     if source.is_dir():
         return source
     raise PackError("the built-in packs are missing from this installation")
