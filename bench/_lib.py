@@ -30,8 +30,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from homediag.errors import LabError
 from homediag_lab import Lab
-from homediag_lab.errors import LabError
 from homediag_lab.netns import netns_exec
 
 ROOT = Path(__file__).resolve().parent.parent

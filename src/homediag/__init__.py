@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         BundleSchemaError,
         ConfigError,
         HomediagError,
+        LabError,
         ProbeError,
         RedactionError,
         UnknownProbeError,
@@ -111,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "BundleIntegrityError": "homediag.errors",
     "BundleSchemaError": "homediag.errors",
     "RedactionError": "homediag.errors",
+    "LabError": "homediag.errors",
 }
 
 __all__ = [
@@ -129,6 +131,7 @@ __all__ = [
     "HomediagError",
     "Hostname",
     "IPAddress",
+    "LabError",
     "MacAddress",
     "Observer",
     "Probe",

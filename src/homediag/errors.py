@@ -11,10 +11,8 @@ integrator can catch ``HomediagError`` and nothing else::
     │   ├── BundleFormatError      not a zip, unsafe or oversized members, invalid JSON
     │   ├── BundleIntegrityError   manifest missing, a hash or size does not match
     │   └── BundleSchemaError      the content does not follow a schema this version reads
-    └── RedactionError         a secret survived redaction: the bundle is not written
-
-The virtual home's ``LabError`` derives from ``HomediagError`` too; it lives
-in the lab (``homediag_lab.errors``), an extra: ``pip install 'homediag[lab]'``.
+    ├── RedactionError         a secret survived redaction: the bundle is not written
+    └── LabError               the virtual home cannot be built or driven
 
 Errors from sockets and libraries never cross the probe boundary: the runner
 records them on the probe (``status = error`` with the exception type and a
@@ -85,3 +83,9 @@ class RedactionError(HomediagError):
     """A known secret was still present after redaction; nothing was written."""
 
     exit_code = 6
+
+
+class LabError(HomediagError):
+    """The virtual home cannot be built or driven (not Linux, not root, missing tools)."""
+
+    exit_code = 2

@@ -53,8 +53,8 @@ def test_context_manager_removes_namespaces_processes_and_files() -> None:
 def test_a_failing_build_tears_down_what_it_made() -> None:
     from dataclasses import replace
 
+    from homediag.errors import LabError
     from homediag_lab import get_scenario
-    from homediag_lab.errors import LabError
     from homediag_lab.pytest_plugin import require_lab
 
     require_lab()

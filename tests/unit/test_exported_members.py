@@ -23,15 +23,6 @@ def test_public_callables_and_classes_have_docstrings() -> None:
             assert (value.__doc__ or "").strip(), f"{name} has no docstring"
 
 
-def test_the_lab_error_lives_with_the_lab() -> None:
-    """The lab is an extra: ``LabError`` is ``homediag_lab``'s, still a ``HomediagError``."""
-    from homediag_lab import LabError
-
-    assert "LabError" not in homediag.__all__
-    assert not hasattr(homediag, "LabError")
-    assert issubclass(LabError, homediag.HomediagError)
-
-
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         homediag.no_such_name  # type: ignore[attr-defined] # noqa: B018

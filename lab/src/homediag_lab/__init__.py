@@ -16,7 +16,7 @@ pytest fixtures are opt-in: ``pytest_plugins = ["homediag_lab.pytest_plugin"]``.
 
 from __future__ import annotations
 
-from homediag_lab.errors import LabError
+from homediag.errors import LabError
 from homediag_lab.lab import Lab, down_all, lab_unavailable_reason, list_labs
 from homediag_lab.scenarios import get_scenario, scenario_names
 from homediag_lab.topology import Block, Host, Impairment, Scenario

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from homediag.errors import LabError
 from homediag_lab import netns
-from homediag_lab.errors import LabError
 from homediag_lab.netns import run
 from homediag_lab.pki import LabCA, issue_flavoured
 from homediag_lab.procs import Processes

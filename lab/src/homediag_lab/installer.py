@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from homediag_lab.errors import LabError
+from homediag.errors import LabError
 from homediag_lab.netns import netns_exec
 from homediag_lab.topology import (
     CLOUD_ALIAS,

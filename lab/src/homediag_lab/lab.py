@@ -34,8 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
 
+from homediag.errors import LabError
 from homediag_lab import broker, installer, netns, servers
-from homediag_lab.errors import LabError
 from homediag_lab.netns import netns_exec, run
 from homediag_lab.network import Network
 from homediag_lab.pki import LabCA

@@ -1,7 +1,7 @@
 """Thin wrappers over iproute2, sysctl, nft and ethtool for building the lab.
 
 Everything here runs as root on Linux. Commands take argv lists (no shell);
-a failing command raises :class:`~homediag_lab.errors.LabError` with the
+a failing command raises :class:`~homediag.errors.LabError` with the
 command and its stderr on one line.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from homediag_lab.errors import LabError
+from homediag.errors import LabError
 
 __all__ = [
     "ETC_NETNS",

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from homediag.errors import LabError
 from homediag_lab import netns
-from homediag_lab.errors import LabError
 from homediag_lab.netns import ETC_NETNS, run
 
 __all__ = [

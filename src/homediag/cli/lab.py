@@ -19,6 +19,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from homediag.errors import LabError
+
 __all__ = [
     "LAB_EXTRA_HINT",
     "cmd_demo",
@@ -69,7 +71,6 @@ def _needs_lab(command: _Command) -> _Command:
 
 
 def _require() -> None:
-    from homediag_lab.errors import LabError  # noqa: PLC0415
     from homediag_lab.lab import lab_unavailable_reason  # noqa: PLC0415
 
     reason = lab_unavailable_reason()
@@ -154,7 +155,6 @@ def lab_hints(lab_id: str, config_path: Path) -> list[str]:
 @_needs_lab
 def cmd_lab_down(args: argparse.Namespace) -> int:
     """Tear down one lab, or every lab and leftover with ``--all``."""
-    from homediag_lab.errors import LabError  # noqa: PLC0415
     from homediag_lab.lab import down, down_all  # noqa: PLC0415
 
     _require()
@@ -229,7 +229,6 @@ def scenario_lines(descriptions: dict[str, str], columns: int) -> list[str]:
 @_needs_lab
 def cmd_lab_exec(args: argparse.Namespace) -> int:
     """Run a command inside one host of a running lab."""
-    from homediag_lab.errors import LabError  # noqa: PLC0415
     from homediag_lab.lab import PREFIX  # noqa: PLC0415
     from homediag_lab.netns import list_netns  # noqa: PLC0415
 

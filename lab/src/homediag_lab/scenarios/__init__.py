@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from homediag_lab.errors import LabError
+from homediag.errors import LabError
 from homediag_lab.scenarios.endpoints import ENDPOINT_SCENARIOS
 from homediag_lab.scenarios.home import healthy
 from homediag_lab.scenarios.mdns import MDNS_SCENARIOS

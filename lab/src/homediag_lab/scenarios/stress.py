@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from homediag.errors import LabError
 from homediag_lab.devices import scaled_devices
-from homediag_lab.errors import LabError
 from homediag_lab.scenarios.home import healthy, with_raw_responder
 from homediag_lab.scenarios.router import gateway_lossy
 from homediag_lab.topology import CLOUD_ALIAS, BrokerSpec, Host, Scenario, Segment
