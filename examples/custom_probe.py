@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pydantic import BaseModel
 
 import homediag
-from homediag.analyze.catalog import spec
-from homediag.analyze.engine import builtin_analyzers, probe_facts
+from homediag.analysis.catalog import spec
+from homediag.analysis.engine import builtin_analyzers, probe_facts
 from homediag.net.tcp import tcp_connect
 
 
@@ -88,7 +88,8 @@ class PortRule:
 async def main(host: str, port: int, config_path: str | None) -> int:
     homediag.register_probe(PortProbe(host, port))
     config = homediag.load_config(config_path, overrides={"run.probes": ["host", "port"]})
-    bundle = await homediag.diagnose(config, analyzers=[*builtin_analyzers(), PortRule()])
+    result = await homediag.diagnose(config, analyzers=[*builtin_analyzers(), PortRule()])
+    bundle = result.bundle
     print(f"port probe: {bundle.probes['port'].status}: {bundle.probes['port'].summary}")
     for finding in bundle.findings:
         print(f"[{finding.severity}] {finding.id}: {finding.detail}")

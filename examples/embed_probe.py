@@ -14,7 +14,7 @@ import contextlib
 import sys
 
 import homediag
-from homediag.probes.router import RouterFacts
+from homediag.facts.router import RouterFacts
 
 
 async def main(config_path: str | None) -> int:

@@ -4,8 +4,9 @@ Run every probe and get the bundle::
 
     import homediag
 
-    bundle = await homediag.diagnose(homediag.Config())
-    homediag.write_bundle(bundle, "out/")
+    result = await homediag.diagnose(homediag.Config())
+    homediag.write_bundle(result, "out/")
+    print(result.bundle.worst_severity())
 
 Run one probe and read its typed facts::
 
@@ -24,13 +25,17 @@ from typing import TYPE_CHECKING, Any
 from homediag._version import __version__
 
 if TYPE_CHECKING:
-    from homediag.analyze.engine import Analyzer, analyze
-    from homediag.analyze.finding import Finding, Severity
-    from homediag.api import diagnose, diagnose_events, diagnose_sync, run_probe
-    from homediag.bundle.models import Bundle, Device, Observer, ProbeRecord, Service
+    from homediag.analysis.engine import Analyzer, analyze
+    from homediag.api import (
+        diagnose,
+        diagnose_events,
+        diagnose_sync,
+        run_probe,
+        write_bundle,
+        write_mapping,
+    )
     from homediag.bundle.reader import load_bundle
     from homediag.bundle.schema import bundle_schema
-    from homediag.bundle.writer import write_bundle
     from homediag.config import Config, load_config
     from homediag.errors import (
         BundleError,
@@ -44,7 +49,9 @@ if TYPE_CHECKING:
         RedactionError,
         UnknownProbeError,
     )
-    from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+    from homediag.model.bundle import Bundle, Device, Observer, ProbeRecord, Service
+    from homediag.model.finding import Finding, Severity
+    from homediag.model.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
     from homediag.runtime.context import ProbeContext
     from homediag.runtime.events import (
         Event,
@@ -55,8 +62,9 @@ if TYPE_CHECKING:
         RunStarted,
     )
     from homediag.runtime.probe import Probe, ProbeOutput, ProbeResult, Requirements
-    from homediag.runtime.registry import available_probes, register_probe, unregister_probe
-    from homediag.runtime.runner import Runner
+    from homediag.runtime.result import RunResult
+    from homediag.session.registry import available_probes, register_probe, unregister_probe
+    from homediag.session.runner import Runner
 
 _EXPORTS: dict[str, str] = {
     # running
@@ -64,7 +72,7 @@ _EXPORTS: dict[str, str] = {
     "diagnose_sync": "homediag.api",
     "diagnose_events": "homediag.api",
     "run_probe": "homediag.api",
-    "Runner": "homediag.runtime.runner",
+    "Runner": "homediag.session.runner",
     "Config": "homediag.config",
     "load_config": "homediag.config",
     # writing probes
@@ -73,15 +81,15 @@ _EXPORTS: dict[str, str] = {
     "ProbeResult": "homediag.runtime.probe",
     "Requirements": "homediag.runtime.probe",
     "ProbeContext": "homediag.runtime.context",
-    "register_probe": "homediag.runtime.registry",
-    "unregister_probe": "homediag.runtime.registry",
-    "available_probes": "homediag.runtime.registry",
-    "MacAddress": "homediag.redact.kinds",
-    "IPAddress": "homediag.redact.kinds",
-    "Hostname": "homediag.redact.kinds",
-    "Ssid": "homediag.redact.kinds",
-    "Secret": "homediag.redact.kinds",
-    "FreeText": "homediag.redact.kinds",
+    "register_probe": "homediag.session.registry",
+    "unregister_probe": "homediag.session.registry",
+    "available_probes": "homediag.session.registry",
+    "MacAddress": "homediag.model.kinds",
+    "IPAddress": "homediag.model.kinds",
+    "Hostname": "homediag.model.kinds",
+    "Ssid": "homediag.model.kinds",
+    "Secret": "homediag.model.kinds",
+    "FreeText": "homediag.model.kinds",
     # events
     "Event": "homediag.runtime.events",
     "RunStarted": "homediag.runtime.events",
@@ -90,18 +98,20 @@ _EXPORTS: dict[str, str] = {
     "ProbeFinished": "homediag.runtime.events",
     "RunFinished": "homediag.runtime.events",
     # bundles and findings
-    "Bundle": "homediag.bundle.models",
-    "Device": "homediag.bundle.models",
-    "Service": "homediag.bundle.models",
-    "Observer": "homediag.bundle.models",
-    "ProbeRecord": "homediag.bundle.models",
+    "Bundle": "homediag.model.bundle",
+    "Device": "homediag.model.bundle",
+    "Service": "homediag.model.bundle",
+    "Observer": "homediag.model.bundle",
+    "ProbeRecord": "homediag.model.bundle",
     "load_bundle": "homediag.bundle.reader",
-    "write_bundle": "homediag.bundle.writer",
+    "write_bundle": "homediag.api",
+    "write_mapping": "homediag.api",
+    "RunResult": "homediag.runtime.result",
     "bundle_schema": "homediag.bundle.schema",
-    "Finding": "homediag.analyze.finding",
-    "Severity": "homediag.analyze.finding",
-    "Analyzer": "homediag.analyze.engine",
-    "analyze": "homediag.analyze.engine",
+    "Finding": "homediag.model.finding",
+    "Severity": "homediag.model.finding",
+    "Analyzer": "homediag.analysis.engine",
+    "analyze": "homediag.analysis.engine",
     # errors
     "HomediagError": "homediag.errors",
     "ConfigError": "homediag.errors",
@@ -146,6 +156,7 @@ __all__ = [
     "RedactionError",
     "Requirements",
     "RunFinished",
+    "RunResult",
     "RunStarted",
     "Runner",
     "Secret",
@@ -166,6 +177,7 @@ __all__ = [
     "run_probe",
     "unregister_probe",
     "write_bundle",
+    "write_mapping",
 ]
 
 

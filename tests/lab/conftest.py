@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
+from homediag.model.bundle import Bundle
 from tests.conftest import check_finding_evidence
 
 pytestmark = pytest.mark.lab

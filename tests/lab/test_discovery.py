@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
+from homediag.facts.lan import LanFacts
+from homediag.facts.mdns import MdnsFacts
 from homediag.lab import Lab, get_scenario
-from homediag.probes.lan import LanFacts
-from homediag.probes.mdns import MdnsFacts
+from homediag.model.bundle import Bundle
 
 EXPECTED_KINDS = {
     "broker": "mqtt_broker",

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
 from homediag.lab.gallery import comparable, snapshot
 from homediag.lab.scenarios import get_scenario, scenario_names
 from homediag.lab.topology import HA_TOKEN, MQTT_PASSWORD
+from homediag.model.bundle import Bundle
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"
 

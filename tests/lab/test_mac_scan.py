@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
 from homediag.lab.scenarios import get_scenario, scenario_names
+from homediag.model.bundle import Bundle
 from tests.macscan import lab_macs, leaks, spellings
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
 from homediag.lab import Lab, get_scenario
 from homediag.lab.topology import BROKER_IP, MQTT_PASSWORD
+from homediag.model.bundle import Bundle
 from homediag.probes.mqtt import MqttFacts
-from homediag.runtime.registry import BUILTIN_PROBES
+from homediag.session.registry import BUILTIN_PROBES
 
 
 def mqtt_facts(bundle: Bundle) -> MqttFacts:

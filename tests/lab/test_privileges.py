@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from homediag.bundle.models import Bundle
+from homediag.facts.router import RouterFacts
 from homediag.lab import Lab
-from homediag.probes.router import RouterFacts
+from homediag.model.bundle import Bundle
 
 # Run the probe once as root so that every module it imports lazily is loaded
 # (a fresh clone's .venv may sit in a directory "nobody" cannot read), then

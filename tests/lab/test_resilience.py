@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
 from homediag.lab.scenarios import (
@@ -28,6 +27,7 @@ from homediag.lab.scenarios import (
     mdns_malformed_scenario,
 )
 from homediag.lab.services.mdns import FLOOD_SERVICES
+from homediag.model.bundle import Bundle
 from tests.conftest import check_finding_evidence
 
 #: The global deadline given to every run here (``--timeout``), seconds.

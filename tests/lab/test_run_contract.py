@@ -12,7 +12,7 @@ from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
 from homediag.lab import Lab
-from homediag.runtime.registry import BUILTIN_PROBES
+from homediag.session.registry import BUILTIN_PROBES
 from tests.conftest import CONTRACT_KEYS
 
 PROBE_KEYS = {"status", "started_at", "duration_s", "summary", "data", "error"}

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from homediag.bundle.models import Bundle
+from homediag.facts.router import RouterFacts
 from homediag.lab import get_scenario
-from homediag.probes.router import RouterFacts
-from homediag.runtime.registry import BUILTIN_PROBES
+from homediag.model.bundle import Bundle
+from homediag.session.registry import BUILTIN_PROBES
 
 
 def serious(bundle: Bundle) -> list[str]:

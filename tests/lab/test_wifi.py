@@ -13,10 +13,10 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
+from homediag.facts.wifi import WifiFacts
 from homediag.lab import Lab
-from homediag.probes.wifi import WifiFacts
+from homediag.model.bundle import Bundle
 from tests.stubs import install_stub
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from homediag.analyze.engine import analyze
-from homediag.bundle.compare import diff_bundles
+from homediag.analysis.engine import analyze
 from homediag.bundle.reader import load_bundle
 from homediag.cli import main
 from homediag.lab.gallery import snapshot
@@ -23,6 +22,7 @@ from homediag.lab.topology import HA_TOKEN, MQTT_PASSWORD
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import print_bundle
+from homediag.support.compare import diff_bundles
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"
 SECRETS = (MQTT_PASSWORD, HA_TOKEN, "expired-or-revoked-token")

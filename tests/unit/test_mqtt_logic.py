@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from homediag.bundle.models import Bundle
+from homediag.facts.net import CertificateInfo, TcpResult, TlsResult
 from homediag.lab.services.mqtt311 import topic_matches
-from homediag.net.tcp import TcpResult
-from homediag.net.tls import CertificateInfo, TlsResult
+from homediag.model.bundle import Bundle
 from homediag.probes.mqtt import (
     BrokerCandidate,
     LatencyStats,

@@ -72,8 +72,8 @@ from typing import Any, BinaryIO, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from homediag.bundle import safe_json, zip_layout
-from homediag.bundle.models import SCHEMA_MAJOR, Bundle, Manifest
 from homediag.errors import BundleFormatError, BundleIntegrityError, BundleSchemaError
+from homediag.model.bundle import SCHEMA_MAJOR, Bundle, Manifest
 
 __all__ = [
     "BUNDLE_JSON_LIMITS",

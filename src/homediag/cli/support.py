@@ -91,7 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Run today's rules on a (possibly old) bundle; say what they find that it does not, and back."""
-    from homediag.analyze.engine import analyze  # noqa: PLC0415
+    from homediag.analysis.engine import analyze  # noqa: PLC0415
 
     bundle = load_bundle(args.bundle)
     stored = {(f.id, f.detail) for f in bundle.findings}
@@ -138,7 +138,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """What changed between two bundles of one home."""
-    from homediag.bundle.compare import diff_bundles  # noqa: PLC0415
+    from homediag.support.compare import diff_bundles  # noqa: PLC0415
 
     old, new = load_bundle(args.old), load_bundle(args.new)
     diff = diff_bundles(old, new, threshold_pct=args.threshold)
@@ -153,7 +153,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_triage(args: argparse.Namespace) -> int:
     """A folder of bundles, worst first."""
-    from homediag.bundle.triage import triage  # noqa: PLC0415
+    from homediag.support.triage import triage  # noqa: PLC0415
 
     directory = Path(args.directory)
     if not directory.is_dir():

@@ -22,12 +22,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from homediag.bundle.compare import device_key, finding_subject
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
 from homediag.lab.lab import Lab
 from homediag.lab.scenarios import get_scenario, scenario_names
 from homediag.lab.topology import MQTT_PASSWORD, Scenario
+from homediag.model.bundle import Bundle
+from homediag.support.compare import device_key, finding_subject
 
 __all__ = ["comparable", "generate", "run_scenario", "snapshot"]
 

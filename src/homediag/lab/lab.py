@@ -62,7 +62,7 @@ from homediag.lab.topology import (
     Listener,
     Scenario,
 )
-from homediag.net.addr import same_subnet
+from homediag.model.addr import same_subnet
 
 __all__ = ["PREFIX", "STATE_DIR", "Lab", "down_all", "lab_unavailable_reason", "list_labs"]
 

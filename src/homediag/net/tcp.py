@@ -7,25 +7,10 @@ import contextlib
 import errno
 import os
 import ssl
-from typing import Literal
 
-from pydantic import BaseModel
+from homediag.facts.net import ConnectStatus, TcpResult
 
-from homediag.redact.kinds import IPAddress
-
-__all__ = ["ConnectStatus", "TcpResult", "classify_os_error", "describe_error", "tcp_connect"]
-
-ConnectStatus = Literal["open", "refused", "timeout", "unreachable", "error"]
-
-
-class TcpResult(BaseModel):
-    """Whether a TCP port accepted a connection, and how fast."""
-
-    host: IPAddress
-    port: int
-    status: ConnectStatus
-    connect_ms: float | None = None
-    error: str | None = None
+__all__ = ["classify_os_error", "describe_error", "tcp_connect"]
 
 
 _UNREACHABLE = {

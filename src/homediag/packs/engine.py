@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from homediag.net.http import HttpResult, fetch
+from homediag.facts.net import HttpResult, TcpResult, TlsResult
+from homediag.model.kinds import FreeText, Hostname, MacAddress
+from homediag.net.http import fetch
 from homediag.net.knx import KnxDevice, describe
-from homediag.net.tcp import TcpResult, classify_os_error, describe_error, tcp_connect
-from homediag.net.tls import TlsResult, tls_check
-from homediag.net.urls import InvalidUrlError, mask_url, parse_url
+from homediag.net.tcp import classify_os_error, describe_error, tcp_connect
+from homediag.net.tls import tls_check
 from homediag.packs.schema import FactSpec, Pack, RequestSpec
-from homediag.redact.kinds import FreeText, Hostname, MacAddress
+from homediag.redact.urls import InvalidUrlError, mask_url, parse_url
 
 __all__ = [
     "Candidate",

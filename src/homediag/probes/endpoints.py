@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from homediag.bundle.models import Device
 from homediag.mdns.catalog import normalize_type
-from homediag.net.addr import is_ip
+from homediag.model.addr import is_ip
+from homediag.model.bundle import Device
 from homediag.net.knx import KnxDevice, search
 from homediag.net.resolve import resolve_host
 from homediag.net.tcp import tcp_connect
@@ -206,8 +206,8 @@ def _on_link(address: str, ctx: ProbeContext) -> bool:
 
 
 async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> list[Candidate]:
-    from homediag.probes.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
-    from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
+    from homediag.facts.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
+    from homediag.facts.mdns import MdnsFacts  # noqa: PLC0415
 
     found: dict[str, Candidate] = {}
 
@@ -305,7 +305,7 @@ async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> li
 
 async def _resolve(ctx: ProbeContext, host: str) -> str | None:
     if host.lower().rstrip(".").endswith(".local"):
-        from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
+        from homediag.facts.mdns import MdnsFacts  # noqa: PLC0415
 
         await ctx.results.wait("mdns")
         mdns = ctx.results.facts("mdns", MdnsFacts)

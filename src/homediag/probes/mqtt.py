@@ -29,12 +29,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from homediag.config import MqttConfig
-from homediag.net.addr import address_family, is_ip
+from homediag.facts.net import TcpResult, TlsResult
+from homediag.model.addr import address_family, is_ip
+from homediag.model.kinds import FreeText, Hostname, IPAddress
 from homediag.net.mqtt import ConnectOutcome, Message, MqttSession
 from homediag.net.resolve import resolve_host
-from homediag.net.tcp import TcpResult, tcp_connect
-from homediag.net.tls import TlsResult, client_context, tls_check
-from homediag.redact.kinds import FreeText, Hostname, IPAddress
+from homediag.net.tcp import tcp_connect
+from homediag.net.tls import client_context, tls_check
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
@@ -272,8 +273,8 @@ class MqttProbe(Probe):
         if cfg.host:
             port = cfg.port if "port" in cfg.model_fields_set else (8883 if cfg.tls else 1883)
             return BrokerCandidate(host=cfg.host, port=port, tls=cfg.tls, source="config")
-        from homediag.probes.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
-        from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
+        from homediag.facts.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
+        from homediag.facts.mdns import MdnsFacts  # noqa: PLC0415
 
         await ctx.results.wait("mdns")
         mdns = ctx.results.facts("mdns", MdnsFacts)
@@ -320,7 +321,7 @@ class MqttProbe(Probe):
         if is_ip(host):
             return host
         if host.lower().rstrip(".").endswith(".local"):
-            from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
+            from homediag.facts.mdns import MdnsFacts  # noqa: PLC0415
 
             await ctx.results.wait("mdns")
             mdns = ctx.results.facts("mdns", MdnsFacts)

@@ -1,6 +1,6 @@
 """The redactor: turns typed facts into JSON that is safe to attach to a ticket.
 
-Values are redacted by their kind (see :mod:`homediag.redact.kinds`), read
+Values are redacted by their kind (see :mod:`homediag.model.kinds`), read
 from the model's type annotations, so nothing depends on key names. Free text
 (tool outputs, device strings, error messages) is scanned for hardware and
 IP addresses, credentials in URLs and every registered secret.
@@ -27,11 +27,11 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from homediag.net.addr import address_scope
-from homediag.net.urls import redact_urls
+from homediag.model.addr import address_scope
+from homediag.model.kinds import Sensitive
 from homediag.redact import macs
-from homediag.redact.kinds import Sensitive
 from homediag.redact.secrets import NOT_SECRETS, REDACTED, SecretRegistry
+from homediag.redact.urls import redact_urls
 
 __all__ = ["REDACTED", "Redactor"]
 

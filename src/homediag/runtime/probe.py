@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from homediag.bundle.models import Device, ErrorInfo, ProbeStatus
+from homediag.model.bundle import Device, ErrorInfo, ProbeStatus
 
 if TYPE_CHECKING:
     from homediag.runtime.context import ProbeContext
@@ -44,12 +44,16 @@ class Requirements:
     ``platforms``: ``sys.platform`` values it supports (``None``: all).
     ``modules``: importable modules it needs (an optional extra such as scapy).
     ``after``: probes whose facts it reads; it starts when they have ended.
+    ``listens``: it spends most of its time listening for a fixed window (the
+    mDNS browse): a run starts it as soon as it is loaded, and imports the
+    other probes while it listens.
     """
 
     privileged: bool = False
     platforms: frozenset[str] | None = None
     modules: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    listens: bool = False
 
     def unmet(self, *, privileged: bool, platform: str | None = None) -> str | None:
         """Why these requirements are not met here, or ``None`` when they are."""

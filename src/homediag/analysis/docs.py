@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from homediag.analyze.catalog import CATALOG, EVIDENCE, FindingSpec
+from homediag.analysis.catalog import CATALOG, EVIDENCE, FindingSpec
 
 __all__ = ["catalog_json", "catalog_markdown"]
 
@@ -18,7 +18,7 @@ _ORDER = ["host", "router", "dns", "internet", "wifi", "mdns", "mqtt", "endpoint
 
 
 def _entries() -> list[FindingSpec]:
-    import homediag.analyze.rules  # noqa: F401, PLC0415 - declares every built-in finding
+    import homediag.analysis.rules  # noqa: F401, PLC0415 - declares every built-in finding
 
     def key(entry: FindingSpec) -> tuple[int, bool, str]:
         rank = _ORDER.index(entry.probe) if entry.probe in _ORDER else len(_ORDER)

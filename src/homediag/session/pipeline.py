@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from homediag._version import __version__
-from homediag.analyze.engine import Analyzer, analyze
-from homediag.bundle.models import Bundle, Device, Observer, ToolInfo
-from homediag.inventory import merge_devices
+from homediag.analysis.engine import Analyzer, analyze
+from homediag.model.bundle import Bundle, Device, Observer, ToolInfo
 from homediag.redact.redactor import Level, Redactor
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.probe import ProbeResult
+from homediag.session.inventory import merge_devices
 
 __all__ = ["MAX_EVIDENCE_FILE", "MAX_EVIDENCE_TOTAL", "build_bundle"]
 
@@ -49,8 +49,8 @@ def build_bundle(
     secrets: SecretRegistry,
     created_at: datetime,
     analyzers: Iterable[Analyzer] | None = None,
-) -> Bundle:
-    """Assemble, redact and analyze a bundle from the probes' results.
+) -> tuple[Bundle, dict[str, dict[str, str]]]:
+    """Assemble, redact and analyze a bundle from the probes' results; also return its pseudonym mapping.
 
     ``extra_devices`` join the inventory beside the probes' contributions (the
     devices the configuration names).
@@ -114,6 +114,5 @@ def build_bundle(
     )
     bundle.findings = analyze(bundle, analyzers)
     bundle.set_evidence(evidence)
-    bundle.set_mapping(redactor.mapping())
     bundle.set_secrets(secrets)
-    return bundle
+    return bundle, redactor.mapping()

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
-from homediag.analyze.finding import Finding
-from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress
-from homediag.redact.secrets import SecretRegistry
+from homediag.model.finding import Finding, worst_severity
+from homediag.model.kinds import FreeText, Hostname, IPAddress, MacAddress
 
 __all__ = [
     "SCHEMA_MAJOR",
@@ -34,6 +33,7 @@ __all__ = [
     "ProbeRecord",
     "ProbeStatus",
     "RedactionInfo",
+    "SecretScanner",
     "Service",
     "ToolInfo",
 ]
@@ -68,6 +68,19 @@ def _utc_in_range(value: datetime) -> datetime:
 
 #: A point in time as bundles carry it: UTC, with the offset written, 1970 ≤ t < 2200.
 UtcTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
+
+
+class SecretScanner(Protocol):
+    """What the final scan before a write needs of a run's secrets.
+
+    :class:`~homediag.redact.secrets.SecretRegistry` is the one homediag uses.
+    """
+
+    def __len__(self) -> int: ...
+
+    def find_in(self, data: bytes) -> bool:
+        """Whether any secret (or an encoding of it) occurs in ``data``."""
+        ...
 
 
 class _Model(BaseModel):
@@ -199,12 +212,20 @@ class Bundle(_Model):
     # Raw evidence files (path under evidence/ -> bytes) travel with the
     # model but are written as separate files, not into bundle.json.
     _evidence: dict[str, bytes] = PrivateAttr(default_factory=dict)
-    # The pseudonym mapping: for the installer only (--keep-mapping), never
-    # written into the bundle.
-    _mapping: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
     # The run's secret registry, so that every write path can run the final
-    # scan (never serialized; ``None`` for a bundle read from a file).
-    _secrets: SecretRegistry | None = PrivateAttr(default=None)
+    # scan (never serialized; ``None`` for a bundle read from a file). The
+    # pseudonym mapping is not here: it is the key that undoes the redaction,
+    # and stays in the run's result (:class:`homediag.RunResult`).
+    _secrets: SecretScanner | None = PrivateAttr(default=None)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # A pickled bundle (a worker process, a cache) never carries the
+        # run's secrets: only the process that ran keeps them.
+        state = super().__getstate__()
+        private = dict(state.get("__pydantic_private__") or {})
+        private["_secrets"] = None
+        state["__pydantic_private__"] = private
+        return state
 
     @property
     def evidence(self) -> Mapping[str, bytes]:
@@ -215,28 +236,17 @@ class Bundle(_Model):
         """Replace the evidence files carried with this bundle."""
         self._evidence = dict(files)
 
-    def set_mapping(self, mapping: Mapping[str, dict[str, str]]) -> None:
-        """Keep the pseudonym mapping of this bundle's redaction (never serialized)."""
-        self._mapping = dict(mapping)
-
-    def set_secrets(self, registry: SecretRegistry | None) -> None:
+    def set_secrets(self, registry: SecretScanner | None) -> None:
         """Keep the run's secret registry, for the final scan of whatever is written."""
         self._secrets = registry
 
     @property
-    def secret_registry(self) -> SecretRegistry | None:
+    def secret_registry(self) -> SecretScanner | None:
         """The secrets the run used or met; ``None`` for a bundle read from a file."""
         return self._secrets
 
-    @property
-    def pseudonym_mapping(self) -> Mapping[str, dict[str, str]]:
-        """Original value → pseudonym, by kind; empty for a bundle read from a file."""
-        return self._mapping
-
     def worst_severity(self) -> str | None:
         """The highest severity among the findings, or ``None``."""
-        from homediag.analyze.finding import worst_severity  # noqa: PLC0415
-
         return worst_severity(self.findings)
 
 

@@ -7,13 +7,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from homediag.analyze.catalog import spec
-from homediag.analyze.engine import probe_facts
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Bundle, Observer
-from homediag.net.addr import address_scope
-from homediag.probes.lan import LanFacts
-from homediag.probes.mdns import MdnsFacts, MdnsInstance
+from homediag.analysis.catalog import spec
+from homediag.analysis.engine import probe_facts
+from homediag.facts.lan import LanFacts
+from homediag.facts.mdns import MdnsFacts, MdnsInstance
+from homediag.model.addr import address_scope
+from homediag.model.bundle import Bundle, Observer
+from homediag.model.finding import Finding
 
 #: Unresolved or listed names quoted in one finding, at most.
 _QUOTE = 10

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from homediag.analyze.catalog import spec
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Bundle
+from homediag.analysis.catalog import spec
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
 
 PROBE_TIMEOUT = spec(
     "homediag.probe_timeout",

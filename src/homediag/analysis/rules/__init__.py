@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from homediag.analyze.engine import RuleSet
-from homediag.analyze.rules import (
+from homediag.analysis.engine import RuleSet
+from homediag.analysis.rules import (
     dns,
     endpoints,
     host,

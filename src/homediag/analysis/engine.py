@@ -14,9 +14,9 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
-from homediag.analyze.catalog import spec
-from homediag.analyze.finding import SEVERITY_RANK, Finding
-from homediag.bundle.models import Bundle
+from homediag.analysis.catalog import spec
+from homediag.model.bundle import Bundle
+from homediag.model.finding import SEVERITY_RANK, Finding
 
 __all__ = ["ANALYZER_GROUP", "Analyzer", "RuleSet", "analyze", "builtin_analyzers", "probe_facts"]
 
@@ -75,7 +75,7 @@ def probe_facts(bundle: Bundle, probe: str, model: type[M]) -> M | None:
 
 def builtin_analyzers() -> list[Analyzer]:
     """The analyzers that ship with homediag."""
-    from homediag.analyze.rules import BUILTIN_RULES  # noqa: PLC0415 - rules import probe models
+    from homediag.analysis.rules import BUILTIN_RULES  # noqa: PLC0415 - rules import probe models
 
     return list(BUILTIN_RULES)
 

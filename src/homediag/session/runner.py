@@ -2,9 +2,10 @@
 
 * Independent probes run concurrently in one ``asyncio.TaskGroup``; a probe
   that declares ``Requirements(after=(...))`` starts when those have ended.
-* Probe modules are imported as the run starts, in two waves: the listeners
-  of ``EARLY_PROBES`` (the mDNS browse, whose window sets a healthy run's
-  length) start first, the others are imported while they listen.
+* Probe modules are imported as the run starts, one by one in a worker
+  thread. A probe whose ``requires.listens`` is set (the mDNS browse, whose
+  window sets a healthy run's length) starts as soon as it is loaded; the
+  others are imported while it listens and start together.
 * Each probe is bounded by its own timeout and by the run's global deadline,
   whichever comes first; running out of time records ``timeout``.
 * A probe that raises is recorded as ``error`` with the exception's type and
@@ -22,17 +23,16 @@ import importlib
 import logging
 import platform
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from homediag.bundle.models import Bundle, ErrorInfo, Observer
 from homediag.config import Config
 from homediag.errors import UnknownProbeError
-from homediag.inventory import config_devices
+from homediag.model.bundle import ErrorInfo, Observer
 from homediag.net.observe import Observation, observe
-from homediag.net.urls import redact_urls
 from homediag.redact.secrets import REDACTED, SecretRegistry
+from homediag.redact.urls import redact_urls
 from homediag.runtime.context import ProbeContext, Results
 from homediag.runtime.events import (
     Event,
@@ -43,10 +43,12 @@ from homediag.runtime.events import (
     RunStarted,
 )
 from homediag.runtime.probe import ProbeLike, ProbeResult
-from homediag.runtime.registry import EARLY_PROBES, load_probe, probe_names
+from homediag.runtime.result import RunResult
+from homediag.session.inventory import config_devices
+from homediag.session.registry import load_probe, probe_names
 
 if TYPE_CHECKING:
-    from homediag.analyze.engine import Analyzer
+    from homediag.analysis.engine import Analyzer
 
 __all__ = ["Runner"]
 
@@ -63,10 +65,9 @@ class Runner:
     else every available probe). ``observer`` skips reading the machine's
     network configuration (tests, replays). ``resources`` is handed to every
     probe as ``ctx.resources`` (for example a shared ``AsyncZeroconf``).
-    ``prepare`` is called once, in a worker thread, while the early probes
-    listen and before the others start (see ``EARLY_PROBES``): import there
-    what you need after the run, while the browse waits for answers anyway.
-    An error in it is logged, not raised.
+    A subclass may override :meth:`warm_up` to import what it needs after
+    the run while the listening probes wait for answers anyway (the command
+    line does).
     """
 
     def __init__(
@@ -77,10 +78,8 @@ class Runner:
         observer: Observer | None = None,
         resources: Mapping[str, Any] | None = None,
         analyzers: Iterable[Analyzer] | None = None,
-        prepare: Callable[[], object] | None = None,
     ) -> None:
         self.config = config or Config()
-        self._prepare = prepare
         self._probe_spec = list(probes) if probes is not None else None
         self._observer = observer
         self._resources = dict(resources or {})
@@ -93,7 +92,7 @@ class Runner:
         self._started = False
         self._names: list[str] = []
         self.secrets = SecretRegistry(self.config.secret_values())
-        self.bundle: Bundle | None = None
+        self.result: RunResult | None = None
         self._observation: Observation | None = None
 
     # -- events ----------------------------------------------------------
@@ -165,35 +164,26 @@ class Runner:
         return plan
 
     @staticmethod
-    def _load(
-        names: Iterable[str], plan: dict[str, ProbeLike | None]
-    ) -> tuple[list[ProbeLike], dict[str, str]]:
-        """Import the named probes: those loaded, and why the others could not be."""
-        probes: list[ProbeLike] = []
-        broken: dict[str, str] = {}
-        for name in names:
-            probe = plan[name]
-            if probe is None:
-                try:
-                    probe = load_probe(name)
-                except UnknownProbeError as exc:  # a broken plugin must not end the run
-                    broken[name] = str(exc)
-                    continue
-            probes.append(probe)
-        return probes, broken
+    def _load(name: str) -> ProbeLike | str:
+        """Import one probe (in a worker thread): the probe, or why it could not be loaded."""
+        try:
+            return load_probe(name)
+        except UnknownProbeError as exc:  # a broken plugin must not end the run
+            return str(exc)
 
-    def _load_rest(
-        self, names: Iterable[str], plan: dict[str, ProbeLike | None]
-    ) -> tuple[list[ProbeLike], dict[str, str]]:
-        """In a worker thread: the other probes, and what the bundle will need."""
-        loaded = self._load(names, plan)
-        importlib.import_module("homediag.runtime.pipeline")
-        if self._prepare is not None:
-            try:
-                self._prepare()
-            except Exception:  # a caller's warm-up must not cost the run
-                log.warning("prepare() failed; going on", exc_info=True)
-        return loaded
+    def warm_up(self) -> None:
+        """Called once in a worker thread while listening probes listen, before the others start.
+
+        Override to import what is needed after the run (the command line
+        imports its report writers here). An error is logged, not raised.
+        """
+
+    def _before_the_rest(self) -> None:
+        importlib.import_module("homediag.session.pipeline")
+        try:
+            self.warm_up()
+        except Exception:  # a caller's warm-up must not cost the run
+            log.warning("warm_up() failed; going on", exc_info=True)
 
     async def _observe(self, deadline: float) -> Observation:
         if self._observer is not None:
@@ -217,21 +207,21 @@ class Runner:
                 observer, notes=[f"network configuration unreadable: {type(exc).__name__}: {exc}"]
             )
 
-    async def run(self) -> Bundle:
-        """Run every probe and return the bundle (also kept as :attr:`bundle`)."""
+    async def run(self) -> RunResult:
+        """Run every probe and return the result (also kept as :attr:`result`)."""
         created_at = datetime.now(UTC)
         try:
             observer = await self._execute()
         except asyncio.CancelledError:
             # Cancelled from outside (an integrator's own timeout): keep what we
-            # have as a partial bundle on self.bundle, then let the cancel through.
+            # have as a partial result on self.result, then let the cancel through.
             if self._observation is not None:
-                self.bundle = self._build(self._observation.observer, created_at)
-                self._emit(RunFinished(self.bundle, cancelled=True))
+                self.result = self._build(self._observation.observer, created_at, cancelled=True)
+                self._emit(RunFinished(self.result))
             raise
-        self.bundle = self._build(observer, created_at)
-        self._emit(RunFinished(self.bundle, cancelled=self._stopping))
-        return self.bundle
+        self.result = self._build(observer, created_at, cancelled=self._stopping)
+        self._emit(RunFinished(self.result))
+        return self.result
 
     async def collect(self) -> Mapping[str, ProbeResult]:
         """Run every probe and return their typed, unredacted results; no bundle is built."""
@@ -260,46 +250,53 @@ class Runner:
             resources=resources,
             report=lambda probe, message: self._emit(ProbeProgress(probe, self._shown(message))),
         )
-        early = [name for name in plan if name in EARLY_PROBES]
-        rest = [name for name in plan if name not in early]
 
-        def start(probes: list[ProbeLike], broken: dict[str, str]) -> None:
-            for name, reason in broken.items():
-                self._record(
-                    ProbeResult(
-                        name=name,
-                        status="error",
-                        error=ErrorInfo(type="UnknownProbeError", message=reason),
-                    )
-                )
-            for probe in probes:
-                self._tasks[probe.name] = tg.create_task(
-                    self._run_probe(probe, base.for_probe(probe.name), deadline),
-                    name=f"probe-{probe.name}",
-                )
-                if self._stopping:
-                    self._tasks[probe.name].cancel()
+        def start(probe: ProbeLike) -> None:
+            self._tasks[probe.name] = tg.create_task(
+                self._run_probe(probe, base.for_probe(probe.name), deadline),
+                name=f"probe-{probe.name}",
+            )
+            if self._stopping:
+                self._tasks[probe.name].cancel()
 
         try:
             async with asyncio.TaskGroup() as tg:
-                # Two waves (see EARLY_PROBES): the listeners start, then the
-                # rest is imported while they listen and starts together. The
-                # imports run in a thread: the browse must keep reading, or
-                # under a flood of answers the kernel drops the ones that
-                # matter (imports on the loop lost every real device in 2 of 8
-                # flood runs). And they end before the timed probes start: a
-                # thread importing beside them made lab DNS times 5 -> 35 ms.
-                start(*self._load(early, plan))
-                start(*await asyncio.to_thread(self._load_rest, rest, plan))
+                # The imports run in a thread: a listening probe must keep
+                # reading, or under a flood of answers the kernel drops the
+                # ones that matter (imports on the loop lost every real device
+                # in 2 of 8 flood runs). And they end before the other probes
+                # start: a thread importing beside them made lab DNS times
+                # 5 -> 35 ms.
+                waiting: list[ProbeLike] = []
+                for name, known in plan.items():
+                    probe = (
+                        known if known is not None else await asyncio.to_thread(self._load, name)
+                    )
+                    if isinstance(probe, str):
+                        self._record(
+                            ProbeResult(
+                                name=name,
+                                status="error",
+                                error=ErrorInfo(type="UnknownProbeError", message=probe),
+                            )
+                        )
+                    elif probe.requires.listens:
+                        start(probe)
+                    else:
+                        waiting.append(probe)
+                await asyncio.to_thread(self._before_the_rest)
+                for probe in waiting:
+                    start(probe)
         finally:
             self._finish_missing("cancelled")
         return observer
 
-    def _build(self, observer: Observer, created_at: datetime) -> Bundle:
-        from homediag.runtime.pipeline import build_bundle  # noqa: PLC0415 - see _load_rest
+    def _build(self, observer: Observer, created_at: datetime, *, cancelled: bool) -> RunResult:
+        # Imported in _before_the_rest, off the loop; here it is only looked up.
+        from homediag.session.pipeline import build_bundle  # noqa: PLC0415 - start-up time
 
         ordered = {name: self._results[name] for name in sorted(self._results, key=self._order)}
-        return build_bundle(
+        bundle, mapping = build_bundle(
             results=ordered,
             extra_devices=config_devices(self.config),
             observer=observer,
@@ -308,6 +305,7 @@ class Runner:
             created_at=created_at,
             analyzers=self._analyzers,
         )
+        return RunResult(bundle=bundle, mapping=mapping, secrets=self.secrets, cancelled=cancelled)
 
     def _order(self, name: str) -> int:
         return self._names.index(name) if name in self._names else len(self._names)

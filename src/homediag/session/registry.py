@@ -17,11 +17,11 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from homediag.errors import UnknownProbeError
+from homediag.probes import BUILTIN_PROBES
 from homediag.runtime.probe import ProbeLike
 
 __all__ = [
     "BUILTIN_PROBES",
-    "EARLY_PROBES",
     "ENTRY_POINT_GROUP",
     "available_probes",
     "load_probe",
@@ -32,27 +32,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "homediag.probes"
-
-#: The built-in probes, in the order a run lists them. They are also declared
-#: as entry points; this table lets a source checkout run without installing.
-BUILTIN_PROBES: dict[str, str] = {
-    "host": "homediag.probes.host:HostProbe",
-    "router": "homediag.probes.router:RouterProbe",
-    "dns": "homediag.probes.dns:DnsProbe",
-    "internet": "homediag.probes.internet:InternetProbe",
-    "mdns": "homediag.probes.mdns:MdnsProbe",
-    "lan": "homediag.probes.lan:LanProbe",
-    "wifi": "homediag.probes.wifi:WifiProbe",
-    "mqtt": "homediag.probes.mqtt:MqttProbe",
-    "endpoints": "homediag.probes.endpoints:EndpointsProbe",
-}
-
-#: Built-in probes that spend most of their time listening for a fixed window
-#: (the mDNS browse sets the length of a healthy run). A run loads and starts
-#: them before it imports the other probes (in a worker thread), so that the
-#: window is already open while the rest loads; the others start together once
-#: loaded, so that no import runs beside their timed exchanges.
-EARLY_PROBES: tuple[str, ...] = ("mdns",)
 
 _registered: dict[str, ProbeLike] = {}
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from homediag.analyze.catalog import FindingSpec
-from homediag.analyze.finding import Finding
-from homediag.net.tls import TlsResult
+from homediag.analysis.catalog import FindingSpec
+from homediag.facts.net import TlsResult
+from homediag.model.finding import Finding
 
 __all__ = ["CERT_EXPIRY_WARNING_DAYS", "CertSpecs", "certificate_findings"]
 

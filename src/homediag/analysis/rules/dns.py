@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from homediag.analyze.catalog import spec
-from homediag.analyze.engine import probe_facts
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Bundle
-from homediag.probes.dns import DnsFacts
+from homediag.analysis.catalog import spec
+from homediag.analysis.engine import probe_facts
+from homediag.facts.dns import DnsFacts
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
 
 #: Median answer time of a resolver above which it counts as slow, in ms.
 SLOW_RESOLVER_MS = 200.0

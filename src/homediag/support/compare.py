@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Bundle, Device
-from homediag.net.addr import address_scope
+from homediag.model.addr import address_scope
+from homediag.model.bundle import Bundle, Device
+from homediag.model.finding import Finding
 
 __all__ = [
     "BundleDiff",

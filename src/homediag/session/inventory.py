@@ -6,9 +6,9 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from homediag.bundle.models import Device
 from homediag.config import Config
-from homediag.net.addr import is_ip
+from homediag.model.addr import is_ip
+from homediag.model.bundle import Device
 
 __all__ = ["config_devices", "merge_devices"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from homediag.analyze.catalog import spec
-from homediag.analyze.engine import probe_facts
-from homediag.analyze.finding import Finding
-from homediag.analyze.rules.certs import CertSpecs, certificate_findings
-from homediag.bundle.models import Bundle
+from homediag.analysis.catalog import spec
+from homediag.analysis.engine import probe_facts
+from homediag.analysis.rules.certs import CertSpecs, certificate_findings
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
 from homediag.probes.mqtt import MqttFacts
 
 #: 95th percentile of round trips through the broker, in ms. A LAN broker

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from homediag.analyze.finding import Finding, Severity
+from homediag.model.finding import Finding, Severity
 
 __all__ = ["CATALOG", "DOCS_URL", "EVIDENCE", "FindingSpec", "spec"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from homediag.analyze.catalog import CATALOG, DOCS_URL, spec
-from homediag.analyze.engine import probe_facts
-from homediag.analyze.finding import Finding, Severity
-from homediag.analyze.rules.certs import CertSpecs, certificate_findings
-from homediag.bundle.models import Bundle
+from homediag.analysis.catalog import CATALOG, DOCS_URL, spec
+from homediag.analysis.engine import probe_facts
+from homediag.analysis.rules.certs import CertSpecs, certificate_findings
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding, Severity
 from homediag.packs.engine import PackResult, RequestOutcome
 from homediag.packs.loader import PackError, load_packs
 from homediag.probes.endpoints import EndpointsFacts

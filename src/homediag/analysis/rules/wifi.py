@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from homediag.analyze.catalog import spec
-from homediag.analyze.engine import probe_facts
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Bundle
-from homediag.probes.wifi import WifiFacts
-from homediag.wifi.model import WifiLink
+from homediag.analysis.catalog import spec
+from homediag.analysis.engine import probe_facts
+from homediag.facts.wifi import WifiFacts, WifiLink
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
 
 __all__ = ["SIGNAL_BANDS", "analyze", "signal_quality"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from homediag.analyze.catalog import spec
-from homediag.analyze.engine import probe_facts
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Bundle
-from homediag.probes.router import GatewayCheck, RouterFacts
+from homediag.analysis.catalog import spec
+from homediag.analysis.engine import probe_facts
+from homediag.facts.router import GatewayCheck, RouterFacts
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
 
 #: Loss thresholds in percent (warning, critical).
 LOSS_WARNING_PCT = 2.0
