@@ -15,12 +15,12 @@ from homediag import testing
 from homediag.config import Config
 from homediag.lab.lab import PREFIX
 from homediag.model.bundle import Bundle, Observer, RedactionLevel
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from homediag.testing import make_observer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-#: The top-level keys of bundle.json, as the bundle contract in DESIGN.md lists them.
+#: The top-level keys of bundle.json, as the bundle contract in docs/design.md lists them.
 CONTRACT_KEYS = frozenset(
     {
         "schema_version",

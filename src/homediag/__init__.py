@@ -15,6 +15,10 @@ Run one probe and read its typed facts::
 
 Names are loaded on first use, so ``import homediag`` (and ``homediag --help``)
 stays fast.
+
+What is public: the names in ``homediag.__all__`` and the module
+:mod:`homediag.testing`. Every other module is internal: it may move or
+change in any release (``docs/design.md`` shows where things live).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 from homediag._version import __version__
 
 if TYPE_CHECKING:
-    from homediag.analysis.engine import Analyzer, analyze
+    from homediag.analysis.base import Analyzer, RuleSet, probe_facts
+    from homediag.analysis.catalog import FindingSpec, spec
+    from homediag.analysis.engine import analyze, builtin_analyzers
     from homediag.api import (
         diagnose,
         diagnose_events,
@@ -44,14 +50,27 @@ if TYPE_CHECKING:
         BundleSchemaError,
         ConfigError,
         HomediagError,
+        IcmpNotPermittedError,
         LabError,
+        PackError,
+        ProbeDependencyError,
         ProbeError,
         RedactionError,
         UnknownProbeError,
     )
+    from homediag.facts.dns import DnsFacts
+    from homediag.facts.host import HostFacts
+    from homediag.facts.internet import InternetFacts
+    from homediag.facts.lan import LanFacts
+    from homediag.facts.mdns import MdnsFacts
+    from homediag.facts.net import PingStats, TcpResult
+    from homediag.facts.router import RouterFacts
+    from homediag.facts.wifi import WifiFacts
     from homediag.model.bundle import Bundle, Device, Observer, ProbeRecord, Service
     from homediag.model.finding import Finding, Severity
     from homediag.model.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+    from homediag.net.icmp import ping
+    from homediag.net.tcp import tcp_connect
     from homediag.runtime.context import ProbeContext
     from homediag.runtime.events import (
         Event,
@@ -61,8 +80,8 @@ if TYPE_CHECKING:
         RunFinished,
         RunStarted,
     )
-    from homediag.runtime.probe import Probe, ProbeOutput, ProbeResult, Requirements
-    from homediag.runtime.result import RunResult
+    from homediag.runtime.probe import Probe, ProbeOutput, Requirements
+    from homediag.runtime.result import ProbeResult, RunResult
     from homediag.session.registry import available_probes, register_probe, unregister_probe
     from homediag.session.runner import Runner
 
@@ -78,12 +97,16 @@ _EXPORTS: dict[str, str] = {
     # writing probes
     "Probe": "homediag.runtime.probe",
     "ProbeOutput": "homediag.runtime.probe",
-    "ProbeResult": "homediag.runtime.probe",
+    "ProbeResult": "homediag.runtime.result",
     "Requirements": "homediag.runtime.probe",
     "ProbeContext": "homediag.runtime.context",
     "register_probe": "homediag.session.registry",
     "unregister_probe": "homediag.session.registry",
     "available_probes": "homediag.session.registry",
+    "tcp_connect": "homediag.net.tcp",
+    "TcpResult": "homediag.facts.net",
+    "ping": "homediag.net.icmp",
+    "PingStats": "homediag.facts.net",
     "MacAddress": "homediag.model.kinds",
     "IPAddress": "homediag.model.kinds",
     "Hostname": "homediag.model.kinds",
@@ -110,10 +133,27 @@ _EXPORTS: dict[str, str] = {
     "bundle_schema": "homediag.bundle.schema",
     "Finding": "homediag.model.finding",
     "Severity": "homediag.model.finding",
-    "Analyzer": "homediag.analysis.engine",
+    "Analyzer": "homediag.analysis.base",
     "analyze": "homediag.analysis.engine",
+    "builtin_analyzers": "homediag.analysis.engine",
+    # writing rules
+    "RuleSet": "homediag.analysis.base",
+    "probe_facts": "homediag.analysis.base",
+    "spec": "homediag.analysis.catalog",
+    "FindingSpec": "homediag.analysis.catalog",
+    # the built-in probes' facts, as rules read them
+    "HostFacts": "homediag.facts.host",
+    "RouterFacts": "homediag.facts.router",
+    "DnsFacts": "homediag.facts.dns",
+    "InternetFacts": "homediag.facts.internet",
+    "MdnsFacts": "homediag.facts.mdns",
+    "LanFacts": "homediag.facts.lan",
+    "WifiFacts": "homediag.facts.wifi",
     # errors
     "HomediagError": "homediag.errors",
+    "IcmpNotPermittedError": "homediag.errors",
+    "PackError": "homediag.errors",
+    "ProbeDependencyError": "homediag.errors",
     "ConfigError": "homediag.errors",
     "UnknownProbeError": "homediag.errors",
     "ProbeError": "homediag.errors",
@@ -135,17 +175,27 @@ __all__ = [
     "Config",
     "ConfigError",
     "Device",
+    "DnsFacts",
     "Event",
     "Finding",
+    "FindingSpec",
     "FreeText",
     "HomediagError",
+    "HostFacts",
     "Hostname",
     "IPAddress",
+    "IcmpNotPermittedError",
+    "InternetFacts",
     "LabError",
+    "LanFacts",
     "MacAddress",
+    "MdnsFacts",
     "Observer",
+    "PackError",
+    "PingStats",
     "Probe",
     "ProbeContext",
+    "ProbeDependencyError",
     "ProbeError",
     "ProbeFinished",
     "ProbeOutput",
@@ -155,6 +205,8 @@ __all__ = [
     "ProbeStarted",
     "RedactionError",
     "Requirements",
+    "RouterFacts",
+    "RuleSet",
     "RunFinished",
     "RunResult",
     "RunStarted",
@@ -163,18 +215,25 @@ __all__ = [
     "Service",
     "Severity",
     "Ssid",
+    "TcpResult",
     "UnknownProbeError",
+    "WifiFacts",
     "__version__",
     "analyze",
     "available_probes",
+    "builtin_analyzers",
     "bundle_schema",
     "diagnose",
     "diagnose_events",
     "diagnose_sync",
     "load_bundle",
     "load_config",
+    "ping",
+    "probe_facts",
     "register_probe",
     "run_probe",
+    "spec",
+    "tcp_connect",
     "unregister_probe",
     "write_bundle",
     "write_mapping",

@@ -12,16 +12,16 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from homediag.analysis.engine import Analyzer
+from homediag.analysis.base import Analyzer
 from homediag.bundle.writer import write_archive
 from homediag.bundle.writer import write_mapping as _write_mapping
 from homediag.config import Config
-from homediag.errors import UnknownProbeError
+from homediag.errors import ProbeDependencyError
 from homediag.model.bundle import Bundle, Observer
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.events import Event
-from homediag.runtime.probe import ProbeLike, ProbeResult
-from homediag.runtime.result import RunResult
+from homediag.runtime.probe import ProbeLike
+from homediag.runtime.result import ProbeResult, RunResult
 from homediag.session.registry import load_probe
 from homediag.session.runner import Runner
 
@@ -98,7 +98,9 @@ def _with_dependencies(name: str) -> list[ProbeLike]:
         if probe_name in seen:
             return
         if probe_name in chain:
-            raise UnknownProbeError(f"probe dependency cycle: {' -> '.join((*chain, probe_name))}")
+            raise ProbeDependencyError(
+                f"probe dependency cycle: {' -> '.join((*chain, probe_name))}"
+            )
         probe = load_probe(probe_name)
         for dep in probe.requires.after:
             visit(dep, (*chain, probe_name))

@@ -20,13 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from homediag.analysis.engine import Analyzer
+from homediag.analysis.base import Analyzer
 from homediag.facts.net import PingStats
 from homediag.facts.router import GatewayCheck, RouterFacts
 from homediag.model.bundle import Bundle, Device, Observer, ProbeStatus, RedactionLevel
 from homediag.redact.secrets import SecretRegistry
-from homediag.runtime.probe import ProbeResult
-from homediag.runtime.result import RunResult
+from homediag.runtime.result import ProbeResult, RunResult
 from homediag.session.pipeline import build_bundle
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""A real run writes a bundle that keeps the DESIGN.md contract, and the tools read it back."""
+"""A real run writes a bundle that keeps the docs/design.md contract, and the tools read it back."""
 
 from __future__ import annotations
 

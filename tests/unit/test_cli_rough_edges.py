@@ -29,7 +29,7 @@ from homediag.model.bundle import Device
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import findings_view, print_bundle
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from homediag.session.registry import BUILTIN_PROBES
 from homediag.session.runner import Runner
 from homediag.support.triage import triage

@@ -22,7 +22,7 @@ from homediag.model.bundle import Bundle, ErrorInfo
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import findings_view
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from homediag.session.registry import BUILTIN_PROBES
 from homediag.support.triage import TriageRow, triage
 from homediag.testing import router_result

@@ -20,7 +20,7 @@ from homediag.probes.mqtt import (
     _zigbee2mqtt,
     latency_stats,
 )
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 

@@ -20,7 +20,7 @@ from homediag.model.kinds import (
 )
 from homediag.redact.redactor import REDACTED, Level, Redactor
 from homediag.redact.secrets import SecretRegistry
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 

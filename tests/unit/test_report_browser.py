@@ -22,7 +22,7 @@ from homediag.api import write_bundle
 from homediag.cli import main
 from homediag.model.bundle import Device, Service
 from homediag.model.finding import Finding
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 MARK = "PWNED"

@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
+from homediag.analysis.base import RuleSet
 from homediag.analysis.catalog import CATALOG
-from homediag.analysis.engine import RuleSet, analyze
+from homediag.analysis.engine import analyze
 from homediag.facts.dns import DnsFacts, ResolverCheck
 from homediag.facts.internet import EndpointReach, InternetFacts
 from homediag.facts.net import DnsAnswer, PingStats, TcpResult, TlsResult
 from homediag.facts.router import GatewayCheck, RouterFacts
 from homediag.model.bundle import Bundle, ProbeRecord
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from homediag.testing import router_result
 from tests.conftest import lab_observer, make_bundle
 

@@ -8,7 +8,7 @@ from homediag.facts.lan import LanFacts, LanHost
 from homediag.facts.mdns import ConfiguredTarget, HostAddresses, MdnsDevice, MdnsFacts, MdnsInstance
 from homediag.facts.net import TcpResult
 from homediag.model.bundle import Bundle
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 MDNS_IDS = {

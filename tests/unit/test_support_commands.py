@@ -16,7 +16,7 @@ from homediag.cli import main
 from homediag.facts.lan import LanFacts, LanHost
 from homediag.lab.topology import MQTT_PASSWORD
 from homediag.model.bundle import Device
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from homediag.support.compare import bundle_metrics, diff_bundles
 from homediag.testing import router_result
 from tests.conftest import isolated, make_bundle

@@ -9,7 +9,7 @@ import pytest
 from homediag.api import run_probe
 from homediag.facts.wifi import WifiFacts, WifiLink
 from homediag.model.bundle import Bundle
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from homediag.wifi import linux, macos, windows
 from homediag.wifi.radio import channel_of_frequency, finish, percent_to_dbm
 from tests.conftest import fixture_text, lab_observer, make_bundle

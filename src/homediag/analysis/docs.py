@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# Importing the engine declares every built-in finding: the rules' and its own.
+import homediag.analysis.engine  # noqa: F401
 from homediag.analysis.catalog import CATALOG, EVIDENCE, FindingSpec
 
 __all__ = ["catalog_json", "catalog_markdown"]
@@ -18,8 +20,6 @@ _ORDER = ["host", "router", "dns", "internet", "wifi", "mdns", "mqtt", "endpoint
 
 
 def _entries() -> list[FindingSpec]:
-    import homediag.analysis.rules  # noqa: F401, PLC0415 - declares every built-in finding
-
     def key(entry: FindingSpec) -> tuple[int, bool, str]:
         rank = _ORDER.index(entry.probe) if entry.probe in _ORDER else len(_ORDER)
         # A probe's own findings first, then those its packs declare.

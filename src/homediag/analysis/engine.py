@@ -1,4 +1,4 @@
-"""The analyzer protocol and the engine that runs analyzers over a bundle.
+"""The engine that runs analyzers (built-in rules and plugins) over a bundle.
 
 Analyzers read only the bundle, never the network, so the same rules run on
 site, on the support side, and on old bundles with newer rules
@@ -8,20 +8,18 @@ site, on the support side, and on old bundles with newer rules
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib.metadata import entry_points
-from typing import Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ValidationError
-
+from homediag.analysis.base import Analyzer
 from homediag.analysis.catalog import spec
+from homediag.analysis.rules import BUILTIN_RULES
 from homediag.model.bundle import Bundle
 from homediag.model.finding import SEVERITY_RANK, Finding
 
-__all__ = ["ANALYZER_GROUP", "Analyzer", "RuleSet", "analyze", "builtin_analyzers", "probe_facts"]
+__all__ = ["ANALYZER_GROUP", "analyze", "builtin_analyzers"]
 
 ANALYZER_GROUP = "homediag.analyzers"
-M = TypeVar("M", bound=BaseModel)
 
 ANALYZER_FAILED = spec(
     "homediag.analyzer_failed",
@@ -36,47 +34,8 @@ ANALYZER_FAILED = spec(
 )
 
 
-@runtime_checkable
-class Analyzer(Protocol):
-    """Turns a bundle into findings. Must not touch the network."""
-
-    name: str
-
-    def analyze(self, bundle: Bundle) -> Iterable[Finding]:
-        """The findings this analyzer sees in ``bundle``."""
-        ...
-
-
-class RuleSet:
-    """An analyzer made of a plain function ``bundle -> findings``."""
-
-    def __init__(self, name: str, rule: Callable[[Bundle], Iterable[Finding]]) -> None:
-        self.name = name
-        self._rule = rule
-
-    def analyze(self, bundle: Bundle) -> Iterable[Finding]:
-        """Run the rule."""
-        return self._rule(bundle)
-
-    def __repr__(self) -> str:
-        return f"<RuleSet {self.name!r}>"
-
-
-def probe_facts(bundle: Bundle, probe: str, model: type[M]) -> M | None:
-    """The ``data`` of ``probe`` in ``bundle`` as ``model``; ``None`` if absent or unreadable."""
-    record = bundle.probes.get(probe)
-    if record is None or record.status not in ("completed", "partial") or not record.data:
-        return None
-    try:
-        return model.model_validate(record.data)
-    except ValidationError:
-        return None
-
-
 def builtin_analyzers() -> list[Analyzer]:
     """The analyzers that ship with homediag."""
-    from homediag.analysis.rules import BUILTIN_RULES  # noqa: PLC0415 - rules import probe models
-
     return list(BUILTIN_RULES)
 
 

@@ -314,8 +314,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from homediag.errors import HomediagError  # noqa: PLC0415
 
         if isinstance(exc, HomediagError):
+            from homediag.cli.exits import exit_code_for  # noqa: PLC0415 - start-up time
+
             print(f"homediag: error: {exc}", file=sys.stderr)
-            return exc.exit_code
+            return exit_code_for(exc)
         if os.environ.get("HOMEDIAG_DEBUG"):
             raise
         print(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
 from homediag.bundle.writer import check_output, write_atomically
+from homediag.cli.exits import validate_exit_code
 from homediag.errors import BundleError, ConfigError
 
 __all__ = ["cmd_analyze", "cmd_diff", "cmd_report", "cmd_triage", "cmd_validate"]
@@ -31,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(json.dumps({"valid": False, "error": str(exc), "kind": type(exc).__name__}))
         else:
             print(f"homediag: invalid: {exc}", file=sys.stderr)
-        return exc.validate_exit_code
+        return validate_exit_code(exc)
     from homediag.bundle.status import run_note  # noqa: PLC0415
 
     note = run_note(bundle)

@@ -1,6 +1,6 @@
 """The bundle, schema 1: the models behind ``bundle.json`` and ``manifest.json``.
 
-Key names are part of the public contract (see DESIGN.md): fields may be
+Key names are part of the public contract (see docs/design.md): fields may be
 added in a minor version; renaming or removing one needs a major bump and a
 migration. Unknown fields are kept (``extra="allow"``) so that a bundle made
 by a newer minor version survives being read and written by this one.

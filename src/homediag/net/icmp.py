@@ -20,7 +20,7 @@ import struct
 import time
 from typing import Literal
 
-from homediag.errors import ProbeError
+from homediag.errors import IcmpNotPermittedError
 from homediag.facts.net import PingStats
 from homediag.net.stamps import enable_rx_timestamps, now_ns, recv_stamped
 
@@ -32,10 +32,6 @@ _UNREACH_V4, _UNREACH_V6 = 3, 1
 _TIME_EXCEEDED_V4, _TIME_EXCEEDED_V6 = 11, 3
 _HEADER = struct.Struct("!BBHHH")
 _ids = itertools.count((os.getpid() * 7) & 0xFFFF)
-
-
-class IcmpNotPermittedError(ProbeError):
-    """This process may open neither a datagram nor a raw ICMP socket."""
 
 
 def icmp_checksum(data: bytes) -> int:

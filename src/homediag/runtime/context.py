@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from homediag.config import Config
 from homediag.model.bundle import Observer
 from homediag.redact.secrets import SecretRegistry
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 
 __all__ = ["ProbeContext", "Results"]
 

@@ -23,17 +23,16 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from homediag.model.bundle import Device, ErrorInfo, ProbeStatus
+from homediag.model.bundle import Device
 
 if TYPE_CHECKING:
     from homediag.runtime.context import ProbeContext
 
-__all__ = ["Probe", "ProbeLike", "ProbeOutput", "ProbeResult", "Requirements"]
+__all__ = ["Probe", "ProbeLike", "ProbeOutput", "Requirements"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,26 +82,6 @@ class ProbeOutput:
     status: Literal["completed", "partial", "not_applicable"] = "completed"
     evidence: dict[str, str] = field(default_factory=dict)
     devices: list[Device] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ProbeResult:
-    """What the runner recorded for one probe, before redaction."""
-
-    name: str
-    status: ProbeStatus
-    started_at: datetime | None = None
-    duration_s: float | None = None
-    summary: str = ""
-    facts: BaseModel | None = None
-    error: ErrorInfo | None = None
-    evidence: dict[str, str] = field(default_factory=dict)
-    devices: list[Device] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the probe produced facts (completed or partial)."""
-        return self.status in ("completed", "partial")
 
 
 @runtime_checkable

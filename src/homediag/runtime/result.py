@@ -1,17 +1,42 @@
-"""What a run gives back: the bundle for support, and what must stay with the installer."""
+"""What a run records: each probe's result, and the run's (the bundle, and what stays with the installer)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from homediag.model.bundle import Device, ErrorInfo, ProbeStatus
 
 if TYPE_CHECKING:
     from homediag.model.bundle import Bundle
     from homediag.redact.secrets import SecretRegistry
 
-__all__ = ["RunResult"]
+__all__ = ["ProbeResult", "RunResult"]
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    """What the runner recorded for one probe, before redaction."""
+
+    name: str
+    status: ProbeStatus
+    started_at: datetime | None = None
+    duration_s: float | None = None
+    summary: str = ""
+    facts: BaseModel | None = None
+    error: ErrorInfo | None = None
+    evidence: dict[str, str] = field(default_factory=dict)
+    devices: list[Device] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the probe produced facts (completed or partial)."""
+        return self.status in ("completed", "partial")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from homediag._version import __version__
-from homediag.analysis.engine import Analyzer, analyze
+from homediag.analysis.base import Analyzer
+from homediag.analysis.engine import analyze
 from homediag.model.bundle import Bundle, Device, Observer, ToolInfo
 from homediag.redact.redactor import Level, Redactor
 from homediag.redact.secrets import SecretRegistry
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from homediag.session.inventory import merge_devices
 
 __all__ = ["MAX_EVIDENCE_FILE", "MAX_EVIDENCE_TOTAL", "build_bundle"]

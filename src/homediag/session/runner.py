@@ -42,13 +42,13 @@ from homediag.runtime.events import (
     RunFinished,
     RunStarted,
 )
-from homediag.runtime.probe import ProbeLike, ProbeResult
-from homediag.runtime.result import RunResult
+from homediag.runtime.probe import ProbeLike
+from homediag.runtime.result import ProbeResult, RunResult
 from homediag.session.inventory import config_devices
 from homediag.session.registry import load_probe, probe_names
 
 if TYPE_CHECKING:
-    from homediag.analysis.engine import Analyzer
+    from homediag.analysis.base import Analyzer
 
 __all__ = ["Runner"]
 

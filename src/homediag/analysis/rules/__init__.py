@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homediag.analysis.engine import RuleSet
+from homediag.analysis.base import RuleSet
 from homediag.analysis.rules import (
     dns,
     endpoints,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import CATALOG, DOCS_URL, spec
-from homediag.analysis.engine import probe_facts
 from homediag.analysis.rules.certs import CertSpecs, certificate_findings
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding, Severity

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
-from homediag.analysis.engine import probe_facts
 from homediag.facts.internet import EndpointReach, InternetFacts
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding

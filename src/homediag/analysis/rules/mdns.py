@@ -7,8 +7,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
+from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
-from homediag.analysis.engine import probe_facts
 from homediag.facts.lan import LanFacts
 from homediag.facts.mdns import MdnsFacts, MdnsInstance
 from homediag.model.addr import address_scope

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
-from homediag.analysis.engine import probe_facts
 from homediag.facts.wifi import WifiFacts, WifiLink
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding
