@@ -31,8 +31,9 @@ from homediag.model.finding import Finding
 from homediag.net.http import fetch
 from homediag.redact import redactor
 from homediag.redact.redactor import Redactor
+from homediag.redact.secret_names import is_secret_name
 from homediag.redact.secrets import SecretRegistry
-from homediag.redact.urls import REDACTED, InvalidUrlError, is_secret_name, mask_url, parse_url
+from homediag.redact.urls import REDACTED, InvalidUrlError, mask_url, parse_url
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 from homediag.runtime.result import RunResult

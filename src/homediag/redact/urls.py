@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, unquote_plus
 
+from homediag.redact.secret_names import is_secret_name
 from homediag.redact.secrets import MIN_SECRET_LENGTH, NOT_SECRETS, REDACTED
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "InvalidUrlError",
     "ParsedUrl",
     "huntable",
-    "is_secret_name",
     "mask_url",
     "parse_url",
     "redact_urls",
@@ -59,79 +59,6 @@ _HOSTPORT_RE = re.compile(r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]|[\w.~-]+)(?::\d*
 _LOOSE_HOSTPORT_RE = re.compile(r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]|[\w.~-]+)(?::[^/?#@\s]*)?")
 # URLs in free text: a scheme, then everything up to white space or a quote.
 _URL_IN_TEXT_RE = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
-
-# Parameter names that are secrets whatever else they say (compared without
-# separators, lower case), and words that make any name a secret.
-_SECRET_NAMES = frozenset(
-    {
-        "code",  # OAuth authorization codes, Azure Functions keys
-        "sig",  # Azure SAS, many signed URLs
-        "key",
-        "pass",
-        "pw",
-        "pwd",
-        "auth",
-        "sid",
-        "hash",
-        "hmac",
-        "nonce",
-        "otp",
-        "pin",
-        "ticket",
-        "assertion",
-    }
-)
-_SECRET_WORDS = frozenset(
-    {
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "passphrase",
-        "pwd",
-        "signature",
-        "sig",
-        "key",
-        "apikey",
-        "auth",
-        "credential",
-        "credentials",
-        "session",
-        "sessionid",
-        "jwt",
-        "cookie",
-        "bearer",
-        "hmac",
-        "otp",
-        "private",
-        "assertion",
-        "ticket",
-    }
-)
-# Substrings that make a name secret even when glued to other words
-# ("authToken", "xapikey", "clientsecret", "oauth_verifier").
-_SECRET_PARTS = (
-    "token",
-    "secret",
-    "passw",
-    "signature",
-    "credential",
-    "apikey",
-    "accesskey",
-    "privatekey",
-    "jwt",
-    "session",
-    "auth",
-)
-# Names about a secret rather than holding one ("token_type", "key_id",
-# "expires_in"): their last word says so.
-_ABOUT_WORDS = frozenset(
-    {
-        "type", "expires", "expiry", "expiration", "in", "at", "hint", "length", "format",
-        "version", "alg", "algorithm", "date", "method", "mode", "name", "url", "uri",
-    }
-)  # fmt: skip
-_WORD_SPLIT_RE = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 class InvalidUrlError(ValueError):
@@ -154,23 +81,6 @@ class ParsedUrl:
     secrets: tuple[str, ...]
     """Every secret part worth hunting (see :func:`huntable`): the password, the whole
     userinfo, secret parameter values, raw and decoded."""
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a query or fragment parameter called ``name`` carries a secret.
-
-    ``api_token``, ``client_secret``, ``X-Amz-Signature``, ``sig``, ``key``,
-    ``access_token``, ``apiKey``… are; ``format``, ``page``, ``lang`` are not.
-    """
-    words = [w.lower() for w in _WORD_SPLIT_RE.split(unquote_plus(name)) if w]
-    glued = "".join(words)
-    if not glued:
-        return False
-    if len(words) > 1 and words[-1] in _ABOUT_WORDS:
-        return False
-    if glued in _SECRET_NAMES or any(w in _SECRET_WORDS for w in words):
-        return True
-    return any(part in glued for part in _SECRET_PARTS)
 
 
 @dataclass(frozen=True)

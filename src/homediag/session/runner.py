@@ -31,8 +31,7 @@ from homediag.config import Config
 from homediag.errors import UnknownProbeError
 from homediag.model.bundle import ErrorInfo, Observer
 from homediag.net.observe import Observation, observe
-from homediag.redact.secrets import REDACTED, SecretRegistry
-from homediag.redact.urls import redact_urls
+from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.context import ProbeContext, Results
 from homediag.runtime.events import (
     Event,
@@ -44,6 +43,7 @@ from homediag.runtime.events import (
 )
 from homediag.runtime.probe import ProbeLike
 from homediag.runtime.result import ProbeResult, RunResult
+from homediag.session.failures import failure_of, shown_live
 from homediag.session.inventory import config_devices
 from homediag.session.registry import load_probe, probe_names
 
@@ -326,23 +326,7 @@ class Runner:
         )
 
     def _shown(self, text: str) -> str:
-        """``text`` as events may carry it to a terminal: no secret, no URL credential.
-
-        Events are printed live, before the bundle's redaction; an exception
-        message may quote a password. Addresses stay (the bundle's level
-        decides about those, and the installer sees their own network).
-        """
-        if not text:
-            return text
-        # Light on purpose (no redactor import on the loop while mDNS listens).
-        text = redact_urls(text, self._register)
-        for form, _ in self.secrets.occurrences(text):
-            text = text.replace(form, REDACTED)
-        return text
-
-    def _register(self, forms: list[str]) -> None:
-        for form in forms:
-            self.secrets.add(form)
+        return shown_live(text, self.secrets)
 
     async def _run_probe(self, probe: ProbeLike, ctx: ProbeContext, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -400,26 +384,10 @@ class Runner:
                 current.uncancel()
         except Exception as exc:
             result.status = "error"
-            result.error = ErrorInfo(type=type(_leaf(exc)).__name__, message=_message(exc))
+            result.error = failure_of(exc)
             log.debug("probe %s failed", name, exc_info=True)
         finally:
             result.duration_s = loop.time() - start if result.started_at else 0.0
             if not result.summary and result.error is not None:
                 result.summary = result.error.message
             self._record(result)
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    # A probe's own TaskGroup wraps the real error in an ExceptionGroup.
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_message(e) for e in exc.exceptions)
-    text = str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror if not exc.filename else f"{exc.strerror}: {exc.filename}"
-    return text or type(exc).__name__
