@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.models import Bundle
+from homediag.facts.endpoints import EndpointsFacts, PackResult
 from homediag.lab import Lab, get_scenario
 from homediag.lab.devices import HA_IP, HUE_IP, KNX_IP
 from homediag.lab.topology import CLOUD_ALIAS, HA_TOKEN
-from homediag.packs.engine import PackResult
-from homediag.probes.endpoints import EndpointsFacts
 
 DISCOVERY = ("--probe", "mdns", "--probe", "lan", "--probe", "endpoints")
 

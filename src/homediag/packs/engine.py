@@ -17,24 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
-
-from homediag.net.http import HttpResult, fetch
+from homediag.facts.endpoints import PackResult, RequestOutcome, TriggeredFinding
+from homediag.net.http import fetch
 from homediag.net.knx import KnxDevice, describe
 from homediag.net.tcp import TcpResult, classify_os_error, describe_error, tcp_connect
-from homediag.net.tls import TlsResult, tls_check
+from homediag.net.tls import tls_check
 from homediag.net.urls import InvalidUrlError, mask_url, parse_url
 from homediag.packs.schema import FactSpec, Pack, RequestSpec
-from homediag.redact.kinds import FreeText, Hostname, MacAddress
 
-__all__ = [
-    "Candidate",
-    "PackResult",
-    "RequestOutcome",
-    "RunSettings",
-    "TriggeredFinding",
-    "run_pack",
-]
+__all__ = ["Candidate", "RunSettings", "run_pack"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "tls": 443, "knxnetip": 3671}
 _MAX_TEXT = 64 * 1024
@@ -64,71 +55,6 @@ class RunSettings:
     ca_file: Any = None
     token: str | None = None
     token_host: str | None = None
-
-
-class RequestOutcome(BaseModel):
-    """One request of a pack to one candidate."""
-
-    name: str
-    protocol: str
-    port: int
-    ok: bool = Field(description="The exchange worked and every expectation held.")
-    identifies: bool = True
-    auth: Literal["none", "home_assistant_token"] = "none"
-    auth_sent: bool = False
-    skipped: FreeText | None = None
-    skip_code: Literal["token_missing", "token_other_host", "no_local_address"] | None = None
-    expectation: FreeText | None = Field(
-        None, description="The expectation that failed, when it did."
-    )
-    latency_ms: float | None = None
-    http: HttpResult | None = None
-    tcp: TcpResult | None = None
-    tls: TlsResult | None = None
-    plain_http: bool | None = Field(
-        None, description="HTTPS failed at TLS, and plain HTTP answered on that port."
-    )
-    answer_bytes: int | None = None
-    error: FreeText | None = None
-
-
-class TriggeredFinding(BaseModel):
-    """A finding a pack declares, whose condition held."""
-
-    id: str
-    severity: Literal["info", "warning", "critical"]
-    title: str
-    meaning: str
-    remediation: str
-    detail: FreeText
-
-
-class PackResult(BaseModel):
-    """One pack against one candidate."""
-
-    pack: str
-    name: str
-    kind: str = ""
-    address: Hostname = Field(
-        description="The address contacted; a configured URL's host name until resolved."
-    )
-    host: Hostname | None = None
-    source: str
-    instance: Hostname | None = None
-    url: FreeText | None = None
-    identified: bool
-    slow_ms: float
-    requests: list[RequestOutcome] = Field(default_factory=list)
-    facts: dict[str, Any] = Field(default_factory=dict, description="Facts kept as free text.")
-    identifiers: dict[str, Hostname | None] = Field(
-        default_factory=dict, description="Serials and ids (pseudonymized at the public level)."
-    )
-    macs: dict[str, MacAddress | None] = Field(default_factory=dict)
-    findings: list[TriggeredFinding] = Field(default_factory=list)
-
-    def all_facts(self) -> dict[str, Any]:
-        """Every fact, whatever its redaction kind."""
-        return {**self.facts, **self.identifiers, **self.macs}
 
 
 def _json_path(data: Any, path: str) -> Any:

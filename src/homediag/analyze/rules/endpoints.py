@@ -16,9 +16,8 @@ from homediag.analyze.engine import probe_facts
 from homediag.analyze.finding import Finding, Severity
 from homediag.analyze.rules.certs import CertSpecs, certificate_findings
 from homediag.bundle.models import Bundle
-from homediag.packs.engine import PackResult, RequestOutcome
+from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
 from homediag.packs.loader import PackError, load_packs
-from homediag.probes.endpoints import EndpointsFacts
 
 __all__ = ["CERT_EVIDENCE", "ENDPOINT_EVIDENCE", "PACK_EVIDENCE", "analyze"]
 
