@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 from homediag.facts.endpoints import PackResult, RequestOutcome, TriggeredFinding
 from homediag.net.http import fetch
 from homediag.net.knx import KnxDevice, describe
-from homediag.net.tcp import TcpResult, classify_os_error, describe_error, tcp_connect
+from homediag.net.tcp import Exchange, tcp_connect, tcp_exchange
 from homediag.net.tls import tls_check
+from homediag.net.udp import udp_exchange
 from homediag.net.urls import InvalidUrlError, mask_url, parse_url
 from homediag.packs.extract import MAX_TEXT, Answer, check_body, fact
 from homediag.packs.schema import Pack, RequestSpec
@@ -128,83 +129,40 @@ def _basic_auth(url: str) -> dict[str, str] | None:
 
 
 async def _tcp(spec: RequestSpec, candidate: Candidate, outcome: RequestOutcome) -> Answer | None:
-    loop = asyncio.get_running_loop()
     if not spec.send_hex and not spec.expect_hex and not spec.expect_regex:
         outcome.tcp = await tcp_connect(candidate.address, outcome.port, timeout=spec.timeout)
         outcome.latency_ms = outcome.tcp.connect_ms
         outcome.ok = outcome.tcp.status == "open"
         outcome.error = outcome.tcp.error
         return Answer() if outcome.ok else None
-    start = loop.time()
-    try:
-        async with asyncio.timeout(spec.timeout):
-            reader, writer = await asyncio.open_connection(candidate.address, outcome.port)
-            outcome.tcp = TcpResult(
-                host=candidate.address,
-                port=outcome.port,
-                status="open",
-                connect_ms=round((loop.time() - start) * 1000, 3),
-            )
-            try:
-                if spec.send_hex:
-                    writer.write(bytes.fromhex(spec.send_hex))
-                    await writer.drain()
-                body = await reader.read(MAX_TEXT)
-            finally:
-                writer.transport.abort()
-    except (OSError, TimeoutError) as exc:
-        status = classify_os_error(exc)
-        if outcome.tcp is None:
-            outcome.tcp = TcpResult(
-                host=candidate.address,
-                port=outcome.port,
-                status=status if status != "open" else "error",
-                error=describe_error(exc),
-            )
-        outcome.error = (
-            "no answer within the timeout" if isinstance(exc, TimeoutError) else describe_error(exc)
-        )
-        return None
-    outcome.latency_ms = round((loop.time() - start) * 1000, 3)
-    outcome.answer_bytes = len(body)
-    outcome.expectation = check_body(spec, body)
-    outcome.ok = outcome.expectation is None
-    return Answer(body=body)
+    exchange = await tcp_exchange(
+        candidate.address,
+        outcome.port,
+        bytes.fromhex(spec.send_hex),
+        timeout=spec.timeout,
+        max_bytes=MAX_TEXT,
+    )
+    outcome.tcp = exchange.connect
+    return _answered(spec, exchange, outcome)
 
 
 async def _udp(spec: RequestSpec, candidate: Candidate, outcome: RequestOutcome) -> Answer | None:
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[bytes] = loop.create_future()
-
-    class Once(asyncio.DatagramProtocol):
-        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-            if not future.done():
-                future.set_result(data)
-
-        def error_received(self, exc: Exception) -> None:
-            if not future.done():
-                future.set_exception(exc)
-
-    transport, _ = await loop.create_datagram_endpoint(
-        Once, remote_addr=(candidate.address, outcome.port)
+    exchange = await udp_exchange(
+        candidate.address, outcome.port, bytes.fromhex(spec.send_hex), timeout=spec.timeout
     )
-    start = loop.time()
-    try:
-        transport.sendto(bytes.fromhex(spec.send_hex))
-        async with asyncio.timeout(spec.timeout):
-            body = await future
-    except (OSError, TimeoutError) as exc:
-        outcome.error = (
-            "no answer within the timeout" if isinstance(exc, TimeoutError) else describe_error(exc)
-        )
+    return _answered(spec, exchange, outcome)
+
+
+def _answered(spec: RequestSpec, exchange: Exchange, outcome: RequestOutcome) -> Answer | None:
+    """Record a TCP or UDP exchange on ``outcome``; the answer when there was one."""
+    if exchange.answer is None:
+        outcome.error = "no answer within the timeout" if exchange.timed_out else exchange.error
         return None
-    finally:
-        transport.close()
-    outcome.latency_ms = round((loop.time() - start) * 1000, 3)
-    outcome.answer_bytes = len(body)
-    outcome.expectation = check_body(spec, body)
+    outcome.latency_ms = exchange.elapsed_ms
+    outcome.answer_bytes = len(exchange.answer)
+    outcome.expectation = check_body(spec, exchange.answer)
     outcome.ok = outcome.expectation is None
-    return Answer(body=body)
+    return Answer(body=exchange.answer)
 
 
 async def _request(
