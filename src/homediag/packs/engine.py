@@ -4,6 +4,10 @@ Facts and the findings a pack declares are evaluated here, on site, and
 stored in the bundle; the generic endpoint findings (unreachable, slow,
 certificate…) are derived later from the stored request outcomes by the
 analyzer, so newer rules apply to old bundles too.
+
+The exchanges themselves are :mod:`homediag.net`'s (HTTP, TLS, TCP, UDP,
+KNXnet/IP); reading the answers is :mod:`homediag.packs.extract`'s; the
+results are the models of :mod:`homediag.facts.endpoints`.
 """
 
 from __future__ import annotations
