@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from homediag.bundle.models import Bundle
+from homediag.facts.mqtt import MqttFacts
 from homediag.lab import Lab, get_scenario
 from homediag.lab.topology import BROKER_IP, MQTT_PASSWORD
-from homediag.probes.mqtt import MqttFacts
 from homediag.runtime.registry import BUILTIN_PROBES
 
 

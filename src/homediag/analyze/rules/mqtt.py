@@ -9,7 +9,7 @@ from homediag.analyze.engine import probe_facts
 from homediag.analyze.finding import Finding
 from homediag.analyze.rules.certs import CertSpecs, certificate_findings
 from homediag.bundle.models import Bundle
-from homediag.probes.mqtt import MqttFacts
+from homediag.facts.mqtt import MqttFacts
 
 #: 95th percentile of round trips through the broker, in ms. A LAN broker
 #: turns a message around in a few milliseconds.
