@@ -195,7 +195,9 @@ def _on_link(address: str, ctx: ProbeContext) -> bool:
 
 
 async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> list[Candidate]:
-    from homediag.probes.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
+    # Imported here for start-up time, not for a cycle: the mdns probe's module
+    # loads zeroconf, which a run of configured endpoints alone never needs.
+    from homediag.probes.lan import LanFacts  # noqa: PLC0415
     from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
 
     found: dict[str, Candidate] = {}
@@ -294,7 +296,7 @@ async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> li
 
 async def _resolve(ctx: ProbeContext, host: str) -> str | None:
     if host.lower().rstrip(".").endswith(".local"):
-        from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
+        from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415 - start-up time, as above
 
         await ctx.results.wait("mdns")
         mdns = ctx.results.facts("mdns", MdnsFacts)
