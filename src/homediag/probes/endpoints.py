@@ -195,8 +195,8 @@ def _on_link(address: str, ctx: ProbeContext) -> bool:
 
 
 async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> list[Candidate]:
-    # Imported here for start-up time, not for a cycle: the mdns probe's module
-    # loads zeroconf, which a run of configured endpoints alone never needs.
+    # Imported when first needed, for start-up time (there is no cycle):
+    # loading this probe does not load the mdns probe's module and zeroconf.
     from homediag.probes.lan import LanFacts  # noqa: PLC0415
     from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
 
