@@ -59,10 +59,12 @@ if TYPE_CHECKING:
         UnknownProbeError,
     )
     from homediag.facts.dns import DnsFacts
+    from homediag.facts.endpoints import EndpointsFacts
     from homediag.facts.host import HostFacts
     from homediag.facts.internet import InternetFacts
     from homediag.facts.lan import LanFacts
     from homediag.facts.mdns import MdnsFacts
+    from homediag.facts.mqtt import MqttFacts
     from homediag.facts.net import PingStats, TcpResult
     from homediag.facts.router import RouterFacts
     from homediag.facts.wifi import WifiFacts
@@ -149,6 +151,8 @@ _EXPORTS: dict[str, str] = {
     "MdnsFacts": "homediag.facts.mdns",
     "LanFacts": "homediag.facts.lan",
     "WifiFacts": "homediag.facts.wifi",
+    "MqttFacts": "homediag.facts.mqtt",
+    "EndpointsFacts": "homediag.facts.endpoints",
     # errors
     "HomediagError": "homediag.errors",
     "IcmpNotPermittedError": "homediag.errors",
@@ -176,6 +180,7 @@ __all__ = [
     "ConfigError",
     "Device",
     "DnsFacts",
+    "EndpointsFacts",
     "Event",
     "Finding",
     "FindingSpec",
@@ -190,6 +195,7 @@ __all__ = [
     "LanFacts",
     "MacAddress",
     "MdnsFacts",
+    "MqttFacts",
     "Observer",
     "PackError",
     "PingStats",

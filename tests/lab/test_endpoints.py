@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from homediag.facts.endpoints import EndpointsFacts, PackResult
 from homediag.lab import Lab, get_scenario
 from homediag.lab.devices import HA_IP, HUE_IP, KNX_IP
 from homediag.lab.topology import CLOUD_ALIAS, HA_TOKEN
 from homediag.model.bundle import Bundle
-from homediag.packs.engine import PackResult
-from homediag.probes.endpoints import EndpointsFacts
 
 DISCOVERY = ("--probe", "mdns", "--probe", "lan", "--probe", "endpoints")
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
+from homediag.facts.endpoints import EndpointsFacts
 from homediag.lab import Lab
 from homediag.lab.topology import BROKER_IP
 from homediag.model.bundle import Bundle
-from homediag.probes.endpoints import EndpointsFacts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from homediag.facts.mqtt import MqttFacts
 from homediag.lab import Lab, get_scenario
 from homediag.lab.topology import BROKER_IP, MQTT_PASSWORD
 from homediag.model.bundle import Bundle
-from homediag.probes.mqtt import MqttFacts
 from homediag.session.registry import BUILTIN_PROBES
 
 

@@ -7,19 +7,18 @@ from typing import Any
 
 import pytest
 
-from homediag.facts.net import CertificateInfo, TcpResult, TlsResult
-from homediag.lab.services.mqtt311 import topic_matches
-from homediag.model.bundle import Bundle
-from homediag.probes.mqtt import (
+from homediag.facts.mqtt import (
     BrokerCandidate,
     LatencyStats,
     MqttFacts,
     MqttSessionFacts,
     SysFacts,
     Zigbee2MqttFacts,
-    _zigbee2mqtt,
-    latency_stats,
 )
+from homediag.facts.net import CertificateInfo, TcpResult, TlsResult
+from homediag.lab.services.mqtt311 import topic_matches
+from homediag.model.bundle import Bundle
+from homediag.probes.mqtt.health import _zigbee2mqtt, latency_stats
 from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 

@@ -70,3 +70,17 @@ def test_every_gallery_bundle_is_analysed_without_the_probing_stack() -> None:
         # Today's rules on the support side find what the run found on site.
         assert ids["again"] == ids["stored"], name
     assert result["loaded"] == []
+
+
+def test_comparison_reads_probe_data_through_the_facts_models() -> None:
+    from homediag.support.compare import bundle_metrics
+    from homediag.testing import make_bundle, router_result
+
+    bundle = make_bundle({"router": router_result(loss_pct=12.5)})
+    assert bundle_metrics(bundle)["router 192.168.77.1 loss_pct"] == 12.5
+    # Data that does not fit RouterFacts (a damaged or hostile bundle) gives no
+    # router figures, rather than wrong ones or an error.
+    bundle.probes["router"].data["gateways"] = [{"address": "192.168.77.1", "ping": "fast"}]
+    metrics = bundle_metrics(bundle)
+    assert not any(name.startswith("router") for name in metrics)
+    assert metrics["devices"] == float(len(bundle.devices))

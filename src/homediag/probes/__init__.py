@@ -1,4 +1,4 @@
-"""The built-in probes, one module each; their facts models live in :mod:`homediag.facts`."""
+"""The built-in probes, one module (or package: ``mqtt``) each; their facts live in :mod:`homediag.facts`."""
 
 from __future__ import annotations
 

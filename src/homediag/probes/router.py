@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 
+from homediag.errors import IcmpNotPermittedError
 from homediag.facts.router import GatewayCheck, RouterFacts
 from homediag.model.bundle import Device, Gateway
 from homediag.net import neighbors, oui
-from homediag.net.icmp import IcmpNotPermittedError, ping
+from homediag.net.icmp import ping
 from homediag.net.resolve import query
 from homediag.net.tcp import describe_error, tcp_connect
+from homediag.probes.dns import names_to_check
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
@@ -30,8 +32,6 @@ __all__ = ["RouterProbe", "dns_check_name"]
 
 def dns_check_name(ctx: ProbeContext) -> str:
     """A name to ask resolvers about: the first configured host name, else a stable public one."""
-    from homediag.probes.dns import names_to_check  # noqa: PLC0415 - avoid an import cycle
-
     names = names_to_check(ctx.config)
     return names[0] if names else "example.com"
 

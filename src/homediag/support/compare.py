@@ -11,10 +11,17 @@ broker round trips, signal, how much was discovered.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from homediag.analysis.base import probe_facts
+from homediag.facts.dns import DnsFacts
+from homediag.facts.endpoints import EndpointsFacts
+from homediag.facts.lan import LanFacts
+from homediag.facts.mdns import MdnsFacts
+from homediag.facts.mqtt import MqttFacts
+from homediag.facts.router import RouterFacts
+from homediag.facts.wifi import WifiFacts
 from homediag.model.addr import address_scope
 from homediag.model.bundle import Bundle, Device
 from homediag.model.finding import Finding
@@ -153,60 +160,44 @@ def _worst_first(
     return sorted(keys, key=lambda k: (-findings[k].rank, k))
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _data(bundle: Bundle, probe: str) -> dict[str, Any]:
-    record = bundle.probes.get(probe)
-    return record.data if record is not None and isinstance(record.data, dict) else {}
-
-
-def _items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def bundle_metrics(bundle: Bundle) -> dict[str, float]:
-    """The comparable numbers of a bundle, by name (read defensively: bundles are untrusted)."""
+    """The comparable numbers of a bundle, by name.
+
+    Each probe's data is read through its facts model (:mod:`homediag.facts`):
+    data that does not fit the model (a damaged or hostile bundle) gives no
+    metrics for that probe rather than wrong ones.
+    """
     out: dict[str, float] = {}
 
-    def put(name: str, value: Any) -> None:
-        number = _number(value)
-        if number is not None:
-            out[name] = number
+    def put(name: str, value: float | None) -> None:
+        if value is not None:
+            out[name] = float(value)
 
-    for gateway in _items(_data(bundle, "router").get("gateways")):
-        ping = _obj(gateway.get("ping"))
-        for key in ("loss_pct", "rtt_avg_ms", "jitter_ms"):
-            put(f"router {gateway.get('address')} {key}", ping.get(key))
-    for server in _items(_data(bundle, "dns").get("servers")):
-        put(f"dns {server.get('server')} median_ms", server.get("median_ms"))
-    mqtt = _data(bundle, "mqtt")
-    session = _obj(mqtt.get("session"))
-    put("mqtt connack_ms", session.get("connack_ms"))
-    for stats in _items(mqtt.get("latency")):
-        put(f"mqtt qos{stats.get('qos')} p95_ms", stats.get("p95_ms"))
-        put(f"mqtt qos{stats.get('qos')} lost", stats.get("lost"))
-    mdns = _data(bundle, "mdns")
-    if "instances" in mdns:
-        out["mdns instances"] = float(len(_items(mdns.get("instances"))))
-    lan = _data(bundle, "lan")
-    if "hosts" in lan:
-        out["lan live hosts"] = float(len(_items(lan.get("hosts"))))
-    wifi = _data(bundle, "wifi")
-    link = _obj(wifi.get("link"))
-    for key in ("rssi_dbm", "snr_db", "retry_rate_pct", "tx_rate_mbps"):
-        put(f"wifi {key}", link.get(key))
-    endpoints = _data(bundle, "endpoints")
-    if "results" in endpoints:
-        results = _items(endpoints.get("results"))
-        out["endpoints identified"] = float(sum(1 for r in results if r.get("identified") is True))
+    if router := probe_facts(bundle, "router", RouterFacts):
+        for gateway in router.gateways:
+            ping = gateway.ping
+            put(f"router {gateway.address} loss_pct", ping.loss_pct if ping else None)
+            put(f"router {gateway.address} rtt_avg_ms", ping.rtt_avg_ms if ping else None)
+            put(f"router {gateway.address} jitter_ms", ping.jitter_ms if ping else None)
+    if dns := probe_facts(bundle, "dns", DnsFacts):
+        for server in dns.servers:
+            put(f"dns {server.server} median_ms", server.median_ms)
+    if mqtt := probe_facts(bundle, "mqtt", MqttFacts):
+        put("mqtt connack_ms", mqtt.session.connack_ms if mqtt.session else None)
+        for stats in mqtt.latency:
+            put(f"mqtt qos{stats.qos} p95_ms", stats.p95_ms)
+            put(f"mqtt qos{stats.qos} lost", stats.lost)
+    if mdns := probe_facts(bundle, "mdns", MdnsFacts):
+        out["mdns instances"] = float(len(mdns.instances))
+    if lan := probe_facts(bundle, "lan", LanFacts):
+        out["lan live hosts"] = float(len(lan.hosts))
+    if (wifi := probe_facts(bundle, "wifi", WifiFacts)) and wifi.link is not None:
+        put("wifi rssi_dbm", wifi.link.rssi_dbm)
+        put("wifi snr_db", wifi.link.snr_db)
+        put("wifi retry_rate_pct", wifi.link.retry_rate_pct)
+        put("wifi tx_rate_mbps", wifi.link.tx_rate_mbps)
+    if endpoints := probe_facts(bundle, "endpoints", EndpointsFacts):
+        out["endpoints identified"] = float(sum(1 for r in endpoints.results if r.identified))
     out["devices"] = float(len(bundle.devices))
     return out
 

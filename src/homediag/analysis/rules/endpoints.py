@@ -14,11 +14,11 @@ from typing import Any
 from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import CATALOG, DOCS_URL, spec
 from homediag.analysis.rules.certs import CertSpecs, certificate_findings
+from homediag.errors import PackError
+from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding, Severity
-from homediag.packs.engine import PackResult, RequestOutcome
-from homediag.packs.loader import PackError, load_packs
-from homediag.probes.endpoints import EndpointsFacts
+from homediag.packs.loader import load_packs
 
 __all__ = ["CERT_EVIDENCE", "ENDPOINT_EVIDENCE", "PACK_EVIDENCE", "analyze"]
 

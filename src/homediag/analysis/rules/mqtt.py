@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
 from homediag.analysis.rules.certs import CertSpecs, certificate_findings
+from homediag.facts.mqtt import MqttFacts
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding
-from homediag.probes.mqtt import MqttFacts
 
 #: 95th percentile of round trips through the broker, in ms. A LAN broker
 #: turns a message around in a few milliseconds.
