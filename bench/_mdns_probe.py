@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 import homediag
 
 if TYPE_CHECKING:  # typing only: importing the probe here would move its import out of the timing
-    from homediag.probes.mdns import MdnsFacts
+    from homediag.facts.mdns import MdnsFacts
 
 
 async def main(config_path: str, expected: int) -> None:

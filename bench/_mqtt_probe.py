@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 import homediag
 
 if TYPE_CHECKING:  # typing only: importing the probe here would move its import out of the timing
-    from homediag.probes.mqtt import MqttFacts
+    from homediag.facts.mqtt import MqttFacts
 
 
 async def main(config_path: str) -> None:

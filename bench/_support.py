@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from homediag.analyze.engine import analyze
+from homediag.analysis.engine import analyze
 from homediag.bundle.reader import load_bundle
 
 

@@ -1,4 +1,4 @@
-"""bench/run: every figure DESIGN.md sets a target for, measured in one run, printed as one table.
+"""bench/run: every figure docs/design.md sets a target for, measured in one run, printed as one table.
 
 Each row gives wall time, CPU time (user + system) and peak RSS, the median
 of ``--runs`` runs, measured with GNU time around the whole process:
@@ -71,7 +71,7 @@ HTTP_PATHS = {
     "sonos": "/xml/device_description.xml",
     "wled": "/json/info",
 }
-#: DESIGN.md's performance targets.
+#: docs/design.md's performance targets.
 TARGET_HEALTHY_S = 2.0
 TARGET_RATIO = 3.0
 TARGET_MDNS_S = 3.0
@@ -219,7 +219,7 @@ def healthy_home(runs: int, log: Callable[[str], None]) -> tuple[list[list[objec
 
 
 def faulty_home(runs: int, log: Callable[[str], None]) -> list[list[object]]:
-    """``homediag run`` on DESIGN.md's faulty home, and how many probes still completed."""
+    """``homediag run`` on docs/design.md's faulty home, and how many probes still completed."""
     scenario = faulty_home_scenario()
     ours: list[Measure] = []
     complete: list[int] = []
@@ -301,7 +301,7 @@ def first(rows: list[list[object]], column: int = 1) -> float:
 
 
 def targets(figures: dict[str, float], bundles: int) -> list[str]:
-    """DESIGN.md's targets beside the figures: met, MISSED, or not measured."""
+    """docs/design.md's targets beside the figures: met, MISSED, or not measured."""
     ours, theirs = figures["ours"], figures["theirs"]
     ratio = theirs / ours
 
@@ -312,7 +312,7 @@ def targets(figures: dict[str, float], bundles: int) -> list[str]:
 
     help_s, support_s, mdns_s = figures["help"], figures["support"], figures["mdns"]
     return [
-        "targets (DESIGN.md):",
+        "targets (docs/design.md):",
         line(
             f"healthy full run <= {TARGET_HEALTHY_S:g} s",
             ours,

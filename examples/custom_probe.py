@@ -23,9 +23,6 @@ from collections.abc import Iterator
 from pydantic import BaseModel
 
 import homediag
-from homediag.analyze.catalog import spec
-from homediag.analyze.engine import builtin_analyzers, probe_facts
-from homediag.net.tcp import tcp_connect
 
 
 class PortFacts(BaseModel):
@@ -50,7 +47,7 @@ class PortProbe(homediag.Probe):
 
     async def run(self, ctx: homediag.ProbeContext) -> homediag.ProbeOutput:
         ctx.progress(f"connecting to {self.host}:{self.port}")
-        result = await tcp_connect(self.host, self.port, timeout=3.0)
+        result = await homediag.tcp_connect(self.host, self.port, timeout=3.0)
         facts = PortFacts(
             host=self.host,
             port=self.port,
@@ -61,7 +58,7 @@ class PortProbe(homediag.Probe):
         return homediag.ProbeOutput(facts=facts, summary=f"{self.host}:{self.port} {result.status}")
 
 
-SERVICE_DOWN = spec(
+SERVICE_DOWN = homediag.spec(
     "port.service_down",
     severity="warning",
     probe="port",
@@ -77,7 +74,7 @@ class PortRule:
     name = "port"
 
     def analyze(self, bundle: homediag.Bundle) -> Iterator[homediag.Finding]:
-        facts = probe_facts(bundle, "port", PortFacts)
+        facts = homediag.probe_facts(bundle, "port", PortFacts)
         if facts is not None and facts.status != "open":
             yield SERVICE_DOWN.make(
                 f"{facts.host}:{facts.port} {facts.status}: {facts.error}",
@@ -88,7 +85,8 @@ class PortRule:
 async def main(host: str, port: int, config_path: str | None) -> int:
     homediag.register_probe(PortProbe(host, port))
     config = homediag.load_config(config_path, overrides={"run.probes": ["host", "port"]})
-    bundle = await homediag.diagnose(config, analyzers=[*builtin_analyzers(), PortRule()])
+    result = await homediag.diagnose(config, analyzers=[*homediag.builtin_analyzers(), PortRule()])
+    bundle = result.bundle
     print(f"port probe: {bundle.probes['port'].status}: {bundle.probes['port'].summary}")
     for finding in bundle.findings:
         print(f"[{finding.severity}] {finding.id}: {finding.detail}")

@@ -14,7 +14,6 @@ import contextlib
 import sys
 
 import homediag
-from homediag.probes.router import RouterFacts
 
 
 async def main(config_path: str | None) -> int:
@@ -23,7 +22,7 @@ async def main(config_path: str | None) -> int:
     # 1. One probe, typed facts back (not redacted: this is your own program).
     result = await homediag.run_probe("router", config)
     print(f"router probe: {result.status}: {result.summary}")
-    if isinstance(result.facts, RouterFacts):
+    if isinstance(result.facts, homediag.RouterFacts):
         for gateway in result.facts.gateways:
             if gateway.ping is not None:
                 print(

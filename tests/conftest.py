@@ -7,19 +7,15 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from homediag.bundle.models import Bundle, Observer
+from homediag import testing
 from homediag.config import Config
-from homediag.net.icmp import PingStats
-from homediag.probes.router import GatewayCheck, RouterFacts
-from homediag.redact.secrets import SecretRegistry
-from homediag.runtime.pipeline import build_bundle
-from homediag.runtime.probe import ProbeResult
+from homediag.model.bundle import Bundle, Observer, RedactionLevel
+from homediag.runtime.result import ProbeResult
+from homediag.testing import make_observer
 from homediag_lab.lab import PREFIX
 
 # The lab's fixtures (lab_factory) are opt-in: homediag-lab registers no
@@ -28,7 +24,7 @@ pytest_plugins = ["homediag_lab.pytest_plugin"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-#: The top-level keys of bundle.json, as the bundle contract in DESIGN.md lists them.
+#: The top-level keys of bundle.json, as the bundle contract in docs/design.md lists them.
 CONTRACT_KEYS = frozenset(
     {
         "schema_version",
@@ -83,43 +79,13 @@ def isolated(argv: list[str]) -> list[str]:
     return [*prefix, *argv]
 
 
-def lab_observer(**changes: Any) -> Observer:
-    """An observer like the lab installer's laptop, for runs that must not read this machine."""
-    data: dict[str, Any] = {
-        "platform": "linux",
-        "platform_release": "6.18",
-        "python": "3.11.7",
-        "privileged": False,
-        "hostname": "installer-laptop",
-        "interfaces": [
-            {
-                "name": "eth0",
-                "mac": "a4:c3:f0:8e:22:10",
-                "mtu": 1500,
-                "up": True,
-                "addresses": [
-                    {
-                        "address": "192.168.77.10",
-                        "prefixlen": 24,
-                        "family": "ipv4",
-                        "scope": "private",
-                    }
-                ],
-            }
-        ],
-        "gateways": [{"address": "192.168.77.1", "interface": "eth0", "family": "ipv4"}],
-        "dns_servers": ["192.168.77.1"],
-        "interface": "eth0",
-        "address": "192.168.77.10",
-        "subnet": "192.168.77.0/24",
-    }
-    data.update(changes)
-    return Observer.model_validate(data)
+#: An observer like the lab installer's laptop, for runs that must not read this machine.
+lab_observer = make_observer
 
 
 def check_finding_evidence(bundle: Bundle) -> None:
     """Every finding quotes only the evidence its catalog entry documents (docs/findings.md)."""
-    from homediag.analyze.catalog import CATALOG
+    from homediag.analysis.catalog import CATALOG
 
     for finding in bundle.findings:
         entry = CATALOG.get(finding.id)
@@ -133,52 +99,13 @@ def make_bundle(
     results: dict[str, ProbeResult] | None = None,
     *,
     observer: Observer | None = None,
-    level: str = "support",
+    level: RedactionLevel = "support",
     secrets: list[str] | None = None,
 ) -> Bundle:
-    """A finished bundle from probe results, through the real pipeline."""
-    bundle = build_bundle(
-        results=results or {},
-        observer=observer or lab_observer(),
-        level=level,  # type: ignore[arg-type]
-        secrets=SecretRegistry(secrets or []),
-        created_at=datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC),
-    )
+    """A finished bundle from probe results, through the real pipeline (:mod:`homediag.testing`)."""
+    bundle = testing.make_bundle(results, observer=observer, level=level, secrets=secrets or ())
     check_finding_evidence(bundle)
     return bundle
-
-
-def router_result(
-    *, mac: str | None = None, evidence: dict[str, str] | None = None, **ping: Any
-) -> ProbeResult:
-    """A completed router probe for 192.168.77.1 with 20 echoes; ``ping`` overrides PingStats fields."""
-    stats: dict[str, Any] = {
-        "target": "192.168.77.1",
-        "method": "icmp-raw",
-        "sent": 20,
-        "received": 20,
-        "loss_pct": 0.0,
-        "rtt_min_ms": 0.2,
-        "rtt_avg_ms": 0.4,
-        "rtt_max_ms": 1.0,
-        "jitter_ms": 0.1,
-    }
-    stats.update(ping)
-    check = GatewayCheck(
-        address="192.168.77.1",
-        family="ipv4",
-        ping=PingStats(**stats),
-        reachable=stats["received"] > 0,
-        reachable_by="icmp" if stats["received"] else None,
-        mac=mac,
-    )
-    return ProbeResult(
-        name="router",
-        status="completed",
-        summary=f"192.168.77.1: {stats['received']}/{stats['sent']} replies",
-        facts=RouterFacts(gateways=[check]),
-        evidence=evidence or {},
-    )
 
 
 @pytest.fixture

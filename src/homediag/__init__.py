@@ -4,8 +4,9 @@ Run every probe and get the bundle::
 
     import homediag
 
-    bundle = await homediag.diagnose(homediag.Config())
-    homediag.write_bundle(bundle, "out/")
+    result = await homediag.diagnose(homediag.Config())
+    homediag.write_bundle(result, "out/")
+    print(result.bundle.worst_severity())
 
 Run one probe and read its typed facts::
 
@@ -14,6 +15,10 @@ Run one probe and read its typed facts::
 
 Names are loaded on first use, so ``import homediag`` (and ``homediag --help``)
 stays fast.
+
+What is public: the names in ``homediag.__all__`` and the module
+:mod:`homediag.testing`. Every other module is internal: it may move or
+change in any release (``docs/design.md`` shows where things live).
 """
 
 from __future__ import annotations
@@ -24,13 +29,19 @@ from typing import TYPE_CHECKING, Any
 from homediag._version import __version__
 
 if TYPE_CHECKING:
-    from homediag.analyze.engine import Analyzer, analyze
-    from homediag.analyze.finding import Finding, Severity
-    from homediag.api import diagnose, diagnose_events, diagnose_sync, run_probe
-    from homediag.bundle.models import Bundle, Device, Observer, ProbeRecord, Service
+    from homediag.analysis.base import Analyzer, RuleSet, probe_facts
+    from homediag.analysis.catalog import FindingSpec, spec
+    from homediag.analysis.engine import analyze, builtin_analyzers
+    from homediag.api import (
+        diagnose,
+        diagnose_events,
+        diagnose_sync,
+        run_probe,
+        write_bundle,
+        write_mapping,
+    )
     from homediag.bundle.reader import load_bundle
     from homediag.bundle.schema import bundle_schema
-    from homediag.bundle.writer import write_bundle
     from homediag.config import Config, load_config
     from homediag.errors import (
         BundleError,
@@ -39,12 +50,29 @@ if TYPE_CHECKING:
         BundleSchemaError,
         ConfigError,
         HomediagError,
+        IcmpNotPermittedError,
         LabError,
+        PackError,
+        ProbeDependencyError,
         ProbeError,
         RedactionError,
         UnknownProbeError,
     )
-    from homediag.redact.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+    from homediag.facts.dns import DnsFacts
+    from homediag.facts.endpoints import EndpointsFacts
+    from homediag.facts.host import HostFacts
+    from homediag.facts.internet import InternetFacts
+    from homediag.facts.lan import LanFacts
+    from homediag.facts.mdns import MdnsFacts
+    from homediag.facts.mqtt import MqttFacts
+    from homediag.facts.net import PingStats, TcpResult
+    from homediag.facts.router import RouterFacts
+    from homediag.facts.wifi import WifiFacts
+    from homediag.model.bundle import Bundle, Device, Observer, ProbeRecord, Service
+    from homediag.model.finding import Finding, Severity
+    from homediag.model.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+    from homediag.net.icmp import ping
+    from homediag.net.tcp import tcp_connect
     from homediag.runtime.context import ProbeContext
     from homediag.runtime.events import (
         Event,
@@ -54,9 +82,10 @@ if TYPE_CHECKING:
         RunFinished,
         RunStarted,
     )
-    from homediag.runtime.probe import Probe, ProbeOutput, ProbeResult, Requirements
-    from homediag.runtime.registry import available_probes, register_probe, unregister_probe
-    from homediag.runtime.runner import Runner
+    from homediag.runtime.probe import Probe, ProbeOutput, Requirements
+    from homediag.runtime.result import ProbeResult, RunResult
+    from homediag.session.registry import available_probes, register_probe, unregister_probe
+    from homediag.session.runner import Runner
 
 _EXPORTS: dict[str, str] = {
     # running
@@ -64,24 +93,28 @@ _EXPORTS: dict[str, str] = {
     "diagnose_sync": "homediag.api",
     "diagnose_events": "homediag.api",
     "run_probe": "homediag.api",
-    "Runner": "homediag.runtime.runner",
+    "Runner": "homediag.session.runner",
     "Config": "homediag.config",
     "load_config": "homediag.config",
     # writing probes
     "Probe": "homediag.runtime.probe",
     "ProbeOutput": "homediag.runtime.probe",
-    "ProbeResult": "homediag.runtime.probe",
+    "ProbeResult": "homediag.runtime.result",
     "Requirements": "homediag.runtime.probe",
     "ProbeContext": "homediag.runtime.context",
-    "register_probe": "homediag.runtime.registry",
-    "unregister_probe": "homediag.runtime.registry",
-    "available_probes": "homediag.runtime.registry",
-    "MacAddress": "homediag.redact.kinds",
-    "IPAddress": "homediag.redact.kinds",
-    "Hostname": "homediag.redact.kinds",
-    "Ssid": "homediag.redact.kinds",
-    "Secret": "homediag.redact.kinds",
-    "FreeText": "homediag.redact.kinds",
+    "register_probe": "homediag.session.registry",
+    "unregister_probe": "homediag.session.registry",
+    "available_probes": "homediag.session.registry",
+    "tcp_connect": "homediag.net.tcp",
+    "TcpResult": "homediag.facts.net",
+    "ping": "homediag.net.icmp",
+    "PingStats": "homediag.facts.net",
+    "MacAddress": "homediag.model.kinds",
+    "IPAddress": "homediag.model.kinds",
+    "Hostname": "homediag.model.kinds",
+    "Ssid": "homediag.model.kinds",
+    "Secret": "homediag.model.kinds",
+    "FreeText": "homediag.model.kinds",
     # events
     "Event": "homediag.runtime.events",
     "RunStarted": "homediag.runtime.events",
@@ -90,20 +123,41 @@ _EXPORTS: dict[str, str] = {
     "ProbeFinished": "homediag.runtime.events",
     "RunFinished": "homediag.runtime.events",
     # bundles and findings
-    "Bundle": "homediag.bundle.models",
-    "Device": "homediag.bundle.models",
-    "Service": "homediag.bundle.models",
-    "Observer": "homediag.bundle.models",
-    "ProbeRecord": "homediag.bundle.models",
+    "Bundle": "homediag.model.bundle",
+    "Device": "homediag.model.bundle",
+    "Service": "homediag.model.bundle",
+    "Observer": "homediag.model.bundle",
+    "ProbeRecord": "homediag.model.bundle",
     "load_bundle": "homediag.bundle.reader",
-    "write_bundle": "homediag.bundle.writer",
+    "write_bundle": "homediag.api",
+    "write_mapping": "homediag.api",
+    "RunResult": "homediag.runtime.result",
     "bundle_schema": "homediag.bundle.schema",
-    "Finding": "homediag.analyze.finding",
-    "Severity": "homediag.analyze.finding",
-    "Analyzer": "homediag.analyze.engine",
-    "analyze": "homediag.analyze.engine",
+    "Finding": "homediag.model.finding",
+    "Severity": "homediag.model.finding",
+    "Analyzer": "homediag.analysis.base",
+    "analyze": "homediag.analysis.engine",
+    "builtin_analyzers": "homediag.analysis.engine",
+    # writing rules
+    "RuleSet": "homediag.analysis.base",
+    "probe_facts": "homediag.analysis.base",
+    "spec": "homediag.analysis.catalog",
+    "FindingSpec": "homediag.analysis.catalog",
+    # the built-in probes' facts, as rules read them
+    "HostFacts": "homediag.facts.host",
+    "RouterFacts": "homediag.facts.router",
+    "DnsFacts": "homediag.facts.dns",
+    "InternetFacts": "homediag.facts.internet",
+    "MdnsFacts": "homediag.facts.mdns",
+    "LanFacts": "homediag.facts.lan",
+    "WifiFacts": "homediag.facts.wifi",
+    "MqttFacts": "homediag.facts.mqtt",
+    "EndpointsFacts": "homediag.facts.endpoints",
     # errors
     "HomediagError": "homediag.errors",
+    "IcmpNotPermittedError": "homediag.errors",
+    "PackError": "homediag.errors",
+    "ProbeDependencyError": "homediag.errors",
     "ConfigError": "homediag.errors",
     "UnknownProbeError": "homediag.errors",
     "ProbeError": "homediag.errors",
@@ -125,17 +179,29 @@ __all__ = [
     "Config",
     "ConfigError",
     "Device",
+    "DnsFacts",
+    "EndpointsFacts",
     "Event",
     "Finding",
+    "FindingSpec",
     "FreeText",
     "HomediagError",
+    "HostFacts",
     "Hostname",
     "IPAddress",
+    "IcmpNotPermittedError",
+    "InternetFacts",
     "LabError",
+    "LanFacts",
     "MacAddress",
+    "MdnsFacts",
+    "MqttFacts",
     "Observer",
+    "PackError",
+    "PingStats",
     "Probe",
     "ProbeContext",
+    "ProbeDependencyError",
     "ProbeError",
     "ProbeFinished",
     "ProbeOutput",
@@ -145,27 +211,38 @@ __all__ = [
     "ProbeStarted",
     "RedactionError",
     "Requirements",
+    "RouterFacts",
+    "RuleSet",
     "RunFinished",
+    "RunResult",
     "RunStarted",
     "Runner",
     "Secret",
     "Service",
     "Severity",
     "Ssid",
+    "TcpResult",
     "UnknownProbeError",
+    "WifiFacts",
     "__version__",
     "analyze",
     "available_probes",
+    "builtin_analyzers",
     "bundle_schema",
     "diagnose",
     "diagnose_events",
     "diagnose_sync",
     "load_bundle",
     "load_config",
+    "ping",
+    "probe_facts",
     "register_probe",
     "run_probe",
+    "spec",
+    "tcp_connect",
     "unregister_probe",
     "write_bundle",
+    "write_mapping",
 ]
 
 

@@ -1,21 +1,38 @@
-"""The library entry points: diagnose a network, or run one probe, from asyncio or plain code."""
+"""The library entry points: diagnose a network, run one probe, write what a run gives.
+
+This is the top of the library: it ties the session (running probes) to
+the renderers and the bundle writer.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from homediag.analyze.engine import Analyzer
-from homediag.bundle.models import Bundle, Observer
+from homediag.analysis.base import Analyzer
+from homediag.bundle.writer import write_archive
+from homediag.bundle.writer import write_mapping as _write_mapping
 from homediag.config import Config
-from homediag.errors import UnknownProbeError
+from homediag.errors import ProbeDependencyError
+from homediag.model.bundle import Bundle, Observer
+from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.events import Event
-from homediag.runtime.probe import ProbeLike, ProbeResult
-from homediag.runtime.registry import load_probe
-from homediag.runtime.runner import Runner
+from homediag.runtime.probe import ProbeLike
+from homediag.runtime.result import ProbeResult, RunResult
+from homediag.session.registry import load_probe
+from homediag.session.runner import Runner
 
-__all__ = ["diagnose", "diagnose_events", "diagnose_sync", "run_probe"]
+__all__ = [
+    "diagnose",
+    "diagnose_events",
+    "diagnose_sync",
+    "run_probe",
+    "write_bundle",
+    "write_mapping",
+]
 
 
 async def diagnose(
@@ -25,12 +42,14 @@ async def diagnose(
     observer: Observer | None = None,
     resources: Mapping[str, Any] | None = None,
     analyzers: Iterable[Analyzer] | None = None,
-) -> Bundle:
-    """Run the probes (default: all, or ``config.run.probes``) and return the finished bundle.
+) -> RunResult:
+    """Run the probes (default: all, or ``config.run.probes``) and return the run's result.
 
-    The bundle is redacted at ``config.run.redaction`` and carries its
-    findings; write it with :func:`homediag.write_bundle`. If this coroutine
-    is cancelled, the cancellation propagates as usual.
+    ``result.bundle`` is redacted at ``config.run.redaction`` and carries
+    its findings; write it with :func:`homediag.write_bundle`. The result
+    also holds the pseudonym mapping and the run's secrets, which stay out
+    of the bundle. If this coroutine is cancelled, the cancellation
+    propagates as usual.
     """
     runner = Runner(
         config, probes=probes, observer=observer, resources=resources, analyzers=analyzers
@@ -44,7 +63,7 @@ def diagnose_sync(
     probes: Iterable[ProbeLike | str] | None = None,
     observer: Observer | None = None,
     analyzers: Iterable[Analyzer] | None = None,
-) -> Bundle:
+) -> RunResult:
     """:func:`diagnose` for code without an event loop (scripts, notebooks' sync cells)."""
     return asyncio.run(diagnose(config, probes=probes, observer=observer, analyzers=analyzers))
 
@@ -56,7 +75,7 @@ async def diagnose_events(
     observer: Observer | None = None,
     resources: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Event]:
-    """Run and stream progress events; the last event is ``RunFinished`` carrying the bundle.
+    """Run and stream progress events; the last event is ``RunFinished`` carrying the result.
 
     Closing the stream early cancels the run (use ``contextlib.aclosing`` so
     that happens at once, not when the generator is garbage-collected)::
@@ -79,7 +98,9 @@ def _with_dependencies(name: str) -> list[ProbeLike]:
         if probe_name in seen:
             return
         if probe_name in chain:
-            raise UnknownProbeError(f"probe dependency cycle: {' -> '.join((*chain, probe_name))}")
+            raise ProbeDependencyError(
+                f"probe dependency cycle: {' -> '.join((*chain, probe_name))}"
+            )
         probe = load_probe(probe_name)
         for dep in probe.requires.after:
             visit(dep, (*chain, probe_name))
@@ -107,3 +128,47 @@ async def run_probe(
     runner = Runner(config, probes=probes, observer=observer, resources=resources)
     results = await runner.collect()
     return results[name]
+
+
+def write_bundle(
+    run: RunResult | Bundle,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    secrets: SecretRegistry | None = None,
+    reports: bool = True,
+) -> Path:
+    """Write a run's bundle (or a bundle) as a zip, with its reports unless ``reports=False``.
+
+    ``path`` may be a file name, a directory (the contract's file name is
+    used inside it; a path ending in ``/`` is a directory, created if its
+    parent exists) or ``None`` (the current directory); a bad place raises
+    a one-line :class:`~homediag.errors.ConfigError`. Every byte is checked
+    first for the run's secrets (a :class:`RunResult` and the bundle it
+    made carry them) and for ``secrets``; a hit raises
+    :class:`~homediag.errors.RedactionError` and nothing is written. The
+    pseudonym mapping is never part of a bundle (see :func:`write_mapping`).
+    """
+    bundle = run.bundle if isinstance(run, RunResult) else run
+    registries = [r for r in (secrets, run.secrets if isinstance(run, RunResult) else None) if r]
+    rendered = None
+    if reports:
+        # Jinja2 and the templates load only when a bundle is written: start-up time.
+        from homediag.render.reports import render_reports  # noqa: PLC0415
+
+        rendered = render_reports(bundle)
+    return write_archive(bundle, path, reports=rendered, secrets=registries)
+
+
+def write_mapping(
+    run: RunResult, path: str | os.PathLike[str], *, bundle_path: Path | None = None
+) -> Path:
+    """Write the run's pseudonym mapping (original → pseudonym, by kind) for the installer.
+
+    The file is readable by its owner only; with it, whoever holds the
+    bundle could undo the redaction, so it never goes into a ticket.
+    ``bundle_path`` names the bundle actually written.
+    """
+    registries = [run.secrets] if run.secrets is not None else []
+    return _write_mapping(
+        run.bundle, run.mapping, path, bundle_path=bundle_path, secrets=registries
+    )

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import PydanticCustomError
 
 from homediag.errors import ConfigError
-from homediag.net.urls import InvalidUrlError, is_secret_name, mask_url, parse_url, safe_display
+from homediag.redact.secret_names import is_secret_name
+from homediag.redact.urls import InvalidUrlError, mask_url, parse_url, safe_display
 
 __all__ = [
     "DEFAULT_INTERNET_ENDPOINTS",

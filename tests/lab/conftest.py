@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
+from homediag.model.bundle import Bundle
 from homediag_lab import Lab
 from tests.conftest import check_finding_evidence
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
-from homediag.probes.lan import LanFacts
-from homediag.probes.mdns import MdnsFacts
+from homediag.facts.lan import LanFacts
+from homediag.facts.mdns import MdnsFacts
+from homediag.model.bundle import Bundle
 from homediag_lab import Lab, get_scenario
 
 EXPECTED_KINDS = {

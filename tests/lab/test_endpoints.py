@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
-from homediag.packs.engine import PackResult
-from homediag.probes.endpoints import EndpointsFacts
+from homediag.facts.endpoints import EndpointsFacts, PackResult
+from homediag.model.bundle import Bundle
 from homediag_lab import Lab, get_scenario
 from homediag_lab.devices import HA_IP, HUE_IP, KNX_IP
 from homediag_lab.topology import CLOUD_ALIAS, HA_TOKEN

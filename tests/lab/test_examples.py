@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.probes.endpoints import EndpointsFacts
+from homediag.facts.endpoints import EndpointsFacts
+from homediag.model.bundle import Bundle
 from homediag_lab import Lab
 from homediag_lab.topology import BROKER_IP
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
+from homediag.model.bundle import Bundle
 from homediag_lab import Lab
 from homediag_lab.gallery import comparable, snapshot
 from homediag_lab.scenarios import get_scenario, scenario_names

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.models import Bundle
-from homediag.probes.mqtt import MqttFacts
-from homediag.runtime.registry import BUILTIN_PROBES
+from homediag.facts.mqtt import MqttFacts
+from homediag.model.bundle import Bundle
+from homediag.session.registry import BUILTIN_PROBES
 from homediag_lab import Lab, get_scenario
 from homediag_lab.topology import BROKER_IP, MQTT_PASSWORD
 

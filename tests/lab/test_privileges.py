@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from homediag.bundle.models import Bundle
-from homediag.probes.router import RouterFacts
+from homediag.facts.router import RouterFacts
+from homediag.model.bundle import Bundle
 from homediag_lab import Lab
 
 # Run the probe once as root so that every module it imports lazily is loaded

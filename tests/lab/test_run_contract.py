@@ -1,4 +1,4 @@
-"""A real run writes a bundle that keeps the DESIGN.md contract, and the tools read it back."""
+"""A real run writes a bundle that keeps the docs/design.md contract, and the tools read it back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
-from homediag.runtime.registry import BUILTIN_PROBES
+from homediag.session.registry import BUILTIN_PROBES
 from homediag_lab import Lab
 from tests.conftest import CONTRACT_KEYS
 

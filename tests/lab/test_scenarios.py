@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from homediag.bundle.models import Bundle
-from homediag.probes.router import RouterFacts
-from homediag.runtime.registry import BUILTIN_PROBES
+from homediag.facts.router import RouterFacts
+from homediag.model.bundle import Bundle
+from homediag.session.registry import BUILTIN_PROBES
 from homediag_lab import get_scenario
 
 

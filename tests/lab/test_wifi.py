@@ -13,9 +13,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
-from homediag.probes.wifi import WifiFacts
+from homediag.facts.wifi import WifiFacts
+from homediag.model.bundle import Bundle
 from homediag_lab import Lab
 from tests.stubs import install_stub
 

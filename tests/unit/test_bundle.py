@@ -10,12 +10,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from homediag.bundle.models import SCHEMA_VERSION
+from homediag.api import write_bundle
 from homediag.bundle.reader import load_bundle
 from homediag.bundle.schema import bundle_schema
-from homediag.bundle.writer import bundle_filename, write_bundle
+from homediag.bundle.writer import bundle_filename
 from homediag.errors import BundleFormatError, BundleIntegrityError, BundleSchemaError
-from tests.conftest import CONTRACT_KEYS, make_bundle, router_result
+from homediag.model.bundle import SCHEMA_VERSION
+from homediag.testing import router_result
+from tests.conftest import CONTRACT_KEYS, make_bundle
 
 
 def sample_bundle():  # type: ignore[no-untyped-def]

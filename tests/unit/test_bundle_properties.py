@@ -23,10 +23,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from homediag.bundle.models import Bundle
+from homediag.api import write_bundle
 from homediag.bundle.reader import load_bundle
-from homediag.bundle.writer import write_bundle
 from homediag.errors import BundleError
+from homediag.model.bundle import Bundle
 from tests.unit.test_bundle import sample_bundle
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

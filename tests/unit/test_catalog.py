@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import homediag.analyze.rules  # noqa: F401 - declares the built-in findings
-from homediag.analyze.catalog import CATALOG, EVIDENCE
-from homediag.analyze.docs import catalog_markdown
+import homediag.analysis.rules  # noqa: F401 - declares the built-in findings
+from homediag.analysis.catalog import CATALOG, EVIDENCE
+from homediag.analysis.docs import catalog_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from homediag.api import write_bundle
 from homediag.bundle.reader import load_bundle
-from homediag.bundle.writer import write_bundle
 from tests.conftest import isolated
 from tests.unit.test_bundle import sample_bundle
 

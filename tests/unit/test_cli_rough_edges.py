@@ -16,23 +16,25 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from homediag.bundle.models import Device
+from homediag.api import write_bundle, write_mapping
 from homediag.bundle.status import not_run_checks, run_note
-from homediag.bundle.triage import triage
-from homediag.bundle.writer import check_output, write_bundle, write_mapping
+from homediag.bundle.writer import check_output
 from homediag.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, build_parser, main
 from homediag.cli.hints import homediag_command
 from homediag.cli.lab import lab_hints, scenario_lines
 from homediag.cli.run import Interrupts, check_interface, config_from_args, exit_code
 from homediag.config import Config
 from homediag.errors import ConfigError
+from homediag.model.bundle import Device
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import findings_view, print_bundle
-from homediag.runtime.probe import ProbeResult
-from homediag.runtime.registry import BUILTIN_PROBES
-from homediag.runtime.runner import Runner
-from tests.conftest import isolated, lab_observer, make_bundle, router_result
+from homediag.runtime.result import ProbeResult
+from homediag.session.registry import BUILTIN_PROBES
+from homediag.session.runner import Runner
+from homediag.support.triage import triage
+from homediag.testing import make_run, router_result
+from tests.conftest import isolated, lab_observer, make_bundle
 from tests.unit.test_runner import Hang, Quick
 
 
@@ -82,17 +84,17 @@ def test_a_users_file_is_never_overwritten(kind: str, option: str, tmp_path: Pat
 
 
 def test_an_earlier_bundle_and_mapping_are_replaced(tmp_path: Path) -> None:
-    bundle = make_bundle({"router": router_result()})
-    target = write_bundle(bundle, tmp_path / "b.zip")
-    assert write_bundle(bundle, target) == target  # a second run to the same name
-    mapping = write_mapping(bundle, tmp_path / "m.json")
-    assert write_mapping(bundle, mapping) == mapping
+    run = make_run({"router": router_result()})
+    target = write_bundle(run, tmp_path / "b.zip")
+    assert write_bundle(run, target) == target  # a second run to the same name
+    mapping = write_mapping(run, tmp_path / "m.json")
+    assert write_mapping(run, mapping) == mapping
     # A zip that is not ours is not replaced either.
     other = tmp_path / "photos.zip"
     with zipfile.ZipFile(other, "w") as zf:
         zf.writestr("IMG_0001.jpg", b"jpeg")
     with pytest.raises(ConfigError, match="not a homediag bundle"):
-        write_bundle(bundle, other)
+        write_bundle(run, other)
     with zipfile.ZipFile(other) as zf:
         assert zf.namelist() == ["IMG_0001.jpg"]
 
@@ -251,7 +253,9 @@ def test_flag_errors_blame_the_flag(
 
 async def test_a_deadline_timeout_names_the_deadline_given() -> None:
     config = Config.model_validate({"run": {"timeout": 0.3}})
-    bundle = await Runner(config, probes=[Hang("h"), Quick("fine")], observer=lab_observer()).run()
+    bundle = (
+        await Runner(config, probes=[Hang("h"), Quick("fine")], observer=lab_observer()).run()
+    ).bundle
     message = bundle.probes["h"].error.message  # type: ignore[union-attr]
     assert "(what was left of the run's 0.3 s deadline)" in message
 

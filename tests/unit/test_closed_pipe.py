@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.writer import write_bundle
-from tests.conftest import make_bundle, router_result
+from homediag.api import write_bundle
+from homediag.testing import router_result
+from tests.conftest import make_bundle
 
 EXIT_PIPE_CLOSED = 141  # homediag.cli.EXIT_PIPE_CLOSED, spelled out: it is the contract
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from homediag.analyze.finding import Finding
-from homediag.bundle.compare import diff_bundles
-from homediag.bundle.models import Bundle
-from homediag.bundle.writer import write_bundle
+from homediag.api import write_bundle
 from homediag.cli import main
-from tests.conftest import make_bundle, router_result
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
+from homediag.support.compare import diff_bundles
+from homediag.testing import router_result
+from tests.conftest import make_bundle
 
 # Alphabetical order is the reverse of severity order: only a worst-first sort passes.
 SEVERITIES = {"aaa.minor_note": "info", "mmm.slow_thing": "warning", "zzz.broken_thing": "critical"}

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from homediag.analyze.engine import analyze
-from homediag.bundle.compare import diff_bundles
+from homediag.analysis.engine import analyze
 from homediag.bundle.reader import load_bundle
 from homediag.cli import main
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import print_bundle
+from homediag.support.compare import diff_bundles
 from homediag_lab.gallery import snapshot
 from homediag_lab.scenarios import get_scenario, scenario_names
 from homediag_lab.topology import HA_TOKEN, MQTT_PASSWORD

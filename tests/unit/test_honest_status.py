@@ -15,17 +15,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from homediag.bundle.models import Bundle, ErrorInfo
+from homediag.api import write_bundle
 from homediag.bundle.status import unfinished_checks
-from homediag.bundle.triage import TriageRow, triage
-from homediag.bundle.writer import write_bundle
 from homediag.cli import main
+from homediag.model.bundle import Bundle, ErrorInfo
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import findings_view
-from homediag.runtime.probe import ProbeResult
-from homediag.runtime.registry import BUILTIN_PROBES
-from tests.conftest import make_bundle, router_result
+from homediag.runtime.result import ProbeResult
+from homediag.session.registry import BUILTIN_PROBES
+from homediag.support.triage import TriageRow, triage
+from homediag.testing import router_result
+from tests.conftest import make_bundle
 
 
 def every_check(results: dict[str, ProbeResult]) -> dict[str, ProbeResult]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from homediag.analyze.catalog import DOCS_URL
+from homediag.analysis.catalog import DOCS_URL
 from homediag.cli import main
 from tests.conftest import files_under
 from tests.hostile import BASE, BY_NAME, CORPUS, ROOT, SPOOFS, Case, commands, measured

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from homediag.bundle.models import InterfaceInfo
+from homediag.model.bundle import InterfaceInfo
 from homediag.net.interfaces import interface_address, merge_ipconfig, parse_ifconfig, read_sysfs
 from homediag.net.ipconfig import parse_ipconfig_all
 from homediag.net.observe import choose_interface

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from homediag.bundle.models import Device, Service
-from homediag.inventory import merge_devices
+from homediag.model.bundle import Device, Service
+from homediag.session.inventory import merge_devices
 
 
 def test_merge_by_mac_and_by_address() -> None:

@@ -219,7 +219,8 @@ def test_zeroconf_warnings_are_kept_as_data_not_printed(
 
 def test_summary_counts_devices_as_the_inventory_does() -> None:
     """Unresolved instances are services without a host, not devices of their own."""
-    from homediag.probes.mdns import MdnsFacts, MdnsInstance, _group, _summary
+    from homediag.facts.mdns import MdnsFacts, MdnsInstance
+    from homediag.probes.mdns import _group, _summary
 
     def inst(name: str, *, host: str | None = None, malformed: bool = False) -> MdnsInstance:
         return MdnsInstance(

@@ -7,20 +7,18 @@ from typing import Any
 
 import pytest
 
-from homediag.bundle.models import Bundle
-from homediag.net.tcp import TcpResult
-from homediag.net.tls import CertificateInfo, TlsResult
-from homediag.probes.mqtt import (
+from homediag.facts.mqtt import (
     BrokerCandidate,
     LatencyStats,
     MqttFacts,
     MqttSessionFacts,
     SysFacts,
     Zigbee2MqttFacts,
-    _zigbee2mqtt,
-    latency_stats,
 )
-from homediag.runtime.probe import ProbeResult
+from homediag.facts.net import CertificateInfo, TcpResult, TlsResult
+from homediag.model.bundle import Bundle
+from homediag.probes.mqtt.health import _zigbee2mqtt, latency_stats
+from homediag.runtime.result import ProbeResult
 from homediag_lab.services.mqtt311 import topic_matches
 from tests.conftest import make_bundle
 

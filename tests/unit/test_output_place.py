@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from homediag.api import write_bundle, write_mapping
 from homediag.bundle.reader import load_bundle
-from homediag.bundle.writer import bundle_filename, check_output, write_bundle
+from homediag.bundle.writer import bundle_filename, check_output
 from homediag.cli.run import check_interface, interface_names
 from homediag.errors import ConfigError
-from tests.conftest import make_bundle, router_result
+from homediag.testing import make_run, router_result
+from tests.conftest import make_bundle
 
 
 def test_write_bundle_with_a_trailing_slash_writes_inside_a_new_directory(
@@ -65,13 +67,13 @@ def test_bad_places_are_one_line_config_errors(tmp_path: Path, path: str, says: 
 
 
 def test_reports_and_mappings_never_replace_a_device_or_fifo(tmp_path: Path) -> None:
-    from homediag.bundle.writer import write_atomically, write_mapping
+    from homediag.bundle.writer import write_atomically
 
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(ConfigError, match="not a regular file"):
         write_atomically(tmp_path / "fifo", b"report")
     with pytest.raises(ConfigError, match="not a regular file"):
-        write_mapping(make_bundle({"router": router_result()}), tmp_path / "fifo")
+        write_mapping(make_run({"router": router_result()}), tmp_path / "fifo")
     assert (tmp_path / "fifo").is_fifo()
 
 

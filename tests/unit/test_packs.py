@@ -12,13 +12,8 @@ import jsonschema
 import pydantic
 import pytest
 
-from homediag.packs.loader import (
-    PackError,
-    builtin_pack_dir,
-    load_pack,
-    load_packs,
-    load_packs_with_origin,
-)
+from homediag.errors import PackError
+from homediag.packs.loader import builtin_pack_dir, load_pack, load_packs, load_packs_with_origin
 from homediag.packs.schema import Pack, pack_schema
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,11 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from homediag.facts.wifi import WifiLink
 from homediag.mdns.txt import MAX_TXT_KEYS, MAX_TXT_VALUE, decode_txt
 from homediag.net import dnsconf, interfaces, ipconfig, knx, neighbors, routes
 from homediag.net.neighbors import Neighbor
 from homediag.wifi import linux, macos, windows
-from homediag.wifi.model import WifiLink, finish
+from homediag.wifi.radio import finish
 from tests.conftest import fixture_text
 
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

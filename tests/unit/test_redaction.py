@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from homediag.bundle.writer import write_bundle
+from homediag.api import write_bundle
 from homediag.errors import RedactionError
-from homediag.redact.kinds import (
+from homediag.model.kinds import (
     FreeText,
     Hostname,
     IPAddress,
@@ -20,7 +20,7 @@ from homediag.redact.kinds import (
 )
 from homediag.redact.redactor import REDACTED, Level, Redactor
 from homediag.redact.secrets import SecretRegistry
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 
@@ -133,17 +133,12 @@ def test_encoded_secrets_are_found_too(variant: str) -> None:
 def test_short_secrets_are_replaced_but_not_hunted() -> None:
     registry = SecretRegistry(["abc"])
     assert not registry.find_in(b"abcdef")
-    assert (
-        Redactor("support", registry).value(
-            __import__("homediag.redact.kinds").redact.kinds.Sensitive.SECRET, "abc"
-        )
-        == REDACTED
-    )
+    assert Redactor("support", registry).value(Sensitive.SECRET, "abc") == REDACTED
 
 
 def test_public_pseudonyms_replace_whole_names_only() -> None:
     # A location called "Home" is a name; "homekit", "esphome" and "_home-assistant._tcp" are not it.
-    from homediag.redact.kinds import Sensitive
+    from homediag.model.kinds import Sensitive
     from homediag.redact.redactor import Redactor
 
     redactor = Redactor("public")
@@ -159,7 +154,7 @@ def test_public_pseudonyms_replace_whole_names_only() -> None:
 
 def test_public_certificate_names_are_pseudonymized_whole() -> None:
     """A certificate's subject and SAN, an address field holding a name: one pseudonym each, whole."""
-    from homediag.net.tls import CertificateInfo, TlsResult
+    from homediag.facts.net import CertificateInfo, TlsResult
 
     cert = CertificateInfo(
         subject="CN=google-nest-mini-3a7f.home.arpa,O=Lab\\, Inc.",

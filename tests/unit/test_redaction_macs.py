@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from homediag.bundle.models import Device, Service
-from homediag.redact.kinds import Hostname, MacAddress, Sensitive
+from homediag.model.bundle import Device, Service
+from homediag.model.kinds import Hostname, MacAddress, Sensitive
 from homediag.redact.redactor import Redactor
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -10,9 +10,8 @@ import pytest
 
 from homediag.config import Config
 from homediag.errors import UnknownProbeError
-from homediag.runtime import runner as runner_module
-from homediag.runtime.events import ProbeFinished, ProbeStarted
-from homediag.runtime.registry import (
+from homediag.runtime.events import ProbeStarted
+from homediag.session.registry import (
     BUILTIN_PROBES,
     available_probes,
     load_probe,
@@ -20,7 +19,7 @@ from homediag.runtime.registry import (
     register_probe,
     unregister_probe,
 )
-from homediag.runtime.runner import Runner
+from homediag.session.runner import Runner
 from tests.conftest import lab_observer
 
 
@@ -28,12 +27,29 @@ from tests.conftest import lab_observer
 def plugin_package(tmp_path: Path) -> Iterator[Path]:
     """A real installed-distribution layout (dist-info with entry_points.txt) on sys.path."""
     (tmp_path / "nas_probe.py").write_text(
-        "from homediag.runtime.probe import Probe, ProbeOutput\n"
+        "import sys\n"
+        "from homediag.runtime.probe import Probe, ProbeOutput, Requirements\n"
         "class NasProbe(Probe):\n"
         "    name = 'nas'\n"
         "    description = 'Is the NAS up?'\n"
         "    async def run(self, ctx):\n"
         "        return ProbeOutput(summary='nas ok')\n"
+        "class ListenerProbe(Probe):\n"
+        "    name = 'listener'\n"
+        "    requires = Requirements(listens=True)\n"
+        "    async def run(self, ctx):\n"
+        "        seen = 'late_probe' in sys.modules\n"
+        "        return ProbeOutput(summary=f'late imported: {seen}')\n"
+    )
+    # Slow to import, like a probe that pulls in a big library.
+    (tmp_path / "late_probe.py").write_text(
+        "import time\n"
+        "from homediag.runtime.probe import Probe, ProbeOutput\n"
+        "time.sleep(0.3)\n"
+        "class LateProbe(Probe):\n"
+        "    name = 'late'\n"
+        "    async def run(self, ctx):\n"
+        "        return ProbeOutput(summary='late ok')\n"
     )
     dist = tmp_path / "nas_probe-1.0.dist-info"
     dist.mkdir()
@@ -41,6 +57,7 @@ def plugin_package(tmp_path: Path) -> Iterator[Path]:
     (dist / "entry_points.txt").write_text(
         "[homediag.probes]\nnas = nas_probe:NasProbe\nrouter = nas_probe:NasProbe\n"
         "broken = nas_probe:DoesNotExist\nmisnamed = nas_probe:NasProbe\n"
+        "listener = nas_probe:ListenerProbe\nlate = late_probe:LateProbe\n"
     )
     sys.path.insert(0, str(tmp_path))
     try:
@@ -48,6 +65,7 @@ def plugin_package(tmp_path: Path) -> Iterator[Path]:
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("nas_probe", None)
+        sys.modules.pop("late_probe", None)
 
 
 def test_builtins_come_first_in_their_order() -> None:
@@ -75,23 +93,23 @@ def test_entry_point_must_give_a_probe_of_its_own_name() -> None:
 
 
 @pytest.mark.usefixtures("plugin_package")
-async def test_run_starts_early_probes_first_and_records_broken_plugins(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # "nas" stands in for the mDNS browse: it must be listening before the
-    # other probes are even imported, and the bundle still lists the probes
-    # in the order asked for.
-    monkeypatch.setattr(runner_module, "EARLY_PROBES", ("nas",))
-    config = Config.model_validate({"run": {"probes": ["broken", "misnamed", "nas"]}})
+async def test_a_listening_probe_starts_before_the_rest_is_imported() -> None:
+    # "listener" stands in for the mDNS browse (requires.listens): it starts
+    # as soon as it is loaded, while "late" is still being imported, and the
+    # probes loaded before it ("nas") wait for the rest. The bundle still
+    # lists the probes in the order asked for.
+    config = Config.model_validate(
+        {"run": {"probes": ["broken", "misnamed", "nas", "listener", "late"]}}
+    )
     run = Runner(config, observer=lab_observer())
     events = [event async for event in run.events()]
-    order = [
-        (type(e).__name__, e.probe) for e in events if isinstance(e, ProbeStarted | ProbeFinished)
-    ]
-    assert order.index(("ProbeStarted", "nas")) < order.index(("ProbeFinished", "broken"))
-    bundle = run.bundle
-    assert bundle is not None
-    assert list(bundle.probes) == ["broken", "misnamed", "nas"]
+    started = [e.probe for e in events if isinstance(e, ProbeStarted)]
+    assert started[0] == "listener"
+    assert set(started) == {"nas", "listener", "late"}
+    assert run.result is not None
+    bundle = run.result.bundle
+    assert bundle.probes["listener"].summary == "late imported: False"
+    assert list(bundle.probes) == ["broken", "misnamed", "nas", "listener", "late"]
     assert bundle.probes["nas"].status == "completed"
     broken, misnamed = bundle.probes["broken"], bundle.probes["misnamed"]
     assert broken.status == misnamed.status == "error"

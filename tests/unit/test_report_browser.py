@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from homediag.analyze.catalog import DOCS_URL
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Device, Service
-from homediag.bundle.writer import write_bundle
+from homediag.analysis.catalog import DOCS_URL
+from homediag.api import write_bundle
 from homediag.cli import main
-from homediag.runtime.probe import ProbeResult
+from homediag.model.bundle import Device, Service
+from homediag.model.finding import Finding
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 MARK = "PWNED"

@@ -6,18 +6,17 @@ from typing import Any
 
 import pytest
 
-from homediag.analyze.catalog import CATALOG
-from homediag.analyze.engine import RuleSet, analyze
-from homediag.bundle.models import Bundle, ProbeRecord
-from homediag.net.icmp import PingStats
-from homediag.net.resolve import DnsAnswer
-from homediag.net.tcp import TcpResult
-from homediag.net.tls import TlsResult
-from homediag.probes.dns import DnsFacts, ResolverCheck
-from homediag.probes.internet import EndpointReach, InternetFacts
-from homediag.probes.router import GatewayCheck, RouterFacts
-from homediag.runtime.probe import ProbeResult
-from tests.conftest import lab_observer, make_bundle, router_result
+from homediag.analysis.base import RuleSet
+from homediag.analysis.catalog import CATALOG
+from homediag.analysis.engine import analyze
+from homediag.facts.dns import DnsFacts, ResolverCheck
+from homediag.facts.internet import EndpointReach, InternetFacts
+from homediag.facts.net import DnsAnswer, PingStats, TcpResult, TlsResult
+from homediag.facts.router import GatewayCheck, RouterFacts
+from homediag.model.bundle import Bundle, ProbeRecord
+from homediag.runtime.result import ProbeResult
+from homediag.testing import router_result
+from tests.conftest import lab_observer, make_bundle
 
 
 def router_bundle(**ping: Any) -> Bundle:
@@ -252,7 +251,7 @@ def test_a_failing_rule_does_not_stop_the_others() -> None:
         bundle,
         [
             RuleSet("broken", broken),
-            *__import__("homediag.analyze.rules", fromlist=["x"]).BUILTIN_RULES,
+            *__import__("homediag.analysis.rules", fromlist=["x"]).BUILTIN_RULES,
         ],
     )
     assert {f.id for f in found} == {"homediag.analyzer_failed", "router.packet_loss"}

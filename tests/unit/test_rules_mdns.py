@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from homediag.bundle.models import Bundle
-from homediag.net.tcp import TcpResult
-from homediag.probes.lan import LanFacts, LanHost
-from homediag.probes.mdns import (
-    ConfiguredTarget,
-    HostAddresses,
-    MdnsDevice,
-    MdnsFacts,
-    MdnsInstance,
-)
-from homediag.runtime.probe import ProbeResult
+from homediag.facts.lan import LanFacts, LanHost
+from homediag.facts.mdns import ConfiguredTarget, HostAddresses, MdnsDevice, MdnsFacts, MdnsInstance
+from homediag.facts.net import TcpResult
+from homediag.model.bundle import Bundle
+from homediag.runtime.result import ProbeResult
 from tests.conftest import make_bundle
 
 MDNS_IDS = {

@@ -22,7 +22,7 @@ from homediag.runtime.events import (
     RunStarted,
 )
 from homediag.runtime.probe import Probe, ProbeOutput, Requirements
-from homediag.runtime.runner import Runner
+from homediag.session.runner import Runner
 from tests.conftest import lab_observer
 
 
@@ -89,18 +89,18 @@ def runner(*probes: Probe, timeout: float = 15.0) -> Runner:
 
 async def test_independent_probes_run_concurrently() -> None:
     a, b = asyncio.Event(), asyncio.Event()
-    bundle = await runner(Rendezvous("a", a, b), Rendezvous("b", b, a)).run()
+    bundle = (await runner(Rendezvous("a", a, b), Rendezvous("b", b, a)).run()).bundle
     assert {n: p.status for n, p in bundle.probes.items()} == {"a": "completed", "b": "completed"}
 
 
 async def test_dependent_probe_starts_after_and_reads_facts() -> None:
-    bundle = await runner(ReadsEarlier(), Quick("writer", "42")).run()
+    bundle = (await runner(ReadsEarlier(), Quick("writer", "42")).run()).bundle
     assert bundle.probes["reader"].data == {"value": "saw 42"}
     assert bundle.probes["writer"].started_at <= bundle.probes["reader"].started_at  # type: ignore[operator]
 
 
 async def test_probe_timeout_is_recorded_and_others_complete() -> None:
-    bundle = await runner(Hang(timeout=0.2), Quick("fine")).run()
+    bundle = (await runner(Hang(timeout=0.2), Quick("fine")).run()).bundle
     hang = bundle.probes["hang"]
     assert hang.status == "timeout"
     assert hang.error is not None and hang.error.type == "TimeoutError"
@@ -110,14 +110,14 @@ async def test_probe_timeout_is_recorded_and_others_complete() -> None:
 
 
 async def test_global_deadline_bounds_every_probe() -> None:
-    bundle = await runner(Hang("h1"), Hang("h2"), Quick("fine"), timeout=0.3).run()
+    bundle = (await runner(Hang("h1"), Hang("h2"), Quick("fine"), timeout=0.3).run()).bundle
     assert bundle.probes["h1"].status == bundle.probes["h2"].status == "timeout"
     assert "deadline" in bundle.probes["h1"].error.message  # type: ignore[union-attr]
     assert bundle.probes["fine"].status == "completed"
 
 
 async def test_raising_probe_is_an_error_with_type_and_message() -> None:
-    bundle = await runner(Boom(), Quick("fine")).run()
+    bundle = (await runner(Boom(), Quick("fine")).run()).bundle
     boom = bundle.probes["boom"]
     assert boom.status == "error"
     assert boom.error is not None
@@ -144,7 +144,7 @@ async def test_error_inside_a_probes_own_taskgroup_reports_the_real_error() -> N
                 tg.create_task(fail())
             return ProbeOutput()
 
-    bundle = await runner(Grouped()).run()
+    bundle = (await runner(Grouped()).run()).bundle
     assert bundle.probes["grouped"].error.type == "PermissionError"  # type: ignore[union-attr]
     assert "Operation not permitted" in bundle.probes["grouped"].error.message  # type: ignore[union-attr]
 
@@ -155,7 +155,7 @@ async def test_cancel_records_cancelled_and_still_builds_the_bundle() -> None:
     task = asyncio.create_task(r.run())
     await hang.started.wait()
     r.cancel()
-    bundle = await task
+    bundle = (await task).bundle
     assert bundle.probes["hang"].status == "cancelled"
     assert bundle.probes["fine"].status == "completed"
     assert r.cancelled
@@ -169,8 +169,8 @@ async def test_outside_cancellation_propagates_but_keeps_a_partial_bundle() -> N
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert r.bundle is not None
-    assert r.bundle.probes["hang"].status == "cancelled"
+    assert r.result is not None and r.result.cancelled
+    assert r.result.bundle.probes["hang"].status == "cancelled"
 
 
 async def test_requirements_not_met_means_skipped() -> None:
@@ -183,7 +183,7 @@ async def test_requirements_not_met_means_skipped() -> None:
         def applicable(self, ctx: ProbeContext) -> str | None:
             return "no broker configured"
 
-    bundle = await runner(NeedsRoot("root"), NothingToDo("idle")).run()
+    bundle = (await runner(NeedsRoot("root"), NothingToDo("idle")).run()).bundle
     assert (bundle.probes["root"].status, bundle.probes["root"].summary) == (
         "skipped",
         "needs administrator/root privileges",
@@ -198,7 +198,8 @@ async def test_events_stream_in_order_and_end_with_the_bundle() -> None:
     r = runner(Quick("one"), Boom())
     events = [e async for e in r.events()]
     assert isinstance(events[0], RunStarted) and events[0].probes == ("one", "boom")
-    assert isinstance(events[-1], RunFinished) and events[-1].bundle is r.bundle
+    assert isinstance(events[-1], RunFinished) and events[-1].result is r.result
+    assert r.result is not None and events[-1].bundle is r.result.bundle
     started = [e.probe for e in events if isinstance(e, ProbeStarted)]
     finished = {e.probe: e.status for e in events if isinstance(e, ProbeFinished)}
     assert sorted(started) == ["boom", "one"]
@@ -220,7 +221,7 @@ async def test_leaving_the_event_stream_early_cancels_the_run() -> None:
             if isinstance(event, ProbeStarted):
                 break
     assert r.cancelled
-    assert r.bundle is not None and r.bundle.probes["hang"].status == "cancelled"
+    assert r.result is not None and r.result.bundle.probes["hang"].status == "cancelled"
 
 
 async def test_a_runner_runs_once() -> None:
@@ -238,7 +239,7 @@ async def test_internet_probe_without_a_route_fails_at_once_without_sending() ->
         {"internet": {"endpoints": ["https://api.cloud.test", "https://203.0.113.10"]}}
     )
     r = Runner(config, probes=[InternetProbe()], observer=observer)
-    bundle = await r.run()
+    bundle = (await r.run()).bundle
     record = bundle.probes["internet"]
     assert record.status == "completed"
     assert record.summary == "no default route: the internet cannot be reached"
@@ -248,7 +249,7 @@ async def test_internet_probe_without_a_route_fails_at_once_without_sending() ->
     assert {f.id for f in bundle.findings} >= {"internet.no_path", "host.no_default_gateway"}
 
 
-async def test_prepare_runs_once_before_the_probes_and_cannot_break_the_run(
+async def test_warm_up_runs_once_before_the_probes_and_cannot_break_the_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     calls: list[str] = []
@@ -258,14 +259,13 @@ async def test_prepare_runs_once_before_the_probes_and_cannot_break_the_run(
             calls.append(self.name)
             return await super().run(ctx)
 
-    def prepare() -> None:
-        calls.append("prepare")
-        raise RuntimeError("warm-up went wrong")
+    class WarmsUp(Runner):
+        def warm_up(self) -> None:
+            calls.append("warm_up")
+            raise RuntimeError("warm-up went wrong")
 
-    run = Runner(
-        Config(), probes=[Records("one"), Records("two")], observer=lab_observer(), prepare=prepare
-    )
-    bundle = await run.run()
-    assert calls[0] == "prepare" and sorted(calls[1:]) == ["one", "two"]
+    run = WarmsUp(Config(), probes=[Records("one"), Records("two")], observer=lab_observer())
+    bundle = (await run.run()).bundle
+    assert calls[0] == "warm_up" and sorted(calls[1:]) == ["one", "two"]
     assert [r.status for r in bundle.probes.values()] == ["completed", "completed"]
-    assert "prepare() failed" in caplog.text
+    assert "warm_up() failed" in caplog.text

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.compare import bundle_metrics, diff_bundles
-from homediag.bundle.models import Device
+from homediag.api import write_bundle
 from homediag.bundle.reader import load_bundle
-from homediag.bundle.writer import write_bundle
 from homediag.cli import main
-from homediag.probes.lan import LanFacts, LanHost
-from homediag.runtime.probe import ProbeResult
+from homediag.facts.lan import LanFacts, LanHost
+from homediag.model.bundle import Device
+from homediag.runtime.result import ProbeResult
+from homediag.support.compare import bundle_metrics, diff_bundles
+from homediag.testing import router_result
 from homediag_lab.topology import MQTT_PASSWORD
-from tests.conftest import isolated, make_bundle, router_result
+from tests.conftest import isolated, make_bundle
 
 
 def router(loss: float, avg: float = 2.0) -> ProbeResult:

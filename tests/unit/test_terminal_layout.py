@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from homediag.analyze.finding import Finding
-from homediag.bundle.models import Bundle, Device
+from homediag.api import write_bundle
 from homediag.bundle.reader import load_bundle
-from homediag.bundle.triage import triage
-from homediag.bundle.writer import write_bundle
+from homediag.model.bundle import Bundle, Device
+from homediag.model.finding import Finding
 from homediag.render.compare import print_triage
 from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag.render.terminal import findings_view, print_bundle
-from tests.conftest import make_bundle, router_result
+from homediag.support.triage import triage
+from homediag.testing import router_result
+from tests.conftest import make_bundle
 
 IPV6 = "fd12:3456:789a:1:a1b2:c3d4:e5f6:1234"
 URL = "https://homeassistant.installer-example.test:8123/api/config/core"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from homediag.bundle.writer import write_bundle
+from homediag.api import write_bundle
 from homediag.cli import main
 from tests.conftest import files_under
 from tests.unit.test_bundle import sample_bundle

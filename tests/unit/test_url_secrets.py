@@ -22,20 +22,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from homediag.analyze.finding import Finding
-from homediag.api import diagnose
-from homediag.bundle.models import Bundle
-from homediag.bundle.writer import write_bundle, write_mapping
+from homediag.api import diagnose, write_bundle, write_mapping
 from homediag.cli.run import config_from_args
 from homediag.config import Config, EndpointConfig, load_config
 from homediag.errors import ConfigError, RedactionError
+from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
 from homediag.net.http import fetch
-from homediag.net.urls import REDACTED, InvalidUrlError, is_secret_name, mask_url, parse_url
 from homediag.redact import redactor
 from homediag.redact.redactor import Redactor
+from homediag.redact.secret_names import is_secret_name
 from homediag.redact.secrets import SecretRegistry
+from homediag.redact.urls import REDACTED, InvalidUrlError, mask_url, parse_url
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
+from homediag.runtime.result import RunResult
 from tests.conftest import lab_observer
 from tests.unit.test_endpoints_http import free_port
 
@@ -308,7 +309,7 @@ async def test_the_endpoints_probe_uses_the_credentials_and_shows_none(
     )
     # No address: no KNX search; no DNS servers; only the loopback server is contacted.
     observer = lab_observer(address=None, gateways=[], dns_servers=[], interfaces=[])
-    bundle = await diagnose(config, observer=observer)
+    bundle = (await diagnose(config, observer=observer)).bundle
     (result,) = [r for r in bundle.probes["endpoints"].data["results"] if r["pack"] == "http"]
     assert result["identified"] is True
     assert result["requests"][0]["http"]["status"] == 200
@@ -373,7 +374,7 @@ def leaky_bundle(monkeypatch: pytest.MonkeyPatch) -> Bundle:
             observer=lab_observer(),
             analyzers=[_LeakyAnalyzer("LibPathSecretQX")],
         )
-    )
+    ).bundle
 
 
 def test_the_library_path_scans_without_being_asked(leaky_bundle: Bundle, tmp_path: Path) -> None:
@@ -389,9 +390,10 @@ def test_the_library_path_scans_without_being_asked(leaky_bundle: Bundle, tmp_pa
 
 
 def test_the_mapping_file_is_scanned_too(leaky_bundle: Bundle, tmp_path: Path) -> None:
-    leaky_bundle.set_mapping({"hostname": {"LibPathSecretQX": "host-1"}})
+    # The mapping comes from the run's result; the registry the bundle carries scans it.
+    run = RunResult(bundle=leaky_bundle, mapping={"hostname": {"LibPathSecretQX": "host-1"}})
     with pytest.raises(RedactionError):
-        write_mapping(leaky_bundle, tmp_path / "mapping.json")
+        write_mapping(run, tmp_path / "mapping.json")
     assert not (tmp_path / "mapping.json").exists()
 
 
@@ -474,7 +476,7 @@ class _Blurts(Probe):
 async def test_events_never_carry_a_secret_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     # Events are printed live (the progress lines), before the bundle is redacted.
     from homediag.runtime.events import ProbeFinished, ProbeProgress
-    from homediag.runtime.runner import Runner
+    from homediag.session.runner import Runner
 
     monkeypatch.delenv("HOMEDIAG_HA_TOKEN", raising=False)
     config = Config.model_validate({"mqtt": {"password": "EventSecretQX"}})

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from homediag.api import run_probe
-from homediag.bundle.models import Bundle
-from homediag.probes.wifi import WifiFacts
-from homediag.runtime.probe import ProbeResult
+from homediag.facts.wifi import WifiFacts, WifiLink
+from homediag.model.bundle import Bundle
+from homediag.runtime.result import ProbeResult
 from homediag.wifi import linux, macos, windows
-from homediag.wifi.model import WifiLink, channel_of_frequency, finish, percent_to_dbm
+from homediag.wifi.radio import channel_of_frequency, finish, percent_to_dbm
 from tests.conftest import fixture_text, lab_observer, make_bundle
 from tests.stubs import install_stub
 

@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from homediag.bundle.compare import device_key, finding_subject
-from homediag.bundle.models import Bundle
 from homediag.bundle.reader import load_bundle
+from homediag.model.bundle import Bundle
+from homediag.support.compare import device_key, finding_subject
 from homediag_lab.lab import Lab
 from homediag_lab.scenarios import get_scenario, scenario_names
 from homediag_lab.topology import MQTT_PASSWORD, Scenario

@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Sequence
 from typing import ClassVar
 
-from homediag.net.addr import same_subnet
+from homediag.model.addr import same_subnet
 from homediag_lab import netns
 from homediag_lab.netns import ETC_NETNS, ip, netns_exec, run, sysctl
 from homediag_lab.state import LabRecord, delete_namespace, remove_if_empty

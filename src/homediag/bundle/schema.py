@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from homediag.bundle.models import SCHEMA_VERSION, Bundle
+from homediag.model.bundle import SCHEMA_VERSION, Bundle
 
 __all__ = ["bundle_schema", "bundle_schema_json"]
 

@@ -16,7 +16,8 @@ as run, and nothing is said about checks we do not know of.
 
 from __future__ import annotations
 
-from homediag.bundle.models import Bundle
+from homediag.facts import BUILTIN_PROBES
+from homediag.model.bundle import Bundle
 
 __all__ = [
     "UNFINISHED_STATUSES",
@@ -64,9 +65,6 @@ def incomplete_note(unfinished: dict[str, str]) -> str:
 
 def not_run_checks(bundle: Bundle) -> list[str]:
     """The built-in checks this bundle does not list (not asked for), in a run's order."""
-    # Lazy: the registry pulls in the probe API, which a renderer does not need.
-    from homediag.runtime.registry import BUILTIN_PROBES  # noqa: PLC0415
-
     return [name for name in BUILTIN_PROBES if name not in bundle.probes]
 
 

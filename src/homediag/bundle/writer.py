@@ -1,6 +1,7 @@
 """Writing a bundle: one zip with bundle.json, manifest.json, reports and evidence.
 
-The write is atomic (a temporary file in the target directory, then a
+The reports come rendered from the caller (:func:`homediag.write_bundle`
+renders them): this layer knows files, not views. The write is atomic (a temporary file in the target directory, then a
 rename) and fails closed: if any registered secret is still present in any
 file, nothing is written and :class:`~homediag.errors.RedactionError` is
 raised.
@@ -14,12 +15,12 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
-from homediag.bundle.models import Bundle, FileEntry, Manifest
 from homediag.errors import ConfigError, RedactionError
-from homediag.redact.secrets import SecretRegistry
+from homediag.model.bundle import Bundle, FileEntry, Manifest, SecretScanner
 
 __all__ = [
     "OutputKind",
@@ -28,8 +29,8 @@ __all__ = [
     "check_output",
     "check_overwrite",
     "check_secrets",
+    "write_archive",
     "write_atomically",
-    "write_bundle",
     "write_mapping",
 ]
 
@@ -170,17 +171,23 @@ def _check_writable(directory: Path, shown: str) -> None:
     Path(probe_name).unlink(missing_ok=True)
 
 
-def bundle_files(bundle: Bundle, *, reports: bool = True) -> dict[str, bytes]:
-    """Every file of the bundle except ``manifest.json``, by path in the zip."""
+#: The report files a bundle may carry beside bundle.json (the contract's names).
+REPORT_FILES = ("report.html", "summary.md")
+
+
+def bundle_files(bundle: Bundle, *, reports: Mapping[str, bytes] | None = None) -> dict[str, bytes]:
+    """Every file of the bundle except ``manifest.json``, by path in the zip.
+
+    ``reports`` are the rendered report files, by name (``report.html``,
+    ``summary.md``); none when not given.
+    """
     files: dict[str, bytes] = {
         "bundle.json": bundle.model_dump_json(indent=2).encode("utf-8") + b"\n",
     }
-    if reports:
-        from homediag.render.html import render_html  # noqa: PLC0415 - Jinja2 only when writing
-        from homediag.render.markdown import render_markdown  # noqa: PLC0415
-
-        files["report.html"] = render_html(bundle).encode("utf-8")
-        files["summary.md"] = render_markdown(bundle).encode("utf-8")
+    for name, body in (reports or {}).items():
+        if name not in REPORT_FILES:
+            raise ValueError(f"{name!r} is not a report file of the bundle contract")
+        files[name] = body
     for name, body in sorted(bundle.evidence.items()):
         files[f"evidence/{name}"] = body
     return files
@@ -200,14 +207,14 @@ def _manifest(bundle: Bundle, files: dict[str, bytes]) -> bytes:
     return json.dumps(manifest.model_dump(mode="json"), indent=2).encode("utf-8") + b"\n"
 
 
-def write_bundle(
+def write_archive(
     bundle: Bundle,
     path: str | os.PathLike[str] | None = None,
     *,
-    secrets: SecretRegistry | None = None,
-    reports: bool = True,
+    reports: Mapping[str, bytes] | None = None,
+    secrets: Iterable[SecretScanner] = (),
 ) -> Path:
-    """Write ``bundle`` as a zip and return its path.
+    """Write ``bundle`` (with the rendered ``reports``) as a zip and return its path.
 
     ``path`` may be a file name, a directory (the contract's file name is
     used inside it; a path ending in ``/`` is a directory, created if its
@@ -215,9 +222,10 @@ def write_bundle(
     :func:`check_output`, whose one-line ``ConfigError`` a bad place raises.
     Every byte written is checked for the secrets of the run that made the
     bundle (a bundle from :func:`homediag.diagnose` carries them) and for
-    ``secrets``, when given; a hit raises ``RedactionError`` and nothing is
-    written.
+    every registry in ``secrets``; a hit raises ``RedactionError`` and
+    nothing is written.
     """
+    secrets = tuple(secrets)
     directory, file_name = check_output(path)
     target = directory / (file_name or bundle_filename(bundle))
     files = bundle_files(bundle, reports=reports)
@@ -244,17 +252,20 @@ def check_secrets(
     name: str,
     data: bytes,
     *,
-    secrets: SecretRegistry | None = None,
+    secrets: Iterable[SecretScanner] = (),
     what: str = "it",
 ) -> None:
     """Fail closed if ``data`` (about to be written as ``name``) holds a known secret.
 
-    The registries searched are the run's (carried by ``bundle``) and
-    ``secrets``; the message names the file, never the secret.
+    The registries searched are the run's (carried by ``bundle``) and those
+    in ``secrets``; the message names the file, never the secret.
     """
+    registries = list(secrets)
     carried = bundle.secret_registry
-    for registry in (secrets, None if carried is secrets else carried):
-        if registry is not None and len(registry) and registry.find_in(data):
+    if carried is not None and all(carried is not r for r in registries):
+        registries.append(carried)
+    for registry in registries:
+        if len(registry) and registry.find_in(data):
             raise RedactionError(f"a secret was still present in {name}; {what} was not written")
 
 
@@ -279,9 +290,14 @@ def write_atomically(target: Path, data: bytes) -> None:
 
 
 def write_mapping(
-    bundle: Bundle, path: str | os.PathLike[str], *, bundle_path: Path | None = None
+    bundle: Bundle,
+    mapping: Mapping[str, Mapping[str, str]],
+    path: str | os.PathLike[str],
+    *,
+    bundle_path: Path | None = None,
+    secrets: Iterable[SecretScanner] = (),
 ) -> Path:
-    """Write the bundle's pseudonym mapping (original → pseudonym, by kind) for the installer.
+    """Write ``bundle``'s pseudonym ``mapping`` (original → pseudonym, by kind) for the installer.
 
     The file is readable by its owner only. It is never part of a bundle:
     with it, whoever holds the bundle could undo the redaction. It names
@@ -296,10 +312,10 @@ def write_mapping(
         "bundle": bundle_path.name if bundle_path is not None else bundle_filename(bundle),
         "redaction": bundle.redaction.level,
         "note": "Pseudonyms of this bundle and what they stand for. Keep it; never attach it to a ticket.",
-        "mapping": bundle.pseudonym_mapping,
+        "mapping": {kind: dict(values) for kind, values in mapping.items()},
     }
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     # Pseudonyms stand for names and addresses, never for secrets: make sure.
-    check_secrets(bundle, target.name, text.encode("utf-8"), what="the mapping")
+    check_secrets(bundle, target.name, text.encode("utf-8"), secrets=secrets, what="the mapping")
     write_atomically(target, text.encode("utf-8"))
     return target

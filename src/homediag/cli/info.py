@@ -43,7 +43,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     """Print the findings catalog (Markdown, or JSON with ``--json``)."""
-    from homediag.analyze.docs import catalog_json, catalog_markdown  # noqa: PLC0415
+    from homediag.analysis.docs import catalog_json, catalog_markdown  # noqa: PLC0415
 
     sys.stdout.write(catalog_json() if args.json else catalog_markdown())
     return 0
@@ -104,7 +104,7 @@ def cmd_probes(args: argparse.Namespace) -> int:
     """List every probe, what it needs, and whether it can run here now."""
     from homediag.errors import UnknownProbeError  # noqa: PLC0415
     from homediag.net.observe import is_privileged  # noqa: PLC0415
-    from homediag.runtime.registry import available_probes, load_probe  # noqa: PLC0415
+    from homediag.session.registry import available_probes, load_probe  # noqa: PLC0415
 
     privileged = is_privileged()
     rows: list[dict[str, Any]] = []

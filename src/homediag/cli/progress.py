@@ -177,7 +177,7 @@ class LiveProgress(Progress):
 
 def _verdicts(event: RunFinished) -> dict[str, str | None]:
     """Each probe's worst finding severity (``None``: no finding)."""
-    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - loaded by the run
+    from homediag.model.finding import SEVERITY_RANK  # noqa: PLC0415 - loaded by the run
 
     worst: dict[str, str | None] = dict.fromkeys(event.bundle.probes)
     for finding in event.bundle.findings:

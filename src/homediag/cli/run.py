@@ -18,7 +18,7 @@ from homediag.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
 from homediag.cli.progress import make_progress
 from homediag.config import Config, EndpointConfig, load_config
 from homediag.errors import ConfigError
-from homediag.runtime.runner import Runner
+from homediag.session.runner import Runner
 
 __all__ = [
     "Interrupts",
@@ -34,18 +34,22 @@ __all__ = [
 #: writer, the HTML and terminal renderers). The runner imports them while the
 #: mDNS browse listens instead of before the first probe starts.
 _AFTER_THE_RUN = (
-    "homediag.analyze.finding",
+    "homediag.model.finding",
+    "homediag.api",
     "homediag.bundle.writer",
-    "homediag.render.html",
+    "homediag.render.reports",
     "homediag.render.terminal",
 )
 
 
-def _prepare_output() -> None:
-    import importlib  # noqa: PLC0415
+class _CliRunner(Runner):
+    """The command line's run: it imports its report writers while the browse listens."""
 
-    for module in _AFTER_THE_RUN:
-        importlib.import_module(module)
+    def warm_up(self) -> None:
+        import importlib  # noqa: PLC0415
+
+        for module in _AFTER_THE_RUN:
+            importlib.import_module(module)
 
 
 #: Flags whose name is not their attribute's (``--probe`` sets ``probes``).
@@ -168,7 +172,7 @@ def _endpoint_flag(item: str) -> EndpointConfig:
     """One ``--endpoint NAME=URL``; errors show the URL with its credentials masked."""
     from pydantic import ValidationError  # noqa: PLC0415 - pydantic is loaded by config already
 
-    from homediag.net.urls import safe_display  # noqa: PLC0415
+    from homediag.redact.urls import safe_display  # noqa: PLC0415
 
     name, sep, url = item.partition("=")
     if not sep or not name or not url:
@@ -266,7 +270,7 @@ def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
 
 
 async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts) -> int:
-    runner = Runner(config, prepare=_prepare_output)
+    runner = _CliRunner(config)
     loop = asyncio.get_running_loop()
     interrupts.stop = lambda: loop.call_soon_threadsafe(stopping)
     if interrupts.presses:  # pressed while the run was being set up
@@ -292,27 +296,28 @@ async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts)
 
 
 def _finish(args: argparse.Namespace, runner: Runner) -> int:
-    bundle = runner.bundle
-    if bundle is None:  # events() always ends with RunFinished, which sets it
-        raise RuntimeError("the run ended without a bundle")
-    from homediag.bundle.writer import write_bundle  # noqa: PLC0415
+    result = runner.result
+    if result is None:  # events() always ends with RunFinished, which sets it
+        raise RuntimeError("the run ended without a result")
+    bundle = result.bundle
+    from homediag.api import write_bundle, write_mapping  # noqa: PLC0415
     from homediag.cli.hints import give_back  # noqa: PLC0415
 
     path: Path | None = None
     if not args.no_bundle:
-        path = write_bundle(bundle, args.output, secrets=runner.secrets)
+        path = write_bundle(result, args.output)
         give_back(path)  # under sudo: the installer's own file, as they will open it
     if getattr(args, "keep_mapping", None):
-        from homediag.bundle.writer import write_mapping  # noqa: PLC0415
-
-        mapping = write_mapping(bundle, args.keep_mapping, bundle_path=path)
+        mapping = write_mapping(result, args.keep_mapping, bundle_path=path)
         give_back(mapping)
         print(f"pseudonym mapping: {mapping} (for you only: never attach it)", file=sys.stderr)
     if args.json:
         from homediag.bundle.writer import check_secrets  # noqa: PLC0415
 
         text = bundle.model_dump_json(indent=2) + "\n"
-        check_secrets(bundle, "the --json output", text.encode("utf-8"), what="it")
+        check_secrets(
+            bundle, "the --json output", text.encode("utf-8"), secrets=[runner.secrets], what="it"
+        )
         sys.stdout.write(text)
         if path:
             print(f"bundle: {path}", file=sys.stderr)
@@ -328,8 +333,8 @@ def exit_code(bundle: Any, fail_on: str | None, *, cancelled: bool = False) -> i
     check that did not finish: what it did not see may be exactly what the
     gate guards against, so an incomplete run never passes it.
     """
-    from homediag.analyze.finding import SEVERITY_RANK  # noqa: PLC0415 - see _AFTER_THE_RUN
     from homediag.bundle.status import unfinished_checks  # noqa: PLC0415
+    from homediag.model.finding import SEVERITY_RANK  # noqa: PLC0415 - see _AFTER_THE_RUN
 
     if cancelled:
         return EXIT_INTERRUPTED

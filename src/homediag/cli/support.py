@@ -14,6 +14,7 @@ from pathlib import Path
 
 from homediag.bundle.reader import load_bundle
 from homediag.bundle.writer import check_output, write_atomically
+from homediag.cli.exits import validate_exit_code
 from homediag.errors import BundleError, ConfigError
 
 __all__ = ["cmd_analyze", "cmd_diff", "cmd_report", "cmd_triage", "cmd_validate"]
@@ -31,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(json.dumps({"valid": False, "error": str(exc), "kind": type(exc).__name__}))
         else:
             print(f"homediag: invalid: {exc}", file=sys.stderr)
-        return exc.validate_exit_code
+        return validate_exit_code(exc)
     from homediag.bundle.status import run_note  # noqa: PLC0415
 
     note = run_note(bundle)
@@ -91,7 +92,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Run today's rules on a (possibly old) bundle; say what they find that it does not, and back."""
-    from homediag.analyze.engine import analyze  # noqa: PLC0415
+    from homediag.analysis.engine import analyze  # noqa: PLC0415
 
     bundle = load_bundle(args.bundle)
     stored = {(f.id, f.detail) for f in bundle.findings}
@@ -138,7 +139,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """What changed between two bundles of one home."""
-    from homediag.bundle.compare import diff_bundles  # noqa: PLC0415
+    from homediag.support.compare import diff_bundles  # noqa: PLC0415
 
     old, new = load_bundle(args.old), load_bundle(args.new)
     diff = diff_bundles(old, new, threshold_pct=args.threshold)
@@ -153,7 +154,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_triage(args: argparse.Namespace) -> int:
     """A folder of bundles, worst first."""
-    from homediag.bundle.triage import triage  # noqa: PLC0415
+    from homediag.support.triage import triage  # noqa: PLC0415
 
     directory = Path(args.directory)
     if not directory.is_dir():

@@ -9,6 +9,7 @@ lazily, in a worker thread, only when a sweep runs.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import logging
 import platform
@@ -19,6 +20,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from homediag.net.neighbors import normalize_mac
 
 __all__ = ["SweepProgress", "SweepResult", "arp_sweep", "sweep_targets", "sweep_unavailable"]
 
@@ -105,8 +108,6 @@ def sweep_unavailable() -> str | None:
     """Why no sweep can run on this machine (beyond privileges), or ``None``."""
     if _LINUX:
         return None
-    import importlib.util  # noqa: PLC0415
-
     if importlib.util.find_spec("scapy") is None:
         return "needs the scan extra (pip install 'homediag[scan]')"
     return None
@@ -233,8 +234,6 @@ def _sweep_scapy(
     from scapy.config import conf  # noqa: PLC0415 - optional extra, heavy: only when sweeping
     from scapy.layers.l2 import ARP, Ether  # noqa: PLC0415
     from scapy.sendrecv import srp  # noqa: PLC0415
-
-    from homediag.net.neighbors import normalize_mac  # noqa: PLC0415
 
     conf.verb = 0
     frames = [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=h, psrc=address) for h in hosts]

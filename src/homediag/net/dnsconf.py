@@ -7,7 +7,7 @@ the real upstreams in ``/run/systemd/resolve/resolv.conf``); macOS:
 
 from __future__ import annotations
 
-from homediag.net.addr import address_scope, is_ip
+from homediag.model.addr import address_scope, is_ip
 
 __all__ = ["SYSTEMD_STUB", "parse_resolv_conf", "parse_scutil_dns"]
 

@@ -18,21 +18,18 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field
-
-from homediag.net.addr import is_ip
-from homediag.net.resolve import DnsAnswer, resolve_host
+from homediag.facts.net import ErrorKind, HttpResult
+from homediag.model.addr import is_ip
+from homediag.net.resolve import resolve_host
 from homediag.net.tcp import classify_os_error, describe_error
-from homediag.net.tls import TlsResult, client_context, tls_check
-from homediag.net.urls import mask_url, safe_display
-from homediag.redact.kinds import FreeText, Hostname, IPAddress
+from homediag.net.tls import client_context, tls_check
+from homediag.redact.urls import mask_url, safe_display
 
-__all__ = ["MAX_BODY", "HttpResult", "fetch"]
+__all__ = ["MAX_BODY", "fetch"]
 
 #: Bytes of a response body kept at most.
 MAX_BODY = 1024 * 1024
 _REDIRECTS = (301, 302, 303, 307, 308)
-ErrorKind = Literal["refused", "timeout", "unreachable", "tls", "http", "dns", "error"]
 _FAILURE_KIND: dict[str, ErrorKind] = {
     "refused": "refused",
     "timeout": "timeout",
@@ -40,35 +37,6 @@ _FAILURE_KIND: dict[str, ErrorKind] = {
     "error": "error",
 }
 _KEPT_HEADERS = ("server", "content-type", "location", "www-authenticate", "content-length")
-
-
-class HttpResult(BaseModel):
-    """One HTTP exchange (after redirects), and where it failed if it did."""
-
-    url: FreeText
-    host: Hostname
-    address: IPAddress | None = None
-    port: int
-    scheme: Literal["http", "https"]
-    stage: Literal["resolve", "connect", "tls", "http", "done"]
-    status: int | None = None
-    reason: str | None = None
-    latency_ms: float | None = Field(
-        None, description="From sending the request to the response headers."
-    )
-    headers: dict[str, FreeText] = Field(default_factory=dict)
-    body_bytes: int = 0
-    body_truncated: bool = False
-    redirects: list[FreeText] = Field(default_factory=list)
-    auth_sent: bool = False
-    auth_withheld: bool = Field(
-        False, description="A redirect left the configured host; credentials were not sent."
-    )
-    tls: TlsResult | None = None
-    tls_verified: bool | None = None
-    dns: DnsAnswer | None = None
-    error: FreeText | None = None
-    error_kind: ErrorKind | None = None
 
 
 async def _read_capped(response: Any, cap: int, result: HttpResult) -> tuple[bytes, bool]:

@@ -20,13 +20,11 @@ import struct
 import time
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from homediag.errors import ProbeError
+from homediag.errors import IcmpNotPermittedError
+from homediag.facts.net import PingStats
 from homediag.net.stamps import enable_rx_timestamps, now_ns, recv_stamped
-from homediag.redact.kinds import IPAddress
 
-__all__ = ["IcmpNotPermittedError", "PingStats", "icmp_checksum", "jitter_ms", "ping"]
+__all__ = ["IcmpNotPermittedError", "icmp_checksum", "jitter_ms", "ping"]
 
 _ECHO_REQUEST_V4, _ECHO_REPLY_V4 = 8, 0
 _ECHO_REQUEST_V6, _ECHO_REPLY_V6 = 128, 129
@@ -34,33 +32,6 @@ _UNREACH_V4, _UNREACH_V6 = 3, 1
 _TIME_EXCEEDED_V4, _TIME_EXCEEDED_V6 = 11, 3
 _HEADER = struct.Struct("!BBHHH")
 _ids = itertools.count((os.getpid() * 7) & 0xFFFF)
-
-
-class IcmpNotPermittedError(ProbeError):
-    """This process may open neither a datagram nor a raw ICMP socket."""
-
-
-class PingStats(BaseModel):
-    """The outcome of a series of echo requests to one target."""
-
-    target: IPAddress
-    method: Literal["icmp-datagram", "icmp-raw"]
-    sent: int
-    received: int
-    loss_pct: float = Field(description="Share of requests without a reply, in percent.")
-    rtt_min_ms: float | None = None
-    rtt_avg_ms: float | None = None
-    rtt_max_ms: float | None = None
-    jitter_ms: float | None = Field(
-        None, description="Mean absolute difference between consecutive round-trip times."
-    )
-    rtts_ms: list[float] = Field(
-        default_factory=list, description="Round-trip times in reply order."
-    )
-    duplicates: int = 0
-    errors: list[str] = Field(
-        default_factory=list, description="ICMP errors and send failures seen."
-    )
 
 
 def icmp_checksum(data: bytes) -> int:

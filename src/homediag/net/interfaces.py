@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from homediag.bundle.models import InterfaceAddress, InterfaceInfo
-from homediag.net.addr import address_scope
+from homediag.model.addr import address_scope
+from homediag.model.bundle import InterfaceAddress, InterfaceInfo
 from homediag.net.ipconfig import IpconfigAdapter
 
 __all__ = ["from_ifaddr", "interface_address", "merge_ipconfig", "parse_ifconfig", "read_sysfs"]

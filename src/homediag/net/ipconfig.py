@@ -12,7 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from homediag.net.addr import address_family
+from homediag.model.addr import address_family
 
 __all__ = ["IpconfigAdapter", "parse_ipconfig_all"]
 

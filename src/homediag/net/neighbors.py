@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from homediag.net.addr import address_family, address_scope
+from homediag.model.addr import address_family, address_scope
 from homediag.net.commands import CommandOutput, run_command
 
 __all__ = [

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homediag.bundle.models import Gateway, InterfaceInfo, Observer
+from homediag.model.bundle import Gateway, InterfaceInfo, Observer
 from homediag.net import dnsconf, interfaces, routes
 from homediag.net.commands import CommandOutput, run_command
 from homediag.net.ipconfig import parse_ipconfig_all

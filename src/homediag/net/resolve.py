@@ -9,39 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from homediag.net.addr import is_ip
+from homediag.facts.net import DnsAnswer
+from homediag.model.addr import is_ip
 from homediag.net.stamps import enable_rx_timestamps, now_ns, recv_stamped, wait_readable
 from homediag.net.tcp import describe_error
-from homediag.redact.kinds import Hostname, IPAddress
 
-__all__ = ["DnsAnswer", "query", "resolve_host"]
-
-
-class DnsAnswer(BaseModel):
-    """One query to one resolver and what it answered."""
-
-    server: IPAddress
-    name: Hostname
-    rdtype: str = "A"
-    status: Literal[
-        "answer", "nxdomain", "nodata", "servfail", "refused", "error", "timeout", "unreachable"
-    ]
-    rcode: str | None = None
-    latency_ms: float | None = None
-    addresses: list[IPAddress] = Field(default_factory=list)
-    cname_chain: list[Hostname] = Field(
-        default_factory=list, description="Names followed, in order."
-    )
-    error: str | None = None
-
-    @property
-    def answered(self) -> bool:
-        """Whether the resolver answered at all (any response code)."""
-        return self.status not in ("timeout", "unreachable", "error")
+__all__ = ["query", "resolve_host"]
 
 
 async def _udp_exchange(family: int, address: tuple[str, int], request: Any) -> tuple[bytes, float]:

@@ -1,7 +1,7 @@
 """Default gateways, read the way each operating system exposes them.
 
 Every parser takes the text a tool printed (or a ``/proc`` file) and returns
-:class:`~homediag.bundle.models.Gateway` records, so they are tested on
+:class:`~homediag.model.bundle.Gateway` records, so they are tested on
 captured outputs (``tests/fixtures/routes``) independently of the machine.
 """
 
@@ -12,8 +12,8 @@ import re
 import socket
 import struct
 
-from homediag.bundle.models import Gateway
-from homediag.net.addr import address_family
+from homediag.model.addr import address_family
+from homediag.model.bundle import Gateway
 
 __all__ = [
     "parse_ip_route",

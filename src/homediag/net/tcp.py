@@ -1,4 +1,9 @@
-"""TCP connect checks, with socket errors turned into plain words."""
+"""TCP connect checks and request/answer exchanges, with socket errors turned into plain words.
+
+:func:`classify_os_error` and :func:`describe_error` are the one place that
+words a socket error; the other network helpers (UDP, TLS, HTTP, DNS, MQTT)
+use them too.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,37 @@ import contextlib
 import errno
 import os
 import ssl
-from typing import Literal
+from dataclasses import dataclass
 
-from pydantic import BaseModel
+from homediag.facts.net import ConnectStatus, TcpResult
 
-from homediag.redact.kinds import IPAddress
+__all__ = [
+    "Exchange",
+    "TcpExchange",
+    "classify_os_error",
+    "describe_error",
+    "tcp_connect",
+    "tcp_exchange",
+]
 
-__all__ = ["ConnectStatus", "TcpResult", "classify_os_error", "describe_error", "tcp_connect"]
 
-ConnectStatus = Literal["open", "refused", "timeout", "unreachable", "error"]
+@dataclass(frozen=True, kw_only=True)
+class Exchange:
+    """One request and the answer to it; ``answer`` is ``None`` exactly when ``error`` says why."""
 
-
-class TcpResult(BaseModel):
-    """Whether a TCP port accepted a connection, and how fast."""
-
-    host: IPAddress
-    port: int
-    status: ConnectStatus
-    connect_ms: float | None = None
+    answer: bytes | None = None
+    #: From the start of the exchange (the connect, for TCP) to the answer.
+    elapsed_ms: float | None = None
     error: str | None = None
+    #: No answer within the timeout (``error`` then reads "timed out").
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TcpExchange(Exchange):
+    """A TCP exchange: the connect as :func:`tcp_connect` reports it, and the answer."""
+
+    connect: TcpResult
 
 
 _UNREACHABLE = {
@@ -65,20 +82,57 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _not_connected(host: str, port: int, exc: BaseException) -> TcpResult:
+    return TcpResult(host=host, port=port, status=classify_os_error(exc), error=describe_error(exc))
+
+
+def _ms_since(start: float) -> float:
+    return round((asyncio.get_running_loop().time() - start) * 1000.0, 3)
+
+
 async def tcp_connect(host: str, port: int, *, timeout: float = 2.0) -> TcpResult:
     """Open and close one TCP connection to ``host:port`` within ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    start = asyncio.get_running_loop().time()
     try:
         async with asyncio.timeout(timeout):
             _reader, writer = await asyncio.open_connection(host, port)
     except (OSError, TimeoutError) as exc:
-        return TcpResult(
-            host=host, port=port, status=classify_os_error(exc), error=describe_error(exc)
-        )
-    elapsed = (loop.time() - start) * 1000.0
+        return _not_connected(host, port, exc)
+    elapsed = _ms_since(start)
     writer.close()
     with contextlib.suppress(OSError, TimeoutError):
         async with asyncio.timeout(0.5):
             await writer.wait_closed()
-    return TcpResult(host=host, port=port, status="open", connect_ms=round(elapsed, 3))
+    return TcpResult(host=host, port=port, status="open", connect_ms=elapsed)
+
+
+async def tcp_exchange(
+    host: str, port: int, payload: bytes = b"", *, timeout: float, max_bytes: int
+) -> TcpExchange:
+    """Connect to ``host:port``, send ``payload`` (if any) and read one answer of up to ``max_bytes``.
+
+    Connect, send and read together get ``timeout`` seconds. The connection
+    is aborted after the answer rather than closed: the peer's goodbye is no
+    part of it. A peer that closes without a word answers ``b""``.
+    """
+    start = asyncio.get_running_loop().time()
+    connect: TcpResult | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
+            connect = TcpResult(host=host, port=port, status="open", connect_ms=_ms_since(start))
+            try:
+                if payload:
+                    writer.write(payload)
+                    await writer.drain()
+                answer = await reader.read(max_bytes)
+            finally:
+                writer.transport.abort()
+    except (OSError, TimeoutError) as exc:
+        return TcpExchange(
+            # Connected and then failed: the connect itself is still "open".
+            connect=connect or _not_connected(host, port, exc),
+            error=describe_error(exc),
+            timed_out=isinstance(exc, TimeoutError),
+        )
+    return TcpExchange(connect=connect, answer=answer, elapsed_ms=_ms_since(start))

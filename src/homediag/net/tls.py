@@ -16,55 +16,11 @@ import ipaddress
 import ssl
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
+from homediag.facts.net import CertificateInfo, TlsResult
 from homediag.net.tcp import classify_os_error, describe_error
-from homediag.redact.kinds import DistinguishedName, Hostname
 
-__all__ = [
-    "CertificateInfo",
-    "TlsResult",
-    "certificate_info",
-    "client_context",
-    "hostname_matches",
-    "tls_check",
-]
-
-
-class CertificateInfo(BaseModel):
-    """The facts of a server certificate that an installer can act on."""
-
-    subject: DistinguishedName
-    #: Free text, not a name: a CA's name ("R3") is not a host's, and a
-    #: self-signed certificate's issuer is its subject, pseudonymized from there.
-    issuer: str
-    san: list[Hostname] = Field(default_factory=list, description="DNS names and IP addresses.")
-    not_before: datetime
-    not_after: datetime
-    self_signed: bool
-    days_left: float = Field(
-        description="Days until expiry at the time of the check (negative: expired)."
-    )
-
-
-class TlsResult(BaseModel):
-    """The outcome of a TCP connect plus TLS handshake."""
-
-    host: Hostname = Field(description="The address connected to (or the name, when given one).")
-    port: int
-    server_name: Hostname | None
-    status: Literal["ok", "untrusted", "failed", "timeout", "refused", "unreachable", "error"]
-    tcp_ms: float | None = None
-    handshake_ms: float | None = None
-    version: str | None = None
-    cipher: str | None = None
-    verified: bool = False
-    verify_error: str | None = None
-    hostname_match: bool | None = None
-    certificate: CertificateInfo | None = None
-    error: str | None = None
+__all__ = ["certificate_info", "client_context", "hostname_matches", "tls_check"]
 
 
 def hostname_matches(name: str, san: list[str]) -> bool:

@@ -4,40 +4,33 @@ Facts and the findings a pack declares are evaluated here, on site, and
 stored in the bundle; the generic endpoint findings (unreachable, slow,
 certificate…) are derived later from the stored request outcomes by the
 analyzer, so newer rules apply to old bundles too.
+
+The exchanges themselves are :mod:`homediag.net`'s (HTTP, TLS, TCP, UDP,
+KNXnet/IP); reading the answers is :mod:`homediag.packs.extract`'s; the
+results are the models of :mod:`homediag.facts.endpoints`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
-
-from homediag.net.http import HttpResult, fetch
+from homediag.facts.endpoints import PackResult, RequestOutcome, TriggeredFinding
+from homediag.net.http import fetch
 from homediag.net.knx import KnxDevice, describe
-from homediag.net.tcp import TcpResult, classify_os_error, describe_error, tcp_connect
-from homediag.net.tls import TlsResult, tls_check
-from homediag.net.urls import InvalidUrlError, mask_url, parse_url
-from homediag.packs.schema import FactSpec, Pack, RequestSpec
-from homediag.redact.kinds import FreeText, Hostname, MacAddress
+from homediag.net.tcp import Exchange, tcp_connect, tcp_exchange
+from homediag.net.tls import tls_check
+from homediag.net.udp import udp_exchange
+from homediag.packs.extract import MAX_TEXT, Answer, check_body, fact
+from homediag.packs.schema import Pack, RequestSpec
+from homediag.redact.urls import InvalidUrlError, mask_url, parse_url
 
-__all__ = [
-    "Candidate",
-    "PackResult",
-    "RequestOutcome",
-    "RunSettings",
-    "TriggeredFinding",
-    "run_pack",
-]
+__all__ = ["Candidate", "RunSettings", "run_pack"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "tls": 443, "knxnetip": 3671}
-_MAX_TEXT = 64 * 1024
 
 
 @dataclass
@@ -66,206 +59,9 @@ class RunSettings:
     token_host: str | None = None
 
 
-class RequestOutcome(BaseModel):
-    """One request of a pack to one candidate."""
-
-    name: str
-    protocol: str
-    port: int
-    ok: bool = Field(description="The exchange worked and every expectation held.")
-    identifies: bool = True
-    auth: Literal["none", "home_assistant_token"] = "none"
-    auth_sent: bool = False
-    skipped: FreeText | None = None
-    skip_code: Literal["token_missing", "token_other_host", "no_local_address"] | None = None
-    expectation: FreeText | None = Field(
-        None, description="The expectation that failed, when it did."
-    )
-    latency_ms: float | None = None
-    http: HttpResult | None = None
-    tcp: TcpResult | None = None
-    tls: TlsResult | None = None
-    plain_http: bool | None = Field(
-        None, description="HTTPS failed at TLS, and plain HTTP answered on that port."
-    )
-    answer_bytes: int | None = None
-    error: FreeText | None = None
-
-
-class TriggeredFinding(BaseModel):
-    """A finding a pack declares, whose condition held."""
-
-    id: str
-    severity: Literal["info", "warning", "critical"]
-    title: str
-    meaning: str
-    remediation: str
-    detail: FreeText
-
-
-class PackResult(BaseModel):
-    """One pack against one candidate."""
-
-    pack: str
-    name: str
-    kind: str = ""
-    address: Hostname = Field(
-        description="The address contacted; a configured URL's host name until resolved."
-    )
-    host: Hostname | None = None
-    source: str
-    instance: Hostname | None = None
-    url: FreeText | None = None
-    identified: bool
-    slow_ms: float
-    requests: list[RequestOutcome] = Field(default_factory=list)
-    facts: dict[str, Any] = Field(default_factory=dict, description="Facts kept as free text.")
-    identifiers: dict[str, Hostname | None] = Field(
-        default_factory=dict, description="Serials and ids (pseudonymized at the public level)."
-    )
-    macs: dict[str, MacAddress | None] = Field(default_factory=dict)
-    findings: list[TriggeredFinding] = Field(default_factory=list)
-
-    def all_facts(self) -> dict[str, Any]:
-        """Every fact, whatever its redaction kind."""
-        return {**self.facts, **self.identifiers, **self.macs}
-
-
-def _json_path(data: Any, path: str) -> Any:
-    if "|" in path:
-        for alternative in path.split("|"):
-            found = _json_path(data, alternative)
-            if found is not None:
-                return found
-        return None
-    for part in path.split("."):
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdecimal() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
-
-
-def _parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):
-        return None
-
-
-def _parse_xml(body: bytes) -> ET.Element | None:
-    # Device descriptions need no DTDs; refusing them refuses the entity
-    # tricks (billion laughs, external entities) defusedxml exists for, and
-    # the body is already capped at 1 MB.
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        return None
-    try:
-        root = ET.fromstring(body)  # noqa: S314 - see above
-    except ET.ParseError:
-        return None
-    for element in root.iter():
-        if isinstance(element.tag, str) and "}" in element.tag:
-            element.tag = element.tag.split("}", 1)[1]
-    return root
-
-
-def _xml_path(root: ET.Element | None, path: str) -> str | None:
-    if root is None:
-        return None
-    parts = path.split("/")
-    if parts and parts[0] == root.tag:
-        parts = parts[1:]
-    element = root.find("/".join(parts)) if parts else root
-    return element.text.strip() if element is not None and element.text else None
-
-
-@dataclass
-class _Answer:
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    knx: KnxDevice | None = None
-
-
-def _convert(value: Any, as_type: str) -> Any:
-    if as_type == "present":
-        return value is not None
-    if value is None:
-        return None
-    if as_type == "int":
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            return None
-    if as_type == "bool":
-        if isinstance(value, bool):
-            return value
-        return str(value).strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(value, dict | list):
-        return json.dumps(value)[:500]
-    return str(value)[:500]
-
-
-_HEX_MAC = re.compile(r"^[0-9A-Fa-f]{12}$")
-
-
-def _fact(spec: FactSpec, candidate: Candidate, answers: dict[str, _Answer]) -> Any:
-    value = _raw_fact(spec, candidate, answers)
-    if value is None and spec.default is not None:
-        value = spec.default
-    if spec.redact == "mac" and isinstance(value, str) and _HEX_MAC.match(value):
-        # Devices write MACs bare ("98CDAC1F2E3D"); the bundle wants one form.
-        value = ":".join(value[i : i + 2] for i in range(0, 12, 2)).lower()
-    return value
-
-
-def _raw_fact(spec: FactSpec, candidate: Candidate, answers: dict[str, _Answer]) -> Any:
-    if spec.txt:
-        return _convert(candidate.txt.get(spec.txt), spec.as_type)
-    answer = answers.get(spec.request)
-    if answer is None:
-        return None if spec.as_type != "present" else False
-    value: Any = None
-    if spec.json_path:
-        value = _json_path(_parse_json(answer.body), spec.json_path)
-    elif spec.xml:
-        value = _xml_path(_parse_xml(answer.body), spec.xml)
-    elif spec.header:
-        value = answer.headers.get(spec.header.lower())
-    elif spec.regex:
-        found = re.search(spec.regex, answer.body[:_MAX_TEXT].decode("utf-8", errors="replace"))
-        value = (found.group(1) if found.groups() else found.group(0)) if found else None
-    elif spec.knx and answer.knx is not None:
-        value = getattr(answer.knx, spec.knx)
-        if isinstance(value, list):
-            return value
-    return _convert(value, spec.as_type)
-
-
-def _check_body(spec: RequestSpec, body: bytes) -> str | None:
-    if spec.expect_json:
-        data = _parse_json(body)
-        missing = [key for key in spec.expect_json if _json_path(data, key) is None]
-        if missing:
-            return f"JSON keys missing: {', '.join(missing)}"
-    if spec.expect_xml:
-        root = _parse_xml(body)
-        missing = [path for path in spec.expect_xml if _xml_path(root, path) is None]
-        if missing:
-            return f"XML elements missing: {', '.join(missing)}"
-    if spec.expect_regex and not re.search(
-        spec.expect_regex, body[:_MAX_TEXT].decode("utf-8", errors="replace")
-    ):
-        return f"answer does not match {spec.expect_regex!r}"
-    if spec.expect_hex and not body.startswith(bytes.fromhex(spec.expect_hex)):
-        return f"answer does not start with {spec.expect_hex}"
-    return None
-
-
 async def _http(
     spec: RequestSpec, candidate: Candidate, settings: RunSettings, outcome: RequestOutcome
-) -> _Answer | None:
+) -> Answer | None:
     if candidate.url and spec.target == "configured_url":
         url = candidate.url
     else:
@@ -322,9 +118,9 @@ async def _http(
         wanted = ", ".join(map(str, spec.expect_status)) or "below 500"
         outcome.expectation = f"status {result.status}, expected {wanted}"
     else:
-        outcome.expectation = _check_body(spec, body)
+        outcome.expectation = check_body(spec, body)
     outcome.ok = outcome.expectation is None
-    return _Answer(body=body, headers={k.lower(): v for k, v in result.headers.items()})
+    return Answer(body=body, headers={k.lower(): v for k, v in result.headers.items()})
 
 
 def _basic_auth(url: str) -> dict[str, str] | None:
@@ -336,89 +132,46 @@ def _basic_auth(url: str) -> dict[str, str] | None:
     return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
 
-async def _tcp(spec: RequestSpec, candidate: Candidate, outcome: RequestOutcome) -> _Answer | None:
-    loop = asyncio.get_running_loop()
+async def _tcp(spec: RequestSpec, candidate: Candidate, outcome: RequestOutcome) -> Answer | None:
     if not spec.send_hex and not spec.expect_hex and not spec.expect_regex:
         outcome.tcp = await tcp_connect(candidate.address, outcome.port, timeout=spec.timeout)
         outcome.latency_ms = outcome.tcp.connect_ms
         outcome.ok = outcome.tcp.status == "open"
         outcome.error = outcome.tcp.error
-        return _Answer() if outcome.ok else None
-    start = loop.time()
-    try:
-        async with asyncio.timeout(spec.timeout):
-            reader, writer = await asyncio.open_connection(candidate.address, outcome.port)
-            outcome.tcp = TcpResult(
-                host=candidate.address,
-                port=outcome.port,
-                status="open",
-                connect_ms=round((loop.time() - start) * 1000, 3),
-            )
-            try:
-                if spec.send_hex:
-                    writer.write(bytes.fromhex(spec.send_hex))
-                    await writer.drain()
-                body = await reader.read(_MAX_TEXT)
-            finally:
-                writer.transport.abort()
-    except (OSError, TimeoutError) as exc:
-        status = classify_os_error(exc)
-        if outcome.tcp is None:
-            outcome.tcp = TcpResult(
-                host=candidate.address,
-                port=outcome.port,
-                status=status if status != "open" else "error",
-                error=describe_error(exc),
-            )
-        outcome.error = (
-            "no answer within the timeout" if isinstance(exc, TimeoutError) else describe_error(exc)
-        )
-        return None
-    outcome.latency_ms = round((loop.time() - start) * 1000, 3)
-    outcome.answer_bytes = len(body)
-    outcome.expectation = _check_body(spec, body)
-    outcome.ok = outcome.expectation is None
-    return _Answer(body=body)
-
-
-async def _udp(spec: RequestSpec, candidate: Candidate, outcome: RequestOutcome) -> _Answer | None:
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[bytes] = loop.create_future()
-
-    class Once(asyncio.DatagramProtocol):
-        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-            if not future.done():
-                future.set_result(data)
-
-        def error_received(self, exc: Exception) -> None:
-            if not future.done():
-                future.set_exception(exc)
-
-    transport, _ = await loop.create_datagram_endpoint(
-        Once, remote_addr=(candidate.address, outcome.port)
+        return Answer() if outcome.ok else None
+    exchange = await tcp_exchange(
+        candidate.address,
+        outcome.port,
+        bytes.fromhex(spec.send_hex),
+        timeout=spec.timeout,
+        max_bytes=MAX_TEXT,
     )
-    start = loop.time()
-    try:
-        transport.sendto(bytes.fromhex(spec.send_hex))
-        async with asyncio.timeout(spec.timeout):
-            body = await future
-    except (OSError, TimeoutError) as exc:
-        outcome.error = (
-            "no answer within the timeout" if isinstance(exc, TimeoutError) else describe_error(exc)
-        )
+    outcome.tcp = exchange.connect
+    return _answered(spec, exchange, outcome)
+
+
+async def _udp(spec: RequestSpec, candidate: Candidate, outcome: RequestOutcome) -> Answer | None:
+    exchange = await udp_exchange(
+        candidate.address, outcome.port, bytes.fromhex(spec.send_hex), timeout=spec.timeout
+    )
+    return _answered(spec, exchange, outcome)
+
+
+def _answered(spec: RequestSpec, exchange: Exchange, outcome: RequestOutcome) -> Answer | None:
+    """Record a TCP or UDP exchange on ``outcome``; the answer when there was one."""
+    if exchange.answer is None:
+        outcome.error = "no answer within the timeout" if exchange.timed_out else exchange.error
         return None
-    finally:
-        transport.close()
-    outcome.latency_ms = round((loop.time() - start) * 1000, 3)
-    outcome.answer_bytes = len(body)
-    outcome.expectation = _check_body(spec, body)
+    outcome.latency_ms = exchange.elapsed_ms
+    outcome.answer_bytes = len(exchange.answer)
+    outcome.expectation = check_body(spec, exchange.answer)
     outcome.ok = outcome.expectation is None
-    return _Answer(body=body)
+    return Answer(body=exchange.answer)
 
 
 async def _request(
     spec: RequestSpec, candidate: Candidate, settings: RunSettings
-) -> tuple[RequestOutcome, _Answer | None]:
+) -> tuple[RequestOutcome, Answer | None]:
     port = spec.port or candidate.port or _DEFAULT_PORTS.get(spec.protocol, 0)
     invalid: str | None = None
     if candidate.url and spec.target == "configured_url":
@@ -455,7 +208,7 @@ async def _request(
         outcome.latency_ms = outcome.tls.handshake_ms
         outcome.ok = outcome.tls.status in ("ok", "untrusted")
         outcome.error = outcome.tls.error
-        return outcome, _Answer() if outcome.ok else None
+        return outcome, Answer() if outcome.ok else None
     # knxnetip: a DESCRIPTION exchange with the gateway's control endpoint.
     if settings.local_address is None:
         outcome.skip_code = "no_local_address"
@@ -469,12 +222,12 @@ async def _request(
         return outcome, None
     outcome.latency_ms = round((loop.time() - start) * 1000, 3)
     outcome.ok = True
-    return outcome, _Answer(knx=device)
+    return outcome, Answer(knx=device)
 
 
 async def run_pack(pack: Pack, candidate: Candidate, settings: RunSettings) -> PackResult:
     """Run every request of ``pack`` against ``candidate`` (in order) and evaluate facts and findings."""
-    answers: dict[str, _Answer] = {}
+    answers: dict[str, Answer] = {}
     outcomes: list[RequestOutcome] = []
     for spec in pack.request:
         outcome, answer = await _request(spec, candidate, settings)
@@ -483,7 +236,7 @@ async def run_pack(pack: Pack, candidate: Candidate, settings: RunSettings) -> P
             answers[spec.name] = answer
     identifying = [o for o in outcomes if o.identifies]
     identified = bool(identifying) and all(o.ok for o in identifying)
-    facts = {spec.name: _fact(spec, candidate, answers) for spec in pack.fact}
+    facts = {spec.name: fact(spec, candidate.txt, answers) for spec in pack.fact}
     kinds = {spec.name: spec.redact for spec in pack.fact}
     triggered: list[TriggeredFinding] = []
     if identified:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from homediag.errors import ConfigError
+from homediag.errors import PackError
 from homediag.packs.schema import Pack
 
 __all__ = [
@@ -33,10 +33,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "homediag.packs"
-
-
-class PackError(ConfigError):
-    """A pack file that cannot be read or does not follow the pack schema."""
 
 
 def builtin_pack_dir() -> Path:

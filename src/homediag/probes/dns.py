@@ -12,41 +12,18 @@ import asyncio
 import statistics
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
-
 from homediag.config import Config
-from homediag.net.addr import is_ip
-from homediag.net.resolve import DnsAnswer, query
-from homediag.redact.kinds import Hostname, IPAddress
+from homediag.facts.dns import DnsFacts, ResolverCheck
+from homediag.model.addr import is_ip
+from homediag.net.resolve import query
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
-__all__ = ["MAX_NAMES", "DnsFacts", "DnsProbe", "ResolverCheck", "names_to_check"]
+__all__ = ["MAX_NAMES", "DnsProbe", "names_to_check"]
 
 #: At most this many names are checked, so a long endpoint list cannot turn
 #: the probe into a flood of queries.
 MAX_NAMES = 10
-
-
-class ResolverCheck(BaseModel):
-    """One resolver and its answers."""
-
-    server: IPAddress
-    answered: bool = Field(
-        description="Whether it answered at least one query (any response code)."
-    )
-    median_ms: float | None = None
-    max_ms: float | None = None
-    timeouts: int = 0
-    queries: list[DnsAnswer] = Field(default_factory=list)
-
-
-class DnsFacts(BaseModel):
-    """Facts about the resolvers and the names checked through them."""
-
-    source: str = Field(description="'observer' (the OS's resolvers) or 'config'.")
-    names: list[Hostname] = Field(default_factory=list)
-    servers: list[ResolverCheck] = Field(default_factory=list)
 
 
 def _host_of(url: str) -> str | None:

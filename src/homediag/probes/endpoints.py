@@ -18,35 +18,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
-
-from homediag.bundle.models import Device
+from homediag.facts.endpoints import EndpointsFacts, PackResult
+from homediag.facts.lan import LanFacts
+from homediag.facts.mdns import MdnsFacts
 from homediag.mdns.catalog import normalize_type
-from homediag.net.addr import is_ip
+from homediag.model.addr import is_ip
+from homediag.model.bundle import Device
 from homediag.net.knx import KnxDevice, search
 from homediag.net.resolve import resolve_host
 from homediag.net.tcp import tcp_connect
-from homediag.packs.engine import Candidate, PackResult, RunSettings, run_pack
+from homediag.packs.engine import Candidate, RunSettings, run_pack
 from homediag.packs.loader import load_packs
 from homediag.packs.schema import Pack
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
-__all__ = ["EndpointsFacts", "EndpointsProbe"]
+__all__ = ["EndpointsProbe"]
 
 #: Candidates per pack, and pack runs in flight at once.
 MAX_CANDIDATES = 32
 CONCURRENCY = 16
-
-
-class EndpointsFacts(BaseModel):
-    """What each pack found."""
-
-    packs: list[str] = Field(default_factory=list, description="Ids of the packs that ran.")
-    results: list[PackResult] = Field(default_factory=list)
-    knx_gateways: int | None = Field(
-        None, description="Gateways that answered the KNXnet/IP search."
-    )
 
 
 class EndpointsProbe(Probe):
@@ -206,9 +197,6 @@ def _on_link(address: str, ctx: ProbeContext) -> bool:
 
 
 async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> list[Candidate]:
-    from homediag.probes.lan import LanFacts  # noqa: PLC0415 - probes import each other lazily
-    from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
-
     found: dict[str, Candidate] = {}
 
     def add(candidate: Candidate) -> None:
@@ -305,8 +293,6 @@ async def _candidates(pack: Pack, ctx: ProbeContext, knx: list[KnxDevice]) -> li
 
 async def _resolve(ctx: ProbeContext, host: str) -> str | None:
     if host.lower().rstrip(".").endswith(".local"):
-        from homediag.probes.mdns import MdnsFacts  # noqa: PLC0415
-
         await ctx.results.wait("mdns")
         mdns = ctx.results.facts("mdns", MdnsFacts)
         for entry in mdns.host_addresses if mdns else []:

@@ -7,33 +7,12 @@ outputs they were read from.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
-from homediag.bundle.models import Gateway, InterfaceInfo
+from homediag.facts.host import HostFacts
 from homediag.net.observe import observe
-from homediag.redact.kinds import Hostname, IPAddress
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
-__all__ = ["HostFacts", "HostProbe"]
-
-
-class HostFacts(BaseModel):
-    """The machine homediag ran on, as it sees the network."""
-
-    platform: str
-    platform_release: str
-    python: str
-    privileged: bool
-    hostname: Hostname | None = None
-    interfaces: list[InterfaceInfo] = Field(default_factory=list)
-    gateways: list[Gateway] = Field(default_factory=list)
-    dns_servers: list[IPAddress] = Field(default_factory=list)
-    dns_source: str = Field("", description="Where the DNS servers were read from.")
-    interface: str | None = None
-    address: IPAddress | None = None
-    subnet: IPAddress | None = None
-    notes: list[str] = Field(default_factory=list)
+__all__ = ["HostProbe"]
 
 
 class HostProbe(Probe):

@@ -10,45 +10,16 @@ once.
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from homediag.net.resolve import DnsAnswer, resolve_host
-from homediag.net.tcp import TcpResult, tcp_connect
-from homediag.net.tls import TlsResult, tls_check
-from homediag.net.urls import parse_url, safe_display
-from homediag.redact.kinds import Hostname, IPAddress
+from homediag.facts.internet import EndpointReach, InternetFacts
+from homediag.net.resolve import resolve_host
+from homediag.net.tcp import tcp_connect
+from homediag.net.tls import tls_check
+from homediag.redact.urls import parse_url, safe_display
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
-__all__ = ["EndpointReach", "InternetFacts", "InternetProbe", "parse_endpoint"]
-
-
-class EndpointReach(BaseModel):
-    """Whether one public endpoint could be reached, and how far it got."""
-
-    url: str
-    host: Hostname
-    port: int
-    scheme: str
-    stage: Literal["resolve", "connect", "tls", "done"] = Field(
-        description="The last stage reached: a failure is at this stage."
-    )
-    reachable: bool = False
-    address: IPAddress | None = None
-    dns: DnsAnswer | None = None
-    tcp: TcpResult | None = None
-    tls: TlsResult | None = None
-    error: str | None = None
-
-
-class InternetFacts(BaseModel):
-    """Facts about the path to the internet."""
-
-    no_route: bool = Field(description="The observer has no default route at all.")
-    reachable: bool = Field(description="At least one endpoint was reached.")
-    endpoints: list[EndpointReach] = Field(default_factory=list)
+__all__ = ["InternetProbe", "parse_endpoint"]
 
 
 def parse_endpoint(url: str) -> tuple[str, str, int]:

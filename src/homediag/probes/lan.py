@@ -9,60 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from homediag.bundle.models import Device
+from homediag.facts.lan import LanFacts, LanHost, SweepStats
+from homediag.model.addr import same_subnet
+from homediag.model.bundle import Device
 from homediag.net import oui
-from homediag.net.addr import same_subnet
 from homediag.net.arp import SweepProgress, SweepResult, arp_sweep, sweep_unavailable
 from homediag.net.commands import CommandOutput
 from homediag.net.neighbors import read_neighbors
-from homediag.redact.kinds import IPAddress, MacAddress
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
-__all__ = ["LanFacts", "LanHost", "LanProbe", "SweepStats"]
-
-
-class LanHost(BaseModel):
-    """A live host on the observer's subnet."""
-
-    address: IPAddress
-    mac: MacAddress
-    vendor: str | None = None
-    randomized_mac: bool = Field(
-        False, description="Locally administered (a phone's private Wi-Fi address)."
-    )
-    sources: list[Literal["neighbor", "arp"]] = Field(default_factory=list)
-    state: str | None = None
-
-
-class SweepStats(BaseModel):
-    """What the ARP sweep did."""
-
-    network: IPAddress
-    targets: int
-    replies: int
-    rate_pps: float
-    duration_s: float
-    capped: bool = Field(
-        description="The subnet was larger than allowed; only the block around us was swept."
-    )
-    error: str | None = Field(
-        None, description="Sending failed part-way (the interface went down): replies are partial."
-    )
-
-
-class LanFacts(BaseModel):
-    """Live hosts on the observer's subnet."""
-
-    subnet: IPAddress | None = None
-    hosts: list[LanHost] = Field(default_factory=list)
-    neighbor_entries: int = 0
-    sweep: SweepStats | None = None
-    sweep_skipped: str | None = Field(None, description="Why no ARP sweep ran.")
+__all__ = ["LanProbe"]
 
 
 #: How often the hosts answered so far are reported while the sweep runs.

@@ -15,49 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from homediag.bundle.models import Device, Gateway
+from homediag.errors import IcmpNotPermittedError
+from homediag.facts.router import GatewayCheck, RouterFacts
+from homediag.model.bundle import Device, Gateway
 from homediag.net import neighbors, oui
-from homediag.net.icmp import IcmpNotPermittedError, PingStats, ping
-from homediag.net.resolve import DnsAnswer, query
-from homediag.net.tcp import TcpResult, describe_error, tcp_connect
-from homediag.redact.kinds import IPAddress, MacAddress
+from homediag.net.icmp import ping
+from homediag.net.resolve import query
+from homediag.net.tcp import describe_error, tcp_connect
+from homediag.probes.dns import names_to_check
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
-__all__ = ["GatewayCheck", "RouterFacts", "RouterProbe", "dns_check_name"]
-
-
-class GatewayCheck(BaseModel):
-    """What was measured about one default gateway."""
-
-    address: IPAddress
-    interface: str | None = None
-    family: Literal["ipv4", "ipv6"]
-    ping: PingStats | None = None
-    icmp_error: str | None = Field(None, description="Why ICMP could not be used.")
-    tcp: list[TcpResult] = Field(default_factory=list)
-    reachable: bool = False
-    reachable_by: Literal["icmp", "tcp"] | None = None
-    mac: MacAddress | None = None
-    mac_source: Literal["neighbor", "arp"] | None = None
-    vendor: str | None = None
-    dns: DnsAnswer | None = Field(None, description="The gateway's answer to one DNS query.")
-
-
-class RouterFacts(BaseModel):
-    """Facts about the default gateways."""
-
-    gateways: list[GatewayCheck] = Field(default_factory=list)
+__all__ = ["RouterProbe", "dns_check_name"]
 
 
 def dns_check_name(ctx: ProbeContext) -> str:
     """A name to ask resolvers about: the first configured host name, else a stable public one."""
-    from homediag.probes.dns import names_to_check  # noqa: PLC0415 - avoid an import cycle
-
     names = names_to_check(ctx.config)
     return names[0] if names else "example.com"
 

@@ -11,36 +11,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
+from homediag.facts.wifi import WifiFacts, WifiLink
 from homediag.net.commands import CommandOutput, run_command
 from homediag.net.oui import vendor
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 from homediag.wifi import linux, macos, windows
-from homediag.wifi.model import Band, NearbyNetwork, WifiLink, finish
+from homediag.wifi.radio import finish
 
-__all__ = ["WifiFacts", "WifiProbe"]
+__all__ = ["WifiProbe"]
 
 #: Networks of the last scan kept in the bundle.
 MAX_NEARBY = 64
 _TIMEOUT = 5.0
-
-
-class WifiFacts(BaseModel):
-    """The Wi-Fi link of the observer and what its adapter saw around it."""
-
-    platform: str
-    tools: list[str] = Field(default_factory=list, description="The commands the facts came from.")
-    interfaces: list[str] = Field(default_factory=list, description="Wireless interfaces found.")
-    link: WifiLink | None = None
-    supported_bands: list[Band] = Field(
-        default_factory=list, description="Bands the adapter supports (empty: unknown)."
-    )
-    nearby: list[NearbyNetwork] = Field(default_factory=list)
-    same_ssid_bands: list[Band] = Field(
-        default_factory=list, description="Bands on which the connected network's name was seen."
-    )
 
 
 class WifiProbe(Probe):

@@ -8,11 +8,11 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from homediag.bundle.compare import BundleDiff
 from homediag.bundle.status import incomplete_note, not_run_summary
-from homediag.bundle.triage import TriageRow
 from homediag.render.terminal import SEVERITY_STYLE, StdoutConsole
 from homediag.render.text import more_rows, one_line, rows
+from homediag.support.compare import BundleDiff
+from homediag.support.triage import TriageRow
 
 __all__ = ["print_diff", "print_triage"]
 
@@ -141,7 +141,7 @@ def _triage_body(row: TriageRow) -> Group:
 
 
 def print_triage(rows: list[TriageRow], directory: Path, console: Console | None = None) -> None:
-    """The folder's bundles, worst first (see :data:`homediag.bundle.triage.LEVEL`).
+    """The folder's bundles, worst first (see :data:`homediag.support.triage.LEVEL`).
 
     One narrow column for the verdict and one for the rest, each identifier
     (file name, finding id) on a line of its own: they stay whole in an

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from homediag.analyze.finding import SEVERITY_RANK, Finding
+from homediag.model.finding import SEVERITY_RANK, Finding
 
 __all__ = ["MAX_SUBJECTS", "FindingGroup", "group_findings"]
 

@@ -31,10 +31,10 @@ from typing import Any
 import jinja2
 import markupsafe
 
-from homediag.analyze.catalog import DOCS_URL
-from homediag.analyze.finding import SEVERITY_RANK
-from homediag.bundle.models import Bundle
+from homediag.analysis.catalog import DOCS_URL
 from homediag.bundle.status import nothing_found_note, run_note
+from homediag.model.bundle import Bundle
+from homediag.model.finding import SEVERITY_RANK
 from homediag.render.findings import group_findings
 from homediag.render.text import MAX_SHOWN_CHARS, printable, shown
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.status import not_run_checks, nothing_found_note, run_note, unfinished_checks
+from homediag.model.bundle import Bundle
 from homediag.render.findings import group_findings
 from homediag.render.text import md_escape
 

@@ -6,8 +6,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from homediag.bundle.models import Bundle
 from homediag.bundle.status import nothing_found_note, run_note
+from homediag.model.bundle import Bundle
 from homediag.render.findings import MAX_SUBJECTS, FindingGroup, group_findings
 from homediag.render.text import MAX_ROWS, MAX_SHOWN_CHARS, clip, more_rows, one_line, rows, shown
 

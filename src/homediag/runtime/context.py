@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from homediag.bundle.models import Observer
 from homediag.config import Config
+from homediag.model.bundle import Observer
 from homediag.redact.secrets import SecretRegistry
-from homediag.runtime.probe import ProbeResult
+from homediag.runtime.result import ProbeResult
 
 __all__ = ["ProbeContext", "Results"]
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from homediag.bundle.models import Bundle, ProbeStatus
+    from homediag.model.bundle import Bundle, ProbeStatus
+    from homediag.runtime.result import RunResult
 
 __all__ = ["Event", "ProbeFinished", "ProbeProgress", "ProbeStarted", "RunFinished", "RunStarted"]
 
@@ -46,10 +47,19 @@ class ProbeFinished:
 
 @dataclass(frozen=True, slots=True)
 class RunFinished:
-    """The run ended; ``bundle`` is complete (or partial after a cancel)."""
+    """The run ended; ``result`` is complete (or partial after a cancel)."""
 
-    bundle: Bundle
-    cancelled: bool = False
+    result: RunResult
+
+    @property
+    def bundle(self) -> Bundle:
+        """The run's bundle (``result.bundle``)."""
+        return self.result.bundle
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run was stopped before every probe finished."""
+        return self.result.cancelled
 
 
 Event = RunStarted | ProbeStarted | ProbeProgress | ProbeFinished | RunFinished

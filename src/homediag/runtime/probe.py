@@ -23,17 +23,16 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from homediag.bundle.models import Device, ErrorInfo, ProbeStatus
+from homediag.model.bundle import Device
 
 if TYPE_CHECKING:
     from homediag.runtime.context import ProbeContext
 
-__all__ = ["Probe", "ProbeLike", "ProbeOutput", "ProbeResult", "Requirements"]
+__all__ = ["Probe", "ProbeLike", "ProbeOutput", "Requirements"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +43,16 @@ class Requirements:
     ``platforms``: ``sys.platform`` values it supports (``None``: all).
     ``modules``: importable modules it needs (an optional extra such as scapy).
     ``after``: probes whose facts it reads; it starts when they have ended.
+    ``listens``: it spends most of its time listening for a fixed window (the
+    mDNS browse): a run starts it as soon as it is loaded, and imports the
+    other probes while it listens.
     """
 
     privileged: bool = False
     platforms: frozenset[str] | None = None
     modules: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    listens: bool = False
 
     def unmet(self, *, privileged: bool, platform: str | None = None) -> str | None:
         """Why these requirements are not met here, or ``None`` when they are."""
@@ -79,26 +82,6 @@ class ProbeOutput:
     status: Literal["completed", "partial", "not_applicable"] = "completed"
     evidence: dict[str, str] = field(default_factory=dict)
     devices: list[Device] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ProbeResult:
-    """What the runner recorded for one probe, before redaction."""
-
-    name: str
-    status: ProbeStatus
-    started_at: datetime | None = None
-    duration_s: float | None = None
-    summary: str = ""
-    facts: BaseModel | None = None
-    error: ErrorInfo | None = None
-    evidence: dict[str, str] = field(default_factory=dict)
-    devices: list[Device] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the probe produced facts (completed or partial)."""
-        return self.status in ("completed", "partial")
 
 
 @runtime_checkable

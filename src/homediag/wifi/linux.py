@@ -11,15 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from homediag.wifi.model import (
-    Band,
-    NearbyNetwork,
-    WifiLink,
-    band_of_channel,
-    band_of_frequency,
-    percent_to_dbm,
-    standard_of,
-)
+from homediag.facts.wifi import Band, NearbyNetwork, WifiLink
+from homediag.wifi.radio import band_of_channel, band_of_frequency, percent_to_dbm, standard_of
 
 __all__ = [
     "IwInterface",

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from homediag.wifi.model import Band, NearbyNetwork, WifiLink, band_of_channel, standard_of
+from homediag.facts.wifi import Band, NearbyNetwork, WifiLink
+from homediag.wifi.radio import band_of_channel, standard_of
 
 __all__ = ["AirportReport", "parse_system_profiler", "parse_wdutil"]
 

@@ -12,14 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from homediag.wifi.model import (
-    Band,
-    NearbyNetwork,
-    WifiLink,
-    band_of_channel,
-    percent_to_dbm,
-    standard_of,
-)
+from homediag.facts.wifi import Band, NearbyNetwork, WifiLink
+from homediag.wifi.radio import band_of_channel, percent_to_dbm, standard_of
 
 __all__ = ["parse_netsh_interfaces", "parse_netsh_networks"]
 

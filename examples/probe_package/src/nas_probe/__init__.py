@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 import homediag
-from homediag.net.tcp import tcp_connect
 
 
 class NasFacts(BaseModel):
@@ -34,6 +33,6 @@ class NasProbe(homediag.Probe):
     async def run(self, ctx: homediag.ProbeContext) -> homediag.ProbeOutput:
         settings = ctx.config.plugin["nas"]
         host, port = str(settings["host"]), int(settings.get("port", 5000))
-        result = await tcp_connect(host, port, timeout=3.0)
+        result = await homediag.tcp_connect(host, port, timeout=3.0)
         facts = NasFacts(host=host, port=port, status=result.status, connect_ms=result.connect_ms)
         return homediag.ProbeOutput(facts=facts, summary=f"NAS {host}:{port} {result.status}")

@@ -92,7 +92,7 @@ def hostile_endpoints_scenario() -> Scenario:
 
 
 def faulty_home_scenario() -> Scenario:
-    """DESIGN.md's faulty home: a blackholed broker, a hanging endpoint and 30 % loss at the router."""
+    """docs/design.md's faulty home: a blackholed broker, a hanging endpoint and 30 % loss at the router."""
     base = gateway_lossy()
     return replace(
         base,

@@ -1,0 +1,1 @@
+"""Support-side logic over finished bundles: comparing two of them, triaging many."""
