@@ -51,6 +51,7 @@ def test_help_and_version() -> None:
     version = homediag("--version")
     assert version.returncode == 0 and version.stdout.startswith("homediag ")
     assert "scan extra" in version.stdout
+    assert "lab extra (homediag-lab): present" in version.stdout  # the suite installs it
 
 
 def test_no_command_prints_help_and_exits_2() -> None:

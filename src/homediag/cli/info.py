@@ -24,7 +24,13 @@ def cmd_version(args: argparse.Namespace) -> int:
     )
     print(f"homediag {__version__}")
     print(f"python {platform.python_version()} on {sys.platform} ({platform.machine()})")
+    lab = (
+        "present"
+        if importlib.util.find_spec("homediag_lab") is not None
+        else "absent (pip install 'homediag[lab]' for the virtual home: homediag demo, homediag lab)"
+    )
     print(f"scan extra (scapy): {scan}")
+    print(f"lab extra (homediag-lab): {lab}")
     return 0
 
 
