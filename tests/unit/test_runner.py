@@ -269,3 +269,25 @@ async def test_warm_up_runs_once_before_the_probes_and_cannot_break_the_run(
     assert calls[0] == "warm_up" and sorted(calls[1:]) == ["one", "two"]
     assert [r.status for r in bundle.probes.values()] == ["completed", "completed"]
     assert "warm_up() failed" in caplog.text
+
+
+async def test_probes_waiting_for_each_other_are_errors_and_the_others_run() -> None:
+    # A waits for B, B for A: neither can ever start. Before, the run hung
+    # past its deadline; now both are recorded and the rest of the run is kept.
+    r = runner(
+        Quick("a", after=("b",)),
+        Quick("b", after=("a",)),
+        Quick("c", after=("a",)),
+        Quick("fine"),
+        timeout=2.0,
+    )
+    async with asyncio.timeout(5):
+        bundle = (await r.run()).bundle
+    for name in ("a", "b"):
+        record = bundle.probes[name]
+        assert record.status == "error"
+        assert record.error is not None and record.error.type == "ProbeDependencyError"
+        assert "a -> b -> a" in record.error.message or "b -> a -> b" in record.error.message
+    assert bundle.probes["fine"].status == "completed"
+    # c waits for a, which is recorded as failed: c runs (as after any failed dependency).
+    assert bundle.probes["c"].status == "completed"

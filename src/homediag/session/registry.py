@@ -24,6 +24,7 @@ __all__ = [
     "BUILTIN_PROBES",
     "ENTRY_POINT_GROUP",
     "available_probes",
+    "dependency_cycles",
     "load_probe",
     "load_probes",
     "probe_names",
@@ -132,3 +133,35 @@ def _instantiate(target: Any, *, origin: str) -> ProbeLike:
             f"{origin}: {target!r} is not a probe (needs name, timeout, requires, run)"
         )
     return instance
+
+
+def dependency_cycles(after: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """The probes that wait for each other in a circle, each with the circle as text.
+
+    ``after`` maps every probe of a run to the probes it starts after
+    (``requires.after``); names outside the run are ignored, as the runner
+    ignores them. ``{"a": "a -> b -> a", "b": "a -> b -> a"}`` for two probes
+    that wait for each other: neither could ever start.
+    """
+    found: dict[str, str] = {}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        path.append(name)
+        for dep in after.get(name, ()):
+            if dep not in after or dep == name:
+                continue
+            if state.get(dep) == 1:
+                circle = [*path[path.index(dep) :], dep]
+                for member in circle:
+                    found.setdefault(member, " -> ".join(circle))
+            elif dep not in state:
+                visit(dep, path)
+        path.pop()
+        state[name] = 2
+
+    for name in after:
+        if name not in state:
+            visit(name, [])
+    return found

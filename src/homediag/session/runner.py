@@ -45,7 +45,7 @@ from homediag.runtime.probe import ProbeLike
 from homediag.runtime.result import ProbeResult, RunResult
 from homediag.session.failures import failure_of, shown_live
 from homediag.session.inventory import config_devices
-from homediag.session.registry import load_probe, probe_names
+from homediag.session.registry import dependency_cycles, load_probe, probe_names
 
 if TYPE_CHECKING:
     from homediag.analysis.base import Analyzer
@@ -285,6 +285,7 @@ class Runner:
                     else:
                         waiting.append(probe)
                 await asyncio.to_thread(self._before_the_rest)
+                waiting = self._without_cycles(waiting)
                 for probe in waiting:
                     start(probe)
         finally:
@@ -306,6 +307,21 @@ class Runner:
             analyzers=self._analyzers,
         )
         return RunResult(bundle=bundle, mapping=mapping, secrets=self.secrets, cancelled=cancelled)
+
+    def _without_cycles(self, probes: list[ProbeLike]) -> list[ProbeLike]:
+        """``probes`` less those waiting for each other in a circle, recorded as errors."""
+        cycles = dependency_cycles({p.name: tuple(p.requires.after) for p in probes})
+        for name, circle in cycles.items():
+            message = f"probe dependency cycle: {circle}; none of them can start"
+            self._record(
+                ProbeResult(
+                    name=name,
+                    status="error",
+                    summary=message,
+                    error=ErrorInfo(type="ProbeDependencyError", message=message),
+                )
+            )
+        return [p for p in probes if p.name not in cycles]
 
     def _order(self, name: str) -> int:
         return self._names.index(name) if name in self._names else len(self._names)
@@ -334,9 +350,21 @@ class Runner:
         result = ProbeResult(name=name, status="cancelled")
         start = loop.time()
         try:
-            for dep in probe.requires.after:
-                if dep in self._done and dep != name:
-                    await self._done[dep].wait()
+            # Bounded by the run's deadline like everything else: a dependency
+            # that never ends must not hold this probe (and the run) forever.
+            waits = [d for d in probe.requires.after if d in self._done and d != name]
+            try:
+                async with asyncio.timeout_at(deadline):
+                    for dep in waits:
+                        await self._done[dep].wait()
+            except TimeoutError:
+                unfinished = ", ".join(d for d in waits if not self._done[d].is_set())
+                result.status = "timeout"
+                result.error = ErrorInfo(
+                    type="TimeoutError",
+                    message=f"the run's deadline passed while it waited for {unfinished}",
+                )
+                return
             unmet = probe.requires.unmet(privileged=ctx.privileged) or probe.applicable(ctx)
             if unmet:
                 result.status, result.summary = "skipped", unmet
