@@ -70,7 +70,15 @@ if TYPE_CHECKING:
     from homediag.facts.wifi import WifiFacts
     from homediag.model.bundle import Bundle, Device, Observer, ProbeRecord, Service
     from homediag.model.finding import Finding, Severity
-    from homediag.model.kinds import FreeText, Hostname, IPAddress, MacAddress, Secret, Ssid
+    from homediag.model.kinds import (
+        DistinguishedName,
+        FreeText,
+        Hostname,
+        IPAddress,
+        MacAddress,
+        Secret,
+        Ssid,
+    )
     from homediag.net.icmp import ping
     from homediag.net.tcp import tcp_connect
     from homediag.runtime.context import ProbeContext
@@ -115,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "Ssid": "homediag.model.kinds",
     "Secret": "homediag.model.kinds",
     "FreeText": "homediag.model.kinds",
+    "DistinguishedName": "homediag.model.kinds",
     # events
     "Event": "homediag.runtime.events",
     "RunStarted": "homediag.runtime.events",
@@ -179,6 +188,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Device",
+    "DistinguishedName",
     "DnsFacts",
     "EndpointsFacts",
     "Event",
@@ -247,6 +257,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "testing":  # the public helper module, also as an attribute
+        return importlib.import_module("homediag.testing")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'homediag' has no attribute {name!r}")

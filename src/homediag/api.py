@@ -134,7 +134,7 @@ def write_bundle(
     run: RunResult | Bundle,
     path: str | os.PathLike[str] | None = None,
     *,
-    secrets: SecretRegistry | None = None,
+    secrets: SecretRegistry | Iterable[str] | None = None,
     reports: bool = True,
 ) -> Path:
     """Write a run's bundle (or a bundle) as a zip, with its reports unless ``reports=False``.
@@ -144,12 +144,15 @@ def write_bundle(
     parent exists) or ``None`` (the current directory); a bad place raises
     a one-line :class:`~homediag.errors.ConfigError`. Every byte is checked
     first for the run's secrets (a :class:`RunResult` and the bundle it
-    made carry them) and for ``secrets``; a hit raises
+    made carry them) and for ``secrets`` (more values, or a registry); a hit raises
     :class:`~homediag.errors.RedactionError` and nothing is written. The
     pseudonym mapping is never part of a bundle (see :func:`write_mapping`).
     """
     bundle = run.bundle if isinstance(run, RunResult) else run
-    registries = [r for r in (secrets, run.secrets if isinstance(run, RunResult) else None) if r]
+    extra = secrets if isinstance(secrets, SecretRegistry) or secrets is None else None
+    if secrets is not None and extra is None:
+        extra = SecretRegistry(list(secrets))  # type: ignore[arg-type]
+    registries = [r for r in (extra, run.secrets if isinstance(run, RunResult) else None) if r]
     rendered = None
     if reports:
         # Jinja2 and the templates load only when a bundle is written: start-up time.

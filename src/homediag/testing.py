@@ -21,16 +21,19 @@ from typing import Any
 from pydantic import BaseModel
 
 from homediag.analysis.base import Analyzer
+from homediag.config import Config
 from homediag.facts.net import PingStats
 from homediag.facts.router import GatewayCheck, RouterFacts
 from homediag.model.bundle import Bundle, Device, Observer, ProbeStatus, RedactionLevel
 from homediag.redact.secrets import SecretRegistry
+from homediag.runtime.context import ProbeContext, Results
 from homediag.runtime.result import ProbeResult, RunResult
 from homediag.session.pipeline import build_bundle
 
 __all__ = [
     "CREATED_AT",
     "make_bundle",
+    "make_context",
     "make_observer",
     "make_run",
     "probe_result",
@@ -73,6 +76,37 @@ def make_observer(**changes: Any) -> Observer:
     }
     data.update(changes)
     return Observer.model_validate(data)
+
+
+def make_context(
+    probe: str = "",
+    *,
+    config: Config | None = None,
+    observer: Observer | None = None,
+    results: Mapping[str, ProbeResult] | None = None,
+    secrets: Iterable[str] = (),
+    privileged: bool = False,
+    resources: Mapping[str, Any] | None = None,
+    progress: list[str] | None = None,
+) -> ProbeContext:
+    """A :class:`~homediag.ProbeContext` for calling ``probe.run(ctx)`` in a test.
+
+    ``results`` are the earlier probes' results the probe may read (all
+    ended: ``ctx.results.wait()`` returns at once); ``secrets`` are
+    registered as the run's; messages the probe reports with
+    ``ctx.progress()`` are appended to ``progress`` when given.
+    """
+    registry = SecretRegistry([*(config.secret_values() if config else []), *secrets])
+    return ProbeContext(
+        config=config or Config(),
+        observer=observer or make_observer(),
+        results=Results(dict(results or {})),
+        secrets=registry,
+        privileged=privileged,
+        probe=probe,
+        resources=resources,
+        report=(lambda _probe, message: progress.append(message)) if progress is not None else None,
+    )
 
 
 def probe_result(

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import json
 import zipfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -346,7 +346,7 @@ class _LeakyAnalyzer:
     def __init__(self, secret: str) -> None:
         self.secret = secret
 
-    def analyze(self, bundle: Bundle) -> Iterable[Finding]:
+    def analyze(self, bundle: Bundle) -> list[Finding]:
         del bundle
         return [
             Finding(
@@ -361,9 +361,7 @@ class _LeakyAnalyzer:
         ]
 
 
-@pytest.fixture
-def leaky_bundle(monkeypatch: pytest.MonkeyPatch) -> Bundle:
-    """A bundle from the library path whose analyzer quoted the broker's password."""
+def _leaky_run(monkeypatch: pytest.MonkeyPatch) -> RunResult:
     monkeypatch.delenv("HOMEDIAG_MQTT_PASSWORD", raising=False)
     monkeypatch.delenv("HOMEDIAG_HA_TOKEN", raising=False)
     config = Config.model_validate({"mqtt": {"password": "LibPathSecretQX"}})
@@ -374,12 +372,29 @@ def leaky_bundle(monkeypatch: pytest.MonkeyPatch) -> Bundle:
             observer=lab_observer(),
             analyzers=[_LeakyAnalyzer("LibPathSecretQX")],
         )
-    ).bundle
+    )
+
+
+def test_a_secret_an_analyzer_quotes_is_masked_in_the_bundle_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bundle = _leaky_run(monkeypatch).bundle
+    # Not only the writer's scan: the in-memory bundle, the terminal and any dump.
+    assert bundle.findings[0].detail == f"the broker said {REDACTED}"
+    assert "LibPathSecretQX" not in bundle.model_dump_json()
+
+
+@pytest.fixture
+def leaky_bundle(monkeypatch: pytest.MonkeyPatch) -> Bundle:
+    """A bundle from the library path that the integrator's code gave a finding quoting the password."""
+    bundle = _leaky_run(monkeypatch).bundle
+    bundle.findings.append(_LeakyAnalyzer("LibPathSecretQX").analyze(bundle)[0])
+    return bundle
 
 
 def test_the_library_path_scans_without_being_asked(leaky_bundle: Bundle, tmp_path: Path) -> None:
     bundle = leaky_bundle
-    assert "LibPathSecretQX" in bundle.findings[0].detail
+    assert "LibPathSecretQX" in bundle.findings[-1].detail
     with pytest.raises(RedactionError) as info:
         write_bundle(bundle, tmp_path)  # as an integrator writes it: no registry passed
     assert "LibPathSecretQX" not in str(info.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
+import ipaddress
 import os
 import shlex
 import signal
@@ -14,10 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from homediag.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
 from homediag.cli.progress import make_progress
 from homediag.config import Config, EndpointConfig, load_config
 from homediag.errors import ConfigError
+from homediag.redact.urls import safe_display
 from homediag.session.runner import Runner
 
 __all__ = [
@@ -46,8 +51,6 @@ class _CliRunner(Runner):
     """The command line's run: it imports its report writers while the browse listens."""
 
     def warm_up(self) -> None:
-        import importlib  # noqa: PLC0415
-
         for module in _AFTER_THE_RUN:
             importlib.import_module(module)
 
@@ -124,8 +127,6 @@ def check_interface(name: str) -> None:
 
 def is_loopback(name: str) -> bool:
     """Whether the interface ``name`` is a loopback one (an address in 127.0.0.0/8 or ::1, or its flag)."""
-    import ipaddress  # noqa: PLC0415
-
     import ifaddr  # noqa: PLC0415
 
     for adapter in ifaddr.get_adapters():
@@ -170,10 +171,6 @@ def _same_place(a: tuple[Path, str | None], b: tuple[Path, str | None]) -> bool:
 
 def _endpoint_flag(item: str) -> EndpointConfig:
     """One ``--endpoint NAME=URL``; errors show the URL with its credentials masked."""
-    from pydantic import ValidationError  # noqa: PLC0415 - pydantic is loaded by config already
-
-    from homediag.redact.urls import safe_display  # noqa: PLC0415
-
     name, sep, url = item.partition("=")
     if not sep or not name or not url:
         raise ConfigError(f"--endpoint {safe_display(item)}: expected NAME=URL")

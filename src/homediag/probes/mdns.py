@@ -18,6 +18,9 @@ from collections import defaultdict
 from typing import Literal
 from urllib.parse import urlsplit
 
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncZeroconf
+
 from homediag.facts.mdns import ConfiguredTarget, HostAddresses, MdnsDevice, MdnsFacts, MdnsInstance
 from homediag.mdns.browse import (
     MAX_LIBRARY_MESSAGES,
@@ -188,9 +191,6 @@ class MdnsProbe(Probe):
         )
 
     async def _browse(self, ctx: ProbeContext, types: list[str]) -> tuple[BrowseResult, list[str]]:
-        from zeroconf import IPVersion  # noqa: PLC0415 - zeroconf is imported by this probe only
-        from zeroconf.asyncio import AsyncZeroconf  # noqa: PLC0415
-
         cfg = ctx.config.mdns
         injected = ctx.resources.get("zeroconf")
         owned: AsyncZeroconf | None = None

@@ -14,7 +14,7 @@ Writing one::
         timeout = 3.0
 
         async def run(self, ctx: ProbeContext) -> ProbeOutput:
-            stats = await homediag.net.icmp.ping("192.168.1.5", count=3)
+            stats = await homediag.ping("192.168.1.5", count=3)
             return ProbeOutput(facts=stats, summary=f"{stats.received}/{stats.sent} replies")
 """
 

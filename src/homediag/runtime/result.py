@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -39,7 +39,7 @@ class ProbeResult:
         return self.status in ("completed", "partial")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RunResult:
     """One run's result: the redacted bundle, the pseudonym mapping and the secret registry.
 
@@ -49,7 +49,9 @@ class RunResult:
     :func:`homediag.write_mapping`). :attr:`secrets` holds every secret the
     run used or met, so that whatever is written from this result is
     scanned for them first (:func:`homediag.write_bundle`). Neither is shown
-    by ``repr()``, so a logged result leaks neither.
+    by ``repr()``, so a logged result leaks neither, and a result is not
+    pickled (it would carry both). :attr:`cancelled` says the run was stopped
+    before every probe finished. Results compare by identity.
     """
 
     bundle: Bundle
@@ -61,3 +63,9 @@ class RunResult:
         # Read-only views: a caller cannot add to the key of a finished run.
         frozen = {kind: MappingProxyType(dict(v)) for kind, v in self.mapping.items()}
         object.__setattr__(self, "mapping", MappingProxyType(frozen))
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a RunResult holds the run's secrets and the key to its pseudonyms: it is not "
+            "pickled; pickle result.bundle (which carries neither)"
+        )

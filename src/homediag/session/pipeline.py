@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from homediag._version import __version__
 from homediag.analysis.base import Analyzer
 from homediag.analysis.engine import analyze
 from homediag.model.bundle import Bundle, Device, Observer, ToolInfo
+from homediag.model.finding import Finding
 from homediag.redact.redactor import Level, Redactor
-from homediag.redact.secrets import SecretRegistry
+from homediag.redact.secrets import REDACTED, SecretRegistry
 from homediag.runtime.result import ProbeResult
 from homediag.session.inventory import merge_devices
 
@@ -39,6 +41,34 @@ def _cap(text: str, limit: int) -> str:
 def _evidence_name(probe: str, name: str) -> str:
     clean = _UNSAFE_NAME.sub("_", name).strip("._") or "evidence.txt"
     return f"{_UNSAFE_NAME.sub('_', probe)}/{clean[:100]}"
+
+
+def _scrubbed(value: Any, secrets: SecretRegistry) -> Any:
+    if isinstance(value, str):
+        for form, _ in secrets.occurrences(value):
+            value = value.replace(form, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, secrets) for v in value]
+    return value
+
+
+def _without_secrets(finding: Finding, secrets: SecretRegistry) -> Finding:
+    """``finding`` with every registered secret masked.
+
+    Analyzers see only the redacted bundle, but a rule (a plugin's, say) may
+    still quote a secret it knows: the in-memory bundle, the terminal and
+    every dump must not carry it, not only the files the writer scans.
+    """
+    if not len(secrets):
+        return finding
+    fields = ("title", "detail", "remediation", "docs_url", "evidence")
+    update = {name: _scrubbed(getattr(finding, name), secrets) for name in fields}
+    if all(update[name] == getattr(finding, name) for name in fields):
+        return finding
+    return finding.model_copy(update=update)
 
 
 def build_bundle(
@@ -113,7 +143,7 @@ def build_bundle(
             "redaction": {"level": level, "counts": dict(sorted(redactor.counts.items()))},
         }
     )
-    bundle.findings = analyze(bundle, analyzers)
+    bundle.findings = [_without_secrets(f, secrets) for f in analyze(bundle, analyzers)]
     bundle.set_evidence(evidence)
     bundle.set_secrets(secrets)
     return bundle, redactor.mapping()

@@ -104,7 +104,7 @@ class Runner:
         return queue
 
     async def events(self) -> AsyncIterator[Event]:
-        """Run and yield progress events; the last one is :class:`RunFinished` with the bundle."""
+        """Run and yield progress events; the last one is :class:`RunFinished` with the result."""
         queue = self.subscribe()
         task = asyncio.create_task(self.run(), name="homediag-run")
         try:

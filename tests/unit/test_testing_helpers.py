@@ -1,0 +1,60 @@
+"""homediag.testing: what an integrator uses to test a probe or a rule without a network."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+import homediag
+from homediag.testing import make_context, make_run, probe_result, router_result
+
+
+class LossFacts(BaseModel):
+    loss_pct: float
+
+
+class LossProbe(homediag.Probe):
+    name = "loss"
+    requires = homediag.Requirements(after=("router",))
+
+    async def run(self, ctx: homediag.ProbeContext) -> homediag.ProbeOutput:
+        ctx.progress("reading the router's pings")
+        router = ctx.results.facts("router", homediag.RouterFacts)
+        assert router is not None and router.gateways[0].ping is not None
+        return homediag.ProbeOutput(facts=LossFacts(loss_pct=router.gateways[0].ping.loss_pct))
+
+
+async def test_a_probe_runs_against_a_made_context() -> None:
+    said: list[str] = []
+    ctx = make_context("loss", results={"router": router_result(loss_pct=7.5)}, progress=said)
+    output = await LossProbe().run(ctx)
+    assert output.facts == LossFacts(loss_pct=7.5)
+    assert said == ["reading the router's pings"]
+    # What the probe returned goes through the real pipeline like a run's.
+    run = make_run({"loss": probe_result("loss", output.facts)})
+    assert run.bundle.probes["loss"].data == {"loss_pct": 7.5}
+
+
+def test_testing_is_reachable_as_an_attribute() -> None:
+    assert homediag.testing.make_bundle is not None
+
+
+def test_a_run_result_is_not_pickled_but_its_bundle_is() -> None:
+    run = make_run({"router": router_result()}, secrets=["Tok3n-never-pickled"])
+    with pytest.raises(TypeError, match="not pickled"):
+        pickle.dumps(run)
+    assert b"Tok3n-never-pickled" not in pickle.dumps(run.bundle)
+    assert {run: 1}[run] == 1  # hashable: results compare by identity
+
+
+def test_write_bundle_takes_extra_secrets_as_plain_strings(tmp_path: Path) -> None:
+    bundle = make_run(
+        {"router": router_result(evidence={"ping.txt": "sent: hunter2-extra"})}
+    ).bundle
+    with pytest.raises(homediag.RedactionError):
+        homediag.write_bundle(bundle, tmp_path / "b.zip", secrets=["hunter2-extra"])
+    assert not (tmp_path / "b.zip").exists()
+    homediag.write_bundle(bundle, tmp_path / "b.zip", secrets=["not-in-there-at-all"])
