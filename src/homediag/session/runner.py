@@ -21,8 +21,6 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import platform
-import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -30,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from homediag.config import Config
 from homediag.errors import UnknownProbeError
 from homediag.model.bundle import ErrorInfo, Observer
-from homediag.net.observe import Observation, observe
+from homediag.net.observe import Observation
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.context import ProbeContext, Results
 from homediag.runtime.events import (
@@ -43,7 +41,7 @@ from homediag.runtime.events import (
 )
 from homediag.runtime.probe import ProbeLike
 from homediag.runtime.result import ProbeResult, RunResult
-from homediag.session.failures import failure_of, shown_live
+from homediag.session.failures import cycle_failure, failure_of, observe_within, shown_live
 from homediag.session.inventory import config_devices
 from homediag.session.registry import dependency_cycles, load_probe, probe_names
 
@@ -189,23 +187,9 @@ class Runner:
         if self._observer is not None:
             return Observation(self._observer)
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(max(0.1, min(OBSERVE_TIMEOUT, deadline - loop.time()))):
-                return await observe(
-                    interface=self.config.run.interface,
-                    unprivileged=self.config.run.privileges == "unprivileged",
-                )
-        except Exception as exc:  # noqa: BLE001 - a broken observer must not lose the run
-            log.warning("could not read the network configuration: %s", exc)
-            observer = Observer(
-                platform=sys.platform,
-                platform_release=platform.release(),
-                python=platform.python_version(),
-                privileged=False,
-            )
-            return Observation(
-                observer, notes=[f"network configuration unreadable: {type(exc).__name__}: {exc}"]
-            )
+        return await observe_within(
+            self.config, max(0.1, min(OBSERVE_TIMEOUT, deadline - loop.time()))
+        )
 
     async def run(self) -> RunResult:
         """Run every probe and return the result (also kept as :attr:`result`)."""
@@ -312,15 +296,7 @@ class Runner:
         """``probes`` less those waiting for each other in a circle, recorded as errors."""
         cycles = dependency_cycles({p.name: tuple(p.requires.after) for p in probes})
         for name, circle in cycles.items():
-            message = f"probe dependency cycle: {circle}; none of them can start"
-            self._record(
-                ProbeResult(
-                    name=name,
-                    status="error",
-                    summary=message,
-                    error=ErrorInfo(type="ProbeDependencyError", message=message),
-                )
-            )
+            self._record(cycle_failure(name, circle))
         return [p for p in probes if p.name not in cycles]
 
     def _order(self, name: str) -> int:
