@@ -62,10 +62,13 @@ def diagnose_sync(
     *,
     probes: Iterable[ProbeLike | str] | None = None,
     observer: Observer | None = None,
+    resources: Mapping[str, Any] | None = None,
     analyzers: Iterable[Analyzer] | None = None,
 ) -> RunResult:
     """:func:`diagnose` for code without an event loop (scripts, notebooks' sync cells)."""
-    return asyncio.run(diagnose(config, probes=probes, observer=observer, analyzers=analyzers))
+    return asyncio.run(
+        diagnose(config, probes=probes, observer=observer, resources=resources, analyzers=analyzers)
+    )
 
 
 async def diagnose_events(
@@ -74,6 +77,7 @@ async def diagnose_events(
     probes: Iterable[ProbeLike | str] | None = None,
     observer: Observer | None = None,
     resources: Mapping[str, Any] | None = None,
+    analyzers: Iterable[Analyzer] | None = None,
 ) -> AsyncIterator[Event]:
     """Run and stream progress events; the last event is ``RunFinished`` carrying the result.
 
@@ -85,7 +89,9 @@ async def diagnose_events(
                 if isinstance(event, homediag.ProbeFinished):
                     print(event.probe, event.status)
     """
-    runner = Runner(config, probes=probes, observer=observer, resources=resources)
+    runner = Runner(
+        config, probes=probes, observer=observer, resources=resources, analyzers=analyzers
+    )
     async for event in runner.events():
         yield event
 

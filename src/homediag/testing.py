@@ -141,7 +141,9 @@ def make_run(
     """A finished run from probe results: bundle, pseudonym mapping and secrets, as a run gives them.
 
     ``secrets`` are registered as the run's secrets (the writer refuses to
-    write them); ``analyzers`` default to the built-in rules.
+    write them); ``analyzers`` default to what a run uses: the built-in rules
+    and the installed plugins' (pass ``homediag.builtin_analyzers()`` for
+    results that do not depend on what is installed).
     """
     registry = SecretRegistry(list(secrets))
     bundle, mapping = build_bundle(

@@ -58,3 +58,46 @@ def test_write_bundle_takes_extra_secrets_as_plain_strings(tmp_path: Path) -> No
         homediag.write_bundle(bundle, tmp_path / "b.zip", secrets=["hunter2-extra"])
     assert not (tmp_path / "b.zip").exists()
     homediag.write_bundle(bundle, tmp_path / "b.zip", secrets=["not-in-there-at-all"])
+
+
+def test_a_missing_optional_module_names_its_own_install() -> None:
+    reason = homediag.Requirements(modules=("no_such_module_xyz",)).unmet(privileged=True)
+    assert (
+        reason == "needs the optional module 'no_such_module_xyz' (pip install no_such_module_xyz)"
+    )
+
+
+class _Silent(homediag.Probe):
+    name = "silent"
+
+    async def run(self, ctx: homediag.ProbeContext) -> homediag.ProbeOutput:
+        return homediag.ProbeOutput(summary="nothing to say")
+
+
+class _OnlyRule:
+    name = "only"
+
+    def analyze(self, bundle: homediag.Bundle) -> list[homediag.Finding]:
+        # A Finding made directly: a spec() here would join the global catalog.
+        return [
+            homediag.Finding(
+                id="silent.said_nothing",
+                severity="info",
+                probe="silent",
+                title="Nothing",
+                detail="nothing",
+                remediation="None.",
+                docs_url="https://example.invalid/findings#silent.said_nothing",
+            )
+        ]
+
+
+async def test_streamed_runs_take_their_own_analyzers() -> None:
+    from homediag.testing import make_observer
+
+    events = homediag.diagnose_events(
+        probes=[_Silent()], observer=make_observer(), analyzers=[_OnlyRule()]
+    )
+    last = [event async for event in events][-1]
+    assert isinstance(last, homediag.RunFinished)
+    assert [f.id for f in last.bundle.findings] == ["silent.said_nothing"]

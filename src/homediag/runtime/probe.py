@@ -63,7 +63,10 @@ class Requirements:
             return "needs administrator/root privileges"
         for module in self.modules:
             if importlib.util.find_spec(module) is None:
-                return f"needs the optional module {module!r} (pip install 'homediag[scan]')"
+                how = (
+                    "pip install 'homediag[scan]'" if module == "scapy" else f"pip install {module}"
+                )
+                return f"needs the optional module {module!r} ({how})"
         return None
 
 
