@@ -101,3 +101,47 @@ async def test_streamed_runs_take_their_own_analyzers() -> None:
     last = [event async for event in events][-1]
     assert isinstance(last, homediag.RunFinished)
     assert [f.id for f in last.bundle.findings] == ["silent.said_nothing"]
+
+
+@pytest.fixture
+def own_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Findings declared by the test stay out of the catalog the other tests read."""
+    from homediag.analysis import catalog
+
+    monkeypatch.setattr(catalog, "CATALOG", dict(catalog.CATALOG))
+    monkeypatch.setattr(catalog, "EVIDENCE", dict(catalog.EVIDENCE))
+
+
+@pytest.mark.usefixtures("own_catalog")
+def test_a_plugin_rule_declares_its_own_evidence_keys() -> None:
+    entry = homediag.spec(
+        "nasplugin.old_firmware",
+        severity="warning",
+        probe="nas",
+        title="The NAS runs old firmware",
+        meaning="Its firmware is older than the one the vendor supports.",
+        remediation="Update the NAS from its web interface.",
+        evidence=("nas_model", "host"),
+        new_evidence={"nas_model": "the NAS's model"},
+    )
+    finding = entry.make("DS920+ on 4.2", {"nas_model": "DS920+", "host": "192.168.1.5"})
+    assert finding.evidence == {"nas_model": "DS920+", "host": "192.168.1.5"}
+    with pytest.raises(ValueError, match="neither in the vocabulary"):
+        homediag.spec(
+            "nasplugin.other",
+            severity="info",
+            probe="nas",
+            title="t",
+            meaning="m",
+            remediation="r",
+            evidence=("undeclared_key",),
+        )
+    with pytest.raises(ValueError, match="severity must be one of"):
+        homediag.spec(
+            "nasplugin.fatal",
+            severity="fatal",  # type: ignore[arg-type]
+            probe="nas",
+            title="t",
+            meaning="m",
+            remediation="r",
+        )

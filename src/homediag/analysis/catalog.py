@@ -6,10 +6,11 @@ source for the rules, the documentation and the ``docs_url`` of each finding.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from homediag.model.finding import Finding, Severity
+from homediag.model.finding import SEVERITY_RANK, Finding, Severity
 
 __all__ = ["CATALOG", "DOCS_URL", "EVIDENCE", "FindingSpec", "spec"]
 
@@ -169,17 +170,30 @@ def spec(
     meaning: str,
     remediation: str,
     evidence: tuple[str, ...] = (),
+    new_evidence: Mapping[str, str] | None = None,
 ) -> FindingSpec:
     """Declare a finding in the catalog (ids are unique).
 
-    ``evidence`` names the keys its findings quote (see :data:`EVIDENCE`);
-    the tests check that findings quote nothing else.
+    ``evidence`` names the keys its findings quote: keys of the shared
+    vocabulary (:data:`EVIDENCE`), or new ones that ``new_evidence`` declares
+    with a description (a plugin's ``{"nas_model": "the NAS's model"}``).
+    The tests check that built-in findings quote nothing else.
     """
     if id in CATALOG:
         raise ValueError(f"finding id {id!r} declared twice")
-    unknown = [key for key in evidence if key not in EVIDENCE]
+    if severity not in SEVERITY_RANK:
+        raise ValueError(f"finding {id!r}: severity must be one of {', '.join(SEVERITY_RANK)}")
+    for key, meaning_of_key in (new_evidence or {}).items():
+        if EVIDENCE.get(key, meaning_of_key) != meaning_of_key:
+            raise ValueError(
+                f"finding {id!r}: evidence key {key!r} already means {EVIDENCE[key]!r}"
+            )
+    unknown = [key for key in evidence if key not in EVIDENCE and key not in (new_evidence or {})]
     if unknown:
-        raise ValueError(f"finding {id!r}: evidence keys not in the vocabulary: {unknown}")
+        raise ValueError(
+            f"finding {id!r}: evidence keys neither in the vocabulary nor in new_evidence: {unknown}"
+        )
+    EVIDENCE.update(new_evidence or {})
     entry = FindingSpec(
         id,
         severity,
