@@ -155,9 +155,11 @@ def write_bundle(
     pseudonym mapping is never part of a bundle (see :func:`write_mapping`).
     """
     bundle = run.bundle if isinstance(run, RunResult) else run
-    extra = secrets if isinstance(secrets, SecretRegistry) or secrets is None else None
-    if secrets is not None and extra is None:
-        extra = SecretRegistry(list(secrets))  # type: ignore[arg-type]
+    extra: SecretRegistry | None
+    if secrets is None or isinstance(secrets, SecretRegistry):
+        extra = secrets
+    else:  # one value or many; a lone string is one secret, not its characters
+        extra = SecretRegistry([secrets] if isinstance(secrets, str) else list(secrets))
     registries = [r for r in (extra, run.secrets if isinstance(run, RunResult) else None) if r]
     rendered = None
     if reports:

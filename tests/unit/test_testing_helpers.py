@@ -57,6 +57,8 @@ def test_write_bundle_takes_extra_secrets_as_plain_strings(tmp_path: Path) -> No
     with pytest.raises(homediag.RedactionError):
         homediag.write_bundle(bundle, tmp_path / "b.zip", secrets=["hunter2-extra"])
     assert not (tmp_path / "b.zip").exists()
+    with pytest.raises(homediag.RedactionError):  # one string is one secret
+        homediag.write_bundle(bundle, tmp_path / "b.zip", secrets="hunter2-extra")
     homediag.write_bundle(bundle, tmp_path / "b.zip", secrets=["not-in-there-at-all"])
 
 
