@@ -96,9 +96,10 @@ def make_context(
     registered as the run's; messages the probe reports with
     ``ctx.progress()`` are appended to ``progress`` when given.
     """
-    registry = SecretRegistry([*(config.secret_values() if config else []), *secrets])
+    cfg = config or Config()
+    registry = SecretRegistry([*cfg.secret_values(), *secrets])
     return ProbeContext(
-        config=config or Config(),
+        config=cfg,
         observer=observer or make_observer(),
         results=Results(dict(results or {})),
         secrets=registry,
