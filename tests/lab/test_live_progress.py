@@ -93,8 +93,12 @@ def test_live_progress_counts_services_while_the_browse_runs(
     services = [
         (int(f), int(r)) for f, r in re.findall(r"(\d+) services found, (\d+) resolved", screen)
     ]
-    assert _increasing([f for f, _ in services]), services
-    assert len({r for _, r in services}) >= 2, services
+    # The line moves while the browse runs and never goes back. Which count
+    # moves is up to timing: on a quick run every service is already found by
+    # the first frame and only "resolved" climbs (seen once in four CI runs).
+    found, resolved = [f for f, _ in services], [r for _, r in services]
+    assert found == sorted(found) and resolved == sorted(resolved), services
+    assert len(set(services)) >= 2, services
 
 
 # -- an 80-column terminal, sampled over time -----------------------------------
