@@ -195,3 +195,23 @@ def test_unpaired_homekit_is_info() -> None:
 def test_flood() -> None:
     b = bundle([instance("a", "a.local.", "192.168.77.66")], dropped_instances=5, dropped_types=172)
     assert found(b) == {"mdns.flood": "info"}
+
+
+def test_a_broker_on_this_subnet_that_does_not_announce_itself_is_no_fault() -> None:
+    # Mosquitto never announces itself by mDNS: a broker given by address on
+    # the installer's own subnet must not be called "on another VLAN".
+    broker = ConfiguredTarget(
+        role="mqtt",
+        host="192.168.77.20",
+        port=1883,
+        address="192.168.77.20",
+        tcp=TcpResult(host="192.168.77.20", port=1883, status="open", connect_ms=0.4),
+    )
+    assert (
+        found(bundle([instance("hue", "hue.local.", "192.168.77.30")], configured=[broker])) == {}
+    )
+    # The same broker on another subnet is what the finding is about.
+    away = broker.model_copy(update={"host": "192.168.78.20", "address": "192.168.78.20"})
+    assert found(bundle([instance("hue", "hue.local.", "192.168.77.30")], configured=[away])) == {
+        "mdns.configured_not_advertised": "warning"
+    }

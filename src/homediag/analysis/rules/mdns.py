@@ -135,6 +135,15 @@ FLOOD = spec(
 )
 
 
+def _outside(address: str, subnets: list[ipaddress.IPv4Network]) -> bool:
+    """Whether ``address`` is an IPv4 address outside every one of ``subnets`` (known to be)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # a name we could not resolve: nothing says where it is
+    return bool(subnets) and ip.version == 4 and not any(ip in net for net in subnets)
+
+
 def observer_subnets(observer: Observer) -> list[ipaddress.IPv4Network]:
     """The IPv4 subnets of the observer's interfaces (loopback and link-local left out)."""
     nets: list[ipaddress.IPv4Network] = []
@@ -206,7 +215,15 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
     yield from _unresolved(bundle, facts)
     for target in facts.configured if facts.instances else ():
         # With no mDNS answer at all, "no_answers" names the cause; this would only repeat it.
-        if target.tcp is not None and target.tcp.status == "open" and not target.advertised:
+        # The finding names a cause (another subnet, no reflector): it needs that
+        # cause's evidence. A broker on this computer's own subnet that does not
+        # announce itself is normal (Mosquitto never does), not a fault.
+        if (
+            target.tcp is not None
+            and target.tcp.status == "open"
+            and not target.advertised
+            and _outside(target.address or target.host, subnets)
+        ):
             role = "The MQTT broker" if target.role == "mqtt" else "Home Assistant"
             yield CONFIGURED_NOT_ADVERTISED.make(
                 f"{role} at {target.host}:{target.port} accepts connections ({target.tcp.connect_ms} ms) but no mDNS "
