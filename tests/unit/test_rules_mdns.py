@@ -115,6 +115,16 @@ def test_link_local_only_and_not_foreign() -> None:
     assert found(b) == {"mdns.link_local_only": "warning"}
 
 
+def test_a_matter_device_with_only_ipv6_link_local_is_healthy() -> None:
+    # Normal for Matter on a home without IPv6 routing; 169.254 is the DHCP failure.
+    bulb = instance("matter-bulb", "matter-bulb.local.")
+    bulb.ipv6 = ["fe80::1c2:3dff:fe44:5566"]
+    matter = MdnsDevice(host=bulb.host, kind="matter", addresses=bulb.ipv6, instances=[bulb.name])
+    assert found(bundle([bulb], devices=[matter])) == {}
+    dimmer = matter.model_copy(update={"addresses": ["169.254.44.7", *bulb.ipv6]})
+    assert found(bundle([bulb], devices=[dimmer])) == {"mdns.link_local_only": "warning"}
+
+
 def test_hostname_and_address_conflicts() -> None:
     b = bundle(
         [

@@ -11,7 +11,7 @@ from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
 from homediag.facts.lan import LanFacts
 from homediag.facts.mdns import MdnsFacts, MdnsInstance
-from homediag.model.addr import address_scope
+from homediag.model.addr import address_family, address_scope
 from homediag.model.bundle import Bundle, Observer
 from homediag.model.finding import Finding
 
@@ -36,8 +36,10 @@ LINK_LOCAL_ONLY = spec(
     probe="mdns",
     evidence=("host", "addresses", "kind"),
     title="A device has only a self-assigned address",
-    meaning="""A device advertises only link-local addresses (169.254.x.x or fe80::): it got no DHCP lease.
-    It may answer on the local link but cannot reach the internet, the cloud or other subnets.""",
+    meaning="""A device advertises a self-assigned IPv4 address (169.254.x.x) and nothing routable: it got no
+    DHCP lease. It may answer on the local link but cannot reach the internet, the cloud or other subnets.
+    (A device with only IPv6 link-local fe80:: addresses is not counted: Matter and Thread devices on a
+    home without IPv6 routing look like that when healthy.)""",
     remediation="""Power-cycle the device; check that it is on the right Wi-Fi and that the router's DHCP pool
     is not exhausted; re-run the device's network setup.""",
 )
@@ -195,7 +197,13 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                 },
             )
     for device in facts.devices:
-        if device.addresses and all(address_scope(a) == "link" for a in device.addresses):
+        # 169.254.x.x is the DHCP-failure signal; fe80:: alone is how a healthy
+        # Matter device looks on a home without IPv6 routing.
+        if (
+            device.addresses
+            and all(address_scope(a) == "link" for a in device.addresses)
+            and any(address_family(a) == "ipv4" for a in device.addresses)
+        ):
             yield LINK_LOCAL_ONLY.make(
                 f"{device.host or device.instances[0]} advertises only {', '.join(device.addresses)}.",
                 {"host": device.host, "addresses": device.addresses, "kind": device.kind},
