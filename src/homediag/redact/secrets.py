@@ -121,6 +121,12 @@ class SecretRegistry:
         # Longest first: replacing "abcd" before "abcdef" would leave "ef" behind.
         return sorted(found.items(), key=lambda item: len(item[0]), reverse=True)
 
+    def mask(self, text: str) -> str:
+        """``text`` with every form of a registered secret replaced by :data:`REDACTED`."""
+        for form, _ in self.occurrences(text):
+            text = text.replace(form, REDACTED)
+        return text
+
     def find_in(self, data: bytes) -> bool:
         """Whether any registered secret (or an encoding of it) occurs in ``data``."""
         forms = self._all_forms()

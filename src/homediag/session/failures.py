@@ -14,7 +14,7 @@ import sys
 from homediag.config import Config
 from homediag.model.bundle import ErrorInfo, Observer
 from homediag.net.observe import Observation, observe
-from homediag.redact.secrets import REDACTED, SecretRegistry
+from homediag.redact.secrets import SecretRegistry
 from homediag.redact.urls import redact_urls
 from homediag.runtime.result import ProbeResult
 
@@ -77,9 +77,7 @@ def shown_live(text: str, secrets: SecretRegistry) -> str:
             secrets.add(form)
 
     text = redact_urls(text, learn)
-    for form, _ in secrets.occurrences(text):
-        text = text.replace(form, REDACTED)
-    return text
+    return secrets.mask(text)
 
 
 def _leaf(exc: BaseException) -> BaseException:

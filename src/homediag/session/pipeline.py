@@ -17,7 +17,7 @@ from homediag.analysis.engine import analyze
 from homediag.model.bundle import Bundle, Device, Observer, ToolInfo
 from homediag.model.finding import Finding
 from homediag.redact.redactor import Level, Redactor
-from homediag.redact.secrets import REDACTED, SecretRegistry
+from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.result import ProbeResult
 from homediag.session.inventory import merge_devices
 
@@ -45,9 +45,7 @@ def _evidence_name(probe: str, name: str) -> str:
 
 def _scrubbed(value: Any, secrets: SecretRegistry) -> Any:
     if isinstance(value, str):
-        for form, _ in secrets.occurrences(value):
-            value = value.replace(form, REDACTED)
-        return value
+        return secrets.mask(value)
     if isinstance(value, dict):
         return {k: _scrubbed(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
