@@ -14,7 +14,6 @@ import ipaddress
 import json
 import re
 import struct
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,11 +22,11 @@ from hypothesis import strategies as st
 
 from homediag.facts.wifi import WifiLink
 from homediag.mdns.txt import MAX_TXT_KEYS, MAX_TXT_VALUE, decode_txt
-from homediag.net import dnsconf, interfaces, ipconfig, knx, neighbors, routes
+from homediag.net import knx, neighbors, routes
 from homediag.net.neighbors import Neighbor
-from homediag.wifi import linux, macos, windows
-from homediag.wifi.radio import finish
+from homediag.wifi import macos
 from tests.conftest import fixture_text
+from tests.parsers import PARSERS
 
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -61,51 +60,6 @@ FIXTURES: dict[str, str] = {
     "wdutil": "wifi/macos/wdutil-info.txt",
     "netsh_interfaces": "wifi/windows/netsh-interfaces-fr.txt",
     "netsh_networks": "wifi/windows/netsh-networks-de.txt",
-}
-
-
-def _link() -> WifiLink:
-    return WifiLink(interface="wlan0", connected=True)
-
-
-def _system_profiler(text: str) -> macos.AirportReport | None:
-    # Its one documented error: text that is not JSON at all (the probe records it).
-    try:
-        return macos.parse_system_profiler(text)
-    except ValueError:
-        return None
-
-
-#: Each parser as a function of the tool's text alone.
-PARSERS: dict[str, Callable[[str], Any]] = {
-    "proc_net_route": routes.parse_proc_net_route,
-    "proc_ipv6_route": routes.parse_proc_ipv6_route,
-    "ip_route": routes.parse_ip_route,
-    "route_get": routes.parse_route_get,
-    "netstat_rn": routes.parse_netstat_rn,
-    "route_print": routes.parse_route_print,
-    "proc_net_arp": neighbors.parse_proc_net_arp,
-    "ip_neigh": neighbors.parse_ip_neigh,
-    "arp_an": neighbors.parse_arp_an,
-    "arp_a_windows": neighbors.parse_arp_a_windows,
-    "resolv_conf": dnsconf.parse_resolv_conf,
-    "scutil_dns": dnsconf.parse_scutil_dns,
-    "ipconfig_all": ipconfig.parse_ipconfig_all,
-    "ifconfig": interfaces.parse_ifconfig,
-    "iw_dev": linux.parse_iw_dev,
-    "iw_link": lambda text: finish(linux.parse_iw_link(text, "wlan0")),
-    "iw_station": lambda text: finish(linux.parse_iw_station_dump(text, _link())),
-    "iw_survey": linux.parse_iw_survey_noise,
-    "iw_scan": linux.parse_iw_scan_dump,
-    "iw_phy": linux.parse_iw_phy_bands,
-    "nmcli": lambda text: linux.parse_nmcli_wifi_list(text, "wlan0"),
-    "proc_net_wireless": linux.parse_proc_net_wireless,
-    "system_profiler": _system_profiler,
-    "wdutil": lambda text: finish(macos.parse_wdutil(text, _link())),
-    "netsh_interfaces": lambda text: [
-        finish(link) for link in windows.parse_netsh_interfaces(text)
-    ],
-    "netsh_networks": windows.parse_netsh_networks,
 }
 
 

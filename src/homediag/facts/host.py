@@ -26,3 +26,7 @@ class HostFacts(BaseModel):
     address: IPAddress | None = None
     subnet: IPAddress | None = None
     notes: list[str] = Field(default_factory=list)
+    unread: list[str] = Field(
+        default_factory=list,
+        description="Lines of the tools' output homediag could not read (bounded, clipped).",
+    )

@@ -71,3 +71,7 @@ class WifiFacts(BaseModel):
     same_ssid_bands: list[Band] = Field(
         default_factory=list, description="Bands on which the connected network's name was seen."
     )
+    unread: list[str] = Field(
+        default_factory=list,
+        description="Lines of the tools' output homediag could not read (bounded, clipped).",
+    )
