@@ -84,7 +84,7 @@ def parse_iw_dev(text: str) -> list[IwInterface]:
         elif m := re.match(r"^Interface\s+(\S+)$", line):
             current = IwInterface(name=m.group(1), phy=phy)
             found.append(current)
-        elif raw[:1] == "\t" and raw[1:2] != "\t" and line.endswith("interface"):
+        elif re.match(r"^\S+ interface$", line):
             current = None
         elif current is not None:
             if line.startswith("type "):
