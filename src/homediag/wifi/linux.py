@@ -160,6 +160,8 @@ def parse_iw_link(text: str, interface: str, *, unread: list[str] | None = None)
 def parse_iw_station_dump(text: str, link: WifiLink) -> WifiLink:
     """``iw dev X station dump``: counters of the station (the AP, for a client) into ``link``."""
     counters = {"tx packets": "tx_packets", "tx retries": "tx_retries", "tx failed": "tx_failed"}
+    # Some drivers (rtl8723bs) give no "signal avg", only the last frame's "signal".
+    signal_now: float | None = None
     for raw in text.splitlines():
         key, sep, value = raw.strip().partition(":")
         if not sep:
@@ -169,6 +171,8 @@ def parse_iw_station_dump(text: str, link: WifiLink) -> WifiLink:
             setattr(link, counters[key], int(value))
         elif key == "beacon loss" and value.isdecimal():
             link.beacon_loss = int(value)
+        elif key == "signal" and signal_now is None:
+            signal_now = _signal(value)
         elif key == "signal avg" and link.rssi_dbm is None:
             link.rssi_dbm = _signal(value)
         elif key in ("tx bitrate", "rx bitrate"):
@@ -178,6 +182,8 @@ def parse_iw_station_dump(text: str, link: WifiLink) -> WifiLink:
                 setattr(link, attr, rate)
             link.width_mhz = link.width_mhz or width
             link.standard = link.standard or standard
+    if link.rssi_dbm is None:
+        link.rssi_dbm = signal_now
     return link
 
 
