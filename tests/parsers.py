@@ -64,7 +64,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 
 #: Parsers that note what they could not read (see :mod:`homediag.facts.unread`):
 #: called as ``f(text, unread)``. A parser listed here must also be in :data:`PARSERS`.
-UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {}
+UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {
+    "iw_link": lambda text, unread: finish(linux.parse_iw_link(text, "wlan0", unread=unread)),
+}
 
 
 def parse(name: str, text: str) -> tuple[Any, list[str] | None]:

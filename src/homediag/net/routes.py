@@ -85,7 +85,10 @@ def parse_ip_route(text: str) -> list[Gateway]:
     """Linux ``ip route show`` / ``ip -6 route show``: default routes, multipath included."""
     gateways: list[Gateway] = []
     current_default: str | None = None
-    for raw in text.splitlines():
+    for text_line in text.splitlines():
+        # WSL1 prefixes every route with its type "none" (RTN_UNSPEC):
+        # "none default via 192.168.4.1 dev eth0 proto unspec metric 0".
+        raw = re.sub(r"^(?:none|unicast)\s+", "", text_line)
         if not raw.strip():
             continue
         if raw[0].isspace():

@@ -117,7 +117,7 @@ async def _linux(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]) 
             _run(evidence, "iw", "dev", name, "survey", "dump"),
             _run(evidence, "iw", "dev", name, "scan", "dump"),
         )
-        link = linux.parse_iw_link(link_out.stdout, name)
+        link = linux.parse_iw_link(link_out.stdout, name, unread=facts.unread)
         if link.connected:
             linux.parse_iw_station_dump(station.stdout, link)
             link.noise_dbm = linux.parse_iw_survey_noise(survey.stdout)
