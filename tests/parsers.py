@@ -64,7 +64,11 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 
 #: Parsers that note what they could not read (see :mod:`homediag.facts.unread`):
 #: called as ``f(text, unread)``. A parser listed here must also be in :data:`PARSERS`.
-UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {}
+UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {
+    "netsh_interfaces": lambda text, unread: [
+        finish(link) for link in windows.parse_netsh_interfaces(text, unread=unread)
+    ],
+}
 
 
 def parse(name: str, text: str) -> tuple[Any, list[str] | None]:
