@@ -93,6 +93,7 @@ _RADIO = {
     "tipo radio",
     "radiotype",
     "tipo de rádio",
+    "无线电类型",
 }
 _AUTH = {
     "authentication",
@@ -102,6 +103,7 @@ _AUTH = {
     "autenticazione",
     "verificatie",
     "autenticação",
+    "身份验证",
 }
 _CHANNEL = {"channel", "kanal", "canal", "canale", "kanaal", "信道", "通道"}
 _BAND = {"band", "frequenzband", "bereich", "bande", "banda", "频段", "频带"}
@@ -187,6 +189,8 @@ def parse_netsh_interfaces(text: str, *, unread: list[str] | None = None) -> lis
                 link.bssid = value.lower().replace("-", ":")
             elif key not in _PHYSICAL:
                 note_unread(unread, label)
+        elif key in _BSSID:
+            note_unread(unread, label)  # a BSSID line without a MAC (redacted, "n/a")
         elif key in _RADIO or value.startswith("802.11"):
             link.standard = standard_of(value) or link.standard
         elif key in _AUTH:
