@@ -21,7 +21,8 @@ __all__ = ["parse_netsh_interfaces", "parse_netsh_networks"]
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
 _PERCENT_RE = re.compile(r"^(\d{1,3})\s*%$")
 
-# Labels, lower-cased, in English, German, French, Spanish, Italian, Dutch, Portuguese.
+# Labels, lower-cased, in English, German, French, Spanish, Italian, Dutch, Portuguese and
+# Simplified Chinese.
 _NAME = {"name", "nom", "nombre", "nome", "naam", "名称"}
 _STATE = {"state", "status", "état", "etat", "estado", "stato", "状态"}
 _CONNECTED = {
@@ -33,10 +34,7 @@ _CONNECTED = {
     "connesso",
     "connessa",  # Italian inflects it for "la scheda"
     "verbonden",
-    "połączono",
-    "подключено",
     "已连接",
-    "接続されました",
 }
 # The states that are not "connected", so that an unknown word is noted rather than guessed.
 _NOT_CONNECTED = {
@@ -54,10 +52,7 @@ _NOT_CONNECTED = {
     "disconnesso",
     "disconnessa",
     "niet verbonden",
-    "rozłączono",
-    "отключено",
     "已断开连接",
-    "切断されました",
 }
 # The AP's BSSID. Windows 11 renames it "AP BSSID" and French Windows 11 spells it out
 # in full; any other MAC-valued line after the SSID is taken as the BSSID too.
@@ -68,7 +63,6 @@ _BSSID = {
     "bssid de l'ap",
     "point d'accès d’identificateur ssid (service set identifier)",
     "point d'accès d'identificateur ssid (service set identifier)",
-    "bssid точки доступа",
 }
 # The adapter's own MAC, which comes before the SSID.
 _PHYSICAL = {
@@ -80,10 +74,7 @@ _PHYSICAL = {
     "indirizzo fisico",
     "endereço físico",
     "fysiek adres",
-    "adres fizyczny",
-    "физический адрес",
     "物理地址",
-    "物理アドレス",
 }
 _RADIO = {
     "radio type",
