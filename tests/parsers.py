@@ -66,6 +66,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 #: called as ``f(text, unread)``. A parser listed here must also be in :data:`PARSERS`.
 UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {
     "iw_link": lambda text, unread: finish(linux.parse_iw_link(text, "wlan0", unread=unread)),
+    "netsh_interfaces": lambda text, unread: [
+        finish(link) for link in windows.parse_netsh_interfaces(text, unread=unread)
+    ],
 }
 
 

@@ -39,11 +39,11 @@ FIXTURES: dict[str, str] = {
     "ip_route": "routes/linux-ip-route-multipath.txt",
     "route_get": "routes/macos-route-get-default.txt",
     "netstat_rn": "routes/macos-netstat-rn.txt",
-    "route_print": "routes/windows-route-print-de.txt",
+    "route_print": "routes/windows-route-print-de-win81.txt",
     "proc_net_arp": "neighbors/linux-proc-net-arp.txt",
     "ip_neigh": "neighbors/linux-ip-neigh.txt",
     "arp_an": "neighbors/macos-arp-an.txt",
-    "arp_a_windows": "neighbors/windows-arp-a-de.txt",
+    "arp_a_windows": "neighbors/windows-arp-av-de-win81-2017.txt",
     "resolv_conf": "dns/linux-resolv.conf",
     "scutil_dns": "dns/macos-scutil-dns-vpn.txt",
     "ipconfig_all": "ipconfig/windows-ipconfig-all-de.txt",
@@ -59,7 +59,7 @@ FIXTURES: dict[str, str] = {
     "system_profiler": "wifi/macos/system-profiler-5ghz.json",
     "wdutil": "wifi/macos/wdutil-info.txt",
     "netsh_interfaces": "wifi/windows/netsh-interfaces-fr.txt",
-    "netsh_networks": "wifi/windows/netsh-networks-de.txt",
+    "netsh_networks": "wifi/windows/netsh-networks-de-win11.txt",
 }
 
 

@@ -438,3 +438,40 @@ def test_a_damaged_signal_line_is_unknown_not_a_figure() -> None:
     link = finish(linux.parse_iw_link(text, "wlp0s20f3"))
     assert link.rssi_dbm is None
     assert link.frequency_mhz == 5180.0
+
+
+def test_netsh_unknown_state_word_is_noted_and_read_from_the_shape() -> None:
+    # A language whose word for "connected" the parser does not know: the label is
+    # noted (never the value), and an adapter that shows an SSID and BSSID is connected.
+    text = fixture_text("wifi/windows/netsh-interfaces-it.txt").replace("connessa", "collegata")
+    unread: list[str] = []
+    (link,) = windows.parse_netsh_interfaces(text, unread=unread)
+    assert unread == ["Stato"]
+    assert link.connected is True
+    assert link.bssid == "fe:dc:ba:09:87:02"
+
+
+def test_netsh_unknown_state_without_ssid_reads_disconnected() -> None:
+    text = "\n".join(
+        ["    Nome                   : Wi-Fi", "    Stato                  : scollegata", ""]
+    )
+    unread: list[str] = []
+    (link,) = windows.parse_netsh_interfaces(text, unread=unread)
+    assert (link.connected, unread) == (False, ["Stato"])
+
+
+async def test_windows_probe_keeps_what_netsh_could_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_stub(
+        tmp_path,
+        "netsh",
+        {"wlan show interfaces": "wifi/windows/netsh-interfaces-it.txt"},
+        replace={"Canale                 : 4": "Canale                 : n/d"},
+    )
+    _stub_path(monkeypatch, tmp_path)
+    result = await run_probe("wifi", observer=lab_observer(platform="win32", interface="Wi-Fi"))
+    facts = result.facts
+    assert isinstance(facts, WifiFacts) and facts.link is not None
+    assert facts.link.connected is True  # Italian "connessa"
+    assert facts.unread == ["Canale"]

@@ -205,7 +205,7 @@ async def _windows(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]
     if not out.ok:
         return
     facts.tools.append("netsh")
-    links = windows.parse_netsh_interfaces(out.stdout)
+    links = windows.parse_netsh_interfaces(out.stdout, unread=facts.unread)
     facts.interfaces = [link.interface for link in links]
     name = _select(facts.interfaces, ctx.observer.interface)
     if name is None:
