@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,44 @@ def test_system_profiler_wifi_off_and_24ghz() -> None:
     slow = macos.parse_system_profiler(fixture_text("wifi/macos/system-profiler-24ghz.json"))
     assert slow.link is not None and (slow.link.band, slow.link.channel) == ("2.4 GHz", 11)
     assert [(n.ssid, n.band) for n in slow.nearby] == [("Lindenweg 12", "5 GHz")]
+
+
+
+def _airport(security: str) -> str:
+    current = {"_name": "Net", "spairport_security_mode": security}
+    interface = {"_name": "en0", "spairport_current_network_information": current}
+    return json.dumps({"SPAirPortDataType": [{"spairport_airport_interfaces": [interface]}]})
+
+
+@pytest.mark.parametrize(
+    ("mode", "shown"),
+    [
+        # macOS prints WPA3 transition mode with the leading "s" of its prefix missing.
+        ("pairport_security_mode_wpa3_transition", "WPA3 Transition"),
+        ("spairport_security_mode_none", "Open"),  # an open network, not "no value"
+        ("spairport_security_mode_wpa2_enterprise", "WPA2 Enterprise"),
+        ("spairport_security_mode_unknown", None),
+    ],
+)
+def test_system_profiler_security_modes_as_macos_prints_them(mode: str, shown: str | None) -> None:
+    unread: list[str] = []
+    link = macos.parse_system_profiler(_airport(mode), unread=unread).link
+    assert link is not None and link.security == shown
+    assert unread == []
+
+
+def test_system_profiler_notes_a_security_mode_it_does_not_know() -> None:
+    unread: list[str] = []
+    link = macos.parse_system_profiler(_airport("wpa4_quantum"), unread=unread).link
+    assert link is not None and link.security is None
+    assert unread == ["spairport_security_mode"]  # the key, never the value
+
+
+def test_wdutil_notes_a_channel_form_it_does_not_know() -> None:
+    text = "WIFI\n    Op Mode              : STA\n    Channel              : ch149@80\n"
+    unread: list[str] = []
+    link = macos.parse_wdutil(text, WifiLink(interface="en0", connected=True), unread=unread)
+    assert link.channel is None and unread == ["Channel"]
 
 
 # -- Windows ---------------------------------------------------------------
