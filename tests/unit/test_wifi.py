@@ -171,7 +171,6 @@ def test_system_profiler_wifi_off_and_24ghz() -> None:
     assert [(n.ssid, n.band) for n in slow.nearby] == [("Lindenweg 12", "5 GHz")]
 
 
-
 def _airport(security: str) -> str:
     current = {"_name": "Net", "spairport_security_mode": security}
     interface = {"_name": "en0", "spairport_current_network_information": current}
