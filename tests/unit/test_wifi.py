@@ -368,6 +368,33 @@ async def test_macos_root_adds_wdutil(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (facts.link.ssid, facts.link.bssid) == ("Lindenweg 12", "3c:a6:2f:4b:10:05")
 
 
+async def test_macos_probe_keeps_what_the_tools_printed_but_it_could_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real macOS 15.5 outputs, with a security mode and a channel form no Mac printed yet.
+    install_stub(
+        tmp_path,
+        "system_profiler",
+        {"SPAirPortDataType -json": "wifi/macos/system-profiler-15.5-joined-wpa2.json"},
+        replace={"spairport_security_mode_wpa2_personal": "wpa4_quantum"},
+    )
+    install_stub(
+        tmp_path,
+        "wdutil",
+        {"info": "wifi/macos/wdutil-info-15-5ghz.txt"},
+        replace={"5g44/40": "ch44@40"},
+    )
+    _stub_path(monkeypatch, tmp_path)
+    result = await run_probe(
+        "wifi", observer=lab_observer(platform="darwin", interface="en0", privileged=True)
+    )
+    facts = result.facts
+    assert isinstance(facts, WifiFacts) and facts.link is not None
+    assert facts.tools == ["system_profiler", "wdutil"]
+    assert facts.unread == ["spairport_security_mode", "Channel"]  # labels, never values
+    assert (facts.link.security, facts.link.rssi_dbm) == (None, -79.0)
+
+
 async def test_windows_adapter_with_stub_netsh(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
