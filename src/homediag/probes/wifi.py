@@ -183,7 +183,7 @@ async def _macos(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]) 
         return
     facts.tools.append("system_profiler")
     try:
-        report = macos.parse_system_profiler(out.stdout)
+        report = macos.parse_system_profiler(out.stdout, unread=facts.unread)
     except ValueError:
         return
     facts.interfaces = report.interfaces
@@ -196,7 +196,7 @@ async def _macos(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]) 
         wd = await _run(evidence, "wdutil", "info")
         if wd.ok:
             facts.tools.append("wdutil")
-            macos.parse_wdutil(wd.stdout, link)
+            macos.parse_wdutil(wd.stdout, link, unread=facts.unread)
     facts.link = link
 
 
