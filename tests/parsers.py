@@ -64,7 +64,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 
 #: Parsers that note what they could not read (see :mod:`homediag.facts.unread`):
 #: called as ``f(text, unread)``. A parser listed here must also be in :data:`PARSERS`.
-UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {}
+UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {
+    "ipconfig_all": lambda text, unread: ipconfig.parse_ipconfig_all(text, unread=unread),
+}
 
 
 def parse(name: str, text: str) -> tuple[Any, list[str] | None]:
