@@ -1,4 +1,4 @@
-"""Windows ``ipconfig /all`` in English and in German."""
+"""Windows ``ipconfig /all``: layouts the real captures (see their sidecars) do not cover alone."""
 
 from __future__ import annotations
 
@@ -37,3 +37,54 @@ def test_german_labels_are_understood() -> None:
     assert ethernet.ipv4 == [("169.254.33.7", 16)]
     assert ethernet.gateways == []
     assert ethernet.dns_servers == ["fec0:0:0:ffff::1%1", "fec0:0:0:ffff::2%1"]
+
+
+def _hard_wrap(text: str, width: int, *, headers_only: bool = True) -> str:
+    # What a console of ``width`` columns leaves in a copied output: a longer line goes on
+    # at column 0 of the next line.
+    out = []
+    for line in text.splitlines():
+        rest = line
+        while len(rest) > width and (not headers_only or not rest[0].isspace()):
+            out.append(rest[:width])
+            rest = rest[width:]
+        out.append(rest)
+    return "\n".join(out) + "\n"
+
+
+def test_a_header_wrapped_by_the_console_width_keeps_the_adapter_name() -> None:
+    # The real Windows 11 capture, its VMnet8 adapter renamed to a name longer than the
+    # 80-column console, so that its header goes on at column 0 of the next line.
+    long_name = "VMware Network Adapter VMnet8 (host-only, bridged to the lab network)"
+    text = fixture_text("ipconfig/windows-ipconfig-all-en-win11.txt").replace(
+        "Ethernet adapter VMware Network Adapter VMnet8:", f"Ethernet adapter {long_name}:"
+    )
+    wrapped = _hard_wrap(text, 80)
+    assert f"Ethernet adapter {long_name}:" not in wrapped  # it is split over two lines
+    adapters = {a.name: a for a in parse_ipconfig_all(wrapped)}
+    assert long_name in adapters
+    assert adapters[long_name].ipv4 == [("192.168.213.1", 24)]
+    assert len(adapters) == 10
+
+
+def test_a_continued_value_after_an_empty_first_line_is_kept() -> None:
+    # "Default Gateway . . . :" may be empty with the router on the continuation line.
+    text = fixture_text("ipconfig/windows-ipconfig-all-de-fritzbox.txt").replace(
+        "Standardgateway . . . . . . . . . : fe80::62b5:8dff:fe35:646d%5",
+        "Standardgateway . . . . . . . . . :",
+    )
+    wlan = next(a for a in parse_ipconfig_all(text) if a.name == "WLAN")
+    assert wlan.gateways == ["192.168.178.1"]
+    assert wlan.dns_servers[-1] == "192.168.178.1"
+
+
+def test_an_address_under_an_unknown_label_is_noted_by_its_label_only() -> None:
+    unread: list[str] = []
+    text = fixture_text("ipconfig/windows-ipconfig-all-it.txt").replace(
+        "Server DHCP . . . . . . . . . . . . . : 192.168.10.1",
+        "Servidor XYZ . . . . : 192.168.10.1",
+    )
+    adapters = parse_ipconfig_all(text, unread=unread)
+    assert unread == ["Servidor XYZ"]
+    assert adapters[1].dhcp_server is None
+    assert all("192.168.10.1" not in note for note in unread)

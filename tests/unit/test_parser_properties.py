@@ -46,7 +46,7 @@ FIXTURES: dict[str, str] = {
     "arp_a_windows": "neighbors/windows-arp-a-de.txt",
     "resolv_conf": "dns/linux-resolv.conf",
     "scutil_dns": "dns/macos-scutil-dns-vpn.txt",
-    "ipconfig_all": "ipconfig/windows-ipconfig-all-de.txt",
+    "ipconfig_all": "ipconfig/windows-ipconfig-all-de-fritzbox.txt",
     "ifconfig": "interfaces/macos-ifconfig-a.txt",
     "iw_dev": "wifi/linux/iw-5ghz-dev.txt",
     "iw_link": "wifi/linux/iw-5ghz-link.txt",
