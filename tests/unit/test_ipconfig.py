@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from homediag.net.ipconfig import parse_ipconfig_all
 from tests.conftest import fixture_text
 
@@ -88,3 +90,14 @@ def test_an_address_under_an_unknown_label_is_noted_by_its_label_only() -> None:
     assert unread == ["Servidor XYZ"]
     assert adapters[1].dhcp_server is None
     assert all("192.168.10.1" not in note for note in unread)
+
+
+def test_a_huge_line_of_dots_is_skipped_in_linear_time() -> None:
+    # The label pattern backtracks quadratically; ipconfig's lines are short, garbage may not be.
+    text = (
+        fixture_text("ipconfig/windows-ipconfig-all-en-apipa.txt") + "   " + ". " * 20_000 + "\n"
+    )
+    started = time.monotonic()
+    adapters = parse_ipconfig_all(text)
+    assert time.monotonic() - started < 5
+    assert adapters[0].autoconfigured == ["169.254.184.171"]

@@ -35,6 +35,9 @@ _PLAIN = re.compile(r"^(?P<label>[^:]*?\S)\s*:(?:\s+(?P<value>.*)|$)")
 _MAC = re.compile(r"^(?:[0-9A-Fa-f]{2}-){5}[0-9A-Fa-f]{2}$")
 # A continuation line is indented far deeper than a label (which starts at column 3).
 _CONTINUATION_INDENT = 12
+# ipconfig's lines are well under this; a longer one is not its output (and the label
+# patterns would take quadratic time on it).
+_MAX_LINE = 512
 
 # The adapter-type words before the adapter's name, per language ("Ethernet adapter Wi-Fi:").
 # Longest first, so "Adaptador de LAN inalámbrica" wins over "Adaptador de".
@@ -273,7 +276,7 @@ def parse_ipconfig_all(text: str, *, unread: list[str] | None = None) -> list[Ip
     pending_mask_for: str | None = None
     header_start = ""  # an unindented line that may be the first half of a wrapped header
     for raw in text.splitlines():
-        if not raw.strip():
+        if not raw.strip() or len(raw) > _MAX_LINE:
             header_start = ""
             continue
         if not raw[0].isspace():
