@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from homediag.net.ipconfig import parse_ipconfig_all
 from tests.conftest import fixture_text
 
@@ -94,10 +96,45 @@ def test_an_address_under_an_unknown_label_is_noted_by_its_label_only() -> None:
 
 def test_a_huge_line_of_dots_is_skipped_in_linear_time() -> None:
     # The label pattern backtracks quadratically; ipconfig's lines are short, garbage may not be.
-    text = (
-        fixture_text("ipconfig/windows-ipconfig-all-en-apipa.txt") + "   " + ". " * 20_000 + "\n"
-    )
+    text = fixture_text("ipconfig/windows-ipconfig-all-en-apipa.txt") + "   " + ". " * 20_000 + "\n"
     started = time.monotonic()
     adapters = parse_ipconfig_all(text)
     assert time.monotonic() - started < 5
     assert adapters[0].autoconfigured == ["169.254.184.171"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "line", "autoconf_line"),
+    [
+        # Windows 10 German prints this label without a dot leader.
+        (
+            "ipconfig/windows-ipconfig-all-de-fritzbox.txt",
+            "   IPv4-Adresse  . . . . . . . . . . : 172.22.16.1(Bevorzugt)",
+            "   IPv4-Adresse (Auto. Konfiguration): 169.254.223.103(Bevorzugt)",
+        ),
+        (
+            "ipconfig/windows-ipconfig-all-zh-win10.txt",
+            "   IPv4 地址 . . . . . . . . . . . . : 192.168.137.1(首选) ",
+            "   自动配置 IPv4 地址  . . . . . . . : 169.254.23.70(首选)",
+        ),
+        # Windows XP: "Autoconfiguration IP Address", no "IPv4".
+        (
+            "ipconfig/windows-ipconfig-all-en-xp.txt",
+            "   IP Address. . . . . . . . . . . . : 192.168.22.135",
+            "   Autoconfiguration IP Address. . . : 169.254.10.20",
+        ),
+    ],
+)
+def test_the_autoconfiguration_address_is_kept_in_every_label_form(
+    fixture: str, line: str, autoconf_line: str
+) -> None:
+    # The labels as real captures print them (seen in public pastes whose repository could
+    # not be cited), put in place of an adapter's address line of a cited real capture.
+    text = fixture_text(fixture)
+    assert line in text
+    unread: list[str] = []
+    adapters = parse_ipconfig_all(text.replace(line, autoconf_line), unread=unread)
+    address = autoconf_line.rsplit(": ", 1)[1].split("(", maxsplit=1)[0].strip()
+    (adapter,) = [a for a in adapters if address in [ip for ip, _ in a.ipv4]]
+    assert adapter.autoconfigured == [address]
+    assert unread == []
