@@ -71,6 +71,19 @@ def test_a_header_wrapped_by_the_console_width_keeps_the_adapter_name() -> None:
     assert len(adapters) == 10
 
 
+@pytest.mark.parametrize(
+    "fixture",
+    ["ipconfig/windows-ipconfig-all-de-fritzbox.txt", "ipconfig/windows-ipconfig-all-it.txt"],
+)
+def test_label_lines_wrapped_by_an_80_column_console_read_as_unwrapped(fixture: str) -> None:
+    # "IPv6-Adresse. . . : 2a04:…:e973(Bevorzugt)" is 86 characters: an 80-column console
+    # copy puts "zugt)" (Italian: part of the address) at column 0 of the next line.
+    text = fixture_text(fixture)
+    wrapped = _hard_wrap(text, 80, headers_only=False)
+    assert wrapped != text
+    assert parse_ipconfig_all(wrapped) == parse_ipconfig_all(text)
+
+
 def test_a_continued_value_after_an_empty_first_line_is_kept() -> None:
     # "Default Gateway . . . :" may be empty with the router on the continuation line.
     text = fixture_text("ipconfig/windows-ipconfig-all-de-fritzbox.txt").replace(

@@ -275,7 +275,7 @@ def parse_ipconfig_all(text: str, *, unread: list[str] | None = None) -> list[Ip
     last_label = ""
     pending_mask_for: str | None = None
     header_start = ""  # an unindented line that may be the first half of a wrapped header
-    for raw in text.splitlines():
+    for raw in _unwrap(text.splitlines()):
         if not raw.strip() or len(raw) > _MAX_LINE:
             header_start = ""
             continue
@@ -320,6 +320,31 @@ def parse_ipconfig_all(text: str, *, unread: list[str] | None = None) -> list[Ip
             current.ipv4 = [(a, prefix if a == pending_mask_for else p) for a, p in current.ipv4]
             pending_mask_for = None
     return adapters
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """The lines with the console's hard wraps undone where they are certain.
+
+    A console copies a line longer than its width as two lines, the rest at
+    column 0. An unindented line right after an indented label line (no blank
+    between) is such a rest, unless it is a header or a label itself.
+    """
+    out: list[str] = []
+    for raw in lines:
+        if (
+            out
+            and raw
+            and not raw[0].isspace()
+            and out[-1][:1].isspace()
+            and out[-1].strip()
+            and not raw.rstrip().endswith(":")
+            and _DOTTED.match(raw[:_MAX_LINE]) is None
+            and len(out[-1]) + len(raw) <= _MAX_LINE
+        ):
+            out[-1] += raw
+        else:
+            out.append(raw)
+    return out
 
 
 def _take(
