@@ -151,3 +151,16 @@ def test_the_autoconfiguration_address_is_kept_in_every_label_form(
     (adapter,) = [a for a in adapters if address in [ip for ip, _ in a.ipv4]]
     assert adapter.autoconfigured == [address]
     assert unread == []
+
+
+def test_a_media_state_in_an_unknown_wording_still_means_no_link_and_is_noted() -> None:
+    # ipconfig prints "Media State" only for an adapter without link, whatever it says.
+    text = fixture_text("ipconfig/windows-ipconfig-all-en-win10.txt").replace(
+        "Media State . . . . . . . . . . . : Media disconnected",
+        "Media State . . . . . . . . . . . : Kabel fehlt",
+    )
+    unread: list[str] = []
+    bluetooth = parse_ipconfig_all(text, unread=unread)[-1]
+    assert bluetooth.name == "Bluetooth Network Connection"
+    assert not bluetooth.connected
+    assert unread == ["Media State"]

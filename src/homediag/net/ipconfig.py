@@ -373,8 +373,10 @@ def _take(
         return "empty"
     if family is None:
         if _has(label, _MEDIA_WORDS) or _has(lowered, _DISCONNECTED_WORDS):
-            if _has(lowered, _DISCONNECTED_WORDS):
-                adapter.connected = False
+            # ipconfig prints a media state only for an adapter without link.
+            adapter.connected = False
+            if not _has(lowered, _DISCONNECTED_WORDS):
+                note_unread(unread, raw_label)  # a wording to add to _DISCONNECTED_WORDS
             return "media"
         if _MAC.match(value):
             adapter.mac = value.replace("-", ":").lower()
@@ -382,8 +384,12 @@ def _take(
         if _has(label, _DESCRIPTION_WORDS):
             adapter.description = value
             return "description"
-        if "dhcp" in label and "v6" not in label and (lowered in _YES or lowered in _NO):
-            adapter.dhcp_enabled = lowered in _YES
+        if "dhcp" in label and "v6" not in label and len(lowered) <= 8:
+            # "DHCP Enabled: Yes" in a language whose yes/no is not listed stays unknown.
+            if lowered in _YES or lowered in _NO:
+                adapter.dhcp_enabled = lowered in _YES
+            else:
+                note_unread(unread, raw_label)
             return "dhcp_enabled"
         return "other"  # a suffix, a lease time, an IAID, a DUID, "Enabled": nothing to keep
     if family == "ipv4" and (
