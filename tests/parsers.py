@@ -71,6 +71,7 @@ UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {
     ],
     "system_profiler": _system_profiler,
     "wdutil": lambda text, unread: finish(macos.parse_wdutil(text, _link(), unread=unread)),
+    "ipconfig_all": lambda text, unread: ipconfig.parse_ipconfig_all(text, unread=unread),
 }
 
 

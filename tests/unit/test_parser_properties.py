@@ -46,7 +46,7 @@ FIXTURES: dict[str, str] = {
     "arp_a_windows": "neighbors/windows-arp-av-de-win81-2017.txt",
     "resolv_conf": "dns/linux-resolv.conf",
     "scutil_dns": "dns/macos-scutil-dns-vpn.txt",
-    "ipconfig_all": "ipconfig/windows-ipconfig-all-de.txt",
+    "ipconfig_all": "ipconfig/windows-ipconfig-all-de-fritzbox.txt",
     "ifconfig": "interfaces/macos-10.14.6-ifconfig.txt",
     "iw_dev": "wifi/linux/iw-dev-mlo-rtw89.txt",
     "iw_link": "wifi/linux/iw-link-mlo-rtw89.txt",
