@@ -36,9 +36,9 @@ from typing import ClassVar
 
 from homediag.errors import LabError
 from homediag_lab import broker, installer, netns, servers
-from homediag_lab.peers import homeassistant
 from homediag_lab.netns import netns_exec, run
 from homediag_lab.network import Network
+from homediag_lab.peers import homeassistant
 from homediag_lab.pki import LabCA
 from homediag_lab.procs import READY_TIMEOUT, Processes
 from homediag_lab.scenarios import get_scenario

@@ -32,6 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from homediag.errors import LabError
 from homediag_lab.netns import netns_exec, run
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 VERSION = "2024.3.3"
-PERSONALITY = "home-assistant-core"
+PERSONALITY: Final = "home-assistant-core"
 #: How long Home Assistant may take to answer after its start (measured: see
 #: tests/lab/test_peer_homeassistant.py; a shared 2-core machine is slow).
 START_TIMEOUT = 300.0
