@@ -135,7 +135,10 @@ class HomeAssistantPeer:
     token: str | None = None
 
     def wait(self, timeout: float = START_TIMEOUT) -> str:
-        """Wait until it answers, onboard its owner, make a long-lived token; return the token."""
+        """Wait until it answers, onboard its owner, make a long-lived token; return the token.
+
+        Returns once Home Assistant reports itself ``RUNNING`` (its start done).
+        """
         self.procs.wait_listening(self.host.role, self.listener.port, timeout=timeout)
         left = max(30.0, timeout - (time.monotonic() - self.started))
         argv = netns_exec(
@@ -151,7 +154,6 @@ class HomeAssistantPeer:
             ],
         )
         proc = run(argv, check=False, timeout=left + 10)
-        self.procs.get(self.name)  # still ours
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             reason = (proc.stderr or proc.stdout).strip().splitlines()
@@ -249,7 +251,18 @@ async def _onboard(base: str, timeout: float) -> str:  # pragma: no cover - runs
             result = await ws.receive_json()
             if not result.get("success"):
                 raise LabError(f"auth/long_lived_access_token: {result}")
-            return str(result["result"])
+            token = str(result["result"])
+        # Its API answers while it still sets up integrations: ready is when it
+        # says it runs (a run started earlier competes with its start for CPU).
+        headers = {"Authorization": f"Bearer {token}"}
+        while True:
+            async with session.get(f"{base}/api/config", headers=headers) as answer:
+                state = (await answer.json()).get("state") if answer.status == 200 else None
+            if state == "RUNNING":
+                return token
+            if time.monotonic() > deadline:
+                raise LabError(f"Home Assistant is {state!r}, not RUNNING, after {timeout:g} s")
+            await asyncio.sleep(0.25)
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs in a namespace
