@@ -31,6 +31,7 @@ from homediag_lab.pytest_plugin import require_lab
 from homediag_lab.scenarios.peer_homeassistant import (
     peer_homeassistant,
     peer_homeassistant_recovery,
+    peer_homeassistant_safe_mode,
 )
 from homediag_lab.state import STATE_DIR
 from homediag_lab.topology import Scenario
@@ -191,6 +192,20 @@ def test_recovery_mode_is_reported_with_what_to_do(recovery_lab: Lab, tmp_path: 
     assert "configuration.yaml" in finding.remediation and "restart" in finding.remediation
     ha = _ha_result(bundle)
     assert (ha.facts["recovery_mode"], ha.facts["safe_mode"]) == (True, False)
+
+
+def test_safe_mode_is_told_apart_from_recovery_mode(tmp_path: Path) -> None:
+    lab = _build(peer_homeassistant_safe_mode())
+    try:
+        bundle = _run(lab, tmp_path / "safe", *DISCOVERY)
+    finally:
+        lab.down()
+    serious = [(f.id, f.severity) for f in bundle.findings if f.severity != "info"]
+    assert serious == [("home_assistant.safe_mode", "warning")]
+    ha = _ha_result(bundle)
+    assert (ha.facts["safe_mode"], ha.facts["recovery_mode"]) == (True, False)
+    # In safe mode the configuration did load: Home Assistant still announces itself.
+    assert ha.facts["advertised_version"] == homeassistant.VERSION
 
 
 def test_a_build_that_fails_after_home_assistant_started_leaves_nothing(

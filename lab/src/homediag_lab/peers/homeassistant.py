@@ -20,7 +20,9 @@ configuration then holds. That exchange runs inside the host's namespace
 Listener options: ``configuration="broken-yaml"`` writes a configuration that
 does not parse, so Home Assistant starts in recovery mode (it still serves
 its API, onboarding and websocket, but loads no integration of the
-configuration). ``location_name`` names the home.
+configuration). ``safe_mode=True`` starts it in safe mode (no custom
+integrations), as its "Restart → Safe mode" does. ``location_name`` names the
+home.
 """
 
 from __future__ import annotations
@@ -174,6 +176,9 @@ def start(scenario: Scenario, record: LabRecord, procs: Processes) -> list[HomeA
         config_dir = record.directory / f"homeassistant-{host.role}"
         config_dir.mkdir(mode=0o700)
         (config_dir / "configuration.yaml").write_text(configuration(host, listener))
+        if listener.option("safe_mode"):
+            # What "Restart → Safe mode" leaves behind for the next start.
+            (config_dir / "safe-mode").touch()
         name = f"homeassistant-{host.role}"
         procs.spawn(
             host.role,

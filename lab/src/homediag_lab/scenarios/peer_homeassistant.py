@@ -15,7 +15,11 @@ from homediag_lab.peers.homeassistant import PERSONALITY, VERSION
 from homediag_lab.scenarios.home import healthy
 from homediag_lab.topology import Listener, Scenario
 
-__all__ = ["peer_homeassistant", "peer_homeassistant_recovery"]
+__all__ = [
+    "peer_homeassistant",
+    "peer_homeassistant_recovery",
+    "peer_homeassistant_safe_mode",
+]
 
 
 def _with_real_home_assistant(base: Scenario, *options: tuple[str, object]) -> Scenario:
@@ -47,4 +51,17 @@ def peer_homeassistant_recovery() -> Scenario:
             "it starts in recovery mode, with none of the configured integrations."
         ),
         expect=("home_assistant.recovery_mode",),
+    )
+
+
+def peer_homeassistant_safe_mode() -> Scenario:
+    """A real Home Assistant restarted in safe mode: it runs, without custom integrations."""
+    return replace(
+        _with_real_home_assistant(healthy(), ("safe_mode", True)),
+        name="peer-homeassistant-safe-mode",
+        description=(
+            f"A real Home Assistant core {VERSION} restarted in safe mode (Settings → System → "
+            "Restart → Safe mode): its configuration loads, custom integrations do not."
+        ),
+        expect=("home_assistant.safe_mode",),
     )
