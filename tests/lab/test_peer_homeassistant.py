@@ -163,6 +163,23 @@ def test_home_assistants_own_mdns_announcement_is_the_same_device(
     assert [d.id for d in healthy_run.devices if d.kind == "home_assistant"] == [device.id]
 
 
+def test_configured_by_the_name_it_announces_it_is_one_device_with_one_name(
+    ha_lab: Lab, tmp_path: Path
+) -> None:
+    (peer,) = ha_lab.homeassistants
+    uuid = json.loads((peer.config_dir / ".storage" / "core.uuid").read_text())["data"]["uuid"]
+    # What an installer copies from Home Assistant's announcement: its mDNS name.
+    config = ha_lab.config_path.with_name("homediag-by-name.toml")
+    text = ha_lab.config_path.read_text()
+    config.write_text(text.replace(f"http://{HA_IP}:8123", f"http://{uuid}.local:8123"))
+    bundle = _run(ha_lab, tmp_path / "by-name", *DISCOVERY, config=config)
+    assert _serious(bundle) == []
+    (device,) = [d for d in bundle.devices if d.kind == "home_assistant"]
+    assert HA_IP in device.addresses and "config" in device.sources
+    assert device.hostnames == [f"{uuid}.local."]  # not also "….local" without the dot
+    assert _ha_result(bundle).facts["version"] == homeassistant.VERSION  # the token went there
+
+
 def test_a_wrong_token_is_rejected_by_the_real_home_assistant(ha_lab: Lab, tmp_path: Path) -> None:
     bundle = _run(ha_lab, tmp_path / "wrong", *DISCOVERY, config=_config_with(ha_lab, "wrong"))
     (finding,) = [f for f in bundle.findings if f.severity != "info"]
