@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -87,9 +88,17 @@ def _run(lab: Lab, out: Path, *extra: str, config: Path | None = None) -> Bundle
 
 
 @pytest.fixture(scope="module")
-def healthy_run(ha_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
-    """The default run an installer types, with the token Home Assistant made."""
-    return _run(ha_lab, tmp_path_factory.mktemp("peer-ha-healthy"))
+def healthy_out(ha_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the default run an installer types (with the token Home Assistant made) wrote."""
+    out = tmp_path_factory.mktemp("peer-ha-healthy")
+    _run(ha_lab, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def healthy_run(healthy_out: Path) -> Bundle:
+    (path,) = healthy_out.glob("homediag-*.zip")
+    return load_bundle(path)
 
 
 def _config_with(lab: Lab, credentials: str) -> Path:
@@ -127,6 +136,19 @@ def test_real_home_assistant_is_found_healthy_with_its_own_token(healthy_run: Bu
         ("api", 200, True),
         ("config", 200, True),
     ]
+
+
+def test_the_token_home_assistant_made_never_reaches_the_bundle(
+    ha_lab: Lab, healthy_out: Path
+) -> None:
+    (peer,) = ha_lab.homeassistants
+    assert peer.token is not None and peer.token.count(".") == 2  # a JWT
+    signature = peer.token.rsplit(".", 1)[1]
+    (path,) = healthy_out.glob("homediag-*.zip")
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            data = archive.read(name)
+            assert peer.token.encode() not in data and signature.encode() not in data, name
 
 
 def test_home_assistants_own_mdns_announcement_is_the_same_device(
