@@ -133,6 +133,8 @@ class HomeAssistantPeer:
     procs: Processes
     name: str
     started: float
+    #: Seconds from its start until it listened, and until it ran with a token.
+    listening_s: float | None = None
     ready_s: float | None = None
     token: str | None = None
 
@@ -142,6 +144,7 @@ class HomeAssistantPeer:
         Returns once Home Assistant reports itself ``RUNNING`` (its start done).
         """
         self.procs.wait_listening(self.host.role, self.listener.port, timeout=timeout)
+        self.listening_s = time.monotonic() - self.started
         left = max(30.0, timeout - (time.monotonic() - self.started))
         argv = netns_exec(
             self.record.ns(self.host.role),
