@@ -120,8 +120,15 @@ def _serious(bundle: Bundle) -> list[str]:
     return [f"{f.id}: {f.detail}" for f in bundle.findings if f.severity != "info"]
 
 
-def test_real_home_assistant_is_found_healthy_with_its_own_token(healthy_run: Bundle) -> None:
+def test_real_home_assistant_is_found_healthy_with_its_own_token(
+    ha_lab: Lab, healthy_run: Bundle
+) -> None:
     assert _serious(healthy_run) == []
+    # Every host of the home is one device (the installer's laptop is the observer).
+    for host in ha_lab.scenario.hosts:
+        if host.ip and host.role != "installer":
+            found = [d.id for d in healthy_run.devices if host.ip in d.addresses]
+            assert len(found) == 1, (host.role, found)
     ha = _ha_result(healthy_run)
     assert (ha.address, ha.source, ha.identified) == (HA_IP, "config", True)
     assert ha.facts == {
