@@ -69,6 +69,7 @@ UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {
     "netsh_interfaces": lambda text, unread: [
         finish(link) for link in windows.parse_netsh_interfaces(text, unread=unread)
     ],
+    "nmcli": lambda text, unread: linux.parse_nmcli_wifi_list(text, "wlan0", unread=unread),
     "system_profiler": _system_profiler,
     "wdutil": lambda text, unread: finish(macos.parse_wdutil(text, _link(), unread=unread)),
     "ipconfig_all": lambda text, unread: ipconfig.parse_ipconfig_all(text, unread=unread),

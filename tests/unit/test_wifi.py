@@ -112,6 +112,15 @@ def test_nmcli_terse_output_with_escaped_colons() -> None:
     assert [n.ssid for n in scan.nearby] == ["Lindenweg 12", "Lindenweg 12", "Cafe: Guest"]
 
 
+def test_nmcli_row_of_an_unknown_layout_is_noted_not_misread() -> None:
+    # nmcli < 1.16 printed no BSSID by default: 8 fields, none of them a MAC.
+    old_default = "*:Lindenweg 12:Infra:44:540 Mbit/s:78:▂▄▆_:WPA2\n"
+    unread: list[str] = []
+    scan = linux.parse_nmcli_wifi_list(old_default, "wlan0", unread=unread)
+    assert scan.active is None and scan.nearby == []
+    assert unread == ["nmcli row of 8 fields"]  # the count only: the fields are names
+
+
 def test_proc_net_wireless_levels() -> None:
     assert linux.parse_proc_net_wireless(fixture_text("wifi/linux/proc-net-wireless.txt")) == {
         "wlp0s20f3": (-57.0, None)  # noise -256: not reported

@@ -41,6 +41,9 @@ def parse_scutil_dns(text: str) -> list[str]:
     Resolvers with a ``domain`` serve only that domain (``local`` is mDNS,
     VPN split DNS); the scoped section repeats per-interface resolvers. The
     default resolvers are ordered by their ``order`` value when present.
+    A ``Supplemental`` resolver without a ``domain`` (a VPN's match domain
+    ``""``, e.g. Tailscale, Firezone, pppd) is a default one: configd gives it
+    the machine's search list and macOS asks it before the primary service's.
     """
     resolvers: list[dict[str, list[str]]] = []
     current: dict[str, list[str]] | None = None

@@ -156,7 +156,7 @@ async def _linux(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]) 
     found: WifiLink | None = None
     if nm.ok:
         facts.tools.append("nmcli")
-        listing = linux.parse_nmcli_wifi_list(nm.stdout, observer)
+        listing = linux.parse_nmcli_wifi_list(nm.stdout, observer, unread=facts.unread)
         facts.nearby = listing.nearby[:MAX_NEARBY]
         found = listing.active or WifiLink(interface=observer, connected=False)
     if observer in levels:

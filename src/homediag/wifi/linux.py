@@ -256,15 +256,45 @@ class NmcliScan:
     nearby: list[NearbyNetwork] = field(default_factory=list)
 
 
-def parse_nmcli_wifi_list(text: str, interface: str) -> NmcliScan:
-    """``nmcli -t -f ACTIVE,SSID,BSSID,CHAN,FREQ,RATE,SIGNAL,SECURITY device wifi list``."""
+_BSSID_FIELD = re.compile(rf"{_MAC}$")
+
+
+def _nmcli_row(fields: list[str]) -> tuple[str, ...] | None:
+    """One terse row as (active, ssid, bssid, chan, freq, rate, signal, security), or None.
+
+    Two layouts reach us: the probe's ``-f ACTIVE,SSID,BSSID,CHAN,FREQ,RATE,
+    SIGNAL,SECURITY`` and nmcli's default fields (``nmcli -t dev wifi list``:
+    IN-USE,BSSID,SSID,MODE,CHAN,RATE,SIGNAL,BARS,SECURITY, no frequency). Where
+    the BSSID stands tells them apart; a row of neither layout is not guessed at.
+    """
+    if len(fields) == 8 and _BSSID_FIELD.match(fields[2]):
+        return tuple(fields)
+    if len(fields) == 9 and _BSSID_FIELD.match(fields[1]) and fields[0].strip() in ("", "*"):
+        in_use, bssid, ssid, _mode, chan, rate, signal, _bars, security = fields
+        return in_use.strip(), ssid, bssid, chan, "", rate, signal, security
+    return None
+
+
+def parse_nmcli_wifi_list(
+    text: str, interface: str, *, unread: list[str] | None = None
+) -> NmcliScan:
+    """``nmcli -t -f ACTIVE,SSID,BSSID,CHAN,FREQ,RATE,SIGNAL,SECURITY device wifi list``.
+
+    Also reads nmcli's default terse fields (``nmcli -t device wifi list``). A
+    row in neither layout is noted in ``unread`` by its field count only (its
+    fields are names and addresses).
+    """
     active: WifiLink | None = None
     nearby: list[NearbyNetwork] = []
     for line in text.splitlines():
-        fields = _nmcli_fields(line)
-        if len(fields) < 8:
+        if not line.strip():
             continue
-        is_active, ssid, bssid, chan, freq, rate, signal, security = fields[:8]
+        fields = _nmcli_fields(line)
+        row = _nmcli_row(fields)
+        if row is None:
+            note_unread(unread, f"nmcli row of {len(fields)} fields")
+            continue
+        is_active, ssid, bssid, chan, freq, rate, signal, security = row
         channel = int(chan) if chan.isdecimal() else None
         mhz = re.match(r"(\d+)", freq)
         band = band_of_frequency(float(mhz.group(1))) if mhz else band_of_channel(channel)
