@@ -76,7 +76,8 @@ class MdnsService:
 #: What a lab server speaks. HTTP personalities answer like the real device's
 #: API; ``esphome`` is ESPHome's native API framing, ``cast`` the Cast TLS
 #: channel, ``knx`` a KNXnet/IP gateway (UDP 3671, multicast search), ``garbage``
-#: a TLS port that answers with bytes that are no TLS at all.
+#: a TLS port that answers with bytes that are no TLS at all; ``knxd`` runs the
+#: real knxd there instead of a lab server (:mod:`homediag_lab.peers.knxd`).
 Personality = Literal[
     "home-assistant",
     "hue",
@@ -89,6 +90,7 @@ Personality = Literal[
     "cast",
     "knx",
     "garbage",
+    "knxd",
 ]
 
 #: The certificate of a TLS listener: from the lab CA (trusted by the lab's

@@ -1,0 +1,1 @@
+"""Implementations written by others that the lab runs in its namespaces (knxd, amqtt…)."""
