@@ -89,3 +89,31 @@ setup_venv() {
         touch "$stamp"
     fi
 }
+
+# amqtt, an MQTT 3.1.1 broker written by others that the lab runs in place of
+# Mosquitto (tests/lab/test_peer_amqtt.py). A venv of its own, so that its
+# dependencies (typer, websockets, psutil, argon2…) never meet homediag's, and
+# outside the checkout so that fresh clones reuse it:
+# ${HOMEDIAG_PEERS_DIR:-/var/cache/homediag/peers}/amqtt-VERSION. Idempotent
+# (a stamp file), locked (flock); failure is not fatal here: the lab then
+# raises LabError, and the peer's tests fail under CI=true.
+HOMEDIAG_AMQTT_VERSION=0.12.1
+
+setup_amqtt_peer() {
+    local python="${PYTHON:-python3}"
+    local peers="${HOMEDIAG_PEERS_DIR:-/var/cache/homediag/peers}"
+    local dir="$peers/amqtt-$HOMEDIAG_AMQTT_VERSION" want="amqtt==$HOMEDIAG_AMQTT_VERSION"
+    local stamp="$dir/.installed"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    mkdir -p "$peers" || { log "cannot create $peers: amqtt peer not installed"; return 0; }
+    (
+        flock 9
+        [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && exit 0
+        log "installing $want into $dir (once)"
+        rm -rf "$dir" && "$python" -m venv "$dir" || exit 1
+        "$dir/bin/pip" install -q "$want" || exit 1
+        "$dir/bin/amqtt" --version >/dev/null || exit 1
+        printf '%s' "$want" > "$stamp"
+    ) 9>"$peers/.amqtt.lock" || log "installing amqtt failed: its peer tests will not run"
+    return 0
+}

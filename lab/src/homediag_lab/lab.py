@@ -38,6 +38,7 @@ from homediag.errors import LabError
 from homediag_lab import broker, installer, netns, servers
 from homediag_lab.netns import netns_exec, run
 from homediag_lab.network import Network
+from homediag_lab.peers.amqtt import require_amqtt, uses_amqtt
 from homediag_lab.peers.knxd import require_knxd, start_knxd
 from homediag_lab.pki import LabCA
 from homediag_lab.procs import READY_TIMEOUT, Processes
@@ -151,7 +152,9 @@ class Lab:
         # Missing tools are named before anything is built, not half-way.
         if sc.router_dns or sc.upstream:
             netns.require_tools("dnsmasq")
-        if sc.mqtt is not None and sc.mqtt.state not in ("silent", "mqtt311"):
+        if uses_amqtt(sc.mqtt):
+            require_amqtt(sc.mqtt)
+        elif sc.mqtt is not None and sc.mqtt.state not in ("silent", "mqtt311"):
             netns.require_tools("mosquitto")
         if any(h.impairment for h in sc.hosts):
             netns.require_tools("ethtool")
