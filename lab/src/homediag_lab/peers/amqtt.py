@@ -61,16 +61,16 @@ def uses_amqtt(spec: BrokerSpec | None) -> bool:
 
 def require_amqtt(spec: BrokerSpec | None) -> None:
     """:class:`LabError` (one line) when ``spec`` wants amqtt and it is not installed where it should be."""
-    if not uses_amqtt(spec):
+    if spec is None or not uses_amqtt(spec):
         return
+    if spec.tls:
+        raise LabError("the lab's amqtt broker has no TLS listeners (use Mosquitto for tls)")
     venv = amqtt_venv()
     if not (venv / "bin" / "amqtt").exists():
         raise LabError(
             f"the lab needs amqtt {VERSION} in {venv}, which is not there "
             "(scripts/test installs it; HOMEDIAG_AMQTT names another venv)"
         )
-    if spec is not None and spec.tls:
-        raise LabError("the lab's amqtt broker has no TLS listeners (use Mosquitto for tls)")
 
 
 def _password_lines(users: list[tuple[str, str]]) -> str:
