@@ -18,6 +18,7 @@ import pytest
 from homediag.errors import LabError
 from homediag.facts.mqtt import MqttFacts
 from homediag.model.bundle import Bundle
+from homediag.model.finding import Finding
 from homediag_lab import Lab
 from homediag_lab.peers.amqtt import require_amqtt
 from homediag_lab.pytest_plugin import require_lab
@@ -101,8 +102,8 @@ def serious(bundle: Bundle) -> list[str]:
     ]
 
 
-def _timing(finding: object) -> bool:
-    return getattr(finding, "id", "") == TIMING and getattr(finding, "severity", "") == "warning"
+def _timing(finding: Finding) -> bool:
+    return finding.id == TIMING and finding.severity == "warning"
 
 
 def test_a_healthy_amqtt_home_has_no_warning(
