@@ -28,9 +28,10 @@ from tests.lab.conftest import run_in_lab
 
 AMQTT_VERSION = "aMQTT version 0.12.1"
 Run = Callable[..., tuple[Bundle, str]]
-#: amqtt is Python: on a loaded 2-core machine one round trip of ten can take
-#: over 50 ms, and p95 of ten is that one. A timing warning, never critical.
-TIMING = "mqtt.high_latency"
+#: Timing warnings that a loaded 2-core CI machine produces on its own (the
+#: lab's ping to the router, and amqtt, in Python: one round trip of ten over
+#: 50 ms makes p95): tolerated as warnings, never as critical.
+TIMING = {"mqtt.high_latency", "router.high_latency", "router.high_jitter"}
 
 
 def _up(variant: AmqttVariant, *, passwords: bool) -> Lab:
@@ -103,7 +104,7 @@ def serious(bundle: Bundle) -> list[str]:
 
 
 def _timing(finding: Finding) -> bool:
-    return finding.id == TIMING and finding.severity == "warning"
+    return finding.id in TIMING and finding.severity == "warning"
 
 
 def test_a_healthy_amqtt_home_has_no_warning(
