@@ -10,7 +10,9 @@ on it (``amqtt-mqtt5-*``: amqtt behind the lab's launcher).
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,39 @@ def test_a_missing_amqtt_is_a_one_line_lab_error(
     assert "\n" not in str(raised.value)
     with pytest.raises(LabError, match="no TLS"):
         require_amqtt(BrokerSpec(implementation="amqtt", tls=True))
+
+
+def test_an_amqtt_that_exits_fails_the_build_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A venv whose amqtt exits at once (as amqtt does on a configuration it
+    # rejects): the build fails after the router's dnsmasq started.
+    require_lab()
+    venv = tmp_path / "broken-amqtt"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "amqtt").write_text(
+        "#!/bin/sh\necho 'Broker failed to start: broken on purpose'\nexit 3\n"
+    )
+    (venv / "bin" / "amqtt").chmod(0o755)
+    monkeypatch.setenv("HOMEDIAG_AMQTT", str(venv))
+    scenario = amqtt_home("amqtt", passwords=False)
+    lab = Lab(
+        replace(
+            scenario,
+            hosts=tuple(h for h in scenario.hosts if h.role in {"router", "installer", "broker"}),
+        )
+    )
+    try:
+        with pytest.raises(
+            LabError, match=r"lab service amqtt exited \(3\): Broker failed"
+        ) as raised:
+            lab.up()
+        assert "\n" not in str(raised.value)
+        assert lab.pids == []
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+        assert lab.prefix not in listed.stdout
+        assert not any(Path("/etc/netns").glob(f"{lab.prefix}-*"))
+        assert not lab.state_file.exists()
+        assert lab.workdir is None or not lab.workdir.exists()
+    finally:
+        lab.down()
