@@ -1,1 +1,1 @@
-"""Implementations written by others that the lab runs in its namespaces (knxd, amqtt…)."""
+"""Implementations written by others that the lab runs inside its namespaces (peers of the probes)."""
