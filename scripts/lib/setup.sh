@@ -8,8 +8,13 @@ HOMEDIAG_DEBS=(
     iputils-ping                    # the usual tool the lab is cross-checked against
     dnsmasq-base                    # the router's and the "internet's" DNS
     mosquitto mosquitto-clients     # the MQTT broker
+    knxd                            # KNXnet/IP gateways written by others (tests/lab/test_peer_knxd.py)
     openssl ca-certificates
 )
+
+# Units that Debian packages enable for boot but that must only ever run inside
+# a lab namespace (knxd.socket would listen on TCP 6720 on every interface).
+HOMEDIAG_NO_BOOT_UNITS=(knxd.service knxd.socket)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -22,7 +27,7 @@ setup_system_packages() {
     for pkg in "${HOMEDIAG_DEBS[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
+    [ ${#missing[@]} -eq 0 ] && { disable_boot_units; return 0; }
     if [ "$(id -u)" -ne 0 ]; then
         log "missing Debian packages: ${missing[*]} (run as root to install them; lab tests skip without them)"
         return 0
@@ -40,7 +45,25 @@ setup_system_packages() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ $created -eq 1 ] && rm -f "$policy"; return 1; }
     [ $created -eq 1 ] && rm -f "$policy"
+    disable_boot_units
     return 0
+}
+
+# Keep the units of HOMEDIAG_NO_BOOT_UNITS from starting at boot (idempotent;
+# works without a running systemd, as in containers).
+disable_boot_units() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    local unit
+    for unit in "${HOMEDIAG_NO_BOOT_UNITS[@]}"; do
+        [ -e "/lib/systemd/system/$unit" ] || continue
+        if command -v deb-systemd-helper >/dev/null 2>&1; then
+            deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
+        fi
+        rm -f /etc/systemd/system/*.wants/"$unit"
+    done
+    if [ -x /etc/init.d/knxd ] && command -v update-rc.d >/dev/null 2>&1; then
+        update-rc.d knxd disable >/dev/null 2>&1 || true
+    fi
 }
 
 setup_venv() {
@@ -124,5 +147,33 @@ PY
         printf '%s' "$want" > "$stamp"
         log "Home Assistant $HOMEDIAG_HA_VERSION installed in $((SECONDS - start)) s, $(cat "$dir/.size-mb") MB"
     ) 9>"$peers/.home-assistant.lock" || log "installing Home Assistant failed: its peer tests will not run"
+    return 0
+}
+
+# amqtt, an MQTT 3.1.1 broker written by others that the lab runs in place of
+# Mosquitto (tests/lab/test_peer_amqtt.py). A venv of its own, so that its
+# dependencies (typer, websockets, psutil, argon2…) never meet homediag's, and
+# outside the checkout so that fresh clones reuse it:
+# ${HOMEDIAG_PEERS_DIR:-/var/cache/homediag/peers}/amqtt-VERSION. Idempotent
+# (a stamp file), locked (flock); failure is not fatal here: the lab then
+# raises LabError, and the peer's tests fail under CI=true.
+HOMEDIAG_AMQTT_VERSION=0.12.1
+
+setup_amqtt_peer() {
+    local python="${PYTHON:-python3}"
+    local peers="${HOMEDIAG_PEERS_DIR:-/var/cache/homediag/peers}"
+    local dir="$peers/amqtt-$HOMEDIAG_AMQTT_VERSION" want="amqtt==$HOMEDIAG_AMQTT_VERSION"
+    local stamp="$dir/.installed"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    mkdir -p "$peers" || { log "cannot create $peers: amqtt peer not installed"; return 0; }
+    (
+        flock 9
+        [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && exit 0
+        log "installing $want into $dir (once)"
+        rm -rf "$dir" && "$python" -m venv "$dir" || exit 1
+        "$dir/bin/pip" install -q "$want" || exit 1
+        "$dir/bin/amqtt" --version >/dev/null || exit 1
+        printf '%s' "$want" > "$stamp"
+    ) 9>"$peers/.amqtt.lock" || log "installing amqtt failed: its peer tests will not run"
     return 0
 }

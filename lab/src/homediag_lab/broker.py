@@ -15,6 +15,7 @@ from collections.abc import Callable
 from homediag.errors import LabError
 from homediag_lab import netns
 from homediag_lab.netns import run
+from homediag_lab.peers.amqtt import start_amqtt, uses_amqtt
 from homediag_lab.pki import LabCA, issue_flavoured
 from homediag_lab.procs import Processes
 from homediag_lab.state import LabRecord
@@ -74,6 +75,13 @@ def start_broker(
         )
         procs.wait_listening("broker", 1883)
         return
+    if uses_amqtt(spec):
+        amqtt_users = list(spec.users)
+        if amqtt_users and spec.retained:
+            amqtt_users.append((ADMIN_USER, admin_password))
+        start_amqtt(spec, address, record=record, procs=procs, users=amqtt_users)
+        _after_start(spec, record, admin_password, block)
+        return
     lines = [
         "per_listener_settings false",
         "persistence false",
@@ -111,6 +119,16 @@ def start_broker(
     procs.spawn("broker", ["mosquitto", "-c", str(conf)], name="mosquitto")
     for port in [1883, *(TLS_PORTS if spec.tls else ())]:
         procs.wait_listening("broker", port)
+    _after_start(spec, record, admin_password, block)
+
+
+def _after_start(
+    spec: BrokerSpec,
+    record: LabRecord,
+    admin_password: str,
+    block: Callable[[str, str, int], None],
+) -> None:
+    # Retained messages are seeded, then (blackholed) the ports are dropped.
     if spec.retained:
         seed_retained(spec, ns=record.ns("broker"), admin_password=admin_password)
     if spec.state == "blackholed":

@@ -39,6 +39,8 @@ from homediag_lab import broker, installer, netns, servers
 from homediag_lab.netns import netns_exec, run
 from homediag_lab.network import Network
 from homediag_lab.peers import homeassistant
+from homediag_lab.peers.amqtt import require_amqtt, uses_amqtt
+from homediag_lab.peers.knxd import require_knxd, start_knxd
 from homediag_lab.pki import LabCA
 from homediag_lab.procs import READY_TIMEOUT, Processes
 from homediag_lab.scenarios import get_scenario
@@ -158,10 +160,13 @@ class Lab:
         # Missing tools are named before anything is built, not half-way.
         if sc.router_dns or sc.upstream:
             netns.require_tools("dnsmasq")
-        if sc.mqtt is not None and sc.mqtt.state not in ("silent", "mqtt311"):
+        if uses_amqtt(sc.mqtt):
+            require_amqtt(sc.mqtt)
+        elif sc.mqtt is not None and sc.mqtt.state not in ("silent", "mqtt311"):
             netns.require_tools("mosquitto")
         if any(h.impairment for h in sc.hosts):
             netns.require_tools("ethtool")
+        require_knxd(sc)
         if homeassistant.peer_hosts(sc):
             homeassistant.require_installed()
         workdir = Path(tempfile.mkdtemp(prefix=f"homediag-{self.prefix}-"))
@@ -198,6 +203,7 @@ class Lab:
                 block=self.block,
             )
         servers.start_device_farm(sc, record, procs, self.ca)
+        start_knxd(sc, procs)
         servers.start_mdns_farm(sc, record, procs)
         tokens = [peer.wait() for peer in self.homeassistants]
         installer.write_config(sc, self.config_path, self.ca.cert_path, **_ha_token(tokens))

@@ -78,7 +78,8 @@ class MdnsService:
 #: channel, ``knx`` a KNXnet/IP gateway (UDP 3671, multicast search), ``garbage``
 #: a TLS port that answers with bytes that are no TLS at all;
 #: ``home-assistant-core`` is no lab server but the real Home Assistant
-#: (:mod:`homediag_lab.peers.homeassistant`).
+#: (:mod:`homediag_lab.peers.homeassistant`), and ``knxd`` the real knxd
+#: (:mod:`homediag_lab.peers.knxd`).
 Personality = Literal[
     "home-assistant",
     "home-assistant-core",
@@ -92,6 +93,7 @@ Personality = Literal[
     "cast",
     "knx",
     "garbage",
+    "knxd",
 ]
 
 #: The certificate of a TLS listener: from the lab CA (trusted by the lab's
@@ -211,7 +213,10 @@ class BrokerSpec:
     listener is configured: everyone is refused. ``tls`` adds listeners on
     8883 (valid certificate), 8884 (expired), 8885 (expiring in 10 days) and
     8886 (issued for another name). ``retained`` messages are published into
-    the running broker once it is up.
+    the running broker once it is up. ``implementation``: Mosquitto, or amqtt
+    (a broker written by others, :mod:`homediag_lab.peers.amqtt`): as is,
+    without ``$SYS``, or 3.1.1-only that never answers an MQTT 5 CONNECT
+    (silent, or hanging up).
     """
 
     state: Literal["up", "down", "blackholed", "silent", "mqtt311"] = "up"
@@ -219,6 +224,9 @@ class BrokerSpec:
     users: tuple[tuple[str, str], ...] = ()
     tls: bool = False
     retained: tuple[tuple[str, str], ...] = ()
+    implementation: Literal[
+        "mosquitto", "amqtt", "amqtt-no-sys", "amqtt-mqtt5-silent", "amqtt-mqtt5-hangup"
+    ] = "mosquitto"
 
 
 @dataclass(frozen=True)

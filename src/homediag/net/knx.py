@@ -28,6 +28,7 @@ __all__ = [
     "KnxFrameError",
     "describe",
     "description_request",
+    "distinct_gateways",
     "parse_response",
     "search",
     "search_request",
@@ -72,6 +73,26 @@ class KnxDevice:
     multicast: str = ""
     services: list[str] = field(default_factory=list)
     control_endpoint: tuple[str, int] | None = None
+
+    def completed_by(self, other: KnxDevice | None) -> KnxDevice:
+        """This device, with what ``other`` (the same gateway's other answer) knows and it does not.
+
+        knxd 0.14 answers a SEARCH with serial 01:02:03:04:05:06 and a
+        DESCRIPTION with an all-zero one: zeros and empty fields are "not
+        said", not a value, so the other answer's value is kept.
+        """
+        if other is None:
+            return self
+        for name in ("name", "individual_address", "medium", "serial", "mac", "multicast"):
+            mine = getattr(self, name)
+            if _unset(mine) and not _unset(getattr(other, name)):
+                setattr(self, name, getattr(other, name))
+        self.services = self.services or list(other.services)
+        return self
+
+
+def _unset(value: str) -> bool:
+    return not value.replace(":", "").replace(".", "").strip("0")
 
 
 def _hpai(address: str, port: int) -> bytes:
@@ -203,12 +224,27 @@ async def search(local: str, *, timeout: float = 1.5, quiet: float = 0.4) -> lis
         quiet=quiet,
         multicast=True,
     )
+    return distinct_gateways(answers)
+
+
+def distinct_gateways(answers: list[tuple[KnxDevice, tuple[str, int]]]) -> list[KnxDevice]:
+    """One device per gateway from SEARCH answers and the addresses they came from.
+
+    Two answers are one gateway when they name the same control endpoint, or
+    the same serial number *and* MAC address (one device answering twice).
+    A serial number alone says nothing: every knxd answers with
+    01:02:03:04:05:06, and gateways that were never given one with zeros.
+    """
     devices: list[KnxDevice] = []
     for device, (address, port) in answers:
         if device.control_endpoint is None or device.control_endpoint[0] == "0.0.0.0":  # noqa: S104
             # "0.0.0.0" in the HPAI means "answer where the request came from" (NAT mode).
             device.control_endpoint = (address, port)
-        if all(d.serial != device.serial for d in devices):
+        if not any(
+            d.control_endpoint == device.control_endpoint
+            or (d.serial == device.serial and d.mac == device.mac)
+            for d in devices
+        ):
             devices.append(device)
     return devices
 

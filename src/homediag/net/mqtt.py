@@ -124,27 +124,34 @@ class MqttSession:
         client.on_socket_open = _no_delay  # runs in connect(), before CONNECT is written
         return client
 
-    async def connect(self, protocol: Protocol = "5") -> ConnectOutcome:
-        """Connect and wait for CONNACK; never raises for network problems."""
+    async def connect(
+        self, protocol: Protocol = "5", *, timeout: float | None = None
+    ) -> ConnectOutcome:
+        """Connect and wait for CONNACK within ``timeout`` (the session's by default).
+
+        Never raises for network problems.
+        """
         loop = self._loop
+        limit = timeout or self.timeout
         outcome = ConnectOutcome(protocol=protocol)
         client = self._new_client(protocol)
+        client.connect_timeout = limit
         self._client = client
         self._state = _State(connack=loop.create_future())
         start = loop.time()
         host = self.host.split("%", 1)[0]
         try:
             # Socket, TCP and TLS handshake happen inside paho's connect(): off the loop.
-            async with asyncio.timeout(self.timeout + 0.5):
+            async with asyncio.timeout(limit + 0.5):
                 await asyncio.to_thread(client.connect, host, self.port, 30)
         except TimeoutError:
-            outcome.timed_out, outcome.error = True, f"no connection within {self.timeout:g} s"
+            outcome.timed_out, outcome.error = True, f"no connection within {limit:g} s"
             return outcome
         except (OSError, ssl.SSLError, ValueError) as exc:
             outcome.error = describe_error(exc)
             return outcome
         self._attach(client)
-        remaining = max(0.05, self.timeout - (loop.time() - start))
+        remaining = max(0.05, limit - (loop.time() - start))
         connack = self._state.connack
         waiters: set[asyncio.Future[Any]] = {
             connack,
@@ -166,7 +173,7 @@ class MqttSession:
             outcome.error = "the broker closed the connection without a CONNACK"
         else:
             outcome.timed_out = True
-            outcome.error = f"no CONNACK within {self.timeout:g} s (the connection was accepted)"
+            outcome.error = f"no CONNACK within {limit:g} s (the connection was accepted)"
         if not outcome.connected:
             await self.close()
         return outcome

@@ -222,7 +222,8 @@ async def _request(
         return outcome, None
     outcome.latency_ms = round((loop.time() - start) * 1000, 3)
     outcome.ok = True
-    return outcome, Answer(knx=device)
+    # What the DESCRIPTION leaves unsaid (knxd: its serial), the SEARCH answer may have told.
+    return outcome, Answer(knx=device.completed_by(candidate.knx))
 
 
 async def run_pack(pack: Pack, candidate: Candidate, settings: RunSettings) -> PackResult:

@@ -14,7 +14,7 @@ from homediag.facts.mqtt import LatencyStats, MqttFacts, SysFacts, Zigbee2MqttFa
 from homediag.net.mqtt import Message, MqttSession
 from homediag.runtime.context import ProbeContext
 
-__all__ = ["check_health", "latency_stats"]
+__all__ = ["check_health", "latency_stats", "sys_facts"]
 
 #: Cap on retained messages read from one subscription (a busy broker keeps thousands).
 MAX_RETAINED = 20_000
@@ -35,6 +35,15 @@ _SYS_KEYS = {
     "heap_current": "$SYS/broker/heap/current",
     "heap_maximum": "$SYS/broker/heap/maximum",
 }
+#: amqtt (``aMQTT version …``) names some of these topics its own way, and
+#: gives its heap in MiB where Mosquitto gives bytes.
+_AMQTT_SYS_KEYS = {
+    **_SYS_KEYS,
+    "subscriptions": "$SYS/broker/messages/subscriptions/count",
+    "retained_messages": "$SYS/broker/messages/retained/count",
+    "heap_current": "$SYS/broker/heap/size",
+}
+_MIB = 1024 * 1024
 
 
 def latency_stats(qos: int, sent: int, rtts_ms: list[float]) -> LatencyStats:
@@ -193,21 +202,39 @@ class _Collected:
             self.z2m[topic] = message.payload[:65536]
 
     def sys_facts(self) -> SysFacts | None:
-        if not self.sys_raw:
-            return None
-        values = {name: self.sys_raw.get(topic) for name, topic in _SYS_KEYS.items()}
-        return SysFacts(
-            version=values["version"],
-            uptime_s=_int(values["uptime"]),
-            clients_connected=_int(values["clients_connected"]),
-            clients_maximum=_int(values["clients_maximum"]),
-            messages_dropped=_int(values["messages_dropped"]),
-            subscriptions=_int(values["subscriptions"]),
-            retained_messages=_int(values["retained_messages"]),
-            heap_current=_int(values["heap_current"]),
-            heap_maximum=_int(values["heap_maximum"]),
-            topics=len(self.sys_raw),
-        )
+        return sys_facts(self.sys_raw)
+
+
+def sys_facts(sys_raw: dict[str, str]) -> SysFacts | None:
+    """The broker's ``$SYS`` values (topic -> payload) as facts; heaps in bytes."""
+    if not sys_raw:
+        return None
+    version = sys_raw.get(_SYS_KEYS["version"]) or ""
+    amqtt = version.startswith("aMQTT")
+    keys = _AMQTT_SYS_KEYS if amqtt else _SYS_KEYS
+    values = {name: sys_raw.get(topic) for name, topic in keys.items()}
+    heap = {name: _int(values[name]) for name in ("heap_current", "heap_maximum")}
+    if amqtt:
+        heap = {name: _mib(values[name]) for name in heap}
+    return SysFacts(
+        version=values["version"],
+        uptime_s=_int(values["uptime"]),
+        clients_connected=_int(values["clients_connected"]),
+        clients_maximum=_int(values["clients_maximum"]),
+        messages_dropped=_int(values["messages_dropped"]),
+        subscriptions=_int(values["subscriptions"]),
+        retained_messages=_int(values["retained_messages"]),
+        heap_current=heap["heap_current"],
+        heap_maximum=heap["heap_maximum"],
+        topics=len(sys_raw),
+    )
+
+
+def _mib(text: str | None) -> int | None:
+    try:
+        return round(float(text) * _MIB) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _zigbee2mqtt(topics: dict[str, bytes]) -> Zigbee2MqttFacts:

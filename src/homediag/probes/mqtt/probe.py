@@ -101,18 +101,33 @@ class MqttProbe(Probe):
         cfg = ctx.config.mqtt
         attempts: list[str] = []
         outcome = ConnectOutcome(protocol="5")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.timeout
         protocols: tuple[Literal["5", "3.1.1"], ...] = ("5", "3.1.1")
         for protocol in protocols:
             ctx.progress(f"MQTT {protocol} CONNECT")
             attempts.append(protocol)
-            outcome = await session.connect(protocol)
+            if protocol == "5":
+                # Half of the CONNACK budget: a 3.1.1-only broker may keep an
+                # MQTT 5 CONNECT unanswered (amqtt does when it carries a
+                # username), and 3.1.1 must still fit in [mqtt] timeout.
+                limit = cfg.timeout / 2
+            elif outcome.timed_out:
+                limit = max(deadline - loop.time(), cfg.timeout / 4)
+            else:
+                limit = cfg.timeout  # refused or hung up on at once: a whole new try
+            outcome = await session.connect(protocol, timeout=limit)
             transcript.append(
                 f"connect mqtt {protocol}: connected={outcome.connected} reason={outcome.reason} "
                 f"{outcome.connack_ms or ''} {outcome.error or ''}"
             )
-            # Only a broker that refuses the protocol (or hangs up on it) is retried with 3.1.1.
+            # A broker that refuses the protocol, hangs up on it or never
+            # answers it is retried with 3.1.1; a CONNACK with another reason
+            # (success, bad credentials) is the broker's answer.
             if not (
-                outcome.reason == "Unsupported protocol version" or outcome.closed_without_connack
+                outcome.reason == "Unsupported protocol version"
+                or outcome.closed_without_connack
+                or outcome.timed_out
             ):
                 break
         given = cfg.resolved_password() is not None
