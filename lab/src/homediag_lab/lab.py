@@ -38,6 +38,7 @@ from homediag.errors import LabError
 from homediag_lab import broker, installer, netns, servers
 from homediag_lab.netns import netns_exec, run
 from homediag_lab.network import Network
+from homediag_lab.peers import avahi
 from homediag_lab.pki import LabCA
 from homediag_lab.procs import READY_TIMEOUT, Processes
 from homediag_lab.scenarios import get_scenario
@@ -154,6 +155,7 @@ class Lab:
             netns.require_tools("mosquitto")
         if any(h.impairment for h in sc.hosts):
             netns.require_tools("ethtool")
+        avahi.require(sc)
         workdir = Path(tempfile.mkdtemp(prefix=f"homediag-{self.prefix}-"))
         workdir.chmod(0o755)  # unprivileged runs (the tests drop to "nobody") read it
         self._record.workdir = workdir
@@ -187,6 +189,7 @@ class Lab:
             )
         servers.start_device_farm(sc, record, procs, self.ca)
         servers.start_mdns_farm(sc, record, procs)
+        avahi.start_avahi(sc, record, procs)
         installer.write_config(sc, self.config_path, self.ca.cert_path)
         record.save()
 
