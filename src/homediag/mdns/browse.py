@@ -300,5 +300,30 @@ async def browse(
                 await browser.async_cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+    _add_cached_addresses(zc, result)
     result.elapsed = loop.time() - start
     return result
+
+
+def _add_cached_addresses(zc: Zeroconf, result: BrowseResult) -> None:
+    """Add the addresses that arrived after each instance resolved (they are in the cache).
+
+    A resolution completes on the first address record. Responders answer a
+    query that came over IPv6 with AAAA records only (avahi's default,
+    ``publish-a-on-ipv6=no``), and the same device's answer over IPv4, with its
+    A record, lands a moment later: without this, which family a device is
+    listed with depends on which packet won the race.
+    """
+    for record in result.instances.values():
+        if not record.resolved or record.server is None:
+            continue
+        try:
+            info = AsyncServiceInfo(record.type, record.name)
+            if not info.load_from_cache(zc) or (info.server or "").lower() != record.server.lower():
+                continue
+            ipv4 = info.parsed_addresses(IPVersion.V4Only)
+            ipv6 = info.parsed_addresses(IPVersion.V6Only)
+        except Exception:  # noqa: BLE001, S112 - what resolved already stays as it is
+            continue
+        record.ipv4 = list(dict.fromkeys([*record.ipv4, *ipv4]))
+        record.ipv6 = list(dict.fromkeys([*record.ipv6, *ipv6]))
