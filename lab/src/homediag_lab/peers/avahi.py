@@ -16,6 +16,7 @@ recorded by the lab like every other service.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -26,7 +27,16 @@ from homediag_lab.procs import Processes
 from homediag_lab.state import LabRecord
 from homediag_lab.topology import Host, MdnsService, Scenario
 
-__all__ = ["AVAHI", "avahi_hosts", "config_text", "require", "service_file", "start_avahi"]
+__all__ = [
+    "AVAHI",
+    "announced_addresses",
+    "avahi_hosts",
+    "config_text",
+    "log_name",
+    "require",
+    "service_file",
+    "start_avahi",
+]
 
 AVAHI = "avahi-daemon"
 #: How long every daemon of a lab may take to probe its names and establish its services.
@@ -89,27 +99,26 @@ def config_text(host: Host) -> str:
 
 
 def service_file(service: MdnsService) -> str:
-    """A static service file (``/etc/avahi/services/*.service``) for one service."""
-    proto = service.type.rsplit(".", 1)[-1].lstrip("_")
+    """A static service file (``/etc/avahi/services/*.service``) for one service.
+
+    The name is taken literally (``%h`` is not expanded): on a name conflict
+    avahi renames it ``NAME #2``, as a device does.
+    """
     txt = "".join(
         f"    <txt-record>{escape(key)}={escape(value)}</txt-record>\n"
         for key, value in service.txt
     )
     return (
-        (
-            '<?xml version="1.0" standalone="no"?>\n'
-            '<!DOCTYPE service-group SYSTEM "avahi-service.dtd">\n'
-            "<service-group>\n"
-            f"  <name>{escape(service.name)}</name>\n"
-            f'  <service protocol="any">\n'
-            f"    <type>{escape(service.type)}</type>\n"
-            f"    <port>{service.port}</port>\n"
-            f"{txt}"
-            "  </service>\n"
-            "</service-group>\n"
-        )
-        if proto in ("tcp", "udp")
-        else ""
+        '<?xml version="1.0" standalone="no"?>\n'
+        '<!DOCTYPE service-group SYSTEM "avahi-service.dtd">\n'
+        "<service-group>\n"
+        f"  <name>{escape(service.name)}</name>\n"
+        '  <service protocol="any">\n'
+        f"    <type>{escape(service.type)}</type>\n"
+        f"    <port>{service.port}</port>\n"
+        f"{txt}"
+        "  </service>\n"
+        "</service-group>\n"
     )
 
 
@@ -118,17 +127,28 @@ def _write_host_dir(directory: Path, host: Host) -> int:
     services.mkdir(parents=True, exist_ok=True)
     (directory / "avahi-daemon.conf").write_text(config_text(host))
     (directory / "hosts").write_text("")
-    count = 0
     for index, service in enumerate(host.services):
-        text = service_file(service)
-        if text:
-            (services / f"{index:02d}.service").write_text(text)
-            count += 1
-    return count
+        (services / f"{index:02d}.service").write_text(service_file(service))
+    return len(host.services)
 
 
-def _name(host: Host) -> str:
+def log_name(host: Host) -> str:
+    """The lab process name (and log file stem) of the host's daemon."""
     return f"avahi-{host.role}"
+
+
+_ADDRESS_RE = re.compile(r"^(Registering new|Withdrawing) address record for (\S+) on ", re.M)
+
+
+def announced_addresses(log: str) -> set[str]:
+    """The addresses a daemon announces now, read off its log (registered and not withdrawn since)."""
+    addresses: dict[str, None] = {}
+    for action, address in _ADDRESS_RE.findall(log):
+        if action == "Withdrawing":
+            addresses.pop(address, None)
+        else:
+            addresses[address] = None
+    return set(addresses)
 
 
 def start_avahi(scenario: Scenario, record: LabRecord, procs: Processes) -> None:
@@ -139,8 +159,8 @@ def start_avahi(scenario: Scenario, record: LabRecord, procs: Processes) -> None
     require(scenario)
     expected: dict[str, int] = {}
     for host in hosts:
-        directory = record.directory / _name(host)
-        expected[_name(host)] = _write_host_dir(directory, host)
+        directory = record.directory / log_name(host)
+        expected[log_name(host)] = _write_host_dir(directory, host)
         procs.spawn(
             host.role,
             [
@@ -154,7 +174,7 @@ def start_avahi(scenario: Scenario, record: LabRecord, procs: Processes) -> None
                 "avahi",
                 str(directory),
             ],
-            name=_name(host),
+            name=log_name(host),
         )
     # The daemons probe their names (about 0.75 s) at the same time: wait for all.
     deadline = time.monotonic() + READY_TIMEOUT

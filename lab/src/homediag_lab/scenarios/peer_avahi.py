@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from homediag_lab.devices.records import listener, service
 from homediag_lab.scenarios.home import healthy
-from homediag_lab.topology import Scenario
+from homediag_lab.topology import Host, Scenario
 
-__all__ = ["AVAHI_ROLES", "avahi_home"]
+__all__ = ["AVAHI_ROLES", "avahi_faults", "avahi_home"]
 
 #: The healthy home's devices whose mDNS answers come from avahi-daemon: HomeKit,
 #: Hue, ESPHome, Cast, Matter (operational and IPv6-only; commissionable and
@@ -42,4 +43,78 @@ def avahi_home() -> Scenario:
         hosts=tuple(
             replace(h, responder="avahi") if h.role in AVAHI_ROLES else h for h in base.hosts
         ),
+    )
+
+
+def _esphome_node(
+    role: str, address: str, mac: str, hostname: str, friendly: str, *, api: bool
+) -> Host:
+    # With ``api``, its native API answers (encrypted, as the TXT record says).
+    encryption = {"api_encryption": "Noise_NNpsk0_25519_ChaChaPoly_SHA256"} if api else {}
+    return Host(
+        role,
+        address,
+        mac,
+        hostname,
+        responder="avahi",
+        listeners=(
+            (listener(6053, "esphome", name=hostname, version="2024.6.1", encrypted=True),)
+            if api
+            else ()
+        ),
+        services=(
+            service(
+                "_esphomelib._tcp",
+                hostname,
+                6053,
+                version="2024.6.1",
+                platform="ESP32",
+                board="esp32dev",
+                network="wifi",
+                mac=mac.replace(":", ""),
+                friendly_name=friendly,
+                **encryption,
+            ),
+        ),
+    )
+
+
+def avahi_faults() -> Scenario:
+    """The avahi home with three things wrong that an installer meets.
+
+    An ESPHome node with no DHCP lease (169.254 only); a second node flashed
+    with the kitchen sensor's configuration, so avahi renames one of the two
+    ``kitchen-sensor-2`` (and its service ``kitchen-sensor #2``); and a
+    revoked Home Assistant token in the configuration.
+    """
+    base = avahi_home()
+    return replace(
+        base,
+        name="peer-avahi-faults",
+        description=(
+            "The avahi home with an ESPHome node on a self-assigned 169.254 address, a second "
+            "node with the kitchen sensor's name (avahi renames one on the conflict), and a "
+            "revoked Home Assistant token."
+        ),
+        hosts=(
+            *base.hosts,
+            _esphome_node(
+                "esp-lounge",
+                "169.254.44.9/16",
+                "ec:fa:bc:44:44:09",
+                "lounge-sensor",
+                "Lounge",
+                api=False,
+            ),
+            _esphome_node(
+                "esp-kitchen2",
+                "192.168.77.62",
+                "ec:fa:bc:62:62:62",
+                "kitchen-sensor",
+                "Kitchen",
+                api=True,
+            ),
+        ),
+        ha_credentials="wrong",
+        expect=("mdns.link_local_only", "endpoints.token_rejected"),
     )
