@@ -8,6 +8,7 @@ HOMEDIAG_DEBS=(
     iputils-ping                    # the usual tool the lab is cross-checked against
     dnsmasq-base                    # the router's and the "internet's" DNS
     mosquitto mosquitto-clients     # the MQTT broker
+    avahi-daemon                    # device hosts' mDNS from an implementation not written here
     openssl ca-certificates
 )
 
