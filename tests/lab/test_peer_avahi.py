@@ -26,7 +26,7 @@ from homediag_lab import Lab
 from homediag_lab.netns import list_netns
 from homediag_lab.peers import avahi
 from homediag_lab.pytest_plugin import require_lab
-from homediag_lab.scenarios.peer_avahi import AVAHI_ROLES, avahi_faults, avahi_home
+from homediag_lab.scenarios.peer_avahi import avahi_faults, avahi_home
 from homediag_lab.topology import Host, Scenario
 from tests.lab.conftest import run_in_lab
 
@@ -50,6 +50,7 @@ KINDS = {
     "nest": "cast",
     "homeassistant": "home_assistant",
     "printer": "printer",
+    "matter-sensor": "matter",
 }
 #: Facts the inventory must carry for each device, as its TXT records state them.
 FACTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -101,6 +102,13 @@ FACTS: dict[str, dict[str, dict[str, Any]]] = {
             "product_id": 77,
             "commissioning_mode": 1,
             "device_type": 266,
+        }
+    },
+    "matter-sensor": {
+        "matter": {
+            "mode": "operational",
+            "compressed_fabric_id": "2906C908D115D362",
+            "node_id": "00000000000000A7",
         }
     },
     "nest": {
@@ -232,9 +240,13 @@ class TestAvahiHome:
     def test_every_avahi_device_is_one_entry_with_all_its_addresses_in_every_run(
         self, home: Lab, runs: list[tuple[float, Bundle]]
     ) -> None:
-        # The shapes avahi meets: dual-stack with only IPv4 + link-local, IPv4 + ULA
-        # + GUA (the Matter plug), IPv6-only (the Matter bulb behind a border router).
+        # The shapes avahi meets: IPv4 + IPv6 link-local, IPv4 + ULA + GUA (the
+        # Matter plug), IPv6-only (the Matter bulb behind a border router), and
+        # IPv6 link-local only (a Matter sensor in a home without IPv6 routing).
+        assert set(KINDS) == {h.role for h in avahi.avahi_hosts(home.scenario)}
         assert announced(home, home.scenario.host("matter-bulb")) == {"fd77::51"}
+        (only,) = announced(home, home.scenario.host("matter-sensor"))
+        assert only.startswith("fe80:")
         assert announced(home, home.scenario.host("matter-plug")) == {
             "192.168.77.52",
             "fd77::52",
@@ -243,7 +255,7 @@ class TestAvahiHome:
         failures: list[str] = []
         for index, (wall, bundle) in enumerate(runs):
             seen: list[str] = []
-            for role in AVAHI_ROLES:
+            for role in KINDS:
                 try:
                     seen.append(check_device(home, bundle, role))
                 except AssertionError as exc:
@@ -274,7 +286,7 @@ class TestAvahiHome:
         assert "No problems found." in stdout or serious
         facts = MdnsFacts.model_validate(bundle.probes["mdns"].data)
         assert all(i.resolved for i in facts.instances)
-        for role in AVAHI_ROLES:
+        for role in KINDS:
             check_device(home, bundle, role)
 
 

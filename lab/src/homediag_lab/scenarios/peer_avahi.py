@@ -12,7 +12,7 @@ from homediag_lab.devices.records import listener, service
 from homediag_lab.scenarios.home import healthy
 from homediag_lab.topology import Host, Scenario
 
-__all__ = ["AVAHI_ROLES", "avahi_faults", "avahi_home"]
+__all__ = ["AVAHI_ROLES", "avahi_faults", "avahi_home", "matter_link_local"]
 
 #: The healthy home's devices whose mDNS answers come from avahi-daemon: HomeKit,
 #: Hue, ESPHome, Cast, Matter (operational and IPv6-only; commissionable and
@@ -30,6 +30,28 @@ AVAHI_ROLES: tuple[str, ...] = (
 )
 
 
+def matter_link_local() -> Host:
+    """A Matter contact sensor on a home without IPv6 routing: nothing but its fe80:: address."""
+    return Host(
+        "matter-sensor",
+        None,
+        "f4:ce:36:07:08:09",
+        "matter-sensor",
+        responder="avahi",
+        services=(
+            service(
+                "_matter._tcp",
+                "2906C908D115D362-00000000000000A7",
+                5540,
+                SII="5000",
+                SAI="300",
+                SAT="4000",
+                T="0",
+            ),
+        ),
+    )
+
+
 def avahi_home() -> Scenario:
     """The healthy home with its HomeKit, Hue, ESPHome, Cast, Matter, HA and printer hosts on avahi."""
     base = healthy()
@@ -38,10 +60,12 @@ def avahi_home() -> Scenario:
         name="peer-avahi",
         description=(
             "The healthy home, with nine device hosts answering mDNS through avahi-daemon "
-            "(one daemon per host) instead of the lab's python-zeroconf responder."
+            "(one daemon per host) instead of the lab's python-zeroconf responder, and a "
+            "Matter sensor with only its IPv6 link-local address, on avahi too."
         ),
-        hosts=tuple(
-            replace(h, responder="avahi") if h.role in AVAHI_ROLES else h for h in base.hosts
+        hosts=(
+            *(replace(h, responder="avahi") if h.role in AVAHI_ROLES else h for h in base.hosts),
+            matter_link_local(),
         ),
     )
 
