@@ -141,10 +141,10 @@ async def browse(
     state = {"last": start}
     pending: set[asyncio.Task[None]] = set()
     # Questions for the A record of hosts that resolved with AAAA only: their
-    # answers land in the cache, read once the browse ends. Each holds the
-    # browse open for at most a quiet period (an IPv6-only device has no A).
+    # answers land in the cache, read once the browse ends. They never hold
+    # the browse open (an IPv6-only device has no A record to give): the quiet
+    # period that follows the resolution leaves the answer time to arrive.
     follow_ups: dict[str, asyncio.Task[None]] = {}
-    follow_up_since: dict[str, float] = {}
     semaphore = asyncio.Semaphore(RESOLVE_CONCURRENCY)
     browsers: list[AsyncServiceBrowser] = []
     queued_types: list[str] = []
@@ -210,7 +210,6 @@ async def browse(
         if key in follow_ups or len(follow_ups) >= MAX_IPV4_FOLLOW_UPS:
             return
         follow_ups[key] = loop.create_task(_ask_ipv4(server))
-        follow_up_since[key] = loop.time()
 
     async def _ask_ipv4(server: str) -> None:
         with contextlib.suppress(Exception):
@@ -311,11 +310,7 @@ async def browse(
             # With no answer at all, wait two rounds before concluding there is
             # nobody: "no mDNS answer" is itself a finding and must not be a hurry.
             floor = min_window if result.instances else min(2 * min_window, window)
-            asking = any(
-                not task.done() and now - follow_up_since[key] < quiet
-                for key, task in follow_ups.items()
-            )
-            if now - start >= floor and now - state["last"] >= quiet and not pending and not asking:
+            if now - start >= floor and now - state["last"] >= quiet and not pending:
                 result.stopped = "quiet"
                 break
     finally:
