@@ -106,9 +106,9 @@ def _esphome_node(
 def avahi_faults() -> Scenario:
     """The avahi home with three things wrong that an installer meets.
 
-    An ESPHome node with no DHCP lease (169.254 only); a second node flashed
-    with the kitchen sensor's configuration, so avahi renames one of the two
-    ``kitchen-sensor-2`` (and its service ``kitchen-sensor #2``); and a
+    An ESPHome node with no DHCP lease (169.254 only); a second node named
+    like the kitchen sensor (``Kitchen-Sensor``: mDNS names ignore case), so
+    avahi renames one of the two ``…-2`` (and its service ``… #2``); and a
     revoked Home Assistant token in the configuration.
     """
     base = avahi_home()
@@ -134,7 +134,7 @@ def avahi_faults() -> Scenario:
                 "esp-kitchen2",
                 "192.168.77.62",
                 "ec:fa:bc:62:62:62",
-                "kitchen-sensor",
+                "Kitchen-Sensor",  # the same name, in other letters: mDNS names ignore case
                 "Kitchen",
                 api=True,
             ),
