@@ -21,10 +21,10 @@ def _link() -> WifiLink:
     return WifiLink(interface="wlan0", connected=True)
 
 
-def _system_profiler(text: str) -> macos.AirportReport | None:
+def _system_profiler(text: str, unread: list[str] | None = None) -> macos.AirportReport | None:
     # Its one documented error: text that is not JSON at all (the probe records it).
     try:
-        return macos.parse_system_profiler(text)
+        return macos.parse_system_profiler(text, unread=unread)
     except ValueError:
         return None
 
@@ -64,7 +64,15 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 
 #: Parsers that note what they could not read (see :mod:`homediag.facts.unread`):
 #: called as ``f(text, unread)``. A parser listed here must also be in :data:`PARSERS`.
-UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {}
+UNREAD_PARSERS: dict[str, Callable[[str, list[str]], Any]] = {
+    "iw_link": lambda text, unread: finish(linux.parse_iw_link(text, "wlan0", unread=unread)),
+    "netsh_interfaces": lambda text, unread: [
+        finish(link) for link in windows.parse_netsh_interfaces(text, unread=unread)
+    ],
+    "system_profiler": _system_profiler,
+    "wdutil": lambda text, unread: finish(macos.parse_wdutil(text, _link(), unread=unread)),
+    "ipconfig_all": lambda text, unread: ipconfig.parse_ipconfig_all(text, unread=unread),
+}
 
 
 def parse(name: str, text: str) -> tuple[Any, list[str] | None]:

@@ -67,3 +67,63 @@ setup_venv() {
         touch "$stamp"
     fi
 }
+
+# Home Assistant core, a peer written by others that the lab runs inside a
+# device namespace (tests/lab/test_peer_homeassistant.py). Its own venv,
+# outside the checkout so that CI runs of fresh clones reuse it:
+# ${HOMEDIAG_PEERS_DIR:-/var/cache/homediag/peers}/home-assistant-VERSION.
+# Installed with the release's own package_constraints.txt (without them pip
+# backtracks for a very long time), plus what the integrations it loads import
+# at start (the lab runs it with --skip-pip: it never installs anything).
+# Idempotent (a stamp file that names what was installed: a changed list
+# installs only what is new) and locked (flock) so that two runs never install
+# at once. Failure is not fatal here: the lab then raises LabError, and the
+# peer's tests fail under CI=true.
+HOMEDIAG_HA_VERSION=2024.3.3
+HOMEDIAG_HA_EXTRA=(
+    home-assistant-frontend zeroconf ifaddr Pillow janus psutil-home-assistant numpy
+    securetar SQLAlchemy fnv-hash-fast hassil home-assistant-intents PyNaCl mutagen
+    ha-ffmpeg 'josepy<2'
+)
+
+setup_homeassistant_peer() {
+    local python="${PYTHON:-python3}"
+    local peers="${HOMEDIAG_PEERS_DIR:-/var/cache/homediag/peers}"
+    local dir="$peers/home-assistant-$HOMEDIAG_HA_VERSION"
+    local stamp="$dir/.installed" want="homeassistant==$HOMEDIAG_HA_VERSION ${HOMEDIAG_HA_EXTRA[*]}"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+        log "Home Assistant $HOMEDIAG_HA_VERSION needs Python 3.11: its peer tests will not run"
+        return 0
+    fi
+    mkdir -p "$peers" || { log "cannot create $peers: Home Assistant peer not installed"; return 0; }
+    (
+        flock 9
+        [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && exit 0
+        log "installing Home Assistant $HOMEDIAG_HA_VERSION into $dir (once; about 800 MB)"
+        local start=$SECONDS
+        if [ ! -f "$stamp" ]; then
+            rm -rf "$dir" && "$python" -m venv "$dir" || exit 1
+            "$dir/bin/pip" install -q --upgrade pip >/dev/null || exit 1
+        fi
+        if [ ! -f "$dir/constraints.txt" ]; then
+            local wheels="$dir/wheel" whl
+            "$dir/bin/pip" download -q --no-deps -d "$wheels" "homeassistant==$HOMEDIAG_HA_VERSION" || exit 1
+            whl=$(ls "$wheels"/homeassistant-"$HOMEDIAG_HA_VERSION"-*.whl) || exit 1
+            "$dir/bin/python" - "$whl" "$dir/constraints.txt" <<'PY' || exit 1
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as whl, open(sys.argv[2], "wb") as out:
+    out.write(whl.read("homeassistant/package_constraints.txt"))
+PY
+            rm -rf "$wheels"
+        fi
+        # shellcheck disable=SC2086 # $want is a list of requirements
+        "$dir/bin/pip" install -q -c "$dir/constraints.txt" $want || exit 1
+        "$dir/bin/hass" --version >/dev/null || exit 1
+        du -sm "$dir" | cut -f1 > "$dir/.size-mb"
+        echo $((SECONDS - start)) > "$dir/.install-seconds"
+        printf '%s' "$want" > "$stamp"
+        log "Home Assistant $HOMEDIAG_HA_VERSION installed in $((SECONDS - start)) s, $(cat "$dir/.size-mb") MB"
+    ) 9>"$peers/.home-assistant.lock" || log "installing Home Assistant failed: its peer tests will not run"
+    return 0
+}

@@ -54,3 +54,28 @@ def test_a_device_bridging_two_others_joins_all_three() -> None:
     )
     assert len(merged) == 1
     assert merged[0].addresses == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_a_configured_name_and_the_announced_one_are_one_name() -> None:
+    # An installer writes url = "http://homeassistant.local:8123"; Home Assistant
+    # announces "homeassistant.local." (with the root's dot) over mDNS.
+    merged = merge_devices(
+        [
+            Device(
+                id="",
+                addresses=["192.168.77.40"],
+                hostnames=["homeassistant.local."],
+                kind="home_assistant",
+                sources=["mdns"],
+            ),
+            Device(
+                id="",
+                hostnames=["HomeAssistant.local"],
+                kind="home_assistant",
+                sources=["config"],
+            ),
+        ]
+    )
+    assert len(merged) == 1
+    assert merged[0].hostnames == ["homeassistant.local."]
+    assert merged[0].sources == ["mdns", "config"]

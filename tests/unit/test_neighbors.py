@@ -63,3 +63,13 @@ def test_windows_arp_a_any_language(name: str) -> None:
     assert entries[0].mac == "3c:a6:2f:4b:10:01"
     assert entries[0].state in ("dynamic", "dynamisch")
     assert entries[0].interface in ("192.168.178.42", "192.168.1.23")
+
+
+def test_windows_arp_rows_of_no_interface_are_not_neighbours() -> None:
+    # Real 'arp -av' (German Windows 8.1): the "0.0.0.0 --- 0xffffffff" blocks hold junk such
+    # as "169.254.19.112  45-00-30-00-36-00  statisch", which on a machine with an APIPA
+    # address would pass for a LAN host.
+    entries = parse_arp_a_windows(fixture_text("neighbors/windows-arp-av-de-win81-2017.txt"))
+    assert all(n.interface != "0.0.0.0" for n in entries)
+    assert "169.254.19.112" not in {n.address for n in entries}
+    assert {n.interface for n in entries} == {"192.168.2.111", "192.168.222.1", "192.168.59.1"}

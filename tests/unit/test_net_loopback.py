@@ -16,6 +16,7 @@ import pytest
 
 from homediag.net.icmp import icmp_checksum, jitter_ms, ping
 from homediag.net.resolve import query, resolve_host
+from homediag.net.stamps import LoopLag
 from homediag.net.tcp import tcp_connect
 from homediag.net.tls import certificate_info, hostname_matches, tls_check
 from homediag_lab.pki import LabCA, ServerCert
@@ -226,6 +227,19 @@ async def test_query_silent_server_times_out() -> None:
         sink.bind(("127.0.0.1", 0))
         result = await query("127.0.0.1", "a.test", port=sink.getsockname()[1], timeout=0.3)
     assert (result.status, result.answered) == ("timeout", False)
+
+
+async def test_loop_lag_measures_a_stall_of_this_process() -> None:
+    # A CPU-bound step that holds the event loop for 250 ms: the ticker wakes that late.
+    async with LoopLag(interval=0.01) as lag:
+        await asyncio.sleep(0.05)
+        time.sleep(0.25)  # noqa: ASYNC251 - the stall under test
+        await asyncio.sleep(0.05)
+    assert lag.max_ms >= 200
+    async with LoopLag(interval=0.01) as quiet:
+        await asyncio.sleep(0.1)
+    assert quiet.max_ms < lag.max_ms
+    assert quiet._task is not None and quiet._task.done()  # the ticker does not outlive it
 
 
 async def test_resolve_host_literal_needs_no_query() -> None:

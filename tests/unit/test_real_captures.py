@@ -103,6 +103,14 @@ def test_there_are_sidecars() -> None:
     assert SIDECARS, "no fixture sidecars found"
 
 
+def test_every_fixture_has_a_sidecar() -> None:
+    # A fixture nobody can trace is no evidence: each one says where it came from.
+    described = {(p.parent / _sidecar(p)["file"]).resolve() for p in SIDECARS}
+    fixtures = {p.resolve() for p in FIXTURES.rglob("*") if p.is_file() and p.suffix != ".toml"}
+    missing = sorted(str(p.relative_to(FIXTURES.resolve())) for p in fixtures - described)
+    assert not missing, f"fixtures without a sidecar: {missing}"
+
+
 @pytest.mark.parametrize("sidecar", SIDECARS, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_capture_parses_to_its_sidecar(sidecar: Path) -> None:
     meta = _sidecar(sidecar)

@@ -163,6 +163,32 @@ def test_slow_resolver_timeouts_and_unresolved_names() -> None:
     assert "450 ms" in next(f for f in bundle.findings if f.id == "dns.resolver_slow").detail
 
 
+def test_slow_answers_during_a_stall_of_this_machine_are_no_slow_resolver() -> None:
+    # Answers of 260 ms while this machine itself stalled for 180 ms (a CPU at 100 %,
+    # the lab's mDNS flood): the stall alone explains most of it. A resolver that
+    # stays slow after taking the whole stall off is still reported.
+    def check(median: float, lag: float | None) -> ResolverCheck:
+        return ResolverCheck(
+            server="192.168.77.1",
+            answered=True,
+            median_ms=median,
+            max_ms=median + 40,
+            observer_lag_ms=lag,
+            queries=[answer("192.168.77.1", "a.test", "answer", median)],
+        )
+
+    assert ids(dns_bundle(check(260.0, 180.0), names=["a.test"])) == {}
+    assert ids(dns_bundle(check(260.0, 3.0), names=["a.test"])) == {"dns.resolver_slow": "warning"}
+    assert ids(dns_bundle(check(650.0, 180.0), names=["a.test"])) == {
+        "dns.resolver_slow": "warning"
+    }
+    assert ids(dns_bundle(check(260.0, None), names=["a.test"])) == {
+        "dns.resolver_slow": "warning"
+    }  # bundles of older versions did not measure the stall
+    finding = dns_bundle(check(650.0, 180.0), names=["a.test"]).findings[0]
+    assert finding.evidence["observer_lag_ms"] == 180.0
+
+
 def reach(
     host: str, ok: bool, stage: str = "done", error: str | None = None, tls: TlsResult | None = None
 ) -> EndpointReach:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,43 @@ def test_system_profiler_wifi_off_and_24ghz() -> None:
     assert [(n.ssid, n.band) for n in slow.nearby] == [("Lindenweg 12", "5 GHz")]
 
 
+def _airport(security: str) -> str:
+    current = {"_name": "Net", "spairport_security_mode": security}
+    interface = {"_name": "en0", "spairport_current_network_information": current}
+    return json.dumps({"SPAirPortDataType": [{"spairport_airport_interfaces": [interface]}]})
+
+
+@pytest.mark.parametrize(
+    ("mode", "shown"),
+    [
+        # macOS prints WPA3 transition mode with the leading "s" of its prefix missing.
+        ("pairport_security_mode_wpa3_transition", "WPA3 Transition"),
+        ("spairport_security_mode_none", "Open"),  # an open network, not "no value"
+        ("spairport_security_mode_wpa2_enterprise", "WPA2 Enterprise"),
+        ("spairport_security_mode_unknown", None),
+    ],
+)
+def test_system_profiler_security_modes_as_macos_prints_them(mode: str, shown: str | None) -> None:
+    unread: list[str] = []
+    link = macos.parse_system_profiler(_airport(mode), unread=unread).link
+    assert link is not None and link.security == shown
+    assert unread == []
+
+
+def test_system_profiler_notes_a_security_mode_it_does_not_know() -> None:
+    unread: list[str] = []
+    link = macos.parse_system_profiler(_airport("wpa4_quantum"), unread=unread).link
+    assert link is not None and link.security is None
+    assert unread == ["spairport_security_mode"]  # the key, never the value
+
+
+def test_wdutil_notes_a_channel_form_it_does_not_know() -> None:
+    text = "WIFI\n    Op Mode              : STA\n    Channel              : ch149@80\n"
+    unread: list[str] = []
+    link = macos.parse_wdutil(text, WifiLink(interface="en0", connected=True), unread=unread)
+    assert link.channel is None and unread == ["Channel"]
+
+
 # -- Windows ---------------------------------------------------------------
 
 
@@ -330,6 +368,33 @@ async def test_macos_root_adds_wdutil(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (facts.link.ssid, facts.link.bssid) == ("Lindenweg 12", "3c:a6:2f:4b:10:05")
 
 
+async def test_macos_probe_keeps_what_the_tools_printed_but_it_could_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real macOS 15.5 outputs, with a security mode and a channel form no Mac printed yet.
+    install_stub(
+        tmp_path,
+        "system_profiler",
+        {"SPAirPortDataType -json": "wifi/macos/system-profiler-15.5-joined-wpa2.json"},
+        replace={"spairport_security_mode_wpa2_personal": "wpa4_quantum"},
+    )
+    install_stub(
+        tmp_path,
+        "wdutil",
+        {"info": "wifi/macos/wdutil-info-15-5ghz.txt"},
+        replace={"5g44/40": "ch44@40"},
+    )
+    _stub_path(monkeypatch, tmp_path)
+    result = await run_probe(
+        "wifi", observer=lab_observer(platform="darwin", interface="en0", privileged=True)
+    )
+    facts = result.facts
+    assert isinstance(facts, WifiFacts) and facts.link is not None
+    assert facts.tools == ["system_profiler", "wdutil"]
+    assert facts.unread == ["spairport_security_mode", "Channel"]  # labels, never values
+    assert (facts.link.security, facts.link.rssi_dbm) == (None, -79.0)
+
+
 async def test_windows_adapter_with_stub_netsh(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -438,3 +503,40 @@ def test_a_damaged_signal_line_is_unknown_not_a_figure() -> None:
     link = finish(linux.parse_iw_link(text, "wlp0s20f3"))
     assert link.rssi_dbm is None
     assert link.frequency_mhz == 5180.0
+
+
+def test_netsh_unknown_state_word_is_noted_and_read_from_the_shape() -> None:
+    # A language whose word for "connected" the parser does not know: the label is
+    # noted (never the value), and an adapter that shows an SSID and BSSID is connected.
+    text = fixture_text("wifi/windows/netsh-interfaces-it.txt").replace("connessa", "collegata")
+    unread: list[str] = []
+    (link,) = windows.parse_netsh_interfaces(text, unread=unread)
+    assert unread == ["Stato"]
+    assert link.connected is True
+    assert link.bssid == "fe:dc:ba:09:87:02"
+
+
+def test_netsh_unknown_state_without_ssid_reads_disconnected() -> None:
+    text = "\n".join(
+        ["    Nome                   : Wi-Fi", "    Stato                  : scollegata", ""]
+    )
+    unread: list[str] = []
+    (link,) = windows.parse_netsh_interfaces(text, unread=unread)
+    assert (link.connected, unread) == (False, ["Stato"])
+
+
+async def test_windows_probe_keeps_what_netsh_could_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_stub(
+        tmp_path,
+        "netsh",
+        {"wlan show interfaces": "wifi/windows/netsh-interfaces-it.txt"},
+        replace={"Canale                 : 4": "Canale                 : n/d"},
+    )
+    _stub_path(monkeypatch, tmp_path)
+    result = await run_probe("wifi", observer=lab_observer(platform="win32", interface="Wi-Fi"))
+    facts = result.facts
+    assert isinstance(facts, WifiFacts) and facts.link is not None
+    assert facts.link.connected is True  # Italian "connessa"
+    assert facts.unread == ["Canale"]

@@ -37,8 +37,14 @@ def _address(scenario: Scenario, role: str) -> str:
     return address
 
 
-def write_config(scenario: Scenario, path: Path, ca_file: Path) -> None:
-    """Write the homediag configuration for a run from the installer's laptop to ``path``."""
+def write_config(
+    scenario: Scenario, path: Path, ca_file: Path, *, ha_token: str = HA_TOKEN
+) -> None:
+    """Write the homediag configuration for a run from the installer's laptop to ``path``.
+
+    ``ha_token`` is the right Home Assistant token (the lab's fake one
+    accepts :data:`HA_TOKEN`; a real one makes its own at start).
+    """
     lines = [
         "# homediag configuration for a run from the lab installer's laptop",
         "[run]\ntimeout = 15\n",
@@ -63,7 +69,7 @@ def write_config(scenario: Scenario, path: Path, ca_file: Path) -> None:
     if "homeassistant" in roles:
         ha = [f'url = "http://{_address(scenario, "homeassistant")}:8123"']
         if scenario.ha_credentials != "missing":
-            token = HA_TOKEN if scenario.ha_credentials == "valid" else "expired-or-revoked-token"
+            token = ha_token if scenario.ha_credentials == "valid" else "expired-or-revoked-token"
             ha.append(f'token = "{token}"')
         lines.append("[home_assistant]\n" + "\n".join(ha) + "\n")
     for name, url in scenario.endpoints:

@@ -38,7 +38,7 @@ from homediag.errors import LabError
 from homediag_lab import broker, installer, netns, servers
 from homediag_lab.netns import netns_exec, run
 from homediag_lab.network import Network
-from homediag_lab.peers import avahi
+from homediag_lab.peers import avahi, homeassistant
 from homediag_lab.pki import LabCA
 from homediag_lab.procs import READY_TIMEOUT, Processes
 from homediag_lab.scenarios import get_scenario
@@ -68,6 +68,11 @@ def lab_unavailable_reason() -> str | None:
     return None
 
 
+def _ha_token(tokens: list[str]) -> dict[str, str]:
+    # A real Home Assistant's own token replaces the fake one's.
+    return {"ha_token": tokens[0]} if tokens else {}
+
+
 class Lab:
     """A virtual home built from a :class:`Scenario` (or a scenario name)."""
 
@@ -83,6 +88,8 @@ class Lab:
         self.ca: LabCA | None = None
         # The broker's own account for seeding retained messages; never in a bundle.
         self._admin_password = secrets.token_urlsafe(12)
+        #: The real Home Assistants this lab runs (:mod:`homediag_lab.peers.homeassistant`).
+        self.homeassistants: list[homeassistant.HomeAssistantPeer] = []
 
     # -- names -----------------------------------------------------------
 
@@ -155,6 +162,8 @@ class Lab:
             netns.require_tools("mosquitto")
         if any(h.impairment for h in sc.hosts):
             netns.require_tools("ethtool")
+        if homeassistant.peer_hosts(sc):
+            homeassistant.require_installed()
         avahi.require(sc)
         workdir = Path(tempfile.mkdtemp(prefix=f"homediag-{self.prefix}-"))
         workdir.chmod(0o755)  # unprivileged runs (the tests drop to "nobody") read it
@@ -171,6 +180,8 @@ class Lab:
         sc, record, procs = self.scenario, self._record, self._procs
         self._network.build()
         servers.start_impairers(sc, procs)
+        # Home Assistant takes long to start: it starts first, and is waited for last.
+        self.homeassistants = homeassistant.start(sc, record, procs)
         self.ca = LabCA(record.directory)
         if sc.upstream:
             servers.start_upstream_dns(record, procs)
@@ -190,7 +201,8 @@ class Lab:
         servers.start_device_farm(sc, record, procs, self.ca)
         servers.start_mdns_farm(sc, record, procs)
         avahi.start_avahi(sc, record, procs)
-        installer.write_config(sc, self.config_path, self.ca.cert_path)
+        tokens = [peer.wait() for peer in self.homeassistants]
+        installer.write_config(sc, self.config_path, self.ca.cert_path, **_ha_token(tokens))
         record.save()
 
     def down(self) -> None:

@@ -161,6 +161,8 @@ def device_farm_spec(scenario: Scenario, record: LabRecord, ca: LabCA | None) ->
 
     for host in scenario.hosts:
         for listener in host.listeners if host.ip else ():
+            if listener.personality == "home-assistant-core":
+                continue  # the real one: homediag_lab.peers.homeassistant starts it
             names = [f"{host.hostname or host.role}.{LAN_DOMAIN}"]
             add(record.ns(host.role), host.role, host.ip or "", listener, mac=host.mac, names=names)
     if scenario.upstream:

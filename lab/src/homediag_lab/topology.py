@@ -76,9 +76,12 @@ class MdnsService:
 #: What a lab server speaks. HTTP personalities answer like the real device's
 #: API; ``esphome`` is ESPHome's native API framing, ``cast`` the Cast TLS
 #: channel, ``knx`` a KNXnet/IP gateway (UDP 3671, multicast search), ``garbage``
-#: a TLS port that answers with bytes that are no TLS at all.
+#: a TLS port that answers with bytes that are no TLS at all;
+#: ``home-assistant-core`` is no lab server but the real Home Assistant
+#: (:mod:`homediag_lab.peers.homeassistant`).
 Personality = Literal[
     "home-assistant",
+    "home-assistant-core",
     "hue",
     "shelly",
     "sonos",

@@ -89,6 +89,7 @@ EVIDENCE: dict[str, str] = {
     "timeouts": "queries that timed out",
     "median_ms": "median answer time, ms",
     "max_ms": "slowest answer, ms",
+    "observer_lag_ms": "the longest this machine stalled while measuring, ms",
     "name": "the name looked up",
     "answers": "what each resolver answered",
     "endpoints": "the endpoints tried and how each failed",

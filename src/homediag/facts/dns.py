@@ -20,6 +20,13 @@ class ResolverCheck(BaseModel):
     median_ms: float | None = None
     max_ms: float | None = None
     timeouts: int = 0
+    observer_lag_ms: float | None = Field(
+        None,
+        description=(
+            "The longest this machine stalled while the queries were in flight "
+            "(a busy CPU delays packets too): latencies no longer than it prove little."
+        ),
+    )
     queries: list[DnsAnswer] = Field(default_factory=list)
 
 

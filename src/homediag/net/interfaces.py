@@ -127,9 +127,10 @@ def parse_ifconfig(text: str) -> list[InterfaceInfo]:
             continue
         if fields[0] == "ether" and len(fields) > 1:
             current["mac"] = fields[1].lower()
-        elif fields[0] == "inet" and len(fields) >= 4 and fields[2] == "netmask":
+        elif fields[0] == "inet" and "netmask" in fields[2:-1]:
+            # "inet A netmask M", or on a point-to-point link (utun VPNs) "inet A --> B netmask M".
             try:
-                mask = fields[3]
+                mask = fields[fields.index("netmask", 2) + 1]
                 prefix = (
                     bin(int(mask, 16)).count("1")
                     if mask.startswith("0x")

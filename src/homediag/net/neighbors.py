@@ -114,7 +114,13 @@ def parse_arp_an(text: str) -> list[Neighbor]:
     return out
 
 
-_ARP_A_WIN_IFACE = re.compile(r"^\S.*?:\s+(?P<ip>\d+\.\d+\.\d+\.\d+)\s+---\s+0x[0-9a-fA-F]+")
+_ARP_A_WIN_IFACE = re.compile(
+    r"^\S.*?:\s+(?P<ip>\d+\.\d+\.\d+\.\d+)\s+---\s+0x(?P<index>[0-9a-fA-F]+)"
+)
+# "Interface: 0.0.0.0 --- 0xffffffff" is no interface at all: ``arp -a``/``-av`` prints
+# such blocks with leftover rows ("169.254.19.112  45-00-30-00-36-00  static") that are
+# not neighbours.
+_NO_INTERFACE = 0xFFFFFFFF
 _ARP_A_WIN_ROW = re.compile(
     r"^\s+(?P<ip>\d+\.\d+\.\d+\.\d+)\s+(?P<mac>[0-9a-fA-F-]{17})\s+(?P<kind>\S+)"
 )
@@ -124,13 +130,18 @@ def parse_arp_a_windows(text: str) -> list[Neighbor]:
     """Windows ``arp -a``; the interface is named by its local address (headings are localized)."""
     out: list[Neighbor] = []
     iface: str | None = None
+    skip = False
     for line in text.splitlines():
         head = _ARP_A_WIN_IFACE.match(line)
         if head:
             iface = head["ip"] if address_family(head["ip"]) else None
+            skip = (
+                int(head["index"], 16) == _NO_INTERFACE
+                or address_scope(head["ip"]) == "unspecified"
+            )
             continue
         row = _ARP_A_WIN_ROW.match(line)
-        if row:
+        if row and not skip:
             mac = normalize_mac(row["mac"])
             if mac and address_family(row["ip"]) and address_scope(row["ip"]) != "multicast":
                 out.append(

@@ -34,6 +34,8 @@ class Observation:
     evidence: dict[str, str] = field(default_factory=dict)
     dns_source: str = ""
     notes: list[str] = field(default_factory=list)
+    #: Lines of the tools' output the parsers saw but could not read (labels only, bounded).
+    unread: list[str] = field(default_factory=list)
 
 
 def is_privileged() -> bool:
@@ -202,7 +204,8 @@ async def _observe_windows() -> Observation:
         "ipconfig-all.txt": ipconfig.as_evidence(),
         "route-print.txt": route_print.as_evidence(),
     }
-    adapters = parse_ipconfig_all(ipconfig.stdout)
+    unread: list[str] = []
+    adapters = parse_ipconfig_all(ipconfig.stdout, unread=unread)
     ifaces = interfaces.merge_ipconfig(await asyncio.to_thread(interfaces.from_ifaddr), adapters)
     gateways = routes.parse_route_print(route_print.stdout)
     if not gateways:
@@ -215,4 +218,6 @@ async def _observe_windows() -> Observation:
     for adapter in adapters:
         if adapter.connected and adapter.gateways:
             dns += [s for s in adapter.dns_servers if s not in dns]
-    return Observation(_base_observer(ifaces, gateways, dns), evidence, "ipconfig /all")
+    return Observation(
+        _base_observer(ifaces, gateways, dns), evidence, "ipconfig /all", unread=unread
+    )

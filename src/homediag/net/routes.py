@@ -85,7 +85,10 @@ def parse_ip_route(text: str) -> list[Gateway]:
     """Linux ``ip route show`` / ``ip -6 route show``: default routes, multipath included."""
     gateways: list[Gateway] = []
     current_default: str | None = None
-    for raw in text.splitlines():
+    for text_line in text.splitlines():
+        # WSL1 prefixes every route with its type "none" (RTN_UNSPEC):
+        # "none default via 192.168.4.1 dev eth0 proto unspec metric 0".
+        raw = re.sub(r"^(?:none|unicast)\s+", "", text_line)
         if not raw.strip():
             continue
         if raw[0].isspace():
@@ -141,11 +144,20 @@ def parse_route_get(text: str) -> list[Gateway]:
 
 
 def parse_netstat_rn(text: str) -> list[Gateway]:
-    """macOS ``netstat -rn``: the ``default`` rows of the Internet and Internet6 tables."""
+    """macOS ``netstat -rn``: the ``default`` rows of the Internet and Internet6 tables.
+
+    The interface is the ``Netif`` column, found from each table's header:
+    macOS 11 and later print ``Destination Gateway Flags Netif Expire``, older
+    releases (and ``-l``) put ``Refs Use`` (and ``Mtu``) before ``Netif``.
+    """
     gateways: list[Gateway] = []
+    netif = 3
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) < 4 or fields[0] != "default":
+        if fields[:1] == ["Destination"] and "Netif" in fields:
+            netif = fields.index("Netif")
+            continue
+        if len(fields) <= netif or fields[0] != "default":
             continue
         gateway, flags = fields[1], fields[2]
         if "G" not in flags:
@@ -154,7 +166,7 @@ def parse_netstat_rn(text: str) -> list[Gateway]:
         family = address_family(address)
         if family is None:
             continue
-        gateways.append(Gateway(address=gateway, interface=fields[3], family=family))
+        gateways.append(Gateway(address=gateway, interface=fields[netif], family=family))
     return gateways
 
 

@@ -11,12 +11,13 @@ caller's own clock is the fallback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import time
 from typing import Any
 
-__all__ = ["enable_rx_timestamps", "now_ns", "recv_stamped", "wait_readable"]
+__all__ = ["LoopLag", "enable_rx_timestamps", "now_ns", "recv_stamped", "wait_readable"]
 
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", None)
 _SCM_TIMESTAMPNS = getattr(socket, "SCM_TIMESTAMPNS", _SO_TIMESTAMPNS)
@@ -70,3 +71,38 @@ async def wait_readable(sock: socket.socket) -> None:
         await ready
     finally:
         loop.remove_reader(sock.fileno())
+
+
+class LoopLag:
+    """How late this process's event loop ran, while a measurement was under way.
+
+    Kernel stamps keep our own loop's delays out of a round trip, but not a
+    machine so busy that the packets themselves wait for a CPU (the request
+    before it leaves, the server when it runs on the same host, as in the
+    lab). A ticker that asks to wake every ``interval`` seconds and notes how
+    late it woke measures that: a round trip no longer than the stall it
+    overlapped proves nothing about the network. Use as an async context
+    manager; :attr:`max_ms` is the worst lateness seen.
+    """
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.max_ms = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.interval
+            await asyncio.sleep(self.interval)
+            self.max_ms = max(self.max_ms, (loop.time() - due) * 1000.0)
+
+    async def __aenter__(self) -> LoopLag:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

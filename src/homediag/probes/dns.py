@@ -16,6 +16,7 @@ from homediag.config import Config
 from homediag.facts.dns import DnsFacts, ResolverCheck
 from homediag.model.addr import is_ip
 from homediag.net.resolve import query
+from homediag.net.stamps import LoopLag
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 
@@ -65,7 +66,7 @@ class DnsProbe(Probe):
         names = names_to_check(ctx.config) or ["example.com"]
         timeout = ctx.config.dns.timeout
         ctx.progress(f"{len(names)} names × {len(servers)} resolvers")
-        async with asyncio.TaskGroup() as tg:
+        async with LoopLag() as lag, asyncio.TaskGroup() as tg:
             tasks = {
                 server: [tg.create_task(query(server, name, timeout=timeout)) for name in names]
                 for server in servers
@@ -81,6 +82,7 @@ class DnsProbe(Probe):
                     median_ms=round(statistics.median(latencies), 3) if latencies else None,
                     max_ms=max(latencies) if latencies else None,
                     timeouts=sum(a.status == "timeout" for a in answers),
+                    observer_lag_ms=round(lag.max_ms, 1),
                     queries=answers,
                 )
             )

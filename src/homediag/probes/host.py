@@ -34,6 +34,7 @@ class HostProbe(Probe):
             **ob.model_dump(include=set(HostFacts.model_fields) & set(type(ob).model_fields)),
             dns_source=observation.dns_source,
             notes=observation.notes,
+            unread=observation.unread,
         )
         v4 = [g.address for g in facts.gateways if g.family == "ipv4"]
         parts = [

@@ -117,7 +117,7 @@ async def _linux(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]) 
             _run(evidence, "iw", "dev", name, "survey", "dump"),
             _run(evidence, "iw", "dev", name, "scan", "dump"),
         )
-        link = linux.parse_iw_link(link_out.stdout, name)
+        link = linux.parse_iw_link(link_out.stdout, name, unread=facts.unread)
         if link.connected:
             linux.parse_iw_station_dump(station.stdout, link)
             link.noise_dbm = linux.parse_iw_survey_noise(survey.stdout)
@@ -183,7 +183,7 @@ async def _macos(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]) 
         return
     facts.tools.append("system_profiler")
     try:
-        report = macos.parse_system_profiler(out.stdout)
+        report = macos.parse_system_profiler(out.stdout, unread=facts.unread)
     except ValueError:
         return
     facts.interfaces = report.interfaces
@@ -196,7 +196,7 @@ async def _macos(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]) 
         wd = await _run(evidence, "wdutil", "info")
         if wd.ok:
             facts.tools.append("wdutil")
-            macos.parse_wdutil(wd.stdout, link)
+            macos.parse_wdutil(wd.stdout, link, unread=facts.unread)
     facts.link = link
 
 
@@ -205,7 +205,7 @@ async def _windows(ctx: ProbeContext, facts: WifiFacts, evidence: dict[str, str]
     if not out.ok:
         return
     facts.tools.append("netsh")
-    links = windows.parse_netsh_interfaces(out.stdout)
+    links = windows.parse_netsh_interfaces(out.stdout, unread=facts.unread)
     facts.interfaces = [link.interface for link in links]
     name = _select(facts.interfaces, ctx.observer.interface)
     if name is None:

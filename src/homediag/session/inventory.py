@@ -48,6 +48,14 @@ def _merge_into(target: Device, other: Device) -> Device:
     def union(a: list[str], b: list[str]) -> list[str]:
         return list(dict.fromkeys([*a, *b]))
 
+    def same_names(a: list[str], b: list[str]) -> list[str]:
+        # "homeassistant.local" (configured) and "homeassistant.local." (announced) are one
+        # name: keep the first spelling.
+        names: dict[str, str] = {}
+        for name in [*a, *b]:
+            names.setdefault(name.lower().rstrip("."), name)
+        return list(names.values())
+
     services = list(target.services)
     seen = {(s.type, s.name) for s in services}
     services += [s for s in other.services if (s.type, s.name) not in seen]
@@ -56,7 +64,7 @@ def _merge_into(target: Device, other: Device) -> Device:
             "addresses": union(target.addresses, other.addresses),
             "mac": target.mac or other.mac,
             "vendor": target.vendor or other.vendor,
-            "hostnames": union(target.hostnames, other.hostnames),
+            "hostnames": same_names(target.hostnames, other.hostnames),
             "kind": target.kind if target.kind != "unknown" else other.kind,
             "services": services,
             "sources": union(target.sources, other.sources),  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from homediag.facts.unread import note_unread
 from homediag.facts.wifi import Band, NearbyNetwork, WifiLink
 from homediag.wifi.radio import band_of_channel, band_of_frequency, percent_to_dbm, standard_of
 
@@ -28,6 +29,30 @@ __all__ = [
 
 _MAC = r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}"
 _NUMBER = r"-?\d+(?:\.\d+)?"
+
+
+def _ssid(escaped: str) -> str | None:
+    """An SSID as iw prints it, unescaped; ``None`` for a hidden (empty or all-NUL) one.
+
+    iw writes every byte that is not printable ASCII (and a space at either
+    end, and the backslash) as ``\\xNN``: a UTF-8 name arrives as escapes and
+    a hidden network's name as a run of ``\\x00``.
+    """
+    raw = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), escaped.encode())
+    if not raw.strip(b"\x00"):
+        return None
+    return raw.decode("utf-8", errors="replace")
+
+
+def _signal(value: str) -> float | None:
+    """A ``signal:`` value in dBm; 0 dBm is what drivers put there when they measured nothing.
+
+    (ath12k reports the MLD's signal of a multi-link connection as 0 dBm.)
+    """
+    m = re.match(rf"({_NUMBER})\s*dBm", re.sub(r"\s*\[[^]]*\]", "", value).strip())
+    if m is None or float(m.group(1)) == 0:
+        return None
+    return float(m.group(1))
 
 
 @dataclass
@@ -48,21 +73,30 @@ def parse_iw_dev(text: str) -> list[IwInterface]:
     """``iw dev``: the wireless interfaces, their PHY, type, SSID and channel."""
     found: list[IwInterface] = []
     phy: str | None = None
+    # The interface the lines below belong to; None under a phy's header or a
+    # wdev that is no network interface ("Unnamed/non-netdev interface": a P2P
+    # device), whose addr and type must not land on the interface above it.
+    current: IwInterface | None = None
     for raw in text.splitlines():
         line = raw.strip()
         if m := re.match(r"^phy#(\d+)$", line):
-            phy = f"phy{m.group(1)}"
+            phy, current = f"phy{m.group(1)}", None
         elif m := re.match(r"^Interface\s+(\S+)$", line):
-            found.append(IwInterface(name=m.group(1), phy=phy))
-        elif found:
-            current = found[-1]
+            current = IwInterface(name=m.group(1), phy=phy)
+            found.append(current)
+        elif re.match(r"^\S+ interface$", line):
+            current = None
+        elif current is not None:
             if line.startswith("type "):
                 current.type = line.split(None, 1)[1]
             elif line.startswith("ssid "):
-                current.ssid = line.split(None, 1)[1]
+                current.ssid = _ssid(line.split(None, 1)[1])
             elif line.startswith("addr "):
                 current.mac = line.split(None, 1)[1]
-            elif m := re.match(rf"^channel (\d+) \(({_NUMBER}) MHz\)(?:, width: (\d+) MHz)?", line):
+            elif (
+                m := re.match(rf"^channel (\d+) \(({_NUMBER}) MHz\)(?:, width: (\d+) MHz)?", line)
+            ) and current.channel is None:
+                # An MLD lists a channel under each active link: the first one stands.
                 current.channel = int(m.group(1))
                 current.frequency_mhz = float(m.group(2))
                 current.width_mhz = int(m.group(3)) if m.group(3) else None
@@ -80,20 +114,36 @@ def _rate(value: str) -> tuple[float | None, int | None, str | None]:
     )
 
 
-def parse_iw_link(text: str, interface: str) -> WifiLink:
-    """``iw dev X link``: the association (``Not connected.`` when there is none)."""
+def parse_iw_link(text: str, interface: str, *, unread: list[str] | None = None) -> WifiLink:
+    """``iw dev X link``: the association (``Not connected.`` when there is none).
+
+    A Wi-Fi 7 multi-link (MLO) association (iw 6.x) names the AP's MLD
+    address after ``Connected to``, then one ``Link N BSSID …`` with its own
+    ``freq:`` per link, then the MLD's statistics. That address is the
+    ``bssid``; with several links no single frequency is "the" one (``iw dev``
+    names the active link's channel), so only a lone link gives it.
+    """
     link = WifiLink(interface=interface, connected=False)
+    link_freqs: list[float] = []
     for raw in text.splitlines():
         line = raw.strip()
-        if m := re.match(rf"^Connected to ({_MAC})", line):
+        if line.startswith("Connected to"):
             link.connected = True
-            link.bssid = m.group(1).lower()
+            if m := re.match(rf"^Connected to ({_MAC})", line):
+                link.bssid = m.group(1).lower()
+            else:
+                note_unread(unread, "Connected to")
+        elif re.match(rf"^Link \d+ BSSID {_MAC}", line):
+            link_freqs.append(0.0)
         elif line.startswith("SSID:"):
-            link.ssid = line.split(":", 1)[1].strip()
+            link.ssid = _ssid(line.split(":", 1)[1].strip())
         elif m := re.match(rf"^freq:\s*({_NUMBER})", line):
-            link.frequency_mhz = float(m.group(1))
-        elif m := re.match(rf"^signal:\s*({_NUMBER})\s*dBm", line):
-            link.rssi_dbm = float(m.group(1))
+            if link_freqs:
+                link_freqs[-1] = float(m.group(1))
+            else:
+                link.frequency_mhz = float(m.group(1))
+        elif line.startswith("signal:"):
+            link.rssi_dbm = _signal(line.split(":", 1)[1])
         elif line.startswith(("rx bitrate:", "tx bitrate:")):
             rate, width, standard = _rate(line.split(":", 1)[1].strip())
             if line.startswith("rx"):
@@ -102,12 +152,16 @@ def parse_iw_link(text: str, interface: str) -> WifiLink:
                 link.tx_rate_mbps = rate
             link.width_mhz = link.width_mhz or width
             link.standard = link.standard or standard
+    if len(link_freqs) == 1 and link_freqs[0] > 0:
+        link.frequency_mhz = link_freqs[0]
     return link
 
 
 def parse_iw_station_dump(text: str, link: WifiLink) -> WifiLink:
     """``iw dev X station dump``: counters of the station (the AP, for a client) into ``link``."""
     counters = {"tx packets": "tx_packets", "tx retries": "tx_retries", "tx failed": "tx_failed"}
+    # Some drivers (rtl8723bs) give no "signal avg", only the last frame's "signal".
+    signal_now: float | None = None
     for raw in text.splitlines():
         key, sep, value = raw.strip().partition(":")
         if not sep:
@@ -117,9 +171,10 @@ def parse_iw_station_dump(text: str, link: WifiLink) -> WifiLink:
             setattr(link, counters[key], int(value))
         elif key == "beacon loss" and value.isdecimal():
             link.beacon_loss = int(value)
+        elif key == "signal" and signal_now is None:
+            signal_now = _signal(value)
         elif key == "signal avg" and link.rssi_dbm is None:
-            if m := re.match(_NUMBER, value):
-                link.rssi_dbm = float(m.group(0))
+            link.rssi_dbm = _signal(value)
         elif key in ("tx bitrate", "rx bitrate"):
             rate, width, standard = _rate(value)
             attr = "tx_rate_mbps" if key.startswith("tx") else "rx_rate_mbps"
@@ -127,6 +182,8 @@ def parse_iw_station_dump(text: str, link: WifiLink) -> WifiLink:
                 setattr(link, attr, rate)
             link.width_mhz = link.width_mhz or width
             link.standard = link.standard or standard
+    if link.rssi_dbm is None:
+        link.rssi_dbm = signal_now
     return link
 
 
@@ -156,7 +213,7 @@ def parse_iw_scan_dump(text: str) -> list[NearbyNetwork]:
         elif m := re.match(rf"^signal:\s*({_NUMBER})\s*dBm", line):
             networks[-1].rssi_dbm = float(m.group(1))
         elif line.startswith("SSID:"):
-            networks[-1].ssid = line.split(":", 1)[1].strip() or None
+            networks[-1].ssid = _ssid(line.split(":", 1)[1].strip())
         elif m := re.match(r"^(?:DS Parameter set: channel|\* primary channel:)\s*(\d+)", line):
             networks[-1].channel = networks[-1].channel or int(m.group(1))
     return networks

@@ -1,1 +1,1 @@
-"""Implementations written by others that the lab runs in place of its own responders and servers."""
+"""Implementations written by others that the lab runs inside its namespaces (peers of the probes)."""

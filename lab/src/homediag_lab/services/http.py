@@ -60,7 +60,7 @@ def _home_assistant(options: dict[str, Any]) -> web.Application:
                 "allowlist_external_dirs": ["/media", "/config/www"],
                 "version": options.get("version", "2024.11.2"),
                 "config_source": "storage",
-                "recovery_mode": bool(options.get("safe_mode", False)),
+                "recovery_mode": bool(options.get("recovery_mode", False)),
                 "safe_mode": bool(options.get("safe_mode", False)),
                 "state": "RUNNING",
                 "external_url": None,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
-from homediag.facts.dns import DnsFacts
+from homediag.facts.dns import DnsFacts, ResolverCheck
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding
 
@@ -29,7 +29,7 @@ RESOLVER_SLOW = spec(
     "dns.resolver_slow",
     severity="warning",
     probe="dns",
-    evidence=("server", "median_ms", "max_ms"),
+    evidence=("server", "median_ms", "max_ms", "observer_lag_ms"),
     title="The DNS server answers slowly",
     meaning="""Queries to this resolver take long; every new connection of every app and device
     waits for it.""",
@@ -61,6 +61,17 @@ NAME_NOT_RESOLVED = spec(
 )
 
 
+def _slow(server: ResolverCheck) -> bool:
+    """Slow even if the whole stall of this machine meanwhile had delayed every answer.
+
+    A laptop busy at 100 % (or, in the lab, a router on the same CPU) delays
+    the packets themselves; blaming the resolver for that is a false alarm.
+    """
+    if server.median_ms is None:
+        return False
+    return server.median_ms - (server.observer_lag_ms or 0.0) >= SLOW_RESOLVER_MS
+
+
 def analyze(bundle: Bundle) -> Iterator[Finding]:
     """Findings about each resolver and each name checked."""
     facts = probe_facts(bundle, "dns", DnsFacts)
@@ -76,10 +87,15 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                 severity="critical" if not answering else "warning",
             )
             continue
-        if server.median_ms is not None and server.median_ms >= SLOW_RESOLVER_MS:
+        if _slow(server):
             yield RESOLVER_SLOW.make(
                 f"Resolver {server.server}: median {server.median_ms:.0f} ms, max {server.max_ms:.0f} ms.",
-                {"server": server.server, "median_ms": server.median_ms, "max_ms": server.max_ms},
+                {
+                    "server": server.server,
+                    "median_ms": server.median_ms,
+                    "max_ms": server.max_ms,
+                    "observer_lag_ms": server.observer_lag_ms,
+                },
             )
         if server.timeouts:
             yield RESOLVER_TIMEOUTS.make(
