@@ -9,6 +9,7 @@ HOMEDIAG_DEBS=(
     dnsmasq-base                    # the router's and the "internet's" DNS
     mosquitto mosquitto-clients     # the MQTT broker
     knxd                            # KNXnet/IP gateways written by others (tests/lab/test_peer_knxd.py)
+    avahi-daemon                    # device hosts' mDNS from an implementation not written here
     openssl ca-certificates
 )
 

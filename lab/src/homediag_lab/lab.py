@@ -38,7 +38,7 @@ from homediag.errors import LabError
 from homediag_lab import broker, installer, netns, servers
 from homediag_lab.netns import netns_exec, run
 from homediag_lab.network import Network
-from homediag_lab.peers import homeassistant
+from homediag_lab.peers import avahi, homeassistant
 from homediag_lab.peers.amqtt import require_amqtt, uses_amqtt
 from homediag_lab.peers.knxd import require_knxd, start_knxd
 from homediag_lab.pki import LabCA
@@ -169,6 +169,7 @@ class Lab:
         require_knxd(sc)
         if homeassistant.peer_hosts(sc):
             homeassistant.require_installed()
+        avahi.require(sc)
         workdir = Path(tempfile.mkdtemp(prefix=f"homediag-{self.prefix}-"))
         workdir.chmod(0o755)  # unprivileged runs (the tests drop to "nobody") read it
         self._record.workdir = workdir
@@ -205,6 +206,7 @@ class Lab:
         servers.start_device_farm(sc, record, procs, self.ca)
         start_knxd(sc, procs)
         servers.start_mdns_farm(sc, record, procs)
+        avahi.start_avahi(sc, record, procs)
         tokens = [peer.wait() for peer in self.homeassistants]
         installer.write_config(sc, self.config_path, self.ca.cert_path, **_ha_token(tokens))
         record.save()

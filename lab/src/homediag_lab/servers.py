@@ -186,8 +186,8 @@ def mdns_spec(scenario: Scenario, record: LabRecord) -> dict[str, object]:
     """What the mDNS farm serves: every host that advertises services."""
     devices = []
     for host in scenario.hosts:
-        if not host.services:
-            continue
+        if not host.services or host.responder == "avahi":
+            continue  # avahi hosts answer with their own daemon (peers.avahi)
         devices.append(
             {
                 "ns": record.ns(host.role),

@@ -163,8 +163,9 @@ class Segment:
 
 #: How a host answers mDNS: a real zeroconf responder, one that answers PTR
 #: queries but never SRV/TXT/A, a hostile flood of services and odd names,
-#: 5,000 plain services (``flood``), or broken packets (``malformed``).
-Responder = Literal["zeroconf", "ptr-only", "hostile", "flood", "malformed"]
+#: 5,000 plain services (``flood``), or broken packets (``malformed``);
+#: ``avahi``: an avahi-daemon of its own (:mod:`homediag_lab.peers.avahi`).
+Responder = Literal["zeroconf", "ptr-only", "hostile", "flood", "malformed", "avahi"]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zeroconf import (
+from zeroconf import (  # type: ignore[attr-defined]  # exported, though not in __all__
+    AddressResolverIPv4,
     BadTypeInNameException,
     DNSQuestionType,
     IPVersion,
@@ -37,6 +38,8 @@ __all__ = ["BrowseResult", "InstanceRecord", "browse", "zeroconf_log_captured"]
 MAX_EXTRA_TYPES = 128
 #: Resolutions running at once.
 RESOLVE_CONCURRENCY = 64
+#: Host names asked for their IPv4 address after resolving with IPv6 only, at most.
+MAX_IPV4_FOLLOW_UPS = 64
 #: Dropped instance names remembered, so that repeated answers are counted once.
 _MAX_DROPPED_NAMES = 65536
 _TICK = 0.05
@@ -137,6 +140,11 @@ async def browse(
     result = BrowseResult(types_browsed=list(types))
     state = {"last": start}
     pending: set[asyncio.Task[None]] = set()
+    # Questions for the A record of hosts that resolved with AAAA only: their
+    # answers land in the cache, read once the browse ends. They never hold
+    # the browse open (an IPv6-only device has no A record to give): the quiet
+    # period that follows the resolution leaves the answer time to arrive.
+    follow_ups: dict[str, asyncio.Task[None]] = {}
     semaphore = asyncio.Semaphore(RESOLVE_CONCURRENCY)
     browsers: list[AsyncServiceBrowser] = []
     queued_types: list[str] = []
@@ -191,6 +199,21 @@ async def browse(
             record.ipv6 = info.parsed_addresses(IPVersion.V6Only)
             record.properties = dict(info.properties)
             state["last"] = loop.time()
+            if record.ipv6 and not record.ipv4 and info.server:
+                ask_ipv4(info.server)
+
+    def ask_ipv4(server: str) -> None:
+        # A resolution is complete on its first address record, and avahi
+        # answers a query that came over IPv6 with AAAA records only: when its
+        # IPv4 answer is late or lost, nothing else would ask for the A record.
+        key = server.lower()
+        if key in follow_ups or len(follow_ups) >= MAX_IPV4_FOLLOW_UPS:
+            return
+        follow_ups[key] = loop.create_task(_ask_ipv4(server))
+
+    async def _ask_ipv4(server: str) -> None:
+        with contextlib.suppress(Exception):
+            await AddressResolverIPv4(server).async_request(zc, int(resolve_timeout * 1000))
 
     def flush_types() -> None:
         batch = list(queued_types)
@@ -291,14 +314,39 @@ async def browse(
                 result.stopped = "quiet"
                 break
     finally:
-        for task in list(pending):
+        for task in [*pending, *follow_ups.values()]:
             task.cancel()
         if early is not None and not early_done:
             browsers.append(early)
         for browser in browsers:
             with contextlib.suppress(Exception):
                 await browser.async_cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        if pending or follow_ups:
+            await asyncio.gather(*pending, *follow_ups.values(), return_exceptions=True)
+    _add_cached_addresses(zc, result)
     result.elapsed = loop.time() - start
     return result
+
+
+def _add_cached_addresses(zc: Zeroconf, result: BrowseResult) -> None:
+    """Add the addresses that arrived after each instance resolved (they are in the cache).
+
+    A resolution completes on the first address record. Responders answer a
+    query that came over IPv6 with AAAA records only (avahi's default,
+    ``publish-a-on-ipv6=no``), and the same device's answer over IPv4, with its
+    A record, lands a moment later: without this, which family a device is
+    listed with depends on which packet won the race.
+    """
+    for record in result.instances.values():
+        if not record.resolved or record.server is None:
+            continue
+        try:
+            info = AsyncServiceInfo(record.type, record.name)
+            if not info.load_from_cache(zc) or (info.server or "").lower() != record.server.lower():
+                continue
+            ipv4 = info.parsed_addresses(IPVersion.V4Only)
+            ipv6 = info.parsed_addresses(IPVersion.V6Only)
+        except Exception:  # noqa: BLE001, S112 - what resolved already stays as it is
+            continue
+        record.ipv4 = list(dict.fromkeys([*record.ipv4, *ipv4]))
+        record.ipv6 = list(dict.fromkeys([*record.ipv6, *ipv6]))
