@@ -252,3 +252,13 @@ def test_summary_counts_devices_as_the_inventory_does() -> None:
     assert _summary(facts).startswith(
         "2 of 6 services resolved, on 1 device; 1 never resolved; 3 with a malformed name (in 1.0 s)"
     )
+
+
+def test_a_device_s_facts_do_not_depend_on_which_answer_came_first() -> None:
+    # avahi in the lab: a printer announces _ipp._tcp (rp=ipp/print) and the LPD
+    # _printer._tcp (rp=its queue name); the arrival order changed from run to run,
+    # and so did the printer's "queue". IPP is what clients use: it wins.
+    ipp = service("_ipp._tcp", "Brother HL", "brother.local.", ty="HL", rp="ipp/print")
+    lpd = service("_printer._tcp", "Brother HL", "brother.local.", ty="HL", rp="BRN3C2A")
+    assert classify([lpd, ipp]) == classify([ipp, lpd])
+    assert classify([lpd, ipp])[1]["printer"]["queue"] == "ipp/print"

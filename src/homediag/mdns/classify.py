@@ -259,7 +259,14 @@ def _shelly_gen1(s: ClassifiedService) -> tuple[str, str, dict[str, Any]] | None
 
 def classify(services: Iterable[ClassifiedService]) -> tuple[str, dict[str, dict[str, Any]]]:
     """The kind of a device and the facts each of its service types gave."""
-    services = list(services)
+    # In the order of _PARSERS, not of arrival: which answer came first varies
+    # from run to run, and where two services of one key disagree (a printer's
+    # IPP queue "ipp/print" and its LPD queue name) the better one must win
+    # every time.
+    rank = {t: i for i, t in enumerate(_PARSERS)}
+    services = sorted(
+        services, key=lambda s: (rank.get(s.type.lower(), len(rank)), s.type.lower(), s.instance)
+    )
     kinds: set[str] = set()
     details: dict[str, dict[str, Any]] = {}
     has_gen2 = any(s.type.lower() == "_shelly._tcp.local." for s in services)
