@@ -1,0 +1,131 @@
+"""No false alarms: what a healthy home looks like must not raise a warning; the faults still do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
+from homediag.facts.net import CertificateInfo, TlsResult
+from homediag.model.bundle import Bundle
+from homediag.runtime.result import ProbeResult
+from tests.conftest import make_bundle
+
+
+def ids(bundle: Bundle) -> dict[str, str]:
+    return {f.id: f.severity for f in bundle.findings}
+
+
+# -- certificates of configured endpoints ------------------------------------
+
+
+def certificate(
+    days: float, *, self_signed: bool, san: tuple[str, ...] = ("homeassistant.home.arpa",)
+) -> CertificateInfo:
+    now = datetime.now(UTC)
+    subject = "CN=homeassistant.home.arpa"
+    return CertificateInfo(
+        subject=subject,
+        issuer=subject if self_signed else "CN=Some CA",
+        san=list(san),
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=days),
+        self_signed=self_signed,
+        days_left=days,
+    )
+
+
+def endpoint_bundle(
+    address: str, cert: CertificateInfo, *, match: bool, verify_error: str | None
+) -> Bundle:
+    tls = TlsResult(
+        host=address,
+        port=8123,
+        server_name=None if address[0].isdigit() else address,
+        status="untrusted",
+        certificate=cert,
+        hostname_match=match,
+        verified=False,
+        verify_error=verify_error,
+    )
+    result = PackResult(
+        pack="home-assistant",
+        name="Home Assistant",
+        address=address,
+        source="config",
+        url=f"https://{address}:8123",
+        identified=True,
+        slow_ms=1000.0,
+        requests=[
+            RequestOutcome(
+                name="api_anonymous", protocol="https", port=8123, ok=True, latency_ms=5.0, tls=tls
+            )
+        ],
+    )
+    facts = EndpointsFacts(packs=["home-assistant"], results=[result])
+    return make_bundle(
+        {"endpoints": ProbeResult(name="endpoints", status="completed", facts=facts)}
+    )
+
+
+def test_self_signed_certificate_of_a_lan_device_is_no_warning() -> None:
+    # Home Assistant on https with its own certificate, configured by address:
+    # the certificate neither verifies nor holds the address. Normal on a LAN.
+    bundle = endpoint_bundle(
+        "192.168.77.40",
+        certificate(3000, self_signed=True),
+        match=False,
+        verify_error="self-signed certificate",
+    )
+    assert ids(bundle) == {"endpoints.cert_self_signed": "info"}
+    (finding,) = bundle.findings
+    assert finding.evidence["self_signed"] is True
+    assert "self-signed" in finding.detail
+
+
+@pytest.mark.parametrize("address", ["fd77::40", "fe80::40"])
+def test_self_signed_at_an_ipv6_local_address_is_no_warning(address: str) -> None:
+    bundle = endpoint_bundle(
+        address, certificate(3000, self_signed=True), match=True, verify_error="self-signed"
+    )
+    assert ids(bundle) == {"endpoints.cert_self_signed": "info"}
+
+
+def test_an_expired_self_signed_lan_certificate_is_still_critical() -> None:
+    bundle = endpoint_bundle(
+        "192.168.77.40",
+        certificate(-3, self_signed=True),
+        match=True,
+        verify_error="certificate has expired",
+    )
+    assert ids(bundle)["endpoints.cert_expired"] == "critical"
+
+
+def test_a_cloud_endpoint_with_another_name_or_self_signed_certificate_still_warns() -> None:
+    # 203.0.113.0/24 stands for the internet (as in the lab).
+    wrong_name = endpoint_bundle(
+        "203.0.113.13",
+        certificate(300, self_signed=False, san=("other.cloud.test",)),
+        match=False,
+        verify_error="Hostname mismatch",
+    )
+    assert ids(wrong_name) == {"endpoints.cert_mismatch": "critical"}
+    self_signed = endpoint_bundle(
+        "203.0.113.14",
+        certificate(300, self_signed=True),
+        match=True,
+        verify_error="self-signed certificate",
+    )
+    assert ids(self_signed) == {"endpoints.cert_untrusted": "warning"}
+
+
+def test_a_lan_certificate_from_a_private_ca_that_does_not_verify_still_warns() -> None:
+    # Not the device's own certificate: a CA the clients must know.
+    bundle = endpoint_bundle(
+        "192.168.77.40",
+        certificate(300, self_signed=False),
+        match=True,
+        verify_error="unable to get local issuer certificate",
+    )
+    assert ids(bundle) == {"endpoints.cert_untrusted": "warning"}
