@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
 from homediag.facts.net import CertificateInfo, TlsResult
 from homediag.model.bundle import Bundle
 from homediag.runtime.result import ProbeResult
+from homediag.testing import router_result
 from tests.conftest import make_bundle
 
 
@@ -129,3 +131,38 @@ def test_a_lan_certificate_from_a_private_ca_that_does_not_verify_still_warns() 
         verify_error="unable to get local issuer certificate",
     )
     assert ids(bundle) == {"endpoints.cert_untrusted": "warning"}
+
+
+# -- the router: one late reply is no slow or jittery link -------------------
+
+
+def router_bundle(rtts: list[float]) -> Bundle:
+    pairs = list(itertools.pairwise(rtts))
+    return make_bundle(
+        {
+            "router": router_result(
+                rtt_min_ms=min(rtts),
+                rtt_avg_ms=round(sum(rtts) / len(rtts), 3),
+                rtt_max_ms=max(rtts),
+                jitter_ms=round(sum(abs(b - a) for a, b in pairs) / len(pairs), 3),
+                rtts_ms=rtts,
+            )
+        }
+    )
+
+
+def test_one_late_reply_on_a_busy_moment_is_neither_latency_nor_jitter() -> None:
+    # What the lab measured on a loaded machine: 19 replies under a millisecond, one of 345 ms.
+    rtts = [0.3] * 10 + [345.4] + [0.3] * 9
+    bundle = router_bundle(rtts)
+    assert bundle.findings == []
+
+
+def test_a_slow_or_jittery_link_still_warns() -> None:
+    # Wi-Fi congestion: most replies slow and swinging (the gateway-lossy lab: 80 ± 40 ms).
+    rtts = [40.0, 120.0, 60.0, 110.0, 45.0, 95.0, 70.0, 118.0, 42.0, 100.0]
+    found = ids(router_bundle(rtts))
+    assert found == {"router.high_latency": "warning", "router.high_jitter": "warning"}
+    # Several spikes are a pattern, not a moment.
+    spiky = [0.5, 90.0, 0.5, 0.6, 85.0, 0.5, 0.4, 95.0, 0.5, 0.6, 88.0, 0.5]
+    assert ids(router_bundle(spiky)) == {"router.high_jitter": "warning"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from collections.abc import Iterator
 
 from homediag.analysis.base import probe_facts
@@ -19,6 +21,8 @@ LATENCY_WARNING_MS = 20.0
 LATENCY_CRITICAL_MS = 100.0
 #: Mean difference between consecutive round trips, in ms.
 JITTER_WARNING_MS = 15.0
+#: From this many round trips on, one slow reply is told apart from a slow link.
+STEADY_MIN_SAMPLES = 5
 
 GATEWAY_UNREACHABLE = spec(
     "router.gateway_unreachable",
@@ -49,11 +53,12 @@ HIGH_LATENCY = spec(
     "router.high_latency",
     severity="warning",
     probe="router",
-    evidence=("gateway", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms"),
+    evidence=("gateway", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_median_ms"),
+    new_evidence={"rtt_median_ms": "median round trip, ms"},
     title="The router answers slowly",
-    meaning="""The average round trip to the default gateway is high. On a home LAN the first
-    hop answers in a few milliseconds; more means congestion, a weak Wi-Fi link or an
-    overloaded router.""",
+    meaning="""The average and the median round trip to the default gateway are high: most
+    replies are slow, not one. On a home LAN the first hop answers in a few milliseconds; more
+    means congestion, a weak Wi-Fi link or an overloaded router.""",
     remediation="""Check Wi-Fi signal and channel congestion; pause large transfers and re-run;
     reboot the router; check for a bridge or mesh hop between this computer and the router.""",
 )
@@ -61,10 +66,12 @@ HIGH_JITTER = spec(
     "router.high_jitter",
     severity="warning",
     probe="router",
-    evidence=("gateway", "jitter_ms", "rtt_min_ms", "rtt_max_ms"),
+    evidence=("gateway", "jitter_ms", "rtt_min_ms", "rtt_max_ms", "jitter_steady_ms"),
+    new_evidence={"jitter_steady_ms": "jitter with the single slowest reply left out, ms"},
     title="Round trips to the router vary a lot",
-    meaning="""The round-trip time to the default gateway swings from packet to packet.
-    Real-time traffic (cameras, voice assistants, KNX/IP tunnels) suffers first.""",
+    meaning="""The round-trip time to the default gateway swings from packet to packet, also
+    with the single slowest reply left out (one late reply is no pattern). Real-time traffic
+    (cameras, voice assistants, KNX/IP tunnels) suffers first.""",
     remediation="""Usually Wi-Fi contention or interference: change channel, reduce distance,
     move devices to 5 GHz or wired; check for a saturated uplink.""",
 )
@@ -124,7 +131,16 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
             {"gateway": gw, "sent": p.sent, "received": p.received, "loss_pct": p.loss_pct},
             severity="critical" if p.loss_pct >= LOSS_CRITICAL_PCT else "warning",
         )
-    if p.rtt_avg_ms is not None and p.rtt_avg_ms >= LATENCY_WARNING_MS:
+    steady = len(p.rtts_ms) >= STEADY_MIN_SAMPLES
+    median = round(statistics.median(p.rtts_ms), 3) if steady else None
+    # The lower of the two says how slow most replies are: one reply held up
+    # (a busy router CPU for a moment, Wi-Fi power save) lifts only the average.
+    typical = (
+        min(p.rtt_avg_ms, median)
+        if p.rtt_avg_ms is not None and median is not None
+        else p.rtt_avg_ms
+    )
+    if p.rtt_avg_ms is not None and typical is not None and typical >= LATENCY_WARNING_MS:
         yield HIGH_LATENCY.make(
             f"Round trip to {gw}: avg {p.rtt_avg_ms:.1f} ms (min {p.rtt_min_ms:.1f}, max {p.rtt_max_ms:.1f}).",
             {
@@ -132,10 +148,16 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
                 "rtt_min_ms": p.rtt_min_ms,
                 "rtt_avg_ms": p.rtt_avg_ms,
                 "rtt_max_ms": p.rtt_max_ms,
+                "rtt_median_ms": median,
             },
-            severity="critical" if p.rtt_avg_ms >= LATENCY_CRITICAL_MS else "warning",
+            severity="critical" if typical >= LATENCY_CRITICAL_MS else "warning",
         )
-    if p.jitter_ms is not None and p.jitter_ms >= JITTER_WARNING_MS:
+    steady_jitter = _jitter_without_slowest(p.rtts_ms) if steady else None
+    if (
+        p.jitter_ms is not None
+        and p.jitter_ms >= JITTER_WARNING_MS
+        and (steady_jitter is None or steady_jitter >= JITTER_WARNING_MS)
+    ):
         yield HIGH_JITTER.make(
             f"Jitter to {gw}: {p.jitter_ms:.1f} ms between consecutive replies "
             f"(round trips {p.rtt_min_ms:.1f}–{p.rtt_max_ms:.1f} ms).",
@@ -144,5 +166,13 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
                 "jitter_ms": p.jitter_ms,
                 "rtt_min_ms": p.rtt_min_ms,
                 "rtt_max_ms": p.rtt_max_ms,
+                "jitter_steady_ms": steady_jitter,
             },
         )
+
+
+def _jitter_without_slowest(rtts: list[float]) -> float:
+    """Mean difference of consecutive round trips once the single slowest one is left out."""
+    rest = list(rtts)
+    rest.remove(max(rest))
+    return round(statistics.fmean(abs(b - a) for a, b in itertools.pairwise(rest)), 3)
