@@ -101,7 +101,7 @@ def self_signed_devices() -> Scenario:
         base,
         name="precision-self-signed",
         description=(
-            "Hue, Cast, a Shelly Gen2 (HTTPS on 443) and Home Assistant on HTTPS"
+            "Hue, Cast, a Shelly Gen2 (also on HTTPS, 443) and Home Assistant on HTTPS"
             " present self-signed certificates."
         ),
         hosts=hosts,
@@ -134,9 +134,16 @@ def _second(host: Host, role: str, octet: int, suffix: str) -> Host:
         replace(
             s,
             name=f"{s.name} {suffix}",
-            txt=tuple((k, f"{v}{suffix}" if k in ("id", "bridgeid") else v) for k, v in s.txt),
+            txt=tuple((k, str(_other_identity(k, v, octet))) for k, v in s.txt),
         )
         for s in host.services
+    )
+    listeners = tuple(
+        replace(
+            lst,
+            options=tuple((k, _other_identity(k, v, octet)) for k, v in lst.options),
+        )
+        for lst in host.listeners
     )
     return replace(
         host,
@@ -146,7 +153,24 @@ def _second(host: Host, role: str, octet: int, suffix: str) -> Host:
         mac=mac,
         hostname=f"{host.hostname or host.role}-{suffix}",
         services=services,
+        listeners=listeners,
     )
+
+
+def _other_identity(key: str, value: object, octet: int) -> object:
+    """A serial, bridge id, MAC or KNX address of another device of the kind (format kept).
+
+    Two real devices never share these; homediag tells gateways apart by them
+    (a KNX search answer is one gateway per serial).
+    """
+    if not isinstance(value, str) or len(value) < 2:
+        return value
+    if key == "individual_address":
+        return f"1.1.{octet}"
+    if key in ("serial", "bridgeid", "mac", "udn", "id"):
+        last = f"{octet:02x}"
+        return value[:-2] + (last.upper() if value[-2:].isupper() else last)
+    return value
 
 
 def two_of_a_kind() -> Scenario:

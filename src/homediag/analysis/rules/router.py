@@ -21,8 +21,12 @@ LATENCY_WARNING_MS = 20.0
 LATENCY_CRITICAL_MS = 100.0
 #: Mean difference between consecutive round trips, in ms.
 JITTER_WARNING_MS = 15.0
-#: From this many round trips on, one slow reply is told apart from a slow link.
-STEADY_MIN_SAMPLES = 5
+#: From this many round trips on, the slowest tenth of the replies (at least
+#: one) is left out before judging latency and jitter: a few late replies (a
+#: busy moment of the router or of this computer) are no slow link; late
+#: replies as often as every fifth still are.
+TRIM_MIN_SAMPLES = 5
+TRIM_SHARE = 0.1
 
 GATEWAY_UNREACHABLE = spec(
     "router.gateway_unreachable",
@@ -53,12 +57,13 @@ HIGH_LATENCY = spec(
     "router.high_latency",
     severity="warning",
     probe="router",
-    evidence=("gateway", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_median_ms"),
-    new_evidence={"rtt_median_ms": "median round trip, ms"},
+    evidence=("gateway", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_trimmed_ms"),
+    new_evidence={"rtt_trimmed_ms": "average round trip without the slowest tenth of replies, ms"},
     title="The router answers slowly",
-    meaning="""The average and the median round trip to the default gateway are high: most
-    replies are slow, not one. On a home LAN the first hop answers in a few milliseconds; more
-    means congestion, a weak Wi-Fi link or an overloaded router.""",
+    meaning="""The average round trip to the default gateway is high, also with the slowest
+    tenth of the replies left out (a few late replies are no slow link). On a home LAN the first
+    hop answers in a few milliseconds; more means congestion, a weak Wi-Fi link or an
+    overloaded router.""",
     remediation="""Check Wi-Fi signal and channel congestion; pause large transfers and re-run;
     reboot the router; check for a bridge or mesh hop between this computer and the router.""",
 )
@@ -66,12 +71,12 @@ HIGH_JITTER = spec(
     "router.high_jitter",
     severity="warning",
     probe="router",
-    evidence=("gateway", "jitter_ms", "rtt_min_ms", "rtt_max_ms", "jitter_steady_ms"),
-    new_evidence={"jitter_steady_ms": "jitter with the single slowest reply left out, ms"},
+    evidence=("gateway", "jitter_ms", "rtt_min_ms", "rtt_max_ms", "jitter_trimmed_ms"),
+    new_evidence={"jitter_trimmed_ms": "jitter without the slowest tenth of replies, ms"},
     title="Round trips to the router vary a lot",
     meaning="""The round-trip time to the default gateway swings from packet to packet, also
-    with the single slowest reply left out (one late reply is no pattern). Real-time traffic
-    (cameras, voice assistants, KNX/IP tunnels) suffers first.""",
+    with the slowest tenth of the replies left out (a few late replies are no pattern).
+    Real-time traffic (cameras, voice assistants, KNX/IP tunnels) suffers first.""",
     remediation="""Usually Wi-Fi contention or interference: change channel, reduce distance,
     move devices to 5 GHz or wired; check for a saturated uplink.""",
 )
@@ -131,13 +136,13 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
             {"gateway": gw, "sent": p.sent, "received": p.received, "loss_pct": p.loss_pct},
             severity="critical" if p.loss_pct >= LOSS_CRITICAL_PCT else "warning",
         )
-    steady = len(p.rtts_ms) >= STEADY_MIN_SAMPLES
-    median = round(statistics.median(p.rtts_ms), 3) if steady else None
-    # The lower of the two says how slow most replies are: one reply held up
-    # (a busy router CPU for a moment, Wi-Fi power save) lifts only the average.
+    kept = _without_slowest(p.rtts_ms)
+    trimmed = round(statistics.fmean(kept), 3) if kept else None
+    # Judged on the replies without the slowest tenth: the average alone is
+    # lifted by one reply held up for a moment.
     typical = (
-        min(p.rtt_avg_ms, median)
-        if p.rtt_avg_ms is not None and median is not None
+        min(p.rtt_avg_ms, trimmed)
+        if p.rtt_avg_ms is not None and trimmed is not None
         else p.rtt_avg_ms
     )
     if p.rtt_avg_ms is not None and typical is not None and typical >= LATENCY_WARNING_MS:
@@ -148,15 +153,19 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
                 "rtt_min_ms": p.rtt_min_ms,
                 "rtt_avg_ms": p.rtt_avg_ms,
                 "rtt_max_ms": p.rtt_max_ms,
-                "rtt_median_ms": median,
+                "rtt_trimmed_ms": trimmed,
             },
             severity="critical" if typical >= LATENCY_CRITICAL_MS else "warning",
         )
-    steady_jitter = _jitter_without_slowest(p.rtts_ms) if steady else None
+    trimmed_jitter = (
+        round(statistics.fmean(abs(b - a) for a, b in itertools.pairwise(kept)), 3)
+        if len(kept) >= 2
+        else None
+    )
     if (
         p.jitter_ms is not None
         and p.jitter_ms >= JITTER_WARNING_MS
-        and (steady_jitter is None or steady_jitter >= JITTER_WARNING_MS)
+        and (trimmed_jitter is None or trimmed_jitter >= JITTER_WARNING_MS)
     ):
         yield HIGH_JITTER.make(
             f"Jitter to {gw}: {p.jitter_ms:.1f} ms between consecutive replies "
@@ -166,13 +175,15 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
                 "jitter_ms": p.jitter_ms,
                 "rtt_min_ms": p.rtt_min_ms,
                 "rtt_max_ms": p.rtt_max_ms,
-                "jitter_steady_ms": steady_jitter,
+                "jitter_trimmed_ms": trimmed_jitter,
             },
         )
 
 
-def _jitter_without_slowest(rtts: list[float]) -> float:
-    """Mean difference of consecutive round trips once the single slowest one is left out."""
-    rest = list(rtts)
-    rest.remove(max(rest))
-    return round(statistics.fmean(abs(b - a) for a, b in itertools.pairwise(rest)), 3)
+def _without_slowest(rtts: list[float]) -> list[float]:
+    """The round trips in reply order without the slowest tenth (at least one); none below 5."""
+    if len(rtts) < TRIM_MIN_SAMPLES:
+        return []
+    drop = max(1, int(len(rtts) * TRIM_SHARE))
+    slowest = set(sorted(range(len(rtts)), key=lambda i: rtts[i])[-drop:])
+    return [rtt for i, rtt in enumerate(rtts) if i not in slowest]
