@@ -94,6 +94,9 @@ def _self_signed(bundle: Bundle) -> None:
 def _dual_stack(bundle: Bundle) -> None:
     router = RouterFacts.model_validate(bundle.probes["router"].data)
     assert {g.family for g in router.gateways if g.reachable} == {"ipv4", "ipv6"}
+    mdns = MdnsFacts.model_validate(bundle.probes["mdns"].data)
+    ha = {e.host: set(e.addresses) for e in mdns.host_addresses if "192.168.77.40" in e.addresses}
+    assert len(ha) == 2 and len({frozenset(a) for a in ha.values()}) == 1, ha
 
 
 def _two_of_a_kind(bundle: Bundle) -> None:

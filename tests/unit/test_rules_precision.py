@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
+from homediag.facts.mdns import HostAddresses, MdnsFacts, MdnsInstance
 from homediag.facts.net import CertificateInfo, TlsResult
 from homediag.model.bundle import Bundle
 from homediag.runtime.result import ProbeResult
@@ -180,3 +181,59 @@ def test_a_slow_or_jittery_link_still_warns() -> None:
     assert ids(router_bundle(spiky)) == found
     every_fifth = [1.0, 1.0, 1.0, 1.0, 200.0] * 4
     assert ids(router_bundle(every_fifth)) == found
+
+
+# -- one host, several mDNS names --------------------------------------------
+
+
+def mdns_bundle(hosts: dict[str, list[str]]) -> Bundle:
+    instances = [
+        MdnsInstance(
+            type="_http._tcp.local.",
+            name=f"{host.split('.')[0]}._http._tcp.local.",
+            instance=host.split(".")[0],
+            host=host,
+            port=80,
+            ipv4=[a for a in addresses if ":" not in a],
+            resolved=True,
+            seen_ms=10.0,
+        )
+        for host, addresses in hosts.items()
+    ]
+    facts = MdnsFacts(
+        window_s=3.0,
+        elapsed_s=1.0,
+        stopped="quiet",
+        types_browsed=24,
+        instances=instances,
+        host_addresses=[HostAddresses(host=h, addresses=a) for h, a in hosts.items()],
+    )
+    return make_bundle({"mdns": ProbeResult(name="mdns", status="completed", facts=facts)})
+
+
+def test_home_assistant_announcing_its_uuid_name_beside_the_system_name_is_no_conflict() -> None:
+    # Home Assistant's zeroconf names its host <uuid>.local; the OS announces homeassistant.local.
+    addresses = ["192.168.77.40", "fd77::40", "fe80::dea6:32ff:fe40:4040"]
+    bundle = mdns_bundle(
+        {
+            "homeassistant.local.": addresses,
+            "8f3c2b1a9d7e4f60a1b2c3d4e5f60718.local.": list(reversed(addresses)),
+        }
+    )
+    assert "mdns.address_conflict" not in ids(bundle)
+
+
+def test_two_devices_on_one_address_are_still_a_conflict() -> None:
+    # Same IPv4, but each its own IPv6 link-local: two devices.
+    two = mdns_bundle(
+        {
+            "printer.local.": ["192.168.77.37", "fe80::3e2a:f4ff:fe12:3456"],
+            "camera.local.": ["192.168.77.37", "fe80::21a:11ff:fe00:1"],
+        }
+    )
+    assert ids(two) == {"mdns.address_conflict": "warning"}
+    # IPv4 only: nothing tells one host from two; the finding stays (the mdns-conflict lab).
+    ipv4_only = mdns_bundle(
+        {"nest.local.": ["192.168.77.34"], "Kitchen-Display.local.": ["192.168.77.34"]}
+    )
+    assert ids(ipv4_only) == {"mdns.address_conflict": "warning"}

@@ -60,8 +60,10 @@ ADDRESS_CONFLICT = spec(
     probe="mdns",
     evidence=("address", "hosts"),
     title="One address answers for several device names",
-    meaning="""One IPv4 address is announced under several mDNS host names: two devices share an address
-    (a duplicate static IP), or a device keeps a stale name after being renamed or replaced.""",
+    meaning="""One IPv4 address is announced under several mDNS host names whose other addresses do not
+    show them to be one host: two devices share an address (a duplicate static IP), or a device keeps a
+    stale name after being renamed or replaced. (Names that announce the very same IPv4 and IPv6
+    addresses are one host running several responders, as Home Assistant does, and are not counted.)""",
     remediation="""Check the router's DHCP leases for the address; give devices distinct addresses (DHCP
     reservations rather than static IPs); reboot the device that keeps the old name.""",
 )
@@ -308,8 +310,23 @@ def _no_answers(bundle: Bundle, facts: MdnsFacts) -> Iterator[Finding]:
         )
 
 
+def _one_host(names: list[str], every_address: dict[str, frozenset[str]]) -> bool:
+    """Whether ``names`` are one host's several names: each announces the same IPv4 and IPv6 addresses.
+
+    A host running several responders announces one name per responder (Home
+    Assistant's ``<uuid>.local`` beside the system's ``homeassistant.local``,
+    Homebridge beside avahi), each with all of the host's addresses. Two
+    devices that share an IPv4 address still differ in their IPv6 ones; with
+    no IPv6 address announced, nothing tells them apart.
+    """
+    sets = {every_address.get(name, frozenset()) for name in names}
+    (shared,) = sets if len(sets) == 1 else (frozenset(),)
+    return any(address_family(a) == "ipv6" for a in shared)
+
+
 def _conflicts(facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]) -> Iterator[Finding]:
     names_by_address: dict[str, list[str]] = defaultdict(list)
+    every_address = {entry.host: frozenset(entry.addresses) for entry in facts.host_addresses}
     for entry in facts.host_addresses:
         local = [
             a
@@ -325,7 +342,7 @@ def _conflicts(facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]) -> Iterat
                 {"host": entry.host, "addresses": local},
             )
     for address, names in names_by_address.items():
-        if len(names) > 1:
+        if len(names) > 1 and not _one_host(names, every_address):
             yield ADDRESS_CONFLICT.make(
                 f"{address} is announced as {', '.join(names)}.",
                 {"address": address, "hosts": names},
