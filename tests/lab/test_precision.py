@@ -63,6 +63,8 @@ def _broker_unannounced(bundle: Bundle) -> None:
     mqtt = MqttFacts.model_validate(bundle.probes["mqtt"].data)
     assert mqtt.broker is not None and mqtt.broker.source == "config"
     assert mqtt.broker.advertised_as is None and mqtt.session and mqtt.session.connected
+    ha = next(f for f in bundle.findings if f.id == "mdns.home_assistant_not_announced")
+    assert ha.severity == "info" and ha.evidence["port"] == 8123
 
 
 def _ipv4_only_matter(bundle: Bundle) -> None:

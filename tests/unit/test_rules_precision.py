@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
-from homediag.facts.mdns import HostAddresses, MdnsFacts, MdnsInstance
-from homediag.facts.net import CertificateInfo, TlsResult
+from homediag.facts.mdns import ConfiguredTarget, HostAddresses, MdnsFacts, MdnsInstance
+from homediag.facts.net import CertificateInfo, TcpResult, TlsResult
 from homediag.model.bundle import Bundle
 from homediag.runtime.result import ProbeResult
 from homediag.testing import router_result
@@ -237,3 +237,71 @@ def test_two_devices_on_one_address_are_still_a_conflict() -> None:
         {"nest.local.": ["192.168.77.34"], "Kitchen-Display.local.": ["192.168.77.34"]}
     )
     assert ids(ipv4_only) == {"mdns.address_conflict": "warning"}
+
+
+# -- Home Assistant on this subnet that does not announce itself ---------------
+
+
+def ha_target(address: str = "192.168.77.40") -> ConfiguredTarget:
+    return ConfiguredTarget(
+        role="home_assistant",
+        host=address,
+        port=8123,
+        address=address,
+        tcp=TcpResult(host=address, port=8123, status="open", connect_ms=0.4),
+        advertised=False,
+    )
+
+
+def ha_bundle(*types: str, target: ConfiguredTarget | None = None, dropped: int = 0) -> Bundle:
+    hue = MdnsInstance(
+        type="_hue._tcp.local.",
+        name="Hue._hue._tcp.local.",
+        instance="Hue",
+        host="hue.local.",
+        port=443,
+        ipv4=["192.168.77.30"],
+        resolved=True,
+        seen_ms=5.0,
+    )
+    others = [
+        MdnsInstance(
+            type=f"{t}.local.",
+            name=f"Home.{t}.local.",
+            instance="Home",
+            host="homeassistant.local.",
+            port=8123,
+            ipv4=["192.168.77.40"],
+            resolved=True,
+            seen_ms=5.0,
+        )
+        for t in types
+    ]
+    facts = MdnsFacts(
+        window_s=3.0,
+        elapsed_s=1.0,
+        stopped="quiet",
+        types_browsed=24,
+        instances=[hue, *others],
+        configured=[target or ha_target()],
+        dropped_instances=dropped,
+    )
+    return make_bundle({"mdns": ProbeResult(name="mdns", status="completed", facts=facts)})
+
+
+def test_home_assistant_on_this_subnet_without_its_announcement_is_info() -> None:
+    # main gives nothing here (the broker rule wants another subnet); the host's
+    # avahi announcing _ssh does not make Home Assistant discoverable.
+    for bundle in (ha_bundle(), ha_bundle("_ssh._tcp")):
+        assert ids(bundle) == {"mdns.home_assistant_not_announced": "info"}
+        (finding,) = bundle.findings
+        assert "192.168.77.40:8123" in finding.detail and finding.evidence["port"] == 8123
+
+
+def test_home_assistant_announced_or_unseeable_gets_no_such_finding() -> None:
+    assert ids(ha_bundle("_home-assistant._tcp")) == {}
+    # The caps were hit: its announcement may be among the instances not kept.
+    assert "mdns.home_assistant_not_announced" not in ids(ha_bundle(dropped=5))
+    # On another subnet: that is the other finding's cause, not this one.
+    elsewhere = ids(ha_bundle(target=ha_target("192.168.20.40")))
+    assert elsewhere == {"mdns.configured_not_advertised": "warning"}

@@ -44,13 +44,20 @@ __all__ = [
 
 
 def broker_unannounced() -> Scenario:
-    """Mosquitto given by address, announcing nothing over mDNS (as real Mosquitto never does)."""
+    """Mosquitto and Home Assistant given by address, neither announcing itself over mDNS.
+
+    Real Mosquitto never announces itself; Home Assistant in a container
+    without host networking cannot (an ``info`` finding says so, no warning).
+    """
     base = healthy()
-    hosts = tuple(replace(h, services=()) if h.role == "broker" else h for h in base.hosts)
+    quiet = ("broker", "homeassistant")
+    hosts = tuple(replace(h, services=()) if h.role in quiet else h for h in base.hosts)
     return replace(
         base,
         name="precision-broker-unannounced",
-        description="The broker is configured by address and does not advertise _mqtt._tcp.",
+        description=(
+            "The broker and Home Assistant are configured by address; neither advertises itself."
+        ),
         hosts=hosts,
     )
 

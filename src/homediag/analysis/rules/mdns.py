@@ -98,9 +98,11 @@ NO_ANSWERS = spec(
     probe="mdns",
     evidence=("browse_s", "live_hosts", "examples"),
     title="No device answers mDNS, although the network has live devices",
-    meaning="""Devices are on this network but not one answered an mDNS query. Multicast is being dropped:
-    client isolation on the Wi-Fi, an access point's multicast filter or "IGMP snooping" without a
-    querier. Apps that discover devices (HomeKit, Cast, Hue, ESPHome) find nothing.""",
+    meaning="""Devices are on this network (the LAN inventory saw them) but not one answered an mDNS query
+    from this computer. Smart-home devices answer mDNS, so multicast is most likely dropped between them
+    and this computer: client isolation on the Wi-Fi, an access point's multicast filter or "IGMP
+    snooping" without a querier. (A network of only PCs and appliances that speak no mDNS looks the same.)
+    Apps that discover devices (HomeKit, Cast, Hue, ESPHome) find nothing.""",
     remediation="""Disable client/AP isolation for this SSID; enable mDNS/Bonjour forwarding (or multicast
     enhancement) on the access point; on managed switches, enable an IGMP querier or disable IGMP snooping.""",
 )
@@ -115,6 +117,21 @@ CONFIGURED_NOT_ADVERTISED = spec(
     reflector, so apps and devices that discover it automatically cannot find it.""",
     remediation="""Enable an mDNS reflector/repeater between the VLANs (router "mDNS reflector", Avahi
     reflector), or configure the devices and apps with the address directly.""",
+)
+HA_NOT_ANNOUNCED = spec(
+    "mdns.home_assistant_not_announced",
+    severity="info",
+    probe="mdns",
+    evidence=("role", "host", "port", "connect_ms"),
+    title="Home Assistant answers, but does not announce itself over mDNS",
+    meaning="""Home Assistant, given in the configuration and on this computer's own subnet, accepts
+    connections, and other devices' mDNS announcements reach this computer, but no _home-assistant._tcp
+    announcement came for it. Its zeroconf integration is off (removed with `default_config`), it runs
+    in a container without host networking, or multicast from its port is filtered. The companion apps
+    and the devices that find Home Assistant by themselves (ESPHome, Cast, HomeKit bridges) cannot.""",
+    remediation="""Check that `zeroconf:` (or `default_config:`) is in configuration.yaml; run the
+    container with host networking; check the switch or access point port of the Home Assistant host
+    for a multicast filter. Apps can also be given the address directly.""",
 )
 HOMEKIT_UNPAIRED = spec(
     "mdns.homekit_unpaired",
@@ -245,6 +262,7 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                     "connect_ms": target.tcp.connect_ms,
                 },
             )
+    yield from _ha_not_announced(facts, subnets)
     if facts.dropped_instances or facts.dropped_types:
         yield FLOOD.make(
             f"{facts.dropped_instances} instance(s) and {facts.dropped_types} service type(s) beyond the caps were "
@@ -346,4 +364,43 @@ def _conflicts(facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]) -> Iterat
             yield ADDRESS_CONFLICT.make(
                 f"{address} is announced as {', '.join(names)}.",
                 {"address": address, "hosts": names},
+            )
+
+
+def _ha_not_announced(facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]) -> Iterator[Finding]:
+    """Home Assistant on this subnet that answers but never announced ``_home-assistant._tcp``.
+
+    Only when mDNS demonstrably works here (other instances came) and every
+    instance was kept (no caps hit), so that the missing announcement is seen,
+    not guessed.
+    """
+    if not facts.instances or facts.dropped_instances or facts.dropped_types:
+        return
+    for target in facts.configured:
+        address = target.address
+        if (
+            target.role != "home_assistant"
+            or address is None
+            or target.tcp is None
+            or target.tcp.status != "open"
+        ):
+            continue
+        if (ip := _ipv4(address)) is not None and not any(ip in net for net in subnets):
+            continue  # not known to be on this subnet
+        announced = any(
+            inst.type.startswith("_home-assistant._tcp")
+            and (address in inst.ipv4 or address in inst.ipv6)
+            for inst in facts.instances
+        )
+        if not announced:
+            yield HA_NOT_ANNOUNCED.make(
+                f"Home Assistant at {target.host}:{target.port} accepts connections "
+                f"({target.tcp.connect_ms} ms) on this computer's subnet; {len(facts.instances)} mDNS "
+                f"instance(s) were seen, none of them _home-assistant._tcp at {address}.",
+                {
+                    "role": target.role,
+                    "host": target.host,
+                    "port": target.port,
+                    "connect_ms": target.tcp.connect_ms,
+                },
             )
