@@ -118,6 +118,15 @@ def _broker_tls_only(bundle: Bundle) -> None:
     assert mqtt.session is not None and mqtt.session.connected
 
 
+def _esphome_quiet_txt(bundle: Bundle) -> None:
+    facts = EndpointsFacts.model_validate(bundle.probes["endpoints"].data)
+    nodes = [r for r in facts.results if r.pack == "esphome"]
+    assert len(nodes) == 2
+    for node in nodes:
+        assert node.identified and node.facts.get("api_encryption") is False
+        assert node.facts.get("noise_required") is True  # the handshake says: encrypted
+
+
 #: What makes each home the shape it stands for, seen in its bundle.
 SHAPE = {
     "precision-broker-unannounced": _broker_unannounced,
@@ -127,6 +136,7 @@ SHAPE = {
     "precision-two-of-a-kind": _two_of_a_kind,
     "precision-large-home": _large_home,
     "precision-broker-tls-only": _broker_tls_only,
+    "precision-esphome-quiet-txt": _esphome_quiet_txt,
 }
 
 

@@ -11,6 +11,7 @@ from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
 from homediag.facts.mdns import ConfiguredTarget, HostAddresses, MdnsFacts, MdnsInstance
 from homediag.facts.net import CertificateInfo, TcpResult, TlsResult
 from homediag.model.bundle import Bundle
+from homediag.packs.loader import load_packs
 from homediag.runtime.result import ProbeResult
 from homediag.testing import router_result
 from tests.conftest import make_bundle
@@ -305,3 +306,30 @@ def test_home_assistant_announced_or_unseeable_gets_no_such_finding() -> None:
     # On another subnet: that is the other finding's cause, not this one.
     elsewhere = ids(ha_bundle(target=ha_target("192.168.20.40")))
     assert elsewhere == {"mdns.configured_not_advertised": "warning"}
+
+
+# -- ESPHome: the handshake, not the TXT record --------------------------------
+
+
+def esphome_unencrypted_fires(facts: dict[str, object]) -> bool:
+    (pack,) = [p for p in load_packs(entry_point_packs=False) if p.id == "esphome"]
+    (finding,) = [f for f in pack.finding if f.id == "esphome.api_unencrypted"]
+    conditions = finding.when if isinstance(finding.when, list) else [finding.when]
+    return any(c.holds(facts) for c in conditions)
+
+
+def test_an_encrypted_esphome_node_without_the_txt_key_is_not_unencrypted() -> None:
+    # The plaintext hello got a Noise frame back: encrypted, whatever TXT says.
+    assert not esphome_unencrypted_fires(
+        {"api_encryption": False, "server_info": None, "noise_required": True}
+    )
+    # No answer to the hello: nothing says it is unencrypted.
+    assert not esphome_unencrypted_fires(
+        {"api_encryption": False, "server_info": None, "noise_required": False}
+    )
+
+
+def test_an_esphome_node_that_answers_a_plaintext_hello_is_unencrypted() -> None:
+    assert esphome_unencrypted_fires(
+        {"api_encryption": False, "server_info": "esphome v2023.12.9", "noise_required": False}
+    )

@@ -36,6 +36,7 @@ __all__ = [
     "broker_tls_only",
     "broker_unannounced",
     "dual_stack",
+    "esphome_quiet_txt",
     "ipv4_only_matter_link_local",
     "large_home",
     "self_signed_devices",
@@ -250,6 +251,24 @@ def broker_tls_only() -> Scenario:
     )
 
 
+def esphome_quiet_txt() -> Scenario:
+    """ESPHome nodes with API encryption on that do not advertise ``api_encryption`` in TXT."""
+    base = healthy()
+    hosts = []
+    for host in base.hosts:
+        if host.role.startswith("esp-"):
+            (svc,) = host.services
+            txt = tuple((k, v) for k, v in svc.txt if k != "api_encryption")
+            host = replace(host, services=(replace(svc, txt=txt),))  # noqa: PLW2901
+        hosts.append(host)
+    return replace(
+        base,
+        name="precision-esphome-quiet-txt",
+        description="Encrypted ESPHome nodes whose mDNS TXT does not mention api_encryption.",
+        hosts=tuple(hosts),
+    )
+
+
 #: The precision suite's homes, by name.
 PRECISION_SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "precision-broker-unannounced": broker_unannounced,
@@ -259,4 +278,5 @@ PRECISION_SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "precision-two-of-a-kind": two_of_a_kind,
     "precision-large-home": large_home,
     "precision-broker-tls-only": broker_tls_only,
+    "precision-esphome-quiet-txt": esphome_quiet_txt,
 }
