@@ -333,3 +333,46 @@ def test_an_esphome_node_that_answers_a_plaintext_hello_is_unencrypted() -> None
     assert esphome_unencrypted_fires(
         {"api_encryption": False, "server_info": "esphome v2023.12.9", "noise_required": False}
     )
+
+
+# -- devices of an IoT VLAN, announced here by an mDNS reflector ---------------
+
+
+def instances_bundle(*hosts: tuple[str, str]) -> Bundle:
+    facts = MdnsFacts(
+        window_s=3.0,
+        elapsed_s=1.0,
+        stopped="quiet",
+        types_browsed=24,
+        instances=[
+            MdnsInstance(
+                type="_http._tcp.local.",
+                name=f"{host}._http._tcp.local.",
+                instance=host,
+                host=f"{host}.local.",
+                port=80,
+                ipv4=[address],
+                resolved=True,
+                seen_ms=5.0,
+            )
+            for host, address in hosts
+        ],
+    )
+    return make_bundle({"mdns": ProbeResult(name="mdns", status="completed", facts=facts)})
+
+
+def test_an_iot_vlan_behind_a_reflector_is_information_not_a_warning() -> None:
+    bundle = instances_bundle(
+        ("hue", "192.168.77.30"),
+        ("plug", "192.168.78.31"),
+        ("esp-kitchen", "192.168.78.32"),
+        ("shelly", "192.168.78.35"),
+    )
+    severities = [(f.id, f.severity) for f in bundle.findings]
+    assert severities == [("mdns.foreign_subnet", "info")] * 3
+    assert "reflector" in bundle.findings[0].title
+
+
+def test_one_device_with_an_address_from_elsewhere_still_warns() -> None:
+    bundle = instances_bundle(("hue", "192.168.77.30"), ("garage-door", "10.99.0.5"))
+    assert [(f.id, f.severity) for f in bundle.findings] == [("mdns.foreign_subnet", "warning")]

@@ -24,9 +24,11 @@ FOREIGN_SUBNET = spec(
     probe="mdns",
     evidence=("instance", "host", "addresses", "subnets"),
     title="A device advertises an address from another network",
-    meaning="""A device announces, over mDNS, an IPv4 address outside every subnet of this computer. Apps
-    find it but cannot reach it: typically a stale static address after a router swap, a second DHCP
-    server, or a device bridged to another network.""",
+    meaning="""A device announces, over mDNS, an IPv4 address outside every subnet of this computer. Unless
+    a router routes to that network, apps find it but cannot reach it: typically a stale static address
+    after a router swap, a second DHCP server, or a device bridged to another network. When several
+    devices are announced from one other network, an mDNS reflector brings them from an IoT VLAN: that
+    is a design, not a fault, and the finding is only information.""",
     remediation="""Set the device back to DHCP (or to a free address in this subnet) and reboot it; check
     for a second router or access point handing out another range.""",
 )
@@ -195,6 +197,7 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
         return
     subnets = observer_subnets(bundle.observer)
     yield from _no_answers(bundle, facts)
+    reflected = _reflected_networks(facts, subnets)
     for inst in facts.instances:
         foreign = [
             a
@@ -205,6 +208,8 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
             and not any(ip in net for net in subnets)
         ]
         if foreign:
+            # Several hosts of one other /24 announced here: a reflected IoT VLAN.
+            routed = all(_network24(a) in reflected for a in foreign)
             yield FOREIGN_SUBNET.make(
                 f"{inst.name} ({inst.host}) advertises {', '.join(foreign)}; this computer's subnets are "
                 f"{', '.join(str(n) for n in subnets)}.",
@@ -214,6 +219,10 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                     "addresses": foreign,
                     "subnets": [str(n) for n in subnets],
                 },
+                severity="info" if routed else None,
+                title="Devices of another network are announced here (an mDNS reflector)"
+                if routed
+                else None,
             )
     for device in facts.devices:
         # 169.254.x.x is the DHCP-failure signal; fe80:: alone is how a healthy
@@ -269,6 +278,29 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
             f"not kept ({len(facts.instances)} instances kept).",
             {"dropped_instances": facts.dropped_instances, "dropped_types": facts.dropped_types},
         )
+
+
+def _network24(address: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(f"{address}/24", strict=False)
+
+
+def _reflected_networks(
+    facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]
+) -> set[ipaddress.IPv4Network]:
+    """Other /24 networks from which at least two distinct hosts are announced here.
+
+    One device with an address from elsewhere is a stale or wrong address; a
+    network's worth of them is an mDNS reflector (or repeater) at work.
+    """
+    hosts: dict[ipaddress.IPv4Network, set[str]] = defaultdict(set)
+    for inst in facts.instances:
+        for address in inst.ipv4:
+            ip = _ipv4(address)
+            if ip is None or address_scope(address) == "link" or not subnets:
+                continue
+            if not any(ip in net for net in subnets):
+                hosts[_network24(address)].add((inst.host or inst.name).lower())
+    return {net for net, names in hosts.items() if len(names) >= 2}
 
 
 def _quoted(names: list[str]) -> str:
