@@ -9,12 +9,15 @@ import pytest
 
 from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
 from homediag.facts.mdns import ConfiguredTarget, HostAddresses, MdnsFacts, MdnsInstance
+from homediag.facts.mqtt import LatencyStats
 from homediag.facts.net import CertificateInfo, TcpResult, TlsResult
 from homediag.model.bundle import Bundle
 from homediag.packs.loader import load_packs
+from homediag.probes.mqtt.health import latency_stats
 from homediag.runtime.result import ProbeResult
 from homediag.testing import router_result
 from tests.conftest import make_bundle
+from tests.unit.test_mqtt_logic import bundle as mqtt_bundle
 
 
 def ids(bundle: Bundle) -> dict[str, str]:
@@ -376,3 +379,24 @@ def test_an_iot_vlan_behind_a_reflector_is_information_not_a_warning() -> None:
 def test_one_device_with_an_address_from_elsewhere_still_warns() -> None:
     bundle = instances_bundle(("hue", "192.168.77.30"), ("garage-door", "10.99.0.5"))
     assert [(f.id, f.severity) for f in bundle.findings] == [("mdns.foreign_subnet", "warning")]
+
+
+# -- the broker: one message held up is no slow broker ------------------------
+
+
+def broker_latency(rtts: list[float]) -> dict[str, str]:
+    stats = latency_stats(1, len(rtts), rtts)
+    return ids(mqtt_bundle(latency=[stats]))
+
+
+def test_one_slow_message_of_ten_is_no_slow_broker() -> None:
+    # Of ten messages the nearest-rank p95 is the slowest one: 180 ms once, 0.4 ms otherwise.
+    assert broker_latency([0.4] * 9 + [180.0]) == {}
+
+
+def test_a_slow_broker_still_warns() -> None:
+    assert broker_latency([0.4] * 7 + [90.0, 120.0, 150.0]) == {"mqtt.high_latency": "warning"}
+    assert broker_latency([600.0] * 10) == {"mqtt.high_latency": "critical"}
+    # A bundle written before round trips were stored is judged on its p95 as before.
+    old = LatencyStats(qos=1, sent=10, received=10, lost=0, p50_ms=0.4, p95_ms=180.0, max_ms=180.0)
+    assert ids(mqtt_bundle(latency=[old])) == {"mqtt.high_latency": "warning"}
