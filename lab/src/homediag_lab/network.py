@@ -190,6 +190,8 @@ class Network:
         lines.append("link set eth0 up")
         if host.role != "router" and host.ip and same_subnet(host.ip, segment.cidr):
             lines.append(f"route add default via {segment.gateway}")
+        if host.role != "router" and host.ipv6 and segment.ipv6_gateway:
+            lines.append(f"route add default via {segment.ipv6_gateway}")
         netns.batch(lines, ns=name)
         if host.impairment is not None:
             sysctl(

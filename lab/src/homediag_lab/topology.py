@@ -159,6 +159,8 @@ class Segment:
     cidr: str
     gateway: str
     ipv6_prefix: str | None = None
+    #: The hosts' IPv6 default route (the router's address), or none (the default).
+    ipv6_gateway: str | None = None
 
 
 #: How a host answers mDNS: a real zeroconf responder, one that answers PTR

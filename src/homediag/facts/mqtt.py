@@ -79,6 +79,9 @@ class LatencyStats(BaseModel):
     p50_ms: float | None = None
     p95_ms: float | None = None
     max_ms: float | None = None
+    rtts_ms: list[float] = Field(
+        default_factory=list, description="Round-trip times in reply order."
+    )
 
 
 class Zigbee2MqttFacts(BaseModel):

@@ -24,15 +24,27 @@ class CertSpecs:
     expiring: FindingSpec
     mismatch: FindingSpec
     untrusted: FindingSpec | None = None
+    #: Said instead of "untrusted" and "another name" for a device's own
+    #: (self-signed) certificate at a local address; ``None``: nothing is said.
+    own: FindingSpec | None = None
 
 
 def certificate_findings(
-    tls: TlsResult, where: str, evidence: dict[str, Any], specs: CertSpecs
+    tls: TlsResult,
+    where: str,
+    evidence: dict[str, Any],
+    specs: CertSpecs,
+    *,
+    local: bool = False,
 ) -> Iterator[Finding]:
     """Expired, expiring, issued for another name, or (when asked) untrusted.
 
     An expired or misnamed certificate also fails verification; it is named
-    for that cause only, not once more as "untrusted".
+    for that cause only, not once more as "untrusted". ``local``: the server
+    is at a LAN address (private or link-local). There, a self-signed
+    certificate is how devices ship (Hue, Shelly, Home Assistant with its own
+    certificate): clients trust it by pinning it, not by a CA or a name, so
+    neither its issuer nor its names are a fault; expiry still is.
     """
     cert = tls.certificate
     if cert is not None and cert.days_left < 0:
@@ -52,6 +64,22 @@ def certificate_findings(
             f"in {cert.days_left:.0f} days.",
             {**evidence, "not_after": cert.not_after.isoformat(), "days_left": cert.days_left},
         )
+    if local and cert is not None and cert.self_signed:
+        if specs.own is not None and (tls.status == "untrusted" or tls.hostname_match is False):
+            yield specs.own.make(
+                f"{where} presents its own self-signed certificate ({cert.subject}, names: "
+                f"{', '.join(cert.san) or 'none'}); its issuer and names were not held against "
+                f"{tls.server_name or tls.host}.",
+                {
+                    **evidence,
+                    "subject": cert.subject,
+                    "san": cert.san,
+                    "server_name": tls.server_name,
+                    "verify_error": tls.verify_error,
+                    "self_signed": True,
+                },
+            )
+        return
     if tls.hostname_match is False and cert is not None:
         yield specs.mismatch.make(
             f"{tls.server_name} is not among the certificate's names ({', '.join(cert.san) or 'none'}).",

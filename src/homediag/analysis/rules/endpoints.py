@@ -16,6 +16,7 @@ from homediag.analysis.catalog import CATALOG, DOCS_URL, spec
 from homediag.analysis.rules.certs import CertSpecs, certificate_findings
 from homediag.errors import PackError
 from homediag.facts.endpoints import EndpointsFacts, PackResult, RequestOutcome
+from homediag.model.addr import address_scope
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding, Severity
 from homediag.packs.loader import load_packs
@@ -145,6 +146,19 @@ CERT_UNTRUSTED = spec(
     or private-CA certificate, or a TLS-inspecting proxy in between.""",
     remediation="""Use a certificate from a public CA, or install the private CA on the clients (for
     homediag: `[tls] ca_file`); disable HTTPS inspection for this host.""",
+)
+CERT_SELF_SIGNED = spec(
+    "endpoints.cert_self_signed",
+    severity="info",
+    probe="endpoints",
+    evidence=ENDPOINT_EVIDENCE + CERT_EVIDENCE,
+    title="A local endpoint uses its own certificate",
+    meaning="""A configured endpoint at a local (private or link-local) address presents a
+    self-signed certificate. That is how Home Assistant with its own certificate, Hue bridges and
+    other devices ship: clients trust it by pinning it, so its issuer and names say nothing about
+    a fault. Its expiry is still checked.""",
+    remediation="""Nothing to fix. For a verified connection, give the certificate to homediag
+    (`[tls] ca_file`) or configure a certificate from a CA the clients trust.""",
 )
 HTTP_NOT_HTTPS = spec(
     "endpoints.http_not_https",
@@ -314,11 +328,14 @@ def _certificates(result: PackResult) -> Iterator[Finding]:
     # configuration names are held to the public rules.
     if result.source != "config":
         return
-    specs = CertSpecs(CERT_EXPIRED, CERT_EXPIRING, CERT_MISMATCH, CERT_UNTRUSTED)
+    specs = CertSpecs(
+        CERT_EXPIRED, CERT_EXPIRING, CERT_MISMATCH, CERT_UNTRUSTED, own=CERT_SELF_SIGNED
+    )
+    local = address_scope(result.address) in ("private", "link")
     for outcome in result.requests:
         if outcome.tls is not None and outcome.tls.status in ("ok", "untrusted"):
             yield from certificate_findings(
-                outcome.tls, _where(result), _evidence(result, outcome), specs
+                outcome.tls, _where(result), _evidence(result, outcome), specs, local=local
             )
             return
 

@@ -24,9 +24,11 @@ FOREIGN_SUBNET = spec(
     probe="mdns",
     evidence=("instance", "host", "addresses", "subnets"),
     title="A device advertises an address from another network",
-    meaning="""A device announces, over mDNS, an IPv4 address outside every subnet of this computer. Apps
-    find it but cannot reach it: typically a stale static address after a router swap, a second DHCP
-    server, or a device bridged to another network.""",
+    meaning="""A device announces, over mDNS, an IPv4 address outside every subnet of this computer. Unless
+    a router routes to that network, apps find it but cannot reach it: typically a stale static address
+    after a router swap, a second DHCP server, or a device bridged to another network. When several
+    devices are announced from one other network, an mDNS reflector brings them from an IoT VLAN: that
+    is a design, not a fault, and the finding is only information.""",
     remediation="""Set the device back to DHCP (or to a free address in this subnet) and reboot it; check
     for a second router or access point handing out another range.""",
 )
@@ -60,8 +62,10 @@ ADDRESS_CONFLICT = spec(
     probe="mdns",
     evidence=("address", "hosts"),
     title="One address answers for several device names",
-    meaning="""One IPv4 address is announced under several mDNS host names: two devices share an address
-    (a duplicate static IP), or a device keeps a stale name after being renamed or replaced.""",
+    meaning="""One IPv4 address is announced under several mDNS host names whose other addresses do not
+    show them to be one host: two devices share an address (a duplicate static IP), or a device keeps a
+    stale name after being renamed or replaced. (Names that announce the very same IPv4 and IPv6
+    addresses are one host running several responders, as Home Assistant does, and are not counted.)""",
     remediation="""Check the router's DHCP leases for the address; give devices distinct addresses (DHCP
     reservations rather than static IPs); reboot the device that keeps the old name.""",
 )
@@ -96,9 +100,11 @@ NO_ANSWERS = spec(
     probe="mdns",
     evidence=("browse_s", "live_hosts", "examples"),
     title="No device answers mDNS, although the network has live devices",
-    meaning="""Devices are on this network but not one answered an mDNS query. Multicast is being dropped:
-    client isolation on the Wi-Fi, an access point's multicast filter or "IGMP snooping" without a
-    querier. Apps that discover devices (HomeKit, Cast, Hue, ESPHome) find nothing.""",
+    meaning="""Devices are on this network (the LAN inventory saw them) but not one answered an mDNS query
+    from this computer. Smart-home devices answer mDNS, so multicast is most likely dropped between them
+    and this computer: client isolation on the Wi-Fi, an access point's multicast filter or "IGMP
+    snooping" without a querier. (A network of only PCs and appliances that speak no mDNS looks the same.)
+    Apps that discover devices (HomeKit, Cast, Hue, ESPHome) find nothing.""",
     remediation="""Disable client/AP isolation for this SSID; enable mDNS/Bonjour forwarding (or multicast
     enhancement) on the access point; on managed switches, enable an IGMP querier or disable IGMP snooping.""",
 )
@@ -113,6 +119,21 @@ CONFIGURED_NOT_ADVERTISED = spec(
     reflector, so apps and devices that discover it automatically cannot find it.""",
     remediation="""Enable an mDNS reflector/repeater between the VLANs (router "mDNS reflector", Avahi
     reflector), or configure the devices and apps with the address directly.""",
+)
+HA_NOT_ANNOUNCED = spec(
+    "mdns.home_assistant_not_announced",
+    severity="info",
+    probe="mdns",
+    evidence=("role", "host", "port", "connect_ms"),
+    title="Home Assistant answers, but does not announce itself over mDNS",
+    meaning="""Home Assistant, given in the configuration and on this computer's own subnet, accepts
+    connections, and other devices' mDNS announcements reach this computer, but no _home-assistant._tcp
+    announcement came for it. Its zeroconf integration is off (removed with `default_config`), it runs
+    in a container without host networking, or multicast from its port is filtered. The companion apps
+    and the devices that find Home Assistant by themselves (ESPHome, Cast, HomeKit bridges) cannot.""",
+    remediation="""Check that `zeroconf:` (or `default_config:`) is in configuration.yaml; run the
+    container with host networking; check the switch or access point port of the Home Assistant host
+    for a multicast filter. Apps can also be given the address directly.""",
 )
 HOMEKIT_UNPAIRED = spec(
     "mdns.homekit_unpaired",
@@ -176,6 +197,7 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
         return
     subnets = observer_subnets(bundle.observer)
     yield from _no_answers(bundle, facts)
+    reflected = _reflected_networks(facts, subnets)
     for inst in facts.instances:
         foreign = [
             a
@@ -186,6 +208,8 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
             and not any(ip in net for net in subnets)
         ]
         if foreign:
+            # Several hosts of one other /24 announced here: a reflected IoT VLAN.
+            routed = all(_network24(a) in reflected for a in foreign)
             yield FOREIGN_SUBNET.make(
                 f"{inst.name} ({inst.host}) advertises {', '.join(foreign)}; this computer's subnets are "
                 f"{', '.join(str(n) for n in subnets)}.",
@@ -195,6 +219,10 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                     "addresses": foreign,
                     "subnets": [str(n) for n in subnets],
                 },
+                severity="info" if routed else None,
+                title="Devices of another network are announced here (an mDNS reflector)"
+                if routed
+                else None,
             )
     for device in facts.devices:
         # 169.254.x.x is the DHCP-failure signal; fe80:: alone is how a healthy
@@ -243,12 +271,36 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
                     "connect_ms": target.tcp.connect_ms,
                 },
             )
+    yield from _ha_not_announced(facts, subnets)
     if facts.dropped_instances or facts.dropped_types:
         yield FLOOD.make(
             f"{facts.dropped_instances} instance(s) and {facts.dropped_types} service type(s) beyond the caps were "
             f"not kept ({len(facts.instances)} instances kept).",
             {"dropped_instances": facts.dropped_instances, "dropped_types": facts.dropped_types},
         )
+
+
+def _network24(address: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(f"{address}/24", strict=False)
+
+
+def _reflected_networks(
+    facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]
+) -> set[ipaddress.IPv4Network]:
+    """Other /24 networks from which at least two distinct hosts are announced here.
+
+    One device with an address from elsewhere is a stale or wrong address; a
+    network's worth of them is an mDNS reflector (or repeater) at work.
+    """
+    hosts: dict[ipaddress.IPv4Network, set[str]] = defaultdict(set)
+    for inst in facts.instances:
+        for address in inst.ipv4:
+            ip = _ipv4(address)
+            if ip is None or address_scope(address) == "link" or not subnets:
+                continue
+            if not any(ip in net for net in subnets):
+                hosts[_network24(address)].add((inst.host or inst.name).lower())
+    return {net for net, names in hosts.items() if len(names) >= 2}
 
 
 def _quoted(names: list[str]) -> str:
@@ -308,8 +360,23 @@ def _no_answers(bundle: Bundle, facts: MdnsFacts) -> Iterator[Finding]:
         )
 
 
+def _one_host(names: list[str], every_address: dict[str, frozenset[str]]) -> bool:
+    """Whether ``names`` are one host's several names: each announces the same IPv4 and IPv6 addresses.
+
+    A host running several responders announces one name per responder (Home
+    Assistant's ``<uuid>.local`` beside the system's ``homeassistant.local``,
+    Homebridge beside avahi), each with all of the host's addresses. Two
+    devices that share an IPv4 address still differ in their IPv6 ones; with
+    no IPv6 address announced, nothing tells them apart.
+    """
+    sets = {every_address.get(name, frozenset()) for name in names}
+    (shared,) = sets if len(sets) == 1 else (frozenset(),)
+    return any(address_family(a) == "ipv6" for a in shared)
+
+
 def _conflicts(facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]) -> Iterator[Finding]:
     names_by_address: dict[str, list[str]] = defaultdict(list)
+    every_address = {entry.host: frozenset(entry.addresses) for entry in facts.host_addresses}
     for entry in facts.host_addresses:
         local = [
             a
@@ -325,8 +392,47 @@ def _conflicts(facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]) -> Iterat
                 {"host": entry.host, "addresses": local},
             )
     for address, names in names_by_address.items():
-        if len(names) > 1:
+        if len(names) > 1 and not _one_host(names, every_address):
             yield ADDRESS_CONFLICT.make(
                 f"{address} is announced as {', '.join(names)}.",
                 {"address": address, "hosts": names},
+            )
+
+
+def _ha_not_announced(facts: MdnsFacts, subnets: list[ipaddress.IPv4Network]) -> Iterator[Finding]:
+    """Home Assistant on this subnet that answers but never announced ``_home-assistant._tcp``.
+
+    Only when mDNS demonstrably works here (other instances came) and every
+    instance was kept (no caps hit), so that the missing announcement is seen,
+    not guessed.
+    """
+    if not facts.instances or facts.dropped_instances or facts.dropped_types:
+        return
+    for target in facts.configured:
+        address = target.address
+        if (
+            target.role != "home_assistant"
+            or address is None
+            or target.tcp is None
+            or target.tcp.status != "open"
+        ):
+            continue
+        if (ip := _ipv4(address)) is not None and not any(ip in net for net in subnets):
+            continue  # not known to be on this subnet
+        announced = any(
+            inst.type.startswith("_home-assistant._tcp")
+            and (address in inst.ipv4 or address in inst.ipv6)
+            for inst in facts.instances
+        )
+        if not announced:
+            yield HA_NOT_ANNOUNCED.make(
+                f"Home Assistant at {target.host}:{target.port} accepts connections "
+                f"({target.tcp.connect_ms} ms) on this computer's subnet; {len(facts.instances)} mDNS "
+                f"instance(s) were seen, none of them _home-assistant._tcp at {address}.",
+                {
+                    "role": target.role,
+                    "host": target.host,
+                    "port": target.port,
+                    "connect_ms": target.tcp.connect_ms,
+                },
             )

@@ -15,7 +15,8 @@ PROBE_TIMEOUT = spec(
     evidence=("probe", "duration_s"),
     title="A check did not finish in time",
     meaning="""A probe was stopped by its timeout or the run's deadline. Its facts are missing
-    or partial; something it talks to did not answer (a blackholed port, a hanging service).""",
+    or partial: something it talks to answered slowly or not at all (a blackholed port, a
+    hanging service), or this computer was too busy to finish it in time.""",
     remediation="""Look at what that probe talks to (its summary names it). Re-run with a longer
     deadline (`homediag run --timeout 60`) if the network is just slow.""",
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from collections.abc import Iterator
 
 from homediag.analysis.base import probe_facts
@@ -19,6 +21,12 @@ LATENCY_WARNING_MS = 20.0
 LATENCY_CRITICAL_MS = 100.0
 #: Mean difference between consecutive round trips, in ms.
 JITTER_WARNING_MS = 15.0
+#: From this many round trips on, the slowest tenth of the replies (at least
+#: one) is left out before judging latency and jitter: a few late replies (a
+#: busy moment of the router or of this computer) are no slow link; late
+#: replies as often as every fifth still are.
+TRIM_MIN_SAMPLES = 5
+TRIM_SHARE = 0.1
 
 GATEWAY_UNREACHABLE = spec(
     "router.gateway_unreachable",
@@ -49,9 +57,11 @@ HIGH_LATENCY = spec(
     "router.high_latency",
     severity="warning",
     probe="router",
-    evidence=("gateway", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms"),
+    evidence=("gateway", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_trimmed_ms"),
+    new_evidence={"rtt_trimmed_ms": "average round trip without the slowest tenth of replies, ms"},
     title="The router answers slowly",
-    meaning="""The average round trip to the default gateway is high. On a home LAN the first
+    meaning="""The average round trip to the default gateway is high, also with the slowest
+    tenth of the replies left out (a few late replies are no slow link). On a home LAN the first
     hop answers in a few milliseconds; more means congestion, a weak Wi-Fi link or an
     overloaded router.""",
     remediation="""Check Wi-Fi signal and channel congestion; pause large transfers and re-run;
@@ -61,9 +71,11 @@ HIGH_JITTER = spec(
     "router.high_jitter",
     severity="warning",
     probe="router",
-    evidence=("gateway", "jitter_ms", "rtt_min_ms", "rtt_max_ms"),
+    evidence=("gateway", "jitter_ms", "rtt_min_ms", "rtt_max_ms", "jitter_trimmed_ms"),
+    new_evidence={"jitter_trimmed_ms": "jitter without the slowest tenth of replies, ms"},
     title="Round trips to the router vary a lot",
-    meaning="""The round-trip time to the default gateway swings from packet to packet.
+    meaning="""The round-trip time to the default gateway swings from packet to packet, also
+    with the slowest tenth of the replies left out (a few late replies are no pattern).
     Real-time traffic (cameras, voice assistants, KNX/IP tunnels) suffers first.""",
     remediation="""Usually Wi-Fi contention or interference: change channel, reduce distance,
     move devices to 5 GHz or wired; check for a saturated uplink.""",
@@ -124,7 +136,16 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
             {"gateway": gw, "sent": p.sent, "received": p.received, "loss_pct": p.loss_pct},
             severity="critical" if p.loss_pct >= LOSS_CRITICAL_PCT else "warning",
         )
-    if p.rtt_avg_ms is not None and p.rtt_avg_ms >= LATENCY_WARNING_MS:
+    kept = _without_slowest(p.rtts_ms)
+    trimmed = round(statistics.fmean(kept), 3) if kept else None
+    # Judged on the replies without the slowest tenth: the average alone is
+    # lifted by one reply held up for a moment.
+    typical = (
+        min(p.rtt_avg_ms, trimmed)
+        if p.rtt_avg_ms is not None and trimmed is not None
+        else p.rtt_avg_ms
+    )
+    if p.rtt_avg_ms is not None and typical is not None and typical >= LATENCY_WARNING_MS:
         yield HIGH_LATENCY.make(
             f"Round trip to {gw}: avg {p.rtt_avg_ms:.1f} ms (min {p.rtt_min_ms:.1f}, max {p.rtt_max_ms:.1f}).",
             {
@@ -132,10 +153,20 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
                 "rtt_min_ms": p.rtt_min_ms,
                 "rtt_avg_ms": p.rtt_avg_ms,
                 "rtt_max_ms": p.rtt_max_ms,
+                "rtt_trimmed_ms": trimmed,
             },
-            severity="critical" if p.rtt_avg_ms >= LATENCY_CRITICAL_MS else "warning",
+            severity="critical" if typical >= LATENCY_CRITICAL_MS else "warning",
         )
-    if p.jitter_ms is not None and p.jitter_ms >= JITTER_WARNING_MS:
+    trimmed_jitter = (
+        round(statistics.fmean(abs(b - a) for a, b in itertools.pairwise(kept)), 3)
+        if len(kept) >= 2
+        else None
+    )
+    if (
+        p.jitter_ms is not None
+        and p.jitter_ms >= JITTER_WARNING_MS
+        and (trimmed_jitter is None or trimmed_jitter >= JITTER_WARNING_MS)
+    ):
         yield HIGH_JITTER.make(
             f"Jitter to {gw}: {p.jitter_ms:.1f} ms between consecutive replies "
             f"(round trips {p.rtt_min_ms:.1f}–{p.rtt_max_ms:.1f} ms).",
@@ -144,5 +175,15 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
                 "jitter_ms": p.jitter_ms,
                 "rtt_min_ms": p.rtt_min_ms,
                 "rtt_max_ms": p.rtt_max_ms,
+                "jitter_trimmed_ms": trimmed_jitter,
             },
         )
+
+
+def _without_slowest(rtts: list[float]) -> list[float]:
+    """The round trips in reply order without the slowest tenth (at least one); none below 5."""
+    if len(rtts) < TRIM_MIN_SAMPLES:
+        return []
+    drop = max(1, int(len(rtts) * TRIM_SHARE))
+    slowest = set(sorted(range(len(rtts)), key=lambda i: rtts[i])[-drop:])
+    return [rtt for i, rtt in enumerate(rtts) if i not in slowest]

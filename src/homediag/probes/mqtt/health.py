@@ -56,6 +56,7 @@ def latency_stats(qos: int, sent: int, rtts_ms: list[float]) -> LatencyStats:
             ordered[min(len(ordered) - 1, max(0, int(0.95 * len(ordered) + 0.5) - 1))], 3
         )
         stats.max_ms = round(ordered[-1], 3)
+        stats.rtts_ms = [round(rtt, 3) for rtt in rtts_ms]
     return stats
 
 
