@@ -20,7 +20,6 @@ import pytest
 from homediag.errors import LabError
 from homediag.facts.mqtt import MqttFacts
 from homediag.model.bundle import Bundle
-from homediag.model.finding import Finding
 from homediag_lab import Lab
 from homediag_lab.peers.amqtt import require_amqtt
 from homediag_lab.pytest_plugin import require_lab
@@ -30,10 +29,6 @@ from tests.lab.conftest import run_in_lab
 
 AMQTT_VERSION = "aMQTT version 0.12.1"
 Run = Callable[..., tuple[Bundle, str]]
-#: Timing warnings that a loaded 2-core CI machine produces on its own (the
-#: lab's ping to the router, and amqtt, in Python: one round trip of ten over
-#: 50 ms makes p95): tolerated as warnings, never as critical.
-TIMING = {"mqtt.high_latency", "router.high_latency", "router.high_jitter"}
 
 
 def _up(variant: AmqttVariant, *, passwords: bool) -> Lab:
@@ -95,18 +90,12 @@ def mqtt_facts(bundle: Bundle) -> MqttFacts:
 
 
 def mqtt_ids(bundle: Bundle) -> set[str]:
-    """The mqtt findings, but a latency warning (see TIMING)."""
-    return {f.id for f in bundle.findings if f.probe == "mqtt" and not _timing(f)}
+    """The mqtt findings."""
+    return {f.id for f in bundle.findings if f.probe == "mqtt"}
 
 
 def serious(bundle: Bundle) -> list[str]:
-    return [
-        f"{f.id}: {f.detail}" for f in bundle.findings if f.severity != "info" and not _timing(f)
-    ]
-
-
-def _timing(finding: Finding) -> bool:
-    return finding.id in TIMING and finding.severity == "warning"
+    return [f"{f.id}: {f.detail}" for f in bundle.findings if f.severity != "info"]
 
 
 def test_a_healthy_amqtt_home_has_no_warning(

@@ -88,18 +88,9 @@ def test_each_knxd_is_one_device_with_its_address_and_mac(knxd_home: tuple[Lab, 
     assert len(gateways) == 3
 
 
-#: Timing warnings that a loaded 2-core CI machine produces on its own (the
-#: lab's ping to the router): tolerated as warnings, never as critical.
-TIMING = {"router.high_latency", "router.high_jitter", "mqtt.high_latency"}
-
-
 def test_two_knxd_raise_no_warning(knxd_home: tuple[Lab, Bundle]) -> None:
     _, bundle = knxd_home
-    serious = [
-        f"{f.id}: {f.detail}"
-        for f in bundle.findings
-        if f.severity != "info" and not (f.id in TIMING and f.severity == "warning")
-    ]
+    serious = [f"{f.id}: {f.detail}" for f in bundle.findings if f.severity != "info"]
     assert serious == []
     assert not [f for f in bundle.findings if f.id.startswith("knx_ip.")]
 

@@ -26,21 +26,9 @@ from homediag_lab.scenarios.precision import PRECISION_SCENARIOS
 Run = Callable[..., tuple[Bundle, str]]
 
 
-#: False alarms fixed elsewhere, tolerated here until that fix is merged. On
-#: this shared 2-core machine dns.resolver_slow fires when the event loop
-#: stalls (all queries of a run take the same ~400 ms: the TLS-only broker home
-#: raised it in 2 runs of 3); the lead's fix for that is under way. Remove the
-#: entry once it is merged.
-FIXED_ELSEWHERE = {"dns.resolver_slow"}
-
-
 def serious(bundle: Bundle) -> list[str]:
     """Every finding of severity warning or critical, with its detail."""
-    return [
-        f"{f.id} [{f.severity}]: {f.detail}"
-        for f in bundle.findings
-        if f.severity != "info" and f.id not in FIXED_ELSEWHERE
-    ]
+    return [f"{f.id} [{f.severity}]: {f.detail}" for f in bundle.findings if f.severity != "info"]
 
 
 def _config(lab: Lab, tmp_path: Path) -> Path | None:
