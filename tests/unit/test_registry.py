@@ -38,14 +38,16 @@ def plugin_package(tmp_path: Path) -> Iterator[Path]:
         "    name = 'listener'\n"
         "    requires = Requirements(listens=True)\n"
         "    async def run(self, ctx):\n"
-        "        seen = 'late_probe' in sys.modules\n"
+        # Imported to the end, not just begun: a module is in sys.modules from
+        # the first line of its import, and the worker thread may have begun it.
+        "        seen = hasattr(sys.modules.get('late_probe'), 'LateProbe')\n"
         "        return ProbeOutput(summary=f'late imported: {seen}')\n"
     )
     # Slow to import, like a probe that pulls in a big library.
     (tmp_path / "late_probe.py").write_text(
         "import time\n"
         "from homediag.runtime.probe import Probe, ProbeOutput\n"
-        "time.sleep(0.3)\n"
+        "time.sleep(0.5)\n"
         "class LateProbe(Probe):\n"
         "    name = 'late'\n"
         "    async def run(self, ctx):\n"
