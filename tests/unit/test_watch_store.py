@@ -278,3 +278,19 @@ def test_retention_keeps_the_size_bounded(tmp_path: Path) -> None:
     assert dropped == "40"
     # Nothing that was kept is torn: the raw samples left are the newest ones, in order.
     assert os.path.getsize(path) > 0
+
+
+def test_a_pid_from_before_a_reboot_does_not_lock_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "watch.db"
+    store = Store.create(path)
+    store.add_sample(Sample(t=time.time() - 5, sampler="gateway", key="192.0.2.1", ok=True))
+    store.commit()
+    # A power cut: the run never ended, and after the reboot its pid belongs to
+    # some other live process (here, our parent).
+    store._conn.execute(
+        "UPDATE runs SET pid = ?, boot = 'an-earlier-boot', ended_at = NULL", (os.getppid(),)
+    )
+    store._conn.execute("COMMIT")
+    store._conn.close()
+    with Store.resume(path) as resumed:
+        assert [g.reason for g in resumed.gaps()] == ["not_running"]

@@ -43,7 +43,7 @@ _WAL_LIMIT = 4 * 1024 * 1024
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE runs(id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL,
-                  pid INTEGER NOT NULL);
+                  pid INTEGER NOT NULL, boot TEXT NOT NULL);
 CREATE TABLE subjects(id INTEGER PRIMARY KEY, sampler TEXT NOT NULL, key TEXT NOT NULL,
                       UNIQUE(sampler, key));
 CREATE TABLE samples(t REAL NOT NULL, subject INTEGER NOT NULL, ok INTEGER NOT NULL,
@@ -167,7 +167,8 @@ class Store:
             )
             run = (
                 conn.execute(
-                    "INSERT INTO runs(started_at, pid) VALUES (?, ?)", (now, os.getpid())
+                    "INSERT INTO runs(started_at, pid, boot) VALUES (?, ?, ?)",
+                    (now, os.getpid(), _boot_id()),
                 ).lastrowid
                 or 0
             )
@@ -479,7 +480,7 @@ def _start_run(conn: sqlite3.Connection, target: Path, now: float) -> int:
     """Refuse a store another recorder writes; close a killed run, record the gap, start a run."""
     # Read first (a WAL reader never waits), then take the write lock.
     last = _last_run(conn)
-    if last is not None and last[2] is None and _alive(last[1]):
+    if last is not None and last[2] is None and last[3] == _boot_id() and _alive(last[1]):
         raise WatchStoreError(f"{target} is being written by process {last[1]}")
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -496,15 +497,25 @@ def _start_run(conn: sqlite3.Connection, target: Path, now: float) -> int:
             (previous if previous is not None else now, last[0]),
         )
     run = conn.execute(
-        "INSERT INTO runs(started_at, pid) VALUES (?, ?)", (now, os.getpid())
+        "INSERT INTO runs(started_at, pid, boot) VALUES (?, ?, ?)", (now, os.getpid(), _boot_id())
     ).lastrowid
     conn.execute("COMMIT")
     return run or 0
 
 
-def _last_run(conn: sqlite3.Connection) -> tuple[int, int, float | None] | None:
-    row = conn.execute("SELECT id, pid, ended_at FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    return None if row is None else (int(row[0]), int(row[1]), row[2])
+def _last_run(conn: sqlite3.Connection) -> tuple[int, int, float | None, str] | None:
+    row = conn.execute(
+        "SELECT id, pid, ended_at, boot FROM runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), row[2], str(row[3]))
+
+
+def _boot_id() -> str:
+    """This boot's identity: a run's pid means nothing after a reboot (a power cut)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""  # no /proc (macOS, Windows): a live pid is taken at its word
 
 
 def _alive(pid: int) -> bool:
