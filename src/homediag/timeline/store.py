@@ -32,7 +32,7 @@ from homediag.errors import WatchStoreError
 from homediag.model.timeline import Event, Gap, Sample, Scalar, Series, SeriesPoint
 from homediag.redact.secrets import REDACTED, SecretRegistry
 
-__all__ = ["MAX_POINTS", "STORE_FORMAT", "Retention", "Store", "open_readonly"]
+__all__ = ["MAX_POINTS", "STORE_FORMAT", "Retention", "Store", "StoreReader", "open_readonly"]
 
 #: Written to ``meta.format``; a store of another format is refused.
 STORE_FORMAT = "homediag-watch-store/1"
@@ -407,17 +407,19 @@ class Store:
         self._minutes.clear()
 
 
-def open_readonly(path: str | os.PathLike[str]) -> _Reader:
+def open_readonly(path: str | os.PathLike[str]) -> StoreReader:
     """Open a store for reading only (``watch report``): no lock, nothing written."""
     target = Path(path)
     if not target.is_file():
         raise WatchStoreError(f"{target}: no such store")
     conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     _check_format(conn, target)
-    return _Reader(conn)
+    return StoreReader(conn)
 
 
-class _Reader:
+class StoreReader:
+    """A store opened read-only: what :class:`Store` reads, and the runs."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
@@ -444,7 +446,7 @@ class _Reader:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> _Reader:
+    def __enter__(self) -> StoreReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
