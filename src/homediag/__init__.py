@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         ProbeError,
         RedactionError,
         UnknownProbeError,
+        WatchStoreError,
     )
     from homediag.facts.dns import DnsFacts
     from homediag.facts.endpoints import EndpointsFacts
@@ -175,6 +176,7 @@ _EXPORTS: dict[str, str] = {
     "BundleIntegrityError": "homediag.errors",
     "BundleSchemaError": "homediag.errors",
     "RedactionError": "homediag.errors",
+    "WatchStoreError": "homediag.errors",
     "LabError": "homediag.errors",
 }
 
@@ -233,6 +235,7 @@ __all__ = [
     "Ssid",
     "TcpResult",
     "UnknownProbeError",
+    "WatchStoreError",
     "WifiFacts",
     "__version__",
     "analyze",

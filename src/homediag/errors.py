@@ -15,6 +15,7 @@ integrator can catch ``HomediagError`` and nothing else::
     │   ├── BundleIntegrityError   manifest missing, a hash or size does not match
     │   └── BundleSchemaError      the content does not follow a schema this version reads
     ├── RedactionError             a secret survived redaction: the bundle is not written
+    ├── WatchStoreError            a watch store cannot be opened, resumed or written
     └── LabError                   the virtual home cannot be built or driven
 
 Every message is one line meant for a person. What the command line exits
@@ -78,6 +79,10 @@ class BundleSchemaError(BundleError):
 
 class RedactionError(HomediagError):
     """A known secret was still present after redaction; nothing was written."""
+
+
+class WatchStoreError(HomediagError):
+    """A watch store cannot be created, resumed or written (wrong format, another recorder)."""
 
 
 class LabError(HomediagError):

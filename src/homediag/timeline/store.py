@@ -1,0 +1,637 @@
+"""The watch store: samples and events in one SQLite file, written as they are taken.
+
+WAL mode with ``synchronous=FULL``: every commit is on disk when it returns,
+and a commit happens at least every :attr:`Retention.commit_interval_s`
+(0.5 s) while samples arrive, so a kill -9 or a power cut loses at most the
+last second. Minute aggregates are kept next to the raw samples and outlive
+them: raw rows older than ``raw_window_s`` and minute rows older than
+``minute_window_s`` are deleted (in *data* time, the samples' own
+timestamps, so a compressed simulation prunes like a real day), then the
+file is shrunk with ``incremental_vacuum``.
+
+No secret reaches the file: every string written is checked against the
+run's :class:`~homediag.redact.secrets.SecretRegistry` and masked
+(counted in ``meta.secrets_masked``). Addresses, MACs and names are stored as
+measured and redacted when a bundle is written, at the level chosen then.
+See docs/watch-design.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from homediag.errors import WatchStoreError
+from homediag.model.timeline import Event, Gap, Sample, Scalar, Series, SeriesPoint
+from homediag.redact.secrets import REDACTED, SecretRegistry
+
+__all__ = ["MAX_POINTS", "STORE_FORMAT", "Retention", "Store", "StoreReader", "open_readonly"]
+
+#: Written to ``meta.format``; a store of another format is refused.
+STORE_FORMAT = "homediag-watch-store/1"
+#: Points a series read from the store has at most (the bundle allows 2,000).
+MAX_POINTS = 1500
+_WAL_LIMIT = 4 * 1024 * 1024
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE runs(id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL,
+                  pid INTEGER NOT NULL, boot TEXT NOT NULL);
+CREATE TABLE subjects(id INTEGER PRIMARY KEY, sampler TEXT NOT NULL, key TEXT NOT NULL,
+                      UNIQUE(sampler, key));
+CREATE TABLE samples(t REAL NOT NULL, subject INTEGER NOT NULL, ok INTEGER NOT NULL,
+                     value REAL, detail TEXT);
+CREATE INDEX samples_by_subject ON samples(subject, t);
+CREATE TABLE minutes(subject INTEGER NOT NULL, minute INTEGER NOT NULL, n INTEGER NOT NULL,
+                     n_ok INTEGER NOT NULL, n_val INTEGER NOT NULL, vmin REAL, vsum REAL,
+                     vmax REAL, PRIMARY KEY(subject, minute)) WITHOUT ROWID;
+CREATE TABLE events(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, kind TEXT NOT NULL,
+                    subject TEXT NOT NULL, start REAL NOT NULL, "end" REAL,
+                    severity TEXT NOT NULL, summary TEXT NOT NULL, evidence TEXT NOT NULL);
+CREATE TABLE gaps(start REAL NOT NULL, "end" REAL NOT NULL, reason TEXT NOT NULL);
+"""
+
+_MINUTE_UPSERT = """
+INSERT INTO minutes(subject, minute, n, n_ok, n_val, vmin, vsum, vmax)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(subject, minute) DO UPDATE SET
+  n = n + excluded.n, n_ok = n_ok + excluded.n_ok, n_val = n_val + excluded.n_val,
+  vmin = CASE WHEN vmin IS NULL THEN excluded.vmin WHEN excluded.vmin IS NULL THEN vmin
+              ELSE min(vmin, excluded.vmin) END,
+  vsum = coalesce(vsum, 0) + coalesce(excluded.vsum, 0),
+  vmax = CASE WHEN vmax IS NULL THEN excluded.vmax WHEN excluded.vmax IS NULL THEN vmax
+              ELSE max(vmax, excluded.vmax) END
+"""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the store keeps what, and how often it commits and prunes."""
+
+    raw_window_s: float = 24 * 3600.0
+    minute_window_s: float = 30 * 24 * 3600.0
+    max_events: int = 10_000
+    prune_every_s: float = 60.0  # in data time
+    commit_interval_s: float = 0.5  # in real (monotonic) time
+
+
+class _Minute:
+    __slots__ = ("n", "n_ok", "n_val", "vmax", "vmin", "vsum")
+
+    def __init__(self) -> None:
+        self.n = self.n_ok = self.n_val = 0
+        self.vmin: float | None = None
+        self.vmax: float | None = None
+        self.vsum = 0.0
+
+    def add(self, ok: bool, value: float | None) -> None:
+        self.n += 1
+        self.n_ok += ok
+        if value is not None:
+            self.n_val += 1
+            self.vsum += value
+            self.vmin = value if self.vmin is None else min(self.vmin, value)
+            self.vmax = value if self.vmax is None else max(self.vmax, value)
+
+
+class Store:
+    """One watch store, opened for writing by one recorder (see :meth:`create`, :meth:`resume`)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        *,
+        secrets: SecretRegistry | None,
+        retention: Retention,
+        clock: Callable[[], float],
+        run: int,
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self._secrets = secrets if secrets is not None else SecretRegistry()
+        self.retention = retention
+        self._clock = clock
+        self.run = run
+        self._subjects: dict[tuple[str, str], int] = {
+            (s, k): i for i, s, k in conn.execute("SELECT id, sampler, key FROM subjects")
+        }
+        self._minutes: dict[tuple[int, int], _Minute] = {}
+        self._last_commit = time.monotonic()
+        self._last_prune_t: float | None = None
+        self._masked = 0
+        self._closed = False
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    # -- opening ---------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        secrets: SecretRegistry | None = None,
+        retention: Retention | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Store:
+        """Make a new store at ``path`` (which must not exist), readable by this user only."""
+        target = Path(path)
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise WatchStoreError(f"{target} exists: use --resume to continue it") from None
+        except OSError as exc:
+            raise WatchStoreError(f"cannot create {target}: {exc.strerror or exc}") from None
+        conn = _connect(target)
+        retention = retention or Retention()
+        now = clock()
+        with conn:
+            # auto_vacuum must be set before the first table is created.
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            conn.executescript(_SCHEMA)
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("format", STORE_FORMAT),
+                    ("created_at", repr(now)),
+                    ("secrets_masked", "0"),
+                    ("events_dropped", "0"),
+                ],
+            )
+            run = (
+                conn.execute(
+                    "INSERT INTO runs(started_at, pid, boot) VALUES (?, ?, ?)",
+                    (now, os.getpid(), _boot_id()),
+                ).lastrowid
+                or 0
+            )
+        conn.execute("PRAGMA journal_mode=WAL")
+        return cls(conn, target, secrets=secrets, retention=retention, clock=clock, run=run)
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        secrets: SecretRegistry | None = None,
+        retention: Retention | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Store:
+        """Continue the store at ``path``: a new run, and a ``not_running`` gap since the last."""
+        target = Path(path)
+        if not target.is_file():
+            raise WatchStoreError(f"{target}: no such store")
+        conn = _connect(target)
+        _check_format(conn, target)
+        try:
+            run = _start_run(conn, target, clock())
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+            raise
+        return cls(
+            conn,
+            target,
+            secrets=secrets,
+            retention=retention or Retention(),
+            clock=clock,
+            run=run,
+        )
+
+    # -- writing ---------------------------------------------------------
+
+    def add_sample(self, sample: Sample) -> None:
+        """Record one sample (committed within :attr:`Retention.commit_interval_s`)."""
+        subject = self._subject(sample.sampler, sample.key)
+        detail = self._json(sample.detail) if sample.detail else None
+        self._conn.execute(
+            "INSERT INTO samples VALUES (?, ?, ?, ?, ?)",
+            (sample.t, subject, int(sample.ok), sample.value, detail),
+        )
+        minute = int(sample.t // 60)
+        bucket = self._minutes.get((subject, minute))
+        if bucket is None:
+            bucket = self._minutes[(subject, minute)] = _Minute()
+        bucket.add(sample.ok, sample.value)
+        if self._last_prune_t is None:
+            self._last_prune_t = sample.t
+        elif sample.t - self._last_prune_t >= self.retention.prune_every_s:
+            self.prune(sample.t)
+        self.tick()
+
+    def add_event(self, event: Event) -> int:
+        """Record an event (open or closed); returns its id for :meth:`update_event`."""
+        row = (
+            self._conn.execute(
+                'INSERT INTO events(run, kind, subject, start, "end", severity, summary, evidence)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.run, *self._event_row(event)),
+            ).lastrowid
+            or 0
+        )
+        self.tick()
+        return row
+
+    def update_event(self, event_id: int, event: Event) -> None:
+        """Replace a recorded event, typically to close it (set its ``end``)."""
+        self._conn.execute(
+            'UPDATE events SET kind = ?, subject = ?, start = ?, "end" = ?, severity = ?,'
+            " summary = ?, evidence = ? WHERE id = ?",
+            (*self._event_row(event), event_id),
+        )
+        self.tick()
+
+    def add_gap(self, gap: Gap) -> None:
+        """Record a time nothing was observed (the host slept)."""
+        self._conn.execute("INSERT INTO gaps VALUES (?, ?, ?)", (gap.start, gap.end, gap.reason))
+        self.tick()
+
+    def tick(self) -> None:
+        """Commit if the last commit is older than the commit interval (call it at least every second)."""
+        if time.monotonic() - self._last_commit >= self.retention.commit_interval_s:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make everything written so far durable."""
+        self._flush_minutes()
+        if self._masked:
+            self._conn.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'secrets_masked'",
+                (self._masked,),
+            )
+            self._masked = 0
+        self._conn.execute("COMMIT")
+        self._last_commit = time.monotonic()
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def checkpoint(self) -> None:
+        """Commit and fold the write-ahead log into the main file (SQLite also does it every ~4 MB)."""
+        self.commit()
+        self._conn.execute("COMMIT")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def prune(self, now: float) -> None:
+        """Drop raw samples and minute rows past their windows, and events past the cap."""
+        self._last_prune_t = now
+        self._flush_minutes()
+        raw_cutoff = now - self.retention.raw_window_s
+        # Samples are appended in time order: the rows to drop are a rowid prefix.
+        first_kept = self._conn.execute(
+            "SELECT rowid FROM samples WHERE t >= ? ORDER BY rowid LIMIT 1", (raw_cutoff,)
+        ).fetchone()
+        if first_kept is None:
+            self._conn.execute("DELETE FROM samples WHERE t < ?", (raw_cutoff,))
+        else:
+            self._conn.execute("DELETE FROM samples WHERE rowid < ?", (first_kept[0],))
+        minute_cutoff = int((now - self.retention.minute_window_s) // 60)
+        self._conn.execute("DELETE FROM minutes WHERE minute < ?", (minute_cutoff,))
+        excess = self._conn.execute("SELECT count(*) FROM events").fetchone()[0] - (
+            self.retention.max_events
+        )
+        if excess > 0:
+            dropped = self._conn.execute(
+                'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "end" IS NOT NULL'
+                " ORDER BY id LIMIT ?)",
+                (excess,),
+            ).rowcount
+            self._conn.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'events_dropped'",
+                (dropped,),
+            )
+        self._conn.execute("PRAGMA incremental_vacuum")
+
+    def close(self) -> None:
+        """Commit, mark the run as ended and close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._conn.execute("UPDATE runs SET ended_at = ? WHERE id = ?", (self._clock(), self.run))
+        self.commit()
+        self._conn.execute("COMMIT")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------
+
+    def samples(
+        self, sampler: str | None = None, key: str | None = None, since: float | None = None
+    ) -> Iterator[Sample]:
+        """The raw samples still in the store, in the order they were taken."""
+        return _read_samples(self._conn, sampler, key, since)
+
+    def events(self) -> list[Event]:
+        """Every recorded event, in the order they were opened."""
+        return _read_events(self._conn)
+
+    def gaps(self) -> list[Gap]:
+        """Every recorded gap, by start."""
+        return _read_gaps(self._conn)
+
+    def series(self, sampler: str, key: str, *, max_points: int = MAX_POINTS) -> Series:
+        """One subject's series: minute buckets, merged into coarser ones beyond ``max_points``."""
+        self._flush_minutes()
+        return _read_series(self._conn, sampler, key, max_points)
+
+    def meta(self) -> dict[str, str]:
+        """The store's ``meta`` table (format, created_at, counters)."""
+        return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+
+    # -- internals -------------------------------------------------------
+
+    def _subject(self, sampler: str, key: str) -> int:
+        clean = self._clean(key)
+        found = self._subjects.get((sampler, clean))
+        if found is None:
+            row = (
+                self._conn.execute(
+                    "INSERT INTO subjects(sampler, key) VALUES (?, ?)", (sampler, clean)
+                ).lastrowid
+                or 0
+            )
+            found = self._subjects[(sampler, clean)] = row
+        return found
+
+    def _clean(self, text: str) -> str:
+        if not len(self._secrets):
+            return text
+        if text in self._secrets:
+            self._masked += 1
+            return REDACTED
+        masked = self._secrets.mask(text)
+        if masked != text:
+            self._masked += 1
+        return masked
+
+    def _json(self, values: dict[str, Scalar]) -> str:
+        clean = {
+            self._clean(k): self._clean(v) if isinstance(v, str) else v for k, v in values.items()
+        }
+        return json.dumps(clean, separators=(",", ":"), allow_nan=False)
+
+    def _event_row(self, event: Event) -> tuple[Any, ...]:
+        return (
+            event.kind,
+            self._clean(event.subject),
+            event.start,
+            event.end,
+            event.severity,
+            self._clean(event.summary),
+            self._json(event.evidence),
+        )
+
+    def _flush_minutes(self) -> None:
+        if not self._minutes:
+            return
+        self._conn.executemany(
+            _MINUTE_UPSERT,
+            [
+                (s, m, b.n, b.n_ok, b.n_val, b.vmin, b.vsum if b.n_val else None, b.vmax)
+                for (s, m), b in self._minutes.items()
+            ],
+        )
+        self._minutes.clear()
+
+
+def open_readonly(path: str | os.PathLike[str]) -> StoreReader:
+    """Open a store for reading only (``watch report``): no lock, nothing written."""
+    target = Path(path)
+    if not target.is_file():
+        raise WatchStoreError(f"{target}: no such store")
+    conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    _check_format(conn, target)
+    return StoreReader(conn)
+
+
+class StoreReader:
+    """A store opened read-only: what :class:`Store` reads, and the runs."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def samples(
+        self, sampler: str | None = None, key: str | None = None, since: float | None = None
+    ) -> Iterator[Sample]:
+        return _read_samples(self._conn, sampler, key, since)
+
+    def events(self) -> list[Event]:
+        return _read_events(self._conn)
+
+    def gaps(self) -> list[Gap]:
+        return _read_gaps(self._conn)
+
+    def series(self, sampler: str, key: str, *, max_points: int = MAX_POINTS) -> Series:
+        return _read_series(self._conn, sampler, key, max_points)
+
+    def runs(self) -> list[tuple[float, float | None]]:
+        return [
+            (s, e)
+            for s, e in self._conn.execute("SELECT started_at, ended_at FROM runs ORDER BY id")
+        ]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> StoreReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise WatchStoreError(f"cannot open {path}: {exc}") from None
+    try:
+        conn.execute("PRAGMA synchronous=FULL")
+        # A compressed replay commits big transactions; keep the WAL from staying big.
+        conn.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise WatchStoreError(f"{path} is not a homediag watch store") from None
+    return conn
+
+
+def _check_format(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    if row is None or row[0] != STORE_FORMAT:
+        conn.close()
+        raise WatchStoreError(f"{path} is not a homediag watch store")
+
+
+def _start_run(conn: sqlite3.Connection, target: Path, now: float) -> int:
+    """Refuse a store another recorder writes; close a killed run, record the gap, start a run."""
+    # Read first (a WAL reader never waits), then take the write lock.
+    last = _last_run(conn)
+    if last is not None and last[2] is None and last[3] == _boot_id() and _alive(last[1]):
+        raise WatchStoreError(f"{target} is being written by process {last[1]}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        raise WatchStoreError(f"{target} is being written by another process") from None
+    last = _last_run(conn)
+    previous = _last_time(conn)
+    if previous is not None and previous < now:
+        conn.execute("INSERT INTO gaps VALUES (?, ?, 'not_running')", (previous, now))
+    if last is not None and last[2] is None:
+        # A killed run: it ended with its last committed sample.
+        conn.execute(
+            "UPDATE runs SET ended_at = ? WHERE id = ?",
+            (previous if previous is not None else now, last[0]),
+        )
+    run = conn.execute(
+        "INSERT INTO runs(started_at, pid, boot) VALUES (?, ?, ?)", (now, os.getpid(), _boot_id())
+    ).lastrowid
+    conn.execute("COMMIT")
+    return run or 0
+
+
+def _last_run(conn: sqlite3.Connection) -> tuple[int, int, float | None, str] | None:
+    row = conn.execute(
+        "SELECT id, pid, ended_at, boot FROM runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), row[2], str(row[3]))
+
+
+def _boot_id() -> str:
+    """This boot's identity: a run's pid means nothing after a reboot (a power cut)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""  # no /proc (macOS, Windows): a live pid is taken at its word
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _last_time(conn: sqlite3.Connection) -> float | None:
+    candidates = [
+        conn.execute("SELECT t FROM samples ORDER BY rowid DESC LIMIT 1").fetchone(),
+        conn.execute('SELECT max(coalesce("end", start)) FROM events').fetchone(),
+        conn.execute("SELECT max(minute) * 60 FROM minutes").fetchone(),
+    ]
+    times = [float(c[0]) for c in candidates if c is not None and c[0] is not None]
+    return max(times) if times else None
+
+
+def _read_samples(
+    conn: sqlite3.Connection, sampler: str | None, key: str | None, since: float | None
+) -> Iterator[Sample]:
+    sql = (
+        "SELECT s.t, j.sampler, j.key, s.ok, s.value, s.detail FROM samples s"
+        " JOIN subjects j ON j.id = s.subject WHERE 1"
+    )
+    args: list[Any] = []
+    if sampler is not None:
+        sql += " AND j.sampler = ?"
+        args.append(sampler)
+    if key is not None:
+        sql += " AND j.key = ?"
+        args.append(key)
+    if since is not None:
+        sql += " AND s.t >= ?"
+        args.append(since)
+    for t, s, k, ok, value, detail in conn.execute(sql + " ORDER BY s.rowid", args):
+        yield Sample(
+            t=t,
+            sampler=s,
+            key=k,
+            ok=bool(ok),
+            value=value,
+            detail=json.loads(detail) if detail else {},
+        )
+
+
+def _read_events(conn: sqlite3.Connection) -> list[Event]:
+    return [
+        Event(
+            kind=kind,
+            subject=subject,
+            start=start,
+            end=end,
+            severity=severity,
+            summary=summary,
+            evidence=json.loads(evidence),
+        )
+        for kind, subject, start, end, severity, summary, evidence in conn.execute(
+            'SELECT kind, subject, start, "end", severity, summary, evidence FROM events'
+            " ORDER BY id"
+        )
+    ]
+
+
+def _read_gaps(conn: sqlite3.Connection) -> list[Gap]:
+    return [
+        Gap(start=s, end=e, reason=r)
+        for s, e, r in conn.execute('SELECT start, "end", reason FROM gaps ORDER BY start')
+    ]
+
+
+def _read_series(conn: sqlite3.Connection, sampler: str, key: str, max_points: int) -> Series:
+    rows = conn.execute(
+        "SELECT m.minute, m.n, m.n_ok, m.n_val, m.vmin, m.vsum, m.vmax FROM minutes m"
+        " JOIN subjects j ON j.id = m.subject WHERE j.sampler = ? AND j.key = ?"
+        " ORDER BY m.minute",
+        (sampler, key),
+    ).fetchall()
+    span = rows[-1][0] - rows[0][0] + 1 if rows else 1
+    factor = max(1, math.ceil(span / max(1, max_points)))
+    buckets: dict[int, _Minute] = {}
+    sums: dict[int, float | None] = {}
+    for minute, n, n_ok, n_val, vmin, vsum, vmax in rows:
+        start = minute - minute % factor
+        bucket = buckets.get(start)
+        if bucket is None:
+            bucket = buckets[start] = _Minute()
+            sums[start] = None
+        bucket.n += n
+        bucket.n_ok += n_ok
+        bucket.n_val += n_val
+        if vsum is not None:
+            sums[start] = (sums[start] or 0.0) + vsum
+        if vmin is not None:
+            bucket.vmin = vmin if bucket.vmin is None else min(bucket.vmin, vmin)
+        if vmax is not None:
+            bucket.vmax = vmax if bucket.vmax is None else max(bucket.vmax, vmax)
+    points = []
+    for start, b in buckets.items():
+        total = sums[start]
+        points.append(
+            SeriesPoint(
+                t=start * 60.0,
+                n=b.n,
+                n_ok=b.n_ok,
+                min=b.vmin,
+                avg=total / b.n_val if b.n_val and total is not None else None,
+                max=b.vmax,
+            )
+        )
+    return Series(sampler=sampler, key=key, step_s=60.0 * factor, points=points)
