@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from zeroconf import (  # type: ignore[attr-defined]  # exported, though not in __all__
     AddressResolverIPv4,
+    AddressResolverIPv6,
     BadTypeInNameException,
     DNSQuestionType,
     IPVersion,
@@ -38,8 +39,9 @@ __all__ = ["BrowseResult", "InstanceRecord", "browse", "zeroconf_log_captured"]
 MAX_EXTRA_TYPES = 128
 #: Resolutions running at once.
 RESOLVE_CONCURRENCY = 64
-#: Host names asked for their IPv4 address after resolving with IPv6 only, at most.
-MAX_IPV4_FOLLOW_UPS = 64
+#: Host names asked for their other address family after resolving with one only, at most
+#: (per family).
+MAX_FAMILY_FOLLOW_UPS = 64
 #: Dropped instance names remembered, so that repeated answers are counted once.
 _MAX_DROPPED_NAMES = 65536
 _TICK = 0.05
@@ -140,11 +142,13 @@ async def browse(
     result = BrowseResult(types_browsed=list(types))
     state = {"last": start}
     pending: set[asyncio.Task[None]] = set()
-    # Questions for the A record of hosts that resolved with AAAA only: their
-    # answers land in the cache, read once the browse ends. They never hold
-    # the browse open (an IPv6-only device has no A record to give): the quiet
-    # period that follows the resolution leaves the answer time to arrive.
-    follow_ups: dict[str, asyncio.Task[None]] = {}
+    # Questions for the other address family of hosts that resolved with one
+    # only (A after AAAA alone, AAAA after A alone): their answers land in the
+    # cache, read once the browse ends. They never hold the browse open (an
+    # IPv6-only device has no A record to give, most IPv4 devices no AAAA):
+    # the quiet period that follows the resolution leaves the answer time to
+    # arrive.
+    follow_ups: dict[tuple[str, int], asyncio.Task[None]] = {}
     semaphore = asyncio.Semaphore(RESOLVE_CONCURRENCY)
     browsers: list[AsyncServiceBrowser] = []
     queued_types: list[str] = []
@@ -199,21 +203,24 @@ async def browse(
             record.ipv6 = info.parsed_addresses(IPVersion.V6Only)
             record.properties = dict(info.properties)
             state["last"] = loop.time()
-            if record.ipv6 and not record.ipv4 and info.server:
-                ask_ipv4(info.server)
+            if info.server and bool(record.ipv4) != bool(record.ipv6):
+                ask_other_family(info.server, 4 if record.ipv6 else 6)
 
-    def ask_ipv4(server: str) -> None:
-        # A resolution is complete on its first address record, and avahi
-        # answers a query that came over IPv6 with AAAA records only: when its
-        # IPv4 answer is late or lost, nothing else would ask for the A record.
-        key = server.lower()
-        if key in follow_ups or len(follow_ups) >= MAX_IPV4_FOLLOW_UPS:
+    def ask_other_family(server: str, family: int) -> None:
+        # A resolution is complete on its first address record. avahi answers
+        # a query that came over IPv6 with AAAA records only, and one answer of
+        # a pair can be late or lost (seen in the lab both ways: a dual-stack
+        # device listed with IPv6 only in one run, IPv4 only in another):
+        # nothing else would ask for the missing family.
+        key = (server.lower(), family)
+        if key in follow_ups or sum(f == family for _, f in follow_ups) >= MAX_FAMILY_FOLLOW_UPS:
             return
-        follow_ups[key] = loop.create_task(_ask_ipv4(server))
+        follow_ups[key] = loop.create_task(_ask_family(server, family))
 
-    async def _ask_ipv4(server: str) -> None:
+    async def _ask_family(server: str, family: int) -> None:
+        resolver = AddressResolverIPv4(server) if family == 4 else AddressResolverIPv6(server)
         with contextlib.suppress(Exception):
-            await AddressResolverIPv4(server).async_request(zc, int(resolve_timeout * 1000))
+            await resolver.async_request(zc, int(resolve_timeout * 1000))
 
     def flush_types() -> None:
         batch = list(queued_types)
