@@ -244,6 +244,10 @@ _PARSERS: dict[str, Callable[[ClassifiedService], tuple[str, str, dict[str, Any]
 }
 
 
+#: Where each parsed service type stands when one device's services are read in turn.
+_RANK = {service_type: i for i, service_type in enumerate(_PARSERS)}
+
+
 def _shelly_gen1(s: ClassifiedService) -> tuple[str, str, dict[str, Any]] | None:
     # Gen 1 Shellys advertise only _http._tcp, under a "shelly<model>-<mac>" name.
     for label in (s.host or "", s.instance):
@@ -263,9 +267,9 @@ def classify(services: Iterable[ClassifiedService]) -> tuple[str, dict[str, dict
     # from run to run, and where two services of one key disagree (a printer's
     # IPP queue "ipp/print" and its LPD queue name) the better one must win
     # every time.
-    rank = {t: i for i, t in enumerate(_PARSERS)}
     services = sorted(
-        services, key=lambda s: (rank.get(s.type.lower(), len(rank)), s.type.lower(), s.instance)
+        services,
+        key=lambda s: (_RANK.get(s.type.lower(), len(_RANK)), s.type.lower(), s.instance),
     )
     kinds: set[str] = set()
     details: dict[str, dict[str, Any]] = {}

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
 from homediag.analysis.rules.certs import CertSpecs, certificate_findings
+from homediag.analysis.rules.samples import without_slowest
 from homediag.facts.mqtt import MqttFacts
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding
@@ -17,8 +18,6 @@ LATENCY_WARNING_MS = 50.0
 LATENCY_CRITICAL_MS = 500.0
 #: Share of lost test messages from which loss is critical, in percent.
 LOSS_CRITICAL_PCT = 10.0
-#: From this many round trips on, the slowest tenth is left out before judging latency.
-TRIM_MIN_SAMPLES = 5
 
 NOT_FOUND = spec(
     "mqtt.broker_not_found",
@@ -344,9 +343,9 @@ def analyze(bundle: Bundle) -> Iterator[Finding]:
 
 def _p95_trimmed(rtts: list[float]) -> float | None:
     """The nearest-rank 95th percentile once the slowest tenth (at least one) is left out; none below 5."""
-    if len(rtts) < TRIM_MIN_SAMPLES:
+    kept = sorted(without_slowest(rtts))
+    if not kept:
         return None
-    kept = sorted(rtts)[: len(rtts) - max(1, int(len(rtts) * 0.1))]
     return round(kept[min(len(kept) - 1, max(0, int(0.95 * len(kept) + 0.5) - 1))], 3)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from homediag.analysis.base import probe_facts
 from homediag.analysis.catalog import spec
+from homediag.analysis.rules.samples import without_slowest
 from homediag.facts.router import GatewayCheck, RouterFacts
 from homediag.model.bundle import Bundle
 from homediag.model.finding import Finding
@@ -21,12 +22,6 @@ LATENCY_WARNING_MS = 20.0
 LATENCY_CRITICAL_MS = 100.0
 #: Mean difference between consecutive round trips, in ms.
 JITTER_WARNING_MS = 15.0
-#: From this many round trips on, the slowest tenth of the replies (at least
-#: one) is left out before judging latency and jitter: a few late replies (a
-#: busy moment of the router or of this computer) are no slow link; late
-#: replies as often as every fifth still are.
-TRIM_MIN_SAMPLES = 5
-TRIM_SHARE = 0.1
 
 GATEWAY_UNREACHABLE = spec(
     "router.gateway_unreachable",
@@ -136,7 +131,7 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
             {"gateway": gw, "sent": p.sent, "received": p.received, "loss_pct": p.loss_pct},
             severity="critical" if p.loss_pct >= LOSS_CRITICAL_PCT else "warning",
         )
-    kept = _without_slowest(p.rtts_ms)
+    kept = without_slowest(p.rtts_ms)
     trimmed = round(statistics.fmean(kept), 3) if kept else None
     # Judged on the replies without the slowest tenth: the average alone is
     # lifted by one reply held up for a moment.
@@ -178,12 +173,3 @@ def _gateway(check: GatewayCheck) -> Iterator[Finding]:
                 "jitter_trimmed_ms": trimmed_jitter,
             },
         )
-
-
-def _without_slowest(rtts: list[float]) -> list[float]:
-    """The round trips in reply order without the slowest tenth (at least one); none below 5."""
-    if len(rtts) < TRIM_MIN_SAMPLES:
-        return []
-    drop = max(1, int(len(rtts) * TRIM_SHARE))
-    slowest = set(sorted(range(len(rtts)), key=lambda i: rtts[i])[-drop:])
-    return [rtt for i, rtt in enumerate(rtts) if i not in slowest]
