@@ -16,6 +16,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from homediag.model.finding import Finding, worst_severity
 from homediag.model.kinds import FreeText, Hostname, IPAddress, MacAddress
+from homediag.model.timeline import Timeline
 
 __all__ = [
     "SCHEMA_MAJOR",
@@ -208,6 +209,13 @@ class Bundle(_Model):
     devices: list[Device] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     redaction: RedactionInfo
+    # A bundle of `run` has no timeline: its bundle.json stays exactly the 1.0
+    # contract rather than gaining `"timeline": null`.
+    timeline: Timeline | None = Field(
+        None,
+        description="What `homediag watch` recorded over time (schema 1.1); absent for `run`.",
+        exclude_if=lambda value: value is None,
+    )
 
     # Raw evidence files (path under evidence/ -> bytes) travel with the
     # model but are written as separate files, not into bundle.json.

@@ -16,6 +16,7 @@ from homediag.analysis.base import Analyzer
 from homediag.analysis.engine import analyze
 from homediag.model.bundle import Bundle, Device, Observer, ToolInfo
 from homediag.model.finding import Finding
+from homediag.model.timeline import Timeline
 from homediag.redact.redactor import Level, Redactor
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.result import ProbeResult
@@ -78,17 +79,25 @@ def build_bundle(
     secrets: SecretRegistry,
     created_at: datetime,
     analyzers: Iterable[Analyzer] | None = None,
+    timeline: Timeline | None = None,
+    redactor: Redactor | None = None,
 ) -> tuple[Bundle, dict[str, dict[str, str]]]:
     """Assemble, redact and analyze a bundle from the probes' results; also return its pseudonym mapping.
 
     ``extra_devices`` join the inventory beside the probes' contributions (the
-    devices the configuration names).
+    devices the configuration names). ``timeline`` (a watch's, unredacted) is
+    redacted in the same passes, so its addresses carry the same pseudonyms
+    as the rest of the bundle; pass ``redactor`` to share pseudonyms with
+    other bundles (a watch's snapshots).
     """
     devices = merge_devices([*(d for r in results.values() for d in r.devices), *extra_devices])
-    redactor = Redactor(level, secrets)
+    redactor = redactor if redactor is not None else Redactor(level, secrets)
 
     def typed_pass() -> tuple[
-        dict[str, object], dict[str, dict[str, object]], list[dict[str, object]]
+        dict[str, object],
+        dict[str, dict[str, object]],
+        list[dict[str, object]],
+        dict[str, object] | None,
     ]:
         ob = redactor.model(observer)
         facts = {
@@ -96,13 +105,14 @@ def build_bundle(
             for name, r in results.items()
         }
         devs = [redactor.model(d) for d in devices]
-        return ob, facts, devs
+        line = redactor.model(timeline) if timeline is not None else None
+        return ob, facts, devs, line
 
     # The first pass only learns the pseudonyms (a hostname found late must be
     # replaced in text seen early); the second produces the output.
     with redactor.learning():
         typed_pass()
-    observer_data, facts_data, devices_data = typed_pass()
+    observer_data, facts_data, devices_data, timeline_data = typed_pass()
 
     evidence: dict[str, bytes] = {}
     total = 0
@@ -139,6 +149,7 @@ def build_bundle(
             "devices": devices_data,
             "findings": [],
             "redaction": {"level": level, "counts": dict(sorted(redactor.counts.items()))},
+            **({"timeline": timeline_data} if timeline_data is not None else {}),
         }
     )
     bundle.findings = [_without_secrets(f, secrets) for f in analyze(bundle, analyzers)]

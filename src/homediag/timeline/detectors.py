@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from homediag.model.timeline import Event, Sample
+from homediag.timeline.kinds import EventKind
 
-__all__ = ["Detector", "GatewayDetector", "event_key"]
+__all__ = ["KINDS", "Detector", "GatewayDetector", "event_key"]
 
 
 class Detector(Protocol):
@@ -32,6 +33,30 @@ class Detector(Protocol):
     def close(self, t: float) -> list[Event]:
         """End of the run at ``t``: close every open event."""
         ...
+
+
+#: The gateway detector's event kinds.
+KINDS = (
+    EventKind(
+        "gateway.unreachable",
+        "Router stopped answering",
+        "Check the router's power and the cable or Wi-Fi link to it; if it happens again, "
+        "look at the router's log for a reboot at that time.",
+        severity="critical",
+    ),
+    EventKind(
+        "gateway.loss_burst",
+        "Pings to the router lost in a burst",
+        "Bursts of loss to the router point at the link: Wi-Fi interference or a weak "
+        "signal, a bad cable or an overloaded router.",
+    ),
+    EventKind(
+        "gateway.latency_spike",
+        "Router answering slowly",
+        "Sustained slow replies from the router mean congestion on the link or an "
+        "overloaded router; see what else happened at the same time.",
+    ),
+)
 
 
 def event_key(event: Event) -> tuple[str, str, float]:

@@ -347,6 +347,18 @@ class Store:
         self._flush_minutes()
         return _read_series(self._conn, sampler, key, max_points)
 
+    def subjects(self) -> list[tuple[str, str]]:
+        """Every (sampler, key) the store has seen, in the order first seen."""
+        return _read_subjects(self._conn)
+
+    def runs(self) -> list[tuple[float, float | None]]:
+        """(started_at, ended_at) of every run, oldest first."""
+        return _read_runs(self._conn)
+
+    def last_time(self) -> float | None:
+        """The newest sample's time (``None`` for an empty store)."""
+        return _last_time(self._conn)
+
     def meta(self) -> dict[str, str]:
         """The store's ``meta`` table (format, created_at, counters)."""
         return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
@@ -437,11 +449,17 @@ class StoreReader:
     def series(self, sampler: str, key: str, *, max_points: int = MAX_POINTS) -> Series:
         return _read_series(self._conn, sampler, key, max_points)
 
+    def subjects(self) -> list[tuple[str, str]]:
+        """Every (sampler, key) the store has seen, in the order first seen."""
+        return _read_subjects(self._conn)
+
+    def last_time(self) -> float | None:
+        """The newest sample's time (``None`` for an empty store)."""
+        return _last_time(self._conn)
+
     def runs(self) -> list[tuple[float, float | None]]:
-        return [
-            (s, e)
-            for s, e in self._conn.execute("SELECT started_at, ended_at FROM runs ORDER BY id")
-        ]
+        """(started_at, ended_at) of every run, oldest first."""
+        return _read_runs(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -540,6 +558,14 @@ def _last_time(conn: sqlite3.Connection) -> float | None:
     ]
     times = [float(c[0]) for c in candidates if c is not None and c[0] is not None]
     return max(times) if times else None
+
+
+def _read_runs(conn: sqlite3.Connection) -> list[tuple[float, float | None]]:
+    return [(s, e) for s, e in conn.execute("SELECT started_at, ended_at FROM runs ORDER BY id")]
+
+
+def _read_subjects(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    return [(s, k) for s, k in conn.execute("SELECT sampler, key FROM subjects ORDER BY id")]
 
 
 def _read_samples(

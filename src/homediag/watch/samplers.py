@@ -18,7 +18,7 @@ from homediag.errors import ConfigError
 from homediag.model.timeline import Sample, Scalar
 from homediag.net.icmp import ping
 
-__all__ = ["GatewaySampler", "Sampler", "run_sampler"]
+__all__ = ["GatewaySampler", "Listener", "Sampler", "check_rate", "run_sampler"]
 
 
 class Sampler(Protocol):
@@ -33,7 +33,23 @@ class Sampler(Protocol):
         ...
 
 
-def _check_rate(name: str, interval_s: float, timeout_s: float, floor_s: float) -> None:
+class Listener(Protocol):
+    """A passive source (mDNS announcements, MQTT topics): it pushes samples as they arrive.
+
+    ``listen`` returns soon after ``stop`` is set; every network wait in it
+    has its own timeout. It never blocks ``emit`` (the recorder's queue
+    drops the oldest sample when full and counts it).
+    """
+
+    name: str
+
+    async def listen(self, emit: Callable[[Sample], None], stop: asyncio.Event) -> None:
+        """Listen until ``stop`` is set, calling ``emit`` for every sample."""
+        ...
+
+
+def check_rate(name: str, interval_s: float, timeout_s: float, floor_s: float) -> None:
+    """Refuse an interval below the sampler's floor, or a timeout not inside the interval."""
     if not math.isfinite(interval_s) or interval_s < floor_s:
         raise ConfigError(f"the {name} sampler runs at most every {floor_s} s, not {interval_s}")
     if not 0 < timeout_s < interval_s:
@@ -58,9 +74,11 @@ class GatewaySampler:
     timeout_s: float = 0.8
     privileged: bool = False
     name: str = "gateway"
+    #: Lower only through :class:`~homediag.watch.rates.Rates` in a compressed lab run.
+    min_interval_s: float = MIN_INTERVAL_S
 
     def __post_init__(self) -> None:
-        _check_rate(self.name, self.interval_s, self.timeout_s, self.MIN_INTERVAL_S)
+        check_rate(self.name, self.interval_s, self.timeout_s, self.min_interval_s)
 
     async def sample(self) -> list[Sample]:
         t = time.time()

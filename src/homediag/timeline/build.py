@@ -1,0 +1,57 @@
+"""From a store to the bundle's :class:`~homediag.model.timeline.Timeline`.
+
+Support side: no network. Open events (a killed run closes none) are closed
+at the newest sample, the correlator groups events into incidents, and
+each subject with values becomes a down-sampled series.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from homediag.model.timeline import Event, Gap, Series, Timeline
+from homediag.timeline.correlate import group
+
+__all__ = ["MAX_SERIES", "StoreLike", "build_timeline"]
+
+#: Series a timeline carries at most (the bundle allows 64).
+MAX_SERIES = 64
+
+
+class StoreLike(Protocol):
+    """What :func:`build_timeline` reads: a :class:`Store` or a :class:`StoreReader`."""
+
+    def events(self) -> list[Event]: ...
+    def gaps(self) -> list[Gap]: ...
+    def subjects(self) -> list[tuple[str, str]]: ...
+    def series(self, sampler: str, key: str, *, max_points: int = ...) -> Series: ...
+    def runs(self) -> list[tuple[float, float | None]]: ...
+    def last_time(self) -> float | None: ...
+
+
+def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
+    """The timeline of everything in ``store``; events still open are closed at ``now`` or the last sample."""
+    runs = store.runs()
+    last = store.last_time()
+    ends = [e for _, e in runs if e is not None]
+    started = min((s for s, _ in runs), default=last or 0.0)
+    ended = max([started, *ends, *([last] if last is not None else []), *([now] if now else [])])
+    closing = now if now is not None else (last if last is not None else ended)
+    events = [
+        e if e.end is not None else e.model_copy(update={"end": max(e.start, closing)})
+        for e in store.events()
+    ]
+    series = [
+        line
+        for sampler, key in store.subjects()
+        if (line := store.series(sampler, key)).points
+        and any(p.avg is not None for p in line.points)
+    ][:MAX_SERIES]
+    return Timeline(
+        started_at=started,
+        ended_at=ended,
+        events=events,
+        incidents=group(events),
+        series=series,
+        gaps=store.gaps(),
+    )

@@ -1,0 +1,54 @@
+"""What a watch runs: every sampler factory, in one list.
+
+Each factory looks at the :class:`~homediag.watch.context.WatchContext`
+(the baseline's facts, the configuration, the rates) and returns the
+samplers and listeners for what is there: none when there is nothing to
+watch (no broker configured, no Wi-Fi link). One line per area here; the
+area's code lives in its own module of :mod:`homediag.watch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from homediag.watch.context import WatchContext
+from homediag.watch.samplers import GatewaySampler, Listener, Sampler
+
+__all__ = ["FACTORIES", "Source", "gateway_samplers", "sources"]
+
+Source = Sampler | Listener
+Factory = Callable[[WatchContext], list[Source]]
+
+
+def gateway_samplers(ctx: WatchContext) -> list[Source]:
+    """One ICMP sampler per default gateway of the observer's interface (IPv4 first)."""
+    out: list[Source] = []
+    seen: set[str] = set()
+    for gateway in ctx.observer.gateways:
+        address = str(gateway.address)
+        if address in seen or (
+            ctx.observer.interface and gateway.interface not in (None, ctx.observer.interface)
+        ):
+            continue
+        seen.add(address)
+        out.append(
+            GatewaySampler(
+                address,
+                interval_s=ctx.rates.interval("gateway"),
+                timeout_s=ctx.rates.timeout("gateway"),
+                privileged=ctx.privileged,
+                min_interval_s=ctx.rates.floor("gateway"),
+            )
+        )
+    return out
+
+
+#: Every area's factory. Keep one line per area (merge conflicts stay trivial).
+FACTORIES: list[Factory] = [
+    gateway_samplers,
+]
+
+
+def sources(ctx: WatchContext) -> list[Source]:
+    """Every sampler and listener the factories build for ``ctx``, in the order of :data:`FACTORIES`."""
+    return [source for factory in FACTORIES for source in factory(ctx)]
