@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from homediag.timeline import detectors as gateway
+from homediag.timeline import dns as dns_area
+from homediag.timeline import endpoints as endpoints_area
+from homediag.timeline import internet as internet_area
 from homediag.timeline.detectors import Detector
 from homediag.timeline.kinds import EventKind
 
@@ -19,10 +22,21 @@ __all__ = ["DETECTORS", "KINDS", "detectors", "kind"]
 #: A fresh detector per area (each keeps its own state per subject).
 DETECTORS: list[Callable[[], Detector]] = [
     gateway.GatewayDetector,
+    dns_area.DnsDetector,
+    internet_area.InternetDetector,
+    endpoints_area.EndpointsDetector,
 ]
 
 #: Every event kind, by name.
-KINDS: dict[str, EventKind] = {k.kind: k for k in (*gateway.KINDS,)}
+KINDS: dict[str, EventKind] = {
+    k.kind: k
+    for k in (
+        *gateway.KINDS,
+        *dns_area.KINDS,
+        *internet_area.KINDS,
+        *endpoints_area.KINDS,
+    )
+}
 
 
 def detectors() -> list[Detector]:
