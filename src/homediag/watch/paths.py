@@ -92,6 +92,7 @@ class DnsSampler:
     timeout_s: float = 5.0
     name: str = "dns"
     min_interval_s: float = MIN_INTERVAL_S
+    port: int = 53
 
     def __post_init__(self) -> None:
         check_rate(self.name, self.interval_s, self.timeout_s, self.min_interval_s)
@@ -113,7 +114,7 @@ class DnsSampler:
 
     async def _query(self, t: float, server: str) -> Sample:
         # The query's own deadline is inside the round's, so it reports first.
-        answer = await query(server, self.qname, timeout=0.9 * self.timeout_s)
+        answer = await query(server, self.qname, timeout=0.9 * self.timeout_s, port=self.port)
         ok = answer.status in _DNS_OK
         detail: dict[str, Scalar] = {"name": self.qname, "status": answer.status}
         if answer.rcode:
