@@ -274,3 +274,27 @@ def test_endpoint_certificate_change_is_one_instant_info_event() -> None:
     assert changed.evidence["issuer_changed"] is True
     # A failed round in between (no certificate) is not a change.
     assert _run(EndpointsDetector(), _endpoint("." * 3 + "x" + "." * 3)) == []
+
+
+def test_a_sampler_run_less_often_than_the_default_is_not_taken_for_gaps() -> None:
+    # dns every 60 s (configured), internet every 120 s, endpoints every 5 min:
+    # outages are still found, as one event each.
+    (dns_down,) = _closed(_run(DnsDetector(), _dns("." * 10 + "xxxx" + "." * 3, step=60.0)))
+    assert dns_down.start == T0 + 600 and dns_down.end == T0 + 840
+    (wan,) = _closed(_run(InternetDetector(), _internet("." * 5 + "xxx" + "..", step=120.0)))
+    assert wan.start == T0 + 600 and wan.end == T0 + 960
+    (api,) = _closed(_run(EndpointsDetector(), _endpoint("." * 5 + "xxx" + "..", step=300.0)))
+    assert api.start == T0 + 1500 and api.end == T0 + 2400
+
+
+def test_internet_and_endpoints_a_gap_is_not_an_outage() -> None:
+    before, after = _internet("." * 5 + "xxx"), _internet("xx" + "." * 3)
+    after = [s.model_copy(update={"t": s.t + 7200}) for s in after]
+    events = _run(InternetDetector(), before + after)
+    closed = _closed(events)
+    assert [e.end for e in closed] == [before[-1].t, after[0].t + 60]
+    assert closed[1].start == after[0].t  # afresh after the gap
+    before_e, after_e = _endpoint("." * 5 + "xxx"), _endpoint("xx" + "." * 3)
+    after_e = [s.model_copy(update={"t": s.t + 7200}) for s in after_e]
+    (closed_e,) = _closed(_run(EndpointsDetector(), before_e + after_e))
+    assert closed_e.end == before_e[-1].t

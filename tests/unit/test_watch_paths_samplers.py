@@ -223,3 +223,14 @@ def test_a_secret_in_a_failing_endpoints_error_does_not_reach_the_store(tmp_path
     with open_readonly(path) as reader:
         (kept,) = list(reader.samples())
     assert "s3cr3t-value-123" not in kept.model_dump_json()
+
+
+def test_the_dns_sampler_does_not_ask_a_unicast_resolver_for_a_local_name() -> None:
+    config = Config.model_validate(
+        {"mqtt": {"host": "homeassistant.local"}, "internet": {"endpoints": []}}
+    )
+    observer = Observer(
+        platform="linux", python="3.11", privileged=False, dns_servers=["192.0.2.1"]
+    )
+    (sampler,) = [s for s in sources(WatchContext(config, observer)) if s.name == "dns"]
+    assert isinstance(sampler, DnsSampler) and sampler.qname == "example.com"

@@ -14,8 +14,9 @@ no data, or NXDOMAIN: it is working), ``value`` the answer time in ms.
   needs three slow answers: one slow answer is noise. It starts at the
   first slow answer of the window and ends at the first normal answer of
   the run that brought the median back down.
-- A silence longer than ``gap_after_s`` (the host slept, the recorder
-  stopped) closes what is open at the last sample and starts afresh.
+- A silence longer than ``gap_after_s`` and 3.5 times the usual spacing
+  (the host slept, the recorder stopped) closes what is open at the last
+  sample and starts afresh.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 from homediag.model.timeline import Event, Sample
 from homediag.timeline.kinds import EventKind
-from homediag.timeline.runs import FailureRun
+from homediag.timeline.runs import Cadence, FailureRun
 
 __all__ = ["KINDS", "DnsDetector"]
 
@@ -57,7 +58,7 @@ def _down_summary(subject: str, failed: int, seconds: float, error: str, is_open
 @dataclass
 class _Resolver:
     down: FailureRun
-    last_t: float | None = None
+    cadence: Cadence
     recent: deque[tuple[float, float]] = field(default_factory=deque)
     baseline: deque[float] = field(default_factory=deque)
     slow: Event | None = None
@@ -76,7 +77,7 @@ class DnsDetector:
     slow_window: int = 5
     baseline_samples: int = 30
     min_baseline: int = 5
-    #: 3.5 rounds at the default 10 s: anything longer is a gap, not an outage.
+    #: A silence longer than this and 3.5 usual spacings is a gap, not an outage.
     gap_after_s: float = 35.0
     _resolvers: dict[str, _Resolver] = field(default_factory=dict)
 
@@ -84,7 +85,8 @@ class DnsDetector:
         state = self._resolvers.get(key)
         if state is None:
             state = self._resolvers[key] = _Resolver(
-                FailureRun("dns.resolver_down", key, self.down_after, _down_summary)
+                FailureRun("dns.resolver_down", key, self.down_after, _down_summary),
+                Cadence(self.gap_after_s),
             )
         return state
 
@@ -93,11 +95,13 @@ class DnsDetector:
             return []
         state = self._state(sample.key)
         out: list[Event] = []
-        if state.last_t is not None and sample.t - state.last_t > self.gap_after_s:
-            out += self._close(state, state.last_t)
+        last = state.cadence.gap(sample.t)
+        if last is not None:
+            out += self._close(state, last)
+            cadence = state.cadence
             del self._resolvers[sample.key]
             state = self._state(sample.key)
-        state.last_t = sample.t
+            state.cadence = cadence  # the rhythm outlives the gap
         error = str(sample.detail.get("error") or sample.detail.get("status") or "")
         out += state.down.round(sample.t, sample.ok, error)
         if sample.ok and sample.value is not None:

@@ -12,8 +12,8 @@ resolve, connect, TLS or timeout failure, or a 5xx, is a failed round.
   a digest of the certificate's subject, issuer, names and validity;
   ``detail["cert_issuer"]`` a digest of the issuer alone). Most
   often a renewal; a new issuer as well is worth a look (TLS interception).
-- A silence longer than ``gap_after_s`` is a gap: open events end at the
-  last sample before it.
+- A silence longer than ``gap_after_s`` and 3.5 times the usual spacing is
+  a gap: open events end at the last sample before it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from homediag.model.timeline import Event, Sample
 from homediag.timeline.kinds import EventKind
-from homediag.timeline.runs import FailureRun
+from homediag.timeline.runs import Cadence, FailureRun
 
 __all__ = ["KINDS", "EndpointsDetector"]
 
@@ -54,7 +54,7 @@ def _summary(subject: str, failed: int, seconds: float, error: str, is_open: boo
 @dataclass
 class _Endpoint:
     down: FailureRun
-    last_t: float | None = None
+    cadence: Cadence
     cert: str | None = None
     issuer: str | None = None
     not_after: str | None = None
@@ -74,7 +74,8 @@ class EndpointsDetector:
         state = self._endpoints.get(key)
         if state is None:
             state = self._endpoints[key] = _Endpoint(
-                FailureRun("endpoint.down", key, self.down_after, _summary)
+                FailureRun("endpoint.down", key, self.down_after, _summary),
+                Cadence(self.gap_after_s),
             )
         return state
 
@@ -83,10 +84,10 @@ class EndpointsDetector:
             return []
         state = self._state(sample.key)
         out: list[Event] = []
-        if state.last_t is not None and sample.t - state.last_t > self.gap_after_s:
-            out += state.down.end(state.last_t)
+        last = state.cadence.gap(sample.t)
+        if last is not None:
+            out += state.down.end(last)
             state.down.reset()
-        state.last_t = sample.t
         error = sample.detail.get("error")
         status = sample.detail.get("status")
         why = str(error) if error else (f"HTTP {status}" if status is not None else "")

@@ -13,7 +13,8 @@ only when **every** target in it failed, and the event opens after
 (its series shows it, ``run`` judges it): it raises no event here, because
 the same home keeps reaching the internet. The event starts at the first
 round in which everything failed and ends at the first round in which
-anything answered. A silence longer than ``gap_after_s`` is a gap.
+anything answered. A silence longer than ``gap_after_s`` and 3.5 times the
+usual spacing of rounds is a gap.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 from homediag.model.timeline import Event, Sample
 from homediag.timeline.kinds import EventKind
-from homediag.timeline.runs import FailureRun
+from homediag.timeline.runs import Cadence, FailureRun
 
 __all__ = ["KINDS", "SUBJECT", "InternetDetector"]
 
@@ -64,11 +65,12 @@ class InternetDetector:
     #: 3.5 rounds at the default 30 s.
     gap_after_s: float = 105.0
     _run: FailureRun = field(init=False)
+    _cadence: Cadence = field(init=False)
     _round: _Round | None = None
-    _last_t: float | None = None
 
     def __post_init__(self) -> None:
         self._run = FailureRun("internet.down", SUBJECT, self.down_after, _summary)
+        self._cadence = Cadence(self.gap_after_s)
 
     def feed(self, sample: Sample) -> list[Event]:
         if sample.sampler != self.sampler:
@@ -79,11 +81,12 @@ class InternetDetector:
             # A new round began before the last one was complete: judge it on what came.
             out += self._finish(pending)
             pending = None
-        if self._last_t is not None and sample.t - self._last_t > self.gap_after_s:
-            out += self._run.end(self._last_t)
-            self._run.reset()
-        self._last_t = sample.t
         if pending is None:
+            # A new round: was there a gap before it?
+            last = self._cadence.gap(sample.t)
+            if last is not None:
+                out += self._run.end(last)
+                self._run.reset()
             size = sample.detail.get("round_size")
             expected = size if isinstance(size, int) and not isinstance(size, bool) else 1
             pending = self._round = _Round(sample.t, max(1, expected))

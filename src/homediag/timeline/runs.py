@@ -8,13 +8,14 @@ lost query) and raise nothing. Pure: no clock, no I/O, like every detector.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from homediag.model.finding import Severity
 from homediag.model.timeline import Event, Scalar
 
-__all__ = ["FailureRun"]
+__all__ = ["Cadence", "FailureRun"]
 
 #: (subject, failed rounds, seconds, last error, still open) -> the event's summary.
 Summary = Callable[[str, int, float, str, bool], str]
@@ -94,3 +95,32 @@ class FailureRun:
             "last_failed": self.last_failed_t,
             "last_error": self.error or None,
         }
+
+
+@dataclass
+class Cadence:
+    """Tells a gap (the host slept, the recorder stopped) from the sampler's own rhythm.
+
+    A silence is a gap when it is longer than ``floor_s`` *and* ``factor``
+    times the usual spacing of the samples (the median of the last few), so
+    a sampler configured to run less often than the default is not taken
+    for one that keeps stopping. The first spacing seen sets the rhythm.
+    """
+
+    floor_s: float
+    factor: float = 3.5
+    last_t: float | None = None
+    spacings: list[float] = field(default_factory=list)
+
+    def gap(self, t: float) -> float | None:
+        """Note a sample (or a round) at ``t``; the time of the last one if a gap came before it."""
+        last, self.last_t = self.last_t, t
+        if last is None or t <= last:
+            return None
+        spacing = t - last
+        if self.spacings:
+            usual = statistics.median(self.spacings)
+            if spacing > max(self.floor_s, self.factor * usual):
+                return last
+        self.spacings = [*self.spacings[-7:], spacing]
+        return None

@@ -1,8 +1,9 @@
 """Samplers for the paths out of the home: DNS resolvers, the internet, configured endpoints.
 
 - :class:`DnsSampler` (``dns``, every 10 s): one query per resolver per
-  round for the first name ``run``'s dns probe checks (``example.com`` when
-  the configuration names none); ``value`` is the answer time.
+  round for the first name ``run``'s dns probe checks that is not a
+  ``.local`` name (``example.com`` when the configuration names none);
+  ``value`` is the answer time.
 - :class:`InternetSampler` (``internet``, every 30 s): each configured
   internet endpoint resolved through the observer's resolvers, then a TCP
   connect and, for https, a TLS handshake, as ``run``'s internet probe does;
@@ -314,7 +315,8 @@ def dns_samplers(ctx: WatchContext) -> list[Sampler | Listener]:
     servers = [str(s) for s in (ctx.config.dns.servers or ctx.observer.dns_servers)]
     if not servers:
         return []
-    names = names_to_check(ctx.config)
+    # Not a .local name: those are mDNS's, and a unicast resolver may rightly ignore them.
+    names = [n for n in names_to_check(ctx.config) if not n.lower().rstrip(".").endswith(".local")]
     return [
         DnsSampler(
             servers,
