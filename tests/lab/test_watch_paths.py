@@ -45,8 +45,8 @@ from homediag.watch.plan import sources
 from homediag.watch.rates import Rates
 from homediag.watch.samplers import run_sampler
 
-config_path, path, log, seconds, scale, overrides = sys.argv[1:7]
-config = load_config(config_path)
+config_path, path, log, seconds, scale, overrides, settings, names = sys.argv[1:9]
+config = load_config(config_path, overrides=json.loads(settings))
 store, found, rows = Store.create(path), detectors(), {}
 
 def write(record):
@@ -68,7 +68,7 @@ async def main():
     observer = (await observe()).observer
     rates = Rates(float(scale), compressed=True, overrides=json.loads(overrides))
     ctx = WatchContext(config, observer, rates=rates)
-    watched = [s for s in sources(ctx) if s.name in ("dns", "internet", "endpoints")]
+    watched = [s for s in sources(ctx) if s.name in names.split(",")]
     write({"ready": time.time(), "samplers": {
         s.name: {"interval": s.interval_s, "timeout": s.timeout_s} for s in watched}})
     stop = asyncio.Event()
@@ -123,7 +123,16 @@ def _serve_lan_api(lab: Lab, root: Path, name: str) -> None:
 class _Watch:
     """The recorder running in the installer's namespace, and what it wrote."""
 
-    def __init__(self, lab: Lab, tmp_path: Path, seconds: float) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        tmp_path: Path,
+        seconds: float,
+        *,
+        samplers: str = "dns,internet,endpoints",
+        settings: dict[str, Any] | None = None,
+        rates: dict[str, float] | None = None,
+    ) -> None:
         config = tmp_path / "homediag.toml"
         text = lab.config_path.read_text()
         config.write_text(f'{text}\n[[endpoints]]\nname = "lan-api"\nurl = "{LAN_API}"\n')
@@ -139,7 +148,9 @@ class _Watch:
                 str(self.log),
                 str(seconds),
                 str(SCALE),
-                json.dumps(OVERRIDES),
+                json.dumps(rates or OVERRIDES),
+                json.dumps(settings or {}),
+                samplers,
             ],
             name=f"watch-paths-{tmp_path.name}",
         )
@@ -270,3 +281,65 @@ def test_dns_internet_and_endpoint_faults_are_each_one_event_at_their_real_times
         print(
             f"{event.kind} {event.subject}: reported {first['at'] - at[off]:.2f} s after the fault"
         )
+
+
+SLOW_DNS = """
+import os, socket, sys, time
+import dns.message, dns.rrset
+address, flag = sys.argv[1], sys.argv[2]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((address, 53))
+while True:
+    data, peer = sock.recvfrom(4096)
+    request = dns.message.from_wire(data)
+    response = dns.message.make_response(request)
+    response.answer.append(dns.rrset.from_text(request.question[0].name, 60, "IN", "A", "192.0.2.1"))
+    if os.path.exists(flag):
+        time.sleep(0.3)  # a resolver struggling: 300 ms an answer
+    sock.sendto(response.to_wire(), peer)
+"""
+
+
+def test_a_resolver_answering_slowly_for_a_while_is_one_slow_event(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # A second resolver on the LAN, answering every query; slow while the flag file exists.
+    flag = tmp_path / "slow"
+    lab.spawn(
+        "broker", [sys.executable, "-c", SLOW_DNS, "192.168.77.20", str(flag)], name="slow-dns"
+    )
+    deadline = time.monotonic() + 20
+    while not lab.exec("broker", ["ss", "-Hlun", "sport = :53"]).stdout.strip():
+        assert time.monotonic() < deadline, "the LAN resolver did not start"
+        time.sleep(0.05)
+    # Every 5 s (1.25 s compressed): the round's deadline (1 s) is well above 300 ms.
+    rate = {"dns": 5.0}
+    watch = _Watch(
+        lab,
+        tmp_path,
+        30.0,
+        samplers="dns",
+        settings={"dns.servers": ["192.168.77.20", "192.168.77.1"]},
+        rates=rate,
+    )
+    rates = watch.ready()["samplers"]
+    schedule = (
+        Schedule()
+        .at(10.0, "slow", flag.touch)  # after a baseline of about eight answers
+        .at(20.0, "fast", flag.unlink)
+    )
+    schedule.start()
+    try:
+        schedule.join(timeout=60)
+    finally:
+        schedule.cancel()
+    events, _opened = watch.finish()
+    lab.stop("slow-dns")
+    at = schedule.happened
+    # The slow one only; the router's resolver stayed fast.
+    (slow,) = events
+    assert (slow.kind, slow.subject) == ("dns.resolver_slow", "192.168.77.20")
+    assert _near(slow.start, at["slow"], rates["dns"]), (slow, at)
+    assert _near(slow.end, at["fast"], rates["dns"]), (slow, at)
+    assert float(slow.evidence["worst_ms"]) >= 290
+    assert float(slow.evidence["baseline_ms"]) < 100
