@@ -210,9 +210,23 @@ def test_internet_a_round_with_one_answer_ends_the_outage() -> None:
 
 
 def test_internet_an_incomplete_round_is_judged_when_the_next_begins() -> None:
+    # The third target's samples went missing while everything failed: those
+    # rounds say nothing, so no outage is invented from two targets of three...
     samples = [s for s in _internet("." * 5 + "xxx" + ".") if s.key != TARGETS[2] or s.ok]
+    assert _run(InternetDetector(), samples) == []
+    # ... while an incomplete round with an answer in it does end an outage.
+    samples = [
+        s for s in _internet("." * 5 + "xxx1" + ".") if s.key != TARGETS[2] or s.t < T0 + 240
+    ]
     (closed,) = _closed(_run(InternetDetector(), samples))
     assert closed.start == T0 + 150 and closed.end == T0 + 240
+
+
+def test_internet_one_targets_samples_alone_never_make_an_outage() -> None:
+    # A replay of one target's samples (one subject at a time): its failures
+    # are not the internet's.
+    alone = [s for s in _internet("." * 5 + "1" * 20 + "." * 5) if s.key == TARGETS[0]]
+    assert _run(InternetDetector(), alone) == []
 
 
 # -- endpoints -------------------------------------------------------------
