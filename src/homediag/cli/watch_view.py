@@ -217,7 +217,7 @@ def _columns(
         return columns
     start = now - window
     for t, value in ring:
-        if t < start:
+        if not start <= t <= now:
             continue
         i = min(width - 1, int((t - start) / window * width))
         columns[i].append(value)
@@ -542,7 +542,10 @@ def render_text(
 
 
 def _is_utf8(encoding: str | None) -> bool:
-    return (encoding or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
+    """Whether a stream of this encoding shows the Unicode glyphs (None: a text buffer, it does)."""
+    if encoding is None:
+        return True
+    return encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
 
 
 # -- the views -----------------------------------------------------------------------------------
