@@ -148,7 +148,7 @@ def test_the_live_display_never_reaches_the_last_column_and_moves_without_events
     with LiveWatchView(state, console, tz=UTC) as view:
         state.on_event(outage_event(closed=False))
         view.note("watching; Ctrl-C writes the bundle")
-        time.sleep(1.2)
+        time.sleep(1.6)
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
     lines = [line for chunk in plain.split("\r") for line in chunk.split("\n")]
     assert max(_cells(line) for line in lines) <= width - 3
