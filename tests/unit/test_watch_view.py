@@ -205,3 +205,13 @@ def test_make_watch_view_picks_by_the_stream() -> None:
     state = LiveState()
     assert type(make_watch_view(state, enabled=False)) is WatchView
     assert isinstance(make_watch_view(state, stream=io.StringIO()), LineWatchView)
+
+
+def test_a_polled_sampler_that_went_quiet_says_so() -> None:
+    state = LiveState(started_at=T0)
+    state.on_sample(Sample(t=T0, sampler="dns", key=GATEWAY, ok=True, value=9.0))
+    state.on_sample(Sample(t=T0, sampler="mdns", key="Hue", ok=True))
+    assert "last heard" not in render_text(state.snapshot(now=T0 + 30), 80, tz=UTC)
+    text = render_text(state.snapshot(now=T0 + 45), 80, tz=UTC)
+    assert "DNS       1/1 resolvers answering (last heard 45 s ago) · slowest 9.0 ms" in text
+    assert "mDNS      1 device present\n" in text  # a listener may be quiet for long

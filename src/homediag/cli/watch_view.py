@@ -312,6 +312,19 @@ def _gateway_lines(snap: LiveSnapshot, g: Glyphs) -> list[Line]:
     return lines
 
 
+#: Samplers polled on a fixed schedule: silence from them means the sampler is stuck.
+#: (Listeners such as mDNS and MQTT may rightly stay quiet for longer.)
+_POLLED = ("dns", "internet", "endpoints", "wifi", "neighbours", "observer")
+
+
+def _quiet(snap: LiveSnapshot, sampler: str) -> Segment | None:
+    """ "(last heard 45 s ago)" when a polled sampler missed three rounds, else None."""
+    last = snap.last_sample_t.get(sampler)
+    if sampler not in _POLLED or last is None or snap.sampler_up(sampler):
+        return None
+    return (f" (last heard {_duration(snap.now - last)} ago)", "yellow")
+
+
 def _answering(snap: LiveSnapshot, sampler: str, label: str, noun: str, g: Glyphs) -> Line | None:
     states = snap.subjects.get(sampler, ())
     if not states:
@@ -501,18 +514,20 @@ def view_lines(
     width = max(20, width)
     lines: list[Line] = [_header(snap, g, width, tz), []]
     lines += _gateway_lines(snap, g)
-    for line in (
-        _answering(snap, "dns", "DNS", "resolvers", g),
-        _answering(snap, "internet", "Internet", "targets", g),
-        _answering(snap, "endpoints", "Endpoints", "endpoints", g),
-        _wifi_line(snap, g),
-        _mdns_line(snap, g),
-        _lan_line(snap, g),
-        _mqtt_line(snap, g),
-        _observer_line(snap, g),
+    for sampler, line in (
+        ("dns", _answering(snap, "dns", "DNS", "resolvers", g)),
+        ("internet", _answering(snap, "internet", "Internet", "targets", g)),
+        ("endpoints", _answering(snap, "endpoints", "Endpoints", "endpoints", g)),
+        ("wifi", _wifi_line(snap, g)),
+        ("mdns", _mdns_line(snap, g)),
+        ("neighbours", _lan_line(snap, g)),
+        ("mqtt", _mqtt_line(snap, g)),
+        ("observer", _observer_line(snap, g)),
     ):
         if line is not None:
-            lines.append(line)
+            quiet = _quiet(snap, sampler)
+            # Said right after the label's first figure: a long line's tail may be cut.
+            lines.append([*line[:2], quiet, *line[2:]] if quiet else line)
     lines.append(_counters_line(snap, g))
     spark = _spark_lines(snap, g, width)
     if spark:
