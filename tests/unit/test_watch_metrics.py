@@ -129,6 +129,10 @@ async def test_an_openmetrics_scrape_parses_and_says_what_the_home_is_doing() ->
     assert v[("homediag_watch_open_events", (("kind", "gateway.unreachable"),))] == 1
     assert v[("homediag_watch_open_incidents", ())] == 0
     assert v[("homediag_watch_info", (("version", __import__("homediag").__version__),))] == 1
+    # Counters say since when they count: this state's start, not the (resumed) watch's.
+    created = v[("homediag_watch_samples_created", (("sampler", "gateway"),))]
+    assert time.time() - 60 < created <= time.time()
+    assert v[("homediag_watch_start_time_seconds", ())] < created - 800
 
 
 async def test_a_plain_scrape_gets_the_prometheus_text_format() -> None:

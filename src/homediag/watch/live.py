@@ -118,6 +118,8 @@ class LiveSnapshot:
 
     now: float
     started_at: float | None
+    #: When this state began counting (a resumed watch counts anew): the counters' ``_created``.
+    counting_since: float
     store: str | None
     window_s: float
     intervals: Mapping[str, float]
@@ -221,6 +223,7 @@ class LiveState:
         self.window_s = window_s * rates.scale
         self.intervals = {name: rates.interval(name) for name in DEFAULT_INTERVALS_S}
         self.clock = clock
+        self.counting_since = clock()
         self.listeners: list[Callable[[LogEntry], None]] = []
         self._lock = threading.Lock()
         self._subjects: dict[str, dict[str, SubjectState]] = {}
@@ -270,6 +273,7 @@ class LiveState:
             return LiveSnapshot(
                 now=now,
                 started_at=self.started_at,
+                counting_since=self.counting_since,
                 store=self.store,
                 window_s=self.window_s,
                 intervals=dict(self.intervals),

@@ -101,7 +101,7 @@ def _families(snap: LiveSnapshot) -> Iterator[Metric]:
     )
 
     p = "homediag_watch_"
-    created = snap.started_at
+    created = snap.counting_since  # a resumed watch's counters start again from zero
 
     info = InfoMetricFamily(p[:-1], "The homediag version that is watching.")
     info.add_metric([], {"version": __version__})
