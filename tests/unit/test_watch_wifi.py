@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from homediag.config import Config
 from homediag.errors import ConfigError
 from homediag.facts.wifi import WifiFacts, WifiLink
-from homediag.model.timeline import Event, Sample, Scalar
+from homediag.model.timeline import Event, Sample, Scalar, Timeline
+from homediag.redact.redactor import Redactor
 from homediag.runtime.result import ProbeResult
 from homediag.testing import make_observer
 from homediag.timeline import plan
@@ -434,3 +436,22 @@ def test_compressed_rates_reach_the_sampler() -> None:
     (sampler,) = wifi_samplers(ctx)
     assert isinstance(sampler, WifiSampler)
     assert sampler.interval_s == pytest.approx(0.2) and sampler.min_interval_s == pytest.approx(0.2)
+
+
+def test_the_events_carry_no_ssid_and_their_bssids_are_redacted_in_a_bundle() -> None:
+    samples = [
+        link(0),
+        link(1, bssid=B, channel=36),
+        link(2, connected=False),
+        link(3, bssid=B, channel=36),
+    ]
+    events = feed(samples)
+    assert [e.kind for e in events] == ["wifi.roamed", "wifi.disconnected"]
+    timeline = Timeline(started_at=T0, ended_at=T0 + 4 * STEP, events=events)
+    raw = json.dumps(timeline.model_dump())
+    assert "Lindenweg" not in raw  # the SSID is in the samples, never in an event
+    for level in ("support", "public"):
+        out = json.dumps(Redactor(level).model(timeline))
+        for bssid in (A, B):
+            assert bssid not in out, level
+            assert bssid.replace(":", "") not in out.replace(":", ""), level
