@@ -31,6 +31,7 @@ from homediag.watch.wifi import (
     wifi_samplers,
 )
 from tests.conftest import FIXTURES, fixture_text
+from tests.stubs import install_stub
 from tests.wifi_stub import AP1, AP2, WifiStub
 
 T0 = 1_750_000_000.0
@@ -371,7 +372,7 @@ async def test_a_round_is_bounded_by_its_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = tmp_path / "iw"
-    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.write_text("#!/bin/sh\nexec sleep 5\n")
     slow.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     sampler = WifiSampler("wlan0", interval_s=1.0, timeout_s=0.3)
@@ -455,3 +456,25 @@ def test_the_events_carry_no_ssid_and_their_bssids_are_redacted_in_a_bundle() ->
         for bssid in (A, B):
             assert bssid not in out, level
             assert bssid.replace(":", "") not in out.replace(":", ""), level
+
+
+async def test_a_multi_link_association_takes_its_channel_from_iw_dev(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iface = "wlx90de80c6f58c"
+    install_stub(
+        tmp_path,
+        "iw",
+        {
+            f"dev {iface} link": "wifi/linux/iw-link-mlo-rtw89.txt",
+            "dev": "wifi/linux/iw-dev-mlo-rtw89.txt",
+        },
+    )
+    monkeypatch.setenv("PATH", str(tmp_path))
+    (sample,) = await WifiSampler(iface, interval_s=1.0, timeout_s=0.9).sample()
+    assert sample.ok and sample.value == -44.0
+    assert (sample.detail["bssid"], sample.detail["channel"], sample.detail["band"]) == (
+        "06:28:aa:6e:40:58",
+        36,
+        "5 GHz",
+    )

@@ -189,13 +189,13 @@ class WifiSampler:
     async def sample(self) -> list[Sample]:
         t = time.time()
         try:
-            async with asyncio.timeout(self.timeout_s + 0.2):
+            async with asyncio.timeout(self.timeout_s):
                 return [await self._read(t)]
         except TimeoutError:
             return [_failed(t, self.interface, self._tool, "round timed out")]
 
     async def _read(self, t: float) -> Sample:
-        # run_command's own bound is a little shorter than the round's.
+        # A command's own bound is a little shorter than the round's.
         bound = max(self.timeout_s * 0.9, 0.05)
         if self._tool == "iw":
             return await self._iw(t, bound)
@@ -215,6 +215,8 @@ class WifiSampler:
         return from_system_profiler(t, self.interface, out.stdout)
 
     async def _iw(self, t: float, bound: float) -> Sample:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound
         out = await run_command("iw", "dev", self.interface, "link", timeout=bound)
         if not out.ok:
             if _gone(out):
@@ -222,9 +224,11 @@ class WifiSampler:
             return _failed(t, self.interface, "iw", out.error or out.stderr or "iw failed")
         proc = await asyncio.to_thread(_read_proc_wireless)
         link = _iw_link(self.interface, out.stdout, proc)
-        if link.connected and link.frequency_mhz is None and link.channel is None:
-            # A multi-link association: iw dev names the active link's channel.
-            dev = await run_command("iw", "dev", timeout=bound)
+        left = deadline - loop.time()
+        if link.connected and link.frequency_mhz is None and link.channel is None and left > 0.05:
+            # A multi-link association: iw dev names the active link's channel (in what
+            # is left of the round; without it the sample has no channel, nothing worse).
+            dev = await run_command("iw", "dev", timeout=left)
             for iface in linux.parse_iw_dev(dev.stdout) if dev.ok else []:
                 if iface.name == self.interface and iface.channel is not None:
                     link.channel, link.frequency_mhz = iface.channel, iface.frequency_mhz
