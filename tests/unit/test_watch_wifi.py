@@ -309,6 +309,8 @@ def test_wdutil_of_real_macs() -> None:
     assert (redacted.detail["channel"], redacted.detail["noise"]) == (44, -91.0)
     idle = from_wdutil(T0, "en0", fixture_text("wifi/macos/wdutil-info-15-not-associated.txt"))
     assert not idle.ok and idle.detail["connected"] is False
+    odd = from_wdutil(T0, "en0", "Usage: wdutil [info|log|diagnose]\n")
+    assert not odd.ok and "connected" not in odd.detail
 
 
 def test_system_profiler_of_real_macs() -> None:

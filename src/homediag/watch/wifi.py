@@ -26,6 +26,7 @@ nothing about the link).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,9 @@ def from_iw_link(
 
 def from_wdutil(t: float, interface: str, text: str) -> Sample:
     """``wdutil info`` (macOS, root) as a sample."""
+    if not re.search(r"^\s*WIFI\s*$", text, re.MULTILINE):
+        # Not the layout it reads (no WIFI section): a failed round, not a link.
+        return _failed(t, interface, "wdutil", "wdutil printed no WIFI section")
     link = macos.parse_wdutil(text, WifiLink(interface=interface, connected=True))
     return link_sample(t, interface, link, "wdutil")
 
