@@ -196,6 +196,7 @@ def test_without_a_bssid_a_channel_change_is_all_that_can_be_seen() -> None:
     samples = [link(0, bssid=None, channel=149), link(1, bssid=None, channel=36)]
     (event,) = feed(samples)
     assert event.kind == "wifi.channel_changed" and event.evidence["bssid_known"] is False
+    assert "maybe a roam" in event.summary
     # A BSSID that comes and goes (withheld on one round) is no roam.
     assert feed([link(0), link(1, bssid=None), link(2)]) == []
 

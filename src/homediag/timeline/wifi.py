@@ -257,16 +257,20 @@ class WifiDetector:
             ]
         if channel_moved and (before.bssid == now.bssid):
             evidence["bssid_known"] = now.bssid is not None
+            summary = (
+                f"the access point of {key} moved from channel {before.channel} to {now.channel}"
+                if now.bssid is not None
+                # The OS withholds the BSSID (macOS): a roam looks the same.
+                else f"the Wi-Fi link of {key} moved from channel {before.channel} to "
+                f"{now.channel} (the access point's address is not known: maybe a roam)"
+            )
             return [
                 Event(
                     kind="wifi.channel_changed",
                     subject=key,
                     start=now.t,
                     end=now.t,
-                    summary=(
-                        f"the access point of {key} moved from channel {before.channel} "
-                        f"to {now.channel}"
-                    ),
+                    summary=summary,
                     evidence=evidence,
                 )
             ]
