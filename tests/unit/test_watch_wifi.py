@@ -249,6 +249,11 @@ def test_interfaces_are_followed_separately() -> None:
         samples.append(link(i, key="wlan1", bssid=B if i >= 3 else A))
     (roam,) = feed(samples)
     assert roam.subject == "wlan1" and roam.kind == "wifi.roamed"
+    # Bounded: a store naming a thousand interfaces does not grow the detector without end.
+    detector = WifiDetector()
+    for n in range(1000):
+        detector.feed(link(0, key=f"wlan{n}", connected=False))
+    assert len(detector.close(T0)) == detector.max_subjects
 
 
 def test_the_detector_and_its_kinds_are_in_the_plan() -> None:

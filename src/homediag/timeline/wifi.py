@@ -121,10 +121,14 @@ class WifiDetector:
     gap_factor: float = 4.0
     #: Before the rhythm is known (fewer than three intervals), a gap is this long.
     gap_default_s: float = 60.0
+    #: Interfaces followed at most (a host has one or two; a store is not trusted to be sane).
+    max_subjects: int = 16
     _states: dict[str, _State] = field(default_factory=dict)
 
     def feed(self, sample: Sample) -> list[Event]:
         if sample.sampler != self.sampler:
+            return []
+        if sample.key not in self._states and len(self._states) >= self.max_subjects:
             return []
         state = self._states.setdefault(sample.key, _State())
         out: list[Event] = []
