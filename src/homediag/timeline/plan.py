@@ -14,6 +14,7 @@ from homediag.timeline import detectors as gateway
 from homediag.timeline import dns as dns_area
 from homediag.timeline import endpoints as endpoints_area
 from homediag.timeline import internet as internet_area
+from homediag.timeline import wifi
 from homediag.timeline.detectors import Detector
 from homediag.timeline.kinds import EventKind
 
@@ -25,18 +26,20 @@ DETECTORS: list[Callable[[], Detector]] = [
     dns_area.DnsDetector,
     internet_area.InternetDetector,
     endpoints_area.EndpointsDetector,
+    wifi.WifiDetector,
 ]
 
+#: The areas whose ``KINDS`` make the catalogue (one line each).
+_AREAS = (
+    gateway,
+    dns_area,
+    internet_area,
+    endpoints_area,
+    wifi,
+)
+
 #: Every event kind, by name.
-KINDS: dict[str, EventKind] = {
-    k.kind: k
-    for k in (
-        *gateway.KINDS,
-        *dns_area.KINDS,
-        *internet_area.KINDS,
-        *endpoints_area.KINDS,
-    )
-}
+KINDS: dict[str, EventKind] = {k.kind: k for area in _AREAS for k in area.KINDS}
 
 
 def detectors() -> list[Detector]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from homediag.watch import paths
 from homediag.watch.context import WatchContext
 from homediag.watch.samplers import GatewaySampler, Listener, Sampler
+from homediag.watch.wifi import wifi_samplers
 
 __all__ = ["FACTORIES", "Source", "gateway_samplers", "sources"]
 
@@ -50,6 +51,7 @@ FACTORIES: list[Factory] = [
     paths.dns_samplers,
     paths.internet_samplers,
     paths.endpoint_samplers,
+    wifi_samplers,
 ]
 
 
