@@ -90,6 +90,12 @@ BACKOFF_AFTER = 5
 MAX_BACKOFF_ROUNDS = 60
 #: RFC 6762 5.2: the same question twice at least a second apart (times the scale).
 REPEAT_AFTER_S = 1.0
+#: What a device sends within this long after its goodbye is stale, not a return
+#: (seconds, not scaled: it is the responders' timing). RFC 6762 10.1 gives a
+#: goodbye's records one second too.
+GOODBYE_HOLD_S = 1.0
+#: A responder multicasts a record at most once a second (RFC 6762 section 6).
+MULTICAST_HOLD_S = 1.0
 _STRING = 256
 
 
@@ -115,6 +121,7 @@ class _Device:
     ipv4: set[str] = field(default_factory=set)
     ipv6: set[str] = field(default_factory=set)
     heard_at: float | None = None  # wall time of the last record heard from it
+    goodbye_at: float | None = None  # wall time of its goodbye, until it is heard again
     absent: bool = False
     misses: int = 0
     next_round: int = 0  # not asked before this round (backoff)
@@ -339,12 +346,19 @@ class MdnsWatch:
         )
         new = not device.reported
         if goodbye:
-            if not device.absent:
+            # Said once per departure, even by a device a round already missed.
+            if device.goodbye_at is None:
+                device.goodbye_at = wall
                 device.absent = True
                 self._send(device, wall, ok=False, source="goodbye")
             return
         if not batch.alive:
             return
+        if device.goodbye_at is not None and wall - device.goodbye_at < GOODBYE_HOLD_S:
+            # An answer to a question asked just before the goodbye, sent after it
+            # (responders hold multicast answers back 20-120 ms): stale, not a return.
+            return
+        device.goodbye_at = None
         back = device.absent
         device.reported = True
         device.heard_at = wall
@@ -441,7 +455,14 @@ class MdnsWatch:
         ended = time.time()
         samples = []
         for device in devices:
-            heard = device.heard_at is not None and device.heard_at >= asked_at
+            # Heard since the question went out (or in the second before: a
+            # responder does not multicast a record twice within a second, RFC
+            # 6762 section 6), and no goodbye since.
+            heard = (
+                device.heard_at is not None
+                and device.heard_at >= asked_at - MULTICAST_HOLD_S
+                and device.goodbye_at is None
+            )
             detail: dict[str, Scalar] = {
                 "source": "rebrowse",
                 "asked_at": asked_at,
