@@ -255,6 +255,7 @@ def _watch(samples: list[Sample], **kwargs: object) -> MdnsWatch:
     watch = MdnsWatch(**kwargs)  # type: ignore[arg-type]
     watch.seed(facts)
     watch.mark_baseline()
+    watch.settled = True  # the first re-browse is over
     watch._emit = samples.append
     return watch
 
@@ -306,6 +307,23 @@ def test_a_new_device_announcing_is_one_sample_marked_new() -> None:
     assert "_hap._tcp.local." in watch.types
     # TXT values never reach a sample.
     assert "hunter2" not in sample.model_dump_json()
+
+
+def test_a_device_the_baseline_missed_but_the_first_round_heard_is_not_new() -> None:
+    samples: list[Sample] = []
+    watch = _watch(samples)
+    watch.settled = False
+    _packet(
+        watch,
+        _srv("S._matter._tcp.local.", "matter-sensor.local."),
+        _aaaa("matter-sensor.local.", "fe80::1"),
+    )
+    watch.settled = True
+    _packet(watch, _srv("P._hap._tcp.local.", "late.local."), _a("late.local.", "192.168.77.70"))
+    assert [(s.key, s.detail.get("new")) for s in samples] == [
+        ("matter-sensor.local", None),
+        ("late.local", True),
+    ]
 
 
 def test_a_goodbye_is_a_sample_and_a_stale_answer_after_it_is_not_a_return() -> None:

@@ -191,6 +191,8 @@ class MdnsWatch:
     _answered: asyncio.Event | None = None
     _waiting: set[str] = field(default_factory=set)
     _round: int = 0
+    #: The first re-browse has ended: a device heard from now on is new.
+    settled: bool = False
     _closed: bool = False
     _log: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -220,6 +222,9 @@ class MdnsWatch:
                 self.dropped_devices += 1
                 return None
             device = self.devices[key] = _Device(key, _fqdn(host))
+            # Heard before the first re-browse ended: it was there when the watch
+            # started, and the baseline browse missed it (a slow answer).
+            device.reported = not self.settled
         return device
 
     def _instance(self, device: _Device, name: str) -> None:
@@ -453,6 +458,7 @@ class MdnsWatch:
         finally:
             self._answered = None
         ended = time.time()
+        self.settled = True
         samples = []
         for device in devices:
             # Heard since the question went out (or in the second before: a
