@@ -19,6 +19,7 @@ from homediag.timeline.detectors import event_key
 from homediag.timeline.mdns import MdnsDetector
 from homediag.timeline.store import Store, open_readonly
 from homediag.watch.mdns import GOODBYE_HOLD_S, MdnsWatch, device_key
+from homediag.watch.rates import Rates
 
 T0 = 1_700_000_000.0
 HUE, PLUG = "philips-hue.local", "homekit-plug.local"
@@ -390,9 +391,18 @@ def test_the_devices_are_capped() -> None:
     assert len(samples) == 2
 
 
-def test_the_re_browse_keeps_its_floor() -> None:
+def test_the_re_browse_keeps_its_floor_and_a_real_two_seconds() -> None:
     with pytest.raises(ConfigError):
         MdnsWatch(interval_s=5.0, timeout_s=1.0, floor_s=10.0)
+    # Compressed 10x, the floor would be 1 s: the responders' clock is not compressed.
+    rates = Rates(scale=0.1, compressed=True, overrides={"mdns": 10.0})
+    with pytest.raises(ConfigError, match="RFC 6762"):
+        MdnsWatch(
+            interval_s=rates.interval("mdns"),
+            timeout_s=rates.timeout("mdns"),
+            floor_s=rates.floor("mdns"),
+        )
+    MdnsWatch(interval_s=2.0, timeout_s=1.0, floor_s=2.0)
 
 
 def test_a_secret_in_a_device_name_does_not_reach_the_store(tmp_path: Path) -> None:
@@ -412,3 +422,23 @@ def test_a_secret_in_a_device_name_does_not_reach_the_store(tmp_path: Path) -> N
     assert b"correct-horse-battery-staple" not in raw
     with open_readonly(tmp_path / "w.db") as reader:
         assert len(list(reader.samples())) == 1
+
+
+def test_the_factory_watches_what_the_baseline_found_at_the_planned_rates() -> None:
+    from homediag.config import Config
+    from homediag.model.bundle import Observer
+    from homediag.runtime.result import ProbeResult
+    from homediag.watch import plan as watch_plan
+    from homediag.watch.context import WatchContext
+    from homediag.watch.mdns import MdnsListener, MdnsRebrowse, mdns_sources
+
+    observer = Observer(platform="linux", python="3.11", privileged=False)
+    assert mdns_sources(WatchContext(Config(), observer)) == []
+    assert mdns_sources in watch_plan.FACTORIES
+    facts = MdnsFacts(window_s=3.0, elapsed_s=1.0, stopped="quiet", types_browsed=1)
+    result = ProbeResult(name="mdns", status="completed", facts=facts)
+    rates = Rates(scale=0.2, compressed=True)
+    listener, rebrowse = mdns_sources(WatchContext(Config(), observer, {"mdns": result}, rates))
+    assert isinstance(listener, MdnsListener) and isinstance(rebrowse, MdnsRebrowse)
+    assert listener.watch is rebrowse.watch
+    assert (rebrowse.interval_s, rebrowse.timeout_s) == (12.0, 1.0)
