@@ -96,8 +96,9 @@ def info(address):
 async def main():
     loop = asyncio.get_running_loop()
     azc = AsyncZeroconf(interfaces=[first, socket.if_nametoindex("eth0")], ip_version=IPVersion.V4Only)
-    await (await azc.async_register_service(info(first), cooperating_responders=True))
-    print("ready: announced", flush=True)
+    announcing = await azc.async_register_service(info(first), cooperating_responders=True)
+    print("ready: announcing", flush=True)  # the first announcement is on its way
+    await announcing
     bye, back, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
     loop.add_signal_handler(signal.SIGUSR1, bye.set)
     loop.add_signal_handler(signal.SIGUSR2, back.set)
