@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from zeroconf._dns import DNSAddress, DNSPointer, DNSRecord, DNSService, DNSText
+from zeroconf._utils.time import current_time_millis
 from zeroconf.const import _CLASS_IN, _CLASS_IN_UNIQUE, _TYPE_A, _TYPE_AAAA, _TYPE_PTR, _TYPE_SRV
 
 from homediag.errors import ConfigError
@@ -359,6 +360,23 @@ def test_a_goodbye_after_a_missed_round_is_still_a_goodbye() -> None:
     device.absent, device.misses = True, 1  # what an unanswered round leaves
     _packet(watch, _a("Philips-Hue.local.", "192.168.77.30", ttl=0))
     assert [(s.ok, s.detail["source"]) for s in samples] == [(False, "goodbye")]
+
+
+def test_a_record_set_to_expire_by_a_cache_flush_is_not_a_goodbye() -> None:
+    samples: list[Sample] = []
+    watch = _watch(samples)
+    # What zeroconf passes on a second after it marked the record to expire.
+    old = DNSAddress(
+        "Philips-Hue.local.",
+        _TYPE_A,
+        _CLASS_IN_UNIQUE,
+        1,
+        socket.inet_aton("192.168.77.30"),
+        created=current_time_millis() - 2000,
+    )
+    _packet(watch, old)
+    assert samples == []
+    assert watch.devices[HUE].ipv4 == {"192.168.77.30"}
 
 
 def test_addresses_follow_the_cache_flush_rule_per_family() -> None:

@@ -307,7 +307,10 @@ class MdnsWatch:
                 except (OSError, ValueError):
                     continue
                 if expired:
-                    batch.address_goodbyes.add(address)
+                    # A goodbye is TTL 0 (RFC 6762 10.1); zeroconf also hands over
+                    # records it set to expire in a second (cache flush): not goodbyes.
+                    if record.ttl == 0:
+                        batch.address_goodbyes.add(address)
                     continue
                 batch.alive = True
                 batch.families.setdefault(family, set()).add(address)
@@ -321,7 +324,7 @@ class MdnsWatch:
                 batch = self._pending.setdefault(key, _Batch())
                 if isinstance(record, DNSPointer) and not expired:
                     batch.types.add(record.name)
-                if expired and isinstance(record, DNSService):
+                if expired and isinstance(record, DNSService) and record.ttl == 0:
                     batch.service_goodbyes.add(instance.lower())
                 elif not expired:
                     batch.alive = True
