@@ -61,7 +61,7 @@ from zeroconf.const import (
 
 from homediag.errors import ConfigError
 from homediag.facts.mdns import MdnsFacts
-from homediag.mdns.browse import zeroconf_log_captured
+from homediag.mdns.browse import MAX_LIBRARY_MESSAGES, zeroconf_log_captured
 from homediag.model.timeline import Sample, Scalar
 from homediag.watch.context import WatchContext
 from homediag.watch.samplers import Listener, Sampler, check_rate
@@ -101,6 +101,11 @@ MULTICAST_HOLD_S = 1.0
 #: half the answers are held back by that rule (seen in the lab).
 MIN_REAL_INTERVAL_S = 2.0
 _STRING = 256
+
+
+def _note(messages: list[str], text: str) -> None:
+    if len(messages) < MAX_LIBRARY_MESSAGES:
+        messages.append(text[:_STRING])
 
 
 def device_key(host: str) -> str:
@@ -538,6 +543,9 @@ class MdnsRebrowse:
             async with asyncio.timeout(self.watch.timeout_s + 1.0):
                 return await self.watch.rebrowse()
         except TimeoutError:
+            return []
+        except Exception as exc:  # noqa: BLE001 - a round never ends the watch
+            _note(self.watch.library_messages, f"re-browse failed: {type(exc).__name__}: {exc}")
             return []
 
 
