@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from pathlib import Path
@@ -460,3 +461,22 @@ def test_the_factory_watches_what_the_baseline_found_at_the_planned_rates() -> N
     assert isinstance(listener, MdnsListener) and isinstance(rebrowse, MdnsRebrowse)
     assert listener.watch is rebrowse.watch
     assert (rebrowse.interval_s, rebrowse.timeout_s) == (12.0, 1.0)
+
+
+def test_a_vanished_device_is_asked_less_and_less_often_down_to_once_an_hour() -> None:
+    samples: list[Sample] = []
+    watch = _watch(samples)
+    device = watch.devices[HUE]
+    asked = []
+    for _ in range(400):
+        watch._round += 1
+        if device in watch._due():
+            asked.append(watch._round)
+            watch._missed(device)
+    gaps = [b - a for a, b in itertools.pairwise(asked)]
+    assert gaps[:10] == [1, 1, 1, 1, 2, 4, 8, 16, 32, 60]
+    assert set(gaps[10:]) == {60}
+    # Heard again (an announcement): asked every round from then on.
+    _packet(watch, _a("Philips-Hue.local.", "192.168.77.30"))
+    assert device.next_round == 0 and device.misses == 0
+    assert device in watch._due()

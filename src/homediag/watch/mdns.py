@@ -412,6 +412,14 @@ class MdnsWatch:
 
     # -- the re-browse ---------------------------------------------------
 
+    def _missed(self, device: _Device) -> None:
+        """A round without an answer: after ``BACKOFF_AFTER`` of them, ask half as often each time."""
+        device.misses += 1
+        device.absent = True
+        if device.misses >= BACKOFF_AFTER:
+            skip = min(2 ** (device.misses - BACKOFF_AFTER + 1), MAX_BACKOFF_ROUNDS)
+            device.next_round = self._round + skip
+
     def _due(self) -> list[_Device]:
         return [d for d in self.devices.values() if d.next_round <= self._round]
 
@@ -497,12 +505,8 @@ class MdnsWatch:
                 assert device.heard_at is not None  # noqa: S101 - heard implies it
                 value = round(max(0.0, device.heard_at - asked_at) * 1000, 1)
             else:
-                device.misses += 1
-                device.absent = True
+                self._missed(device)
                 detail["missed"] = device.misses
-                if device.misses >= BACKOFF_AFTER:
-                    skip = min(2 ** (device.misses - BACKOFF_AFTER + 1), MAX_BACKOFF_ROUNDS)
-                    device.next_round = self._round + skip
             samples.append(
                 Sample(t=ended, sampler=NAME, key=device.key, ok=heard, value=value, detail=detail)
             )
