@@ -14,7 +14,7 @@ from homediag.timeline import detectors as gateway
 from homediag.timeline import dns as dns_area
 from homediag.timeline import endpoints as endpoints_area
 from homediag.timeline import internet as internet_area
-from homediag.timeline import wifi
+from homediag.timeline import mdns, wifi
 from homediag.timeline.detectors import Detector
 from homediag.timeline.kinds import EventKind
 
@@ -27,6 +27,7 @@ DETECTORS: list[Callable[[], Detector]] = [
     internet_area.InternetDetector,
     endpoints_area.EndpointsDetector,
     wifi.WifiDetector,
+    mdns.MdnsDetector,
 ]
 
 #: The areas whose ``KINDS`` make the catalogue (one line each).
@@ -36,6 +37,7 @@ _AREAS = (
     internet_area,
     endpoints_area,
     wifi,
+    mdns,
 )
 
 #: Every event kind, by name.

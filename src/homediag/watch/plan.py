@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from homediag.watch import paths
 from homediag.watch.context import WatchContext
+from homediag.watch.mdns import mdns_sources
 from homediag.watch.samplers import GatewaySampler, Listener, Sampler
 from homediag.watch.wifi import wifi_samplers
 
@@ -52,6 +53,7 @@ FACTORIES: list[Factory] = [
     paths.internet_samplers,
     paths.endpoint_samplers,
     wifi_samplers,
+    mdns_sources,
 ]
 
 
