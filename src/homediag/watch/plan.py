@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from homediag.watch import neighbours, observer
 from homediag.watch.context import WatchContext
 from homediag.watch.samplers import GatewaySampler, Listener, Sampler
 
@@ -46,6 +47,8 @@ def gateway_samplers(ctx: WatchContext) -> list[Source]:
 #: Every area's factory. Keep one line per area (merge conflicts stay trivial).
 FACTORIES: list[Factory] = [
     gateway_samplers,
+    neighbours.neighbour_samplers,
+    observer.observer_samplers,
 ]
 
 
