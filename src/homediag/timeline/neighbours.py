@@ -98,7 +98,7 @@ class NeighbourDetector:
     min_present: int = 2
     absent_rounds: int = 2
     conflict_window: int = 4
-    settle: int = 4
+    settle: int = 10
     #: A silence this long between two samples of a host is a gap: open events end before it.
     gap_after_s: float = 300.0
     _hosts: dict[str, _Host] = field(default_factory=dict)
