@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -171,8 +170,16 @@ def test_lan_and_observer_faults_are_events_with_their_real_times(
         .at(10.0, "router_mac", lambda: lanfaults.set_mac(lab, "router", new_mac))
         .at(13.0, "claim", lambda: lanfaults.claim(lab, "stranger", PLUG))
         .at(17.0, "release", lambda: lanfaults.release(lab, "stranger", PLUG))
-        .at(20.0, "readdress", lambda: lanfaults.renumber(lab, "installer", f"{INSTALLER_IP}/24", "192.168.77.11/24"))
-        .at(22.0, "prefix", lambda: lanfaults.renumber(lab, "installer", "fd77::10/64", "fd78::10/64"))
+        .at(
+            20.0,
+            "readdress",
+            lambda: lanfaults.renumber(lab, "installer", f"{INSTALLER_IP}/24", "192.168.77.11/24"),
+        )
+        .at(
+            22.0,
+            "prefix",
+            lambda: lanfaults.renumber(lab, "installer", "fd77::10/64", "fd78::10/64"),
+        )
         .at(24.0, "reroute", lambda: lanfaults.reroute(lab, "installer", STRANGER))
     )
     try:

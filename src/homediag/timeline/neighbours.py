@@ -85,8 +85,8 @@ class _Host:
     flips: int = 0
     last_flip: float | None = None
     stable: int = 0
-    #: The present-sample indices of the gateway's recent MAC changes.
-    changes: deque[int] = field(default_factory=deque)
+    #: The gateway's recent MAC changes: (present-sample index, time).
+    changes: deque[tuple[int, float]] = field(default_factory=deque)
     presents: int = 0
 
 
@@ -242,9 +242,13 @@ class NeighbourDetector:
         host.mac = mac
         changed = previous is not None and previous != mac
         if changed and gateway:
-            recent = [i for i in host.changes if host.presents - i < self.conflict_window]
-            host.changes = deque(recent[-4:])
-            if host.conflict is None:
+            recent = [c for c in host.changes if host.presents - c[0] < self.conflict_window]
+            host.changes = deque([*recent[-3:], (host.presents, t)])
+            # Changing back within the window is not another swap: it is two
+            # MACs taking turns, the conflict below.
+            flapping = bool(recent)
+            since = recent[0][1] if recent else t
+            if host.conflict is None and not flapping:
                 out.append(
                     Event(
                         kind="gateway.mac_changed",
@@ -260,10 +264,9 @@ class NeighbourDetector:
                         },
                     )
                 )
-            host.changes.append(host.presents)
-            flapping = len(host.changes) >= 2
         else:
             flapping = changed and absent_between < self.conflict_window
+            since = t
         if other is not None or flapping:
             host.stable = 0
             host.last_flip = t
@@ -272,12 +275,13 @@ class NeighbourDetector:
                 if m and m not in host.conflict_macs and len(host.conflict_macs) < 8:
                     host.conflict_macs.append(m)
             if host.conflict is None:
-                host.flips = 1
+                # Counted from the first change of the window (the gateway's swap).
+                host.flips = 1 + sum(1 for _, c in host.changes if since <= c < t)
                 macs = host.conflict_macs
                 host.conflict = Event(
                     kind="lan.address_conflict",
                     subject=key,
-                    start=t,
+                    start=since,
                     severity="critical" if gateway else "warning",
                     summary=f"{key} is claimed by {len(macs)} MACs: {', '.join(macs)}",
                     evidence=_conflict_evidence(host),
