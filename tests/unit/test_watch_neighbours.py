@@ -389,3 +389,15 @@ def test_the_factory_watches_the_observer_subnet_with_the_baseline_hosts() -> No
         )
         == []
     )
+
+
+def test_an_arp_request_that_cannot_be_sent_falls_back_to_the_table(
+    table: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def request(*_: object) -> list[str]:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(sampler_module, "arp_request", request)
+    (gw, *_) = asyncio.run(_sampler(privileged=True).sample())
+    assert gw.ok and gw.detail["source"] == "table" and gw.detail["mac"] == GW_MAC
+    assert gw.detail["arp_error"] == "ARP request failed: Operation not permitted"

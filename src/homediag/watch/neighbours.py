@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar
 from homediag.facts.lan import LanFacts
 from homediag.model.addr import same_subnet
 from homediag.model.timeline import Sample, Scalar
-from homediag.net.arp import arp_request
+from homediag.net.arp import arp_request, sweep_unavailable
 from homediag.net.commands import CommandOutput
 from homediag.net.neighbors import parse_unresolved, read_neighbors
 from homediag.watch.samplers import Listener, Sampler, check_rate
@@ -86,12 +86,18 @@ class NeighbourSampler:
         """The MACs answering an ARP request for ``gateway``, or why none was asked."""
         if not self.privileged or self.interface is None or self.own_address is None:
             return "not asked"
+        if sweep_unavailable() is not None:
+            # Off Linux without scapy nothing can be asked: the table alone speaks
+            # (an unanswered request would look like a gateway gone).
+            return "not asked"
         try:
             return await asyncio.to_thread(
                 arp_request, self.interface, self.own_address, gateway, wait
             )
         except OSError as exc:
             return f"ARP request failed: {exc.strerror or exc}"[:256]
+        except (RuntimeError, ValueError) as exc:  # scapy without a capture driver (Npcap)
+            return f"ARP request failed: {type(exc).__name__}: {exc}"[:256]
 
     async def sample(self) -> list[Sample]:
         t = time.time()
