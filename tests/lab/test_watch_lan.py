@@ -190,6 +190,8 @@ def test_lan_and_observer_faults_are_events_with_their_real_times(
     events, opened = _finish(lab, store, log, seconds)
     lab.down()
     at = schedule.happened
+    # Kept next to the store for a look at the detection delays (bench-like figures).
+    (tmp_path / "happened.json").write_text(json.dumps(at))
 
     by_kind: dict[str, list[Event]] = {}
     for event in events:
