@@ -170,6 +170,15 @@ def test_a_reused_address_after_a_long_absence_is_no_conflict() -> None:
     assert [e.kind for _, e in _run(samples)] == []
 
 
+def test_a_stale_entry_of_a_device_long_gone_resolving_to_a_new_one_is_no_conflict() -> None:
+    # Nobody talked to the plug for hours (STALE all along); its address now answers
+    # with another MAC. A conflict only if the old MAC comes back while the new one is there.
+    assert _run(_rounds({PLUG: "r" + "s" * 20 + "RRRR"})) == []
+    events = _run(_rounds({PLUG: "r" + "s" * 20 + "RRrr" + "r" * 10}))
+    (closed,) = _closed(events)
+    assert closed.kind == "lan.address_conflict" and closed.start == T0 + 23 * STEP
+
+
 def test_a_router_swap_is_one_critical_instant_event() -> None:
     samples = _rounds({GW: "rrrrrRRRRRRRRRRRR"}, {GW: GW_MAC})
     events = _run(samples)

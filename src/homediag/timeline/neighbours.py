@@ -14,10 +14,12 @@ IPv4 address, ``ok`` = present in the table; ``detail`` carries ``mac``,
 - ``lan.host_appeared`` (instant, info): a host present for the first time,
   that was not present in the first round (the baseline).
 - ``lan.address_conflict``: one address with two MACs within
-  ``conflict_window`` rounds (the table flipping from one to the other, or
-  two answers to one ARP request); it ends, at the last flip, once one MAC
-  has held for ``settle`` rounds. A MAC change after a long absence is a new
-  device on a reused address, not a conflict.
+  ``conflict_window`` rounds (the table flipping from a MAC confirmed in
+  that window to another, or two answers to one ARP request); it ends, at
+  the last flip, once one MAC has held for ``settle`` rounds. A MAC change
+  after a long absence, or of an entry that was only STALE for longer than
+  the window, is a new device on a reused address, not a conflict (if the
+  old one comes back, the flip back is).
 - ``gateway.mac_changed`` (instant, critical): the gateway's MAC is not the
   one it had: a router swap, or someone answering for it (ARP spoofing).
   Flipping back and forth is also an address conflict on the gateway.
@@ -88,6 +90,8 @@ class _Host:
     #: The gateway's recent MAC changes: (present-sample index, time).
     changes: deque[tuple[int, float]] = field(default_factory=deque)
     presents: int = 0
+    #: ``presents`` at the last sample whose entry was confirmed (not merely STALE).
+    active_at: int | None = None
 
 
 @dataclass
@@ -195,6 +199,8 @@ class NeighbourDetector:
         host.last_present = t
         if mac is not None:
             out += self._macs(sample, host, mac, absent_between)
+        if _text(sample.detail.get("state")) != "stale":
+            host.active_at = host.presents
         return out
 
     def _absent(self, sample: Sample, host: _Host) -> list[Event]:
@@ -265,7 +271,16 @@ class NeighbourDetector:
                     )
                 )
         else:
-            flapping = changed and absent_between < self.conflict_window
+            # Two devices within a short window: the old MAC was confirmed (not
+            # only remembered as STALE) a few rounds ago. A stale entry of a
+            # device long gone that resolves to a new one is a reused address.
+            confirmed = (
+                host.active_at is not None
+                and host.presents - host.active_at <= self.conflict_window
+            )
+            flapping = changed and (
+                host.conflict is not None or (absent_between < self.conflict_window and confirmed)
+            )
             since = t
         if other is not None or flapping:
             host.stable = 0
