@@ -127,7 +127,12 @@ def test_a_device_gone_at_the_end_of_the_run_is_closed_there() -> None:
 
 
 def test_a_new_device_appears_once_as_info_and_the_baseline_never_does() -> None:
-    samples = _rounds({PLUG: "rrrrrrrrrrr", LAMP: "ffffrrrffrr", TV: "----rrrrrrr"})
+    # The speaker was found by the baseline run's sweep, but is not in the table yet.
+    speaker = "192.168.1.50"
+    samples = _rounds(
+        {PLUG: "rrrrrrrrrrr", LAMP: "ffffrrrffrr", TV: "----rrrrrrr", speaker: "mmmrrrrrrrr"},
+        {speaker: "50:02:91:00:00:50"},
+    )
     events = _run(samples)
     appeared = [e for _, e in events if e.kind == "lan.host_appeared"]
     assert [(e.subject, e.start, e.end, e.severity) for e in appeared] == [

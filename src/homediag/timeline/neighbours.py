@@ -12,7 +12,8 @@ IPv4 address, ``ok`` = present in the table; ``detail`` carries ``mac``,
   is not a vanish: nobody tried the host, so nothing says it is gone. It
   starts at the first absent round and ends at the first present one.
 - ``lan.host_appeared`` (instant, info): a host present for the first time,
-  that was not present in the first round (the baseline).
+  that was neither present in the first round nor known to the baseline run
+  (reported ``missing`` in that round).
 - ``lan.address_conflict``: one address with two MACs within
   ``conflict_window`` rounds (the table flipping from a MAC confirmed in
   that window to another, or two answers to one ARP request); it ends, at
@@ -125,9 +126,11 @@ class NeighbourDetector:
             host.present_run = host.absent_run = 0
             host.absent_start = None
         host.last_t = sample.t
+        # The baseline: present in the first round, or known to the baseline run
+        # (the sampler reports those as missing when the table has none of them).
+        if first_round and (sample.ok or sample.detail.get("state") == "missing"):
+            self._baseline.add(sample.key)
         if sample.ok:
-            if first_round:
-                self._baseline.add(sample.key)
             out += self._present(sample, host, first_round)
         else:
             out += self._absent(sample, host)
