@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from homediag.errors import WatchStoreError
 from homediag.model.timeline import Event
 from homediag.timeline.store import open_readonly
 from homediag_lab import Lab, lanfaults
@@ -52,7 +54,7 @@ SCENARIO = Scenario(
 )
 
 RECORDER = """
-import asyncio, json, sys, time
+import asyncio, json, os, sys, time
 from homediag.timeline.detectors import event_key
 from homediag.timeline.neighbours import NeighbourDetector
 from homediag.timeline.observer import ObserverDetector
@@ -95,7 +97,14 @@ def emit(sample):
 async def main():
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(seconds, stop.set)
-    await asyncio.gather(*(run_sampler(s, emit, stop) for s in samplers))
+
+    async def stop_file():  # the test ends the recording early by creating it
+        while not stop.is_set():
+            if os.path.exists(path + ".stop"):
+                stop.set()
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(stop_file(), *(run_sampler(s, emit, stop) for s in samplers))
 
 asyncio.run(main())
 for detector in detectors:
@@ -119,6 +128,21 @@ def _start(lab: Lab, tmp_path: Path, seconds: float) -> tuple[Path, Path]:
         name="watch-lan",
     )
     return store, log
+
+
+def _wait_rounds(store: Path, rounds: int, timeout: float = 30.0) -> None:
+    """Wait until the recorder took ``rounds`` rounds of the plug (it starts slowly on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.is_file():
+            try:
+                with open_readonly(store) as reader:
+                    if sum(1 for _ in reader.samples("neighbours", PLUG)) >= rounds:
+                        return
+            except WatchStoreError:
+                pass  # created but not initialised yet
+        time.sleep(0.2)
+    raise AssertionError(f"the recorder did not take {rounds} rounds in {timeout:g} s")
 
 
 def _finish(lab: Lab, store: Path, log: Path, seconds: float) -> tuple[list[Event], list[dict]]:
@@ -160,7 +184,7 @@ def test_lan_and_observer_faults_are_events_with_their_real_times(
     lab_factory: Callable[..., Lab], tmp_path: Path
 ) -> None:
     lab = lab_factory(SCENARIO, fresh=True)
-    seconds = 27.0
+    seconds = 60.0  # at most: the test stops it once the faults are done
     new_mac = "02:aa:bb:cc:dd:01"
     store, log = _start(lab, tmp_path, seconds)
     schedule = (
@@ -182,11 +206,15 @@ def test_lan_and_observer_faults_are_events_with_their_real_times(
         )
         .at(24.0, "reroute", lambda: lanfaults.reroute(lab, "installer", STRANGER))
     )
+    # The faults start once the recorder has a baseline: three rounds, every host seen.
+    _wait_rounds(store, 3)
     try:
         schedule.start()
         schedule.join(timeout=60)
     finally:
         schedule.cancel()
+    time.sleep(2 * ROUND)  # a round after the last fault, and one to spare
+    Path(f"{store}.stop").touch()
     events, opened = _finish(lab, store, log, seconds)
     lab.down()
     at = schedule.happened
