@@ -415,3 +415,15 @@ def test_an_arp_request_that_cannot_be_sent_falls_back_to_the_table(
     (gw, *_) = asyncio.run(_sampler(privileged=True).sample())
     assert gw.ok and gw.detail["source"] == "table" and gw.detail["mac"] == GW_MAC
     assert gw.detail["arp_error"] == "ARP request failed: Operation not permitted"
+
+
+def test_a_round_is_bounded_to_512_subjects_gateway_first(table: list[str]) -> None:
+    rows = [
+        f"10.1.{i // 250}.{i % 250 + 2} dev eth0 lladdr 50:02:91:00:{i // 256:02x}:{i % 256:02x} STALE"
+        for i in range(700)
+    ]
+    table[0] = "10.1.0.1 dev eth0 lladdr 3c:a6:2f:4b:10:01 REACHABLE\n" + "\n".join(rows) + "\n"
+    sampler = _sampler(subnet="10.1.0.0/22", own_address="10.1.3.200", gateways=["10.1.0.1"])
+    samples = asyncio.run(sampler.sample())
+    assert len(samples) == 512
+    assert samples[0].key == "10.1.0.1" and samples[0].detail["gateway"] is True
