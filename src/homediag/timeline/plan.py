@@ -14,7 +14,7 @@ from homediag.timeline import detectors as gateway
 from homediag.timeline import dns as dns_area
 from homediag.timeline import endpoints as endpoints_area
 from homediag.timeline import internet as internet_area
-from homediag.timeline import mdns, wifi
+from homediag.timeline import mdns, neighbours, observer, wifi
 from homediag.timeline.detectors import Detector
 from homediag.timeline.kinds import EventKind
 
@@ -28,6 +28,8 @@ DETECTORS: list[Callable[[], Detector]] = [
     endpoints_area.EndpointsDetector,
     wifi.WifiDetector,
     mdns.MdnsDetector,
+    neighbours.NeighbourDetector,
+    observer.ObserverDetector,
 ]
 
 #: The areas whose ``KINDS`` make the catalogue (one line each).
@@ -38,6 +40,8 @@ _AREAS = (
     endpoints_area,
     wifi,
     mdns,
+    neighbours,
+    observer,
 )
 
 #: Every event kind, by name.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from homediag.watch import paths
+from homediag.watch import neighbours, observer, paths
 from homediag.watch.context import WatchContext
 from homediag.watch.mdns import mdns_sources
 from homediag.watch.samplers import GatewaySampler, Listener, Sampler
@@ -54,6 +54,8 @@ FACTORIES: list[Factory] = [
     paths.endpoint_samplers,
     wifi_samplers,
     mdns_sources,
+    neighbours.neighbour_samplers,
+    observer.observer_samplers,
 ]
 
 
