@@ -12,10 +12,15 @@ from typing import Protocol
 from homediag.model.timeline import Event, Gap, Series, Timeline
 from homediag.timeline.correlate import group
 
-__all__ = ["MAX_SERIES", "StoreLike", "build_timeline"]
+__all__ = ["MAX_EVENTS", "MAX_GAPS", "MAX_INCIDENTS", "MAX_SERIES", "StoreLike", "build_timeline"]
 
 #: Series a timeline carries at most (the bundle allows 64).
 MAX_SERIES = 64
+#: Events, incidents and gaps a timeline carries at most (the bundle's limits):
+#: a store may keep more (``Retention.max_events``); the newest are kept.
+MAX_EVENTS = 5000
+MAX_INCIDENTS = 500
+MAX_GAPS = 5000
 
 
 class StoreLike(Protocol):
@@ -41,6 +46,8 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
         e if e.end is not None else e.model_copy(update={"end": max(e.start, closing)})
         for e in store.events()
     ]
+    if len(events) > MAX_EVENTS:
+        events = sorted(events, key=lambda e: e.start)[-MAX_EVENTS:]
     series = [
         line
         for sampler, key in store.subjects()
@@ -51,7 +58,7 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
         started_at=started,
         ended_at=ended,
         events=events,
-        incidents=group(events),
+        incidents=group(events)[-MAX_INCIDENTS:],
         series=series,
-        gaps=store.gaps(),
+        gaps=store.gaps()[-MAX_GAPS:],
     )
