@@ -234,7 +234,7 @@ REFUSED: list[tuple[str, Callable[[dict[str, Any]], None], int, str]] = [
 @pytest.mark.parametrize(
     ("name", "change", "code", "fragment"), REFUSED, ids=[r[0] for r in REFUSED]
 )
-def test_a_timeline_past_a_limit_is_refused_in_one_line(
+def test_a_timeline_past_a_limit_is_refused_in_one_line(  # noqa: PLR0917 - parametrized
     name: str,
     change: Callable[[dict[str, Any]], None],
     code: int,

@@ -224,3 +224,12 @@ def test_a_store_with_more_events_than_a_bundle_holds_still_builds_a_timeline(
     assert len(timeline.events) == MAX_EVENTS
     assert timeline.events[-1].start == T0 + (MAX_EVENTS + 19) * 30.0  # the newest kept
     assert len(timeline.incidents) == 500
+
+
+def test_info_events_alone_make_no_incident_but_join_the_one_they_overlap() -> None:
+    appeared = ev("mdns.device_appeared", 10, subject="phone.local").model_copy(
+        update={"severity": "info"}
+    )
+    assert group([appeared]) == []
+    joined = group([appeared, ev("gateway.loss_burst", 12, 14)])
+    assert [i.events for i in joined] == [[0, 1]] and joined[0].id == "incident-1"

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from homediag.model.finding import FINDING_ID_PATTERN, Severity
-from homediag.model.kinds import FreeText
+from homediag.model.kinds import FreeText, Subject, TimelineValue
 
 __all__ = [
     "EVENT_KIND_PATTERN",
@@ -42,7 +42,9 @@ UnixTime = Annotated[float, Field(ge=0.0, lt=7_258_118_400.0, allow_inf_nan=Fals
 EVENT_KIND_PATTERN = FINDING_ID_PATTERN
 _Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
 #: What a detail or evidence map may hold: small scalars only (bounded, flat).
-Scalar = Annotated[str, StringConstraints(max_length=256)] | int | float | bool | None
+#: Strings are redacted by their shape (a MAC, an address, a dotted name: see
+#: :data:`~homediag.model.kinds.TimelineValue`), anything else as free text.
+Scalar = Annotated[TimelineValue, StringConstraints(max_length=256)] | int | float | bool | None
 _ScalarMap = Annotated[dict[Annotated[str, StringConstraints(max_length=64)], Scalar], Field()]
 
 MAX_DETAIL_KEYS = 16
@@ -70,7 +72,7 @@ class Sample(_Frozen):
 
     t: UnixTime
     sampler: _Name = Field(description="Which sampler took it: gateway, dns, wifi …")
-    key: FreeText = Field(max_length=256, description="The subject, e.g. the gateway address.")
+    key: Subject = Field(max_length=256, description="The subject, e.g. the gateway address.")
     ok: bool = Field(description="Whether the exchange succeeded (a reply, an answer).")
     value: float | None = Field(
         None, allow_inf_nan=False, description="The number a series draws (RTT ms); None if lost."
@@ -82,7 +84,7 @@ class Event(_Frozen):
     """Something a detector saw in the samples, with when it started and ended."""
 
     kind: str = Field(pattern=EVENT_KIND_PATTERN, max_length=64)
-    subject: FreeText = Field(max_length=256)
+    subject: Subject = Field(max_length=256)
     start: UnixTime
     end: UnixTime | None = Field(None, description="None while the event is still open.")
     severity: Severity = "warning"
@@ -142,7 +144,7 @@ class Series(_Frozen):
     """A sampler's values for one subject over time, in buckets of ``step_s``."""
 
     sampler: _Name
-    key: FreeText = Field(max_length=256)
+    key: Subject = Field(max_length=256)
     step_s: float = Field(gt=0, allow_inf_nan=False)
     points: list[SeriesPoint] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
 

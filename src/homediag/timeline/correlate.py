@@ -2,7 +2,8 @@
 
 ``cause`` is named only by an explicit rule whose evidence holds
 (:mod:`homediag.timeline.causes`, each rule with its own test); otherwise it
-stays ``None``. The summary states counts, the time and the duration.
+stays ``None``. The summary states counts, the time and the duration. Events
+of severity ``info`` alone make no incident.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def group(events: Sequence[Event], *, slack_s: float = 5.0) -> list[Incident]:
             reach = float("-inf")
         end = event.end if event.end is not None else float("inf")
         reach = max(reach, end + slack_s)
+    # Info events (a device appearing, a benign change) belong to the incident
+    # they overlap, but make none on their own: a healthy home has no incident.
+    kept = [c for c in clusters if any(events[i].severity != "info" for i in c)]
     return [
-        _incident(n, [events[i] for i in members], members) for n, members in enumerate(clusters, 1)
+        _incident(n, [events[i] for i in members], members) for n, members in enumerate(kept, 1)
     ]
 
 
