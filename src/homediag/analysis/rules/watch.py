@@ -27,6 +27,8 @@ __all__ = ["HEALTHY_AFTER_S", "analyze"]
 HEALTHY_AFTER_S = 10 * 60.0
 #: Subjects one finding names (the rest are counted).
 MAX_SUBJECTS = 10
+#: Gaps shorter than this are not worth a finding (a resume's own second).
+MIN_GAP_S = 5.0
 
 _NEW_EVIDENCE = {
     "event_kind": "the kind of event the watch recorded (see the event catalogue)",
@@ -190,15 +192,18 @@ def _findings(timeline: Timeline) -> Iterator[Finding]:
         if incident.cause:
             members = [timeline.events[i] for i in incident.events if i < len(timeline.events)]
             yield _incident_finding(incident, members)
-    if timeline.gaps:
-        missing = sum(g.end - g.start for g in timeline.gaps)
+    gaps = [g for g in timeline.gaps if g.end - g.start >= MIN_GAP_S]
+    if gaps:
+        missing = sum(g.end - g.start for g in gaps)
+        stretches = "1 stretch" if len(gaps) == 1 else f"{len(gaps)} stretches"
         yield GAPS.make(
-            f"{len(timeline.gaps)} stretches, {_seconds(missing)} in all, were not recorded "
-            f"(the first from {_utc(timeline.gaps[0].start)}).",
+            f"{stretches}, {_seconds(missing)} in all, not recorded "
+            f"(the first from {_utc(gaps[0].start)}, "
+            f"{'the computer slept' if gaps[0].reason == 'suspended' else 'the recorder was not running'}).",
             {
-                "gaps": len(timeline.gaps),
+                "gaps": len(gaps),
                 "not_recorded_s": round(missing, 1),
-                "first_at": _utc(timeline.gaps[0].start),
+                "first_at": _utc(gaps[0].start),
             },
         )
     watched = timeline.ended_at - timeline.started_at
