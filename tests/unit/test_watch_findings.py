@@ -121,3 +121,35 @@ def test_the_watch_findings_are_catalogued() -> None:
     for fid in ("watch.events", "watch.incident", "watch.not_recorded", "watch.healthy"):
         assert CATALOG[fid].probe == "watch"
     assert CATALOG["watch.healthy"].severity == "info"
+
+
+def test_time_not_recorded_is_said_once_and_a_resumes_own_second_is_not() -> None:
+    from homediag.model.timeline import Gap
+
+    gaps = [
+        Gap(start=T0 + 100, end=T0 + 101, reason="not_running"),  # a resume's own second
+        Gap(start=T0 + 600, end=T0 + 2400, reason="suspended"),
+        Gap(start=T0 + 3000, end=T0 + 3060, reason="not_running"),
+    ]
+    bundle = make_bundle(timeline=Timeline(started_at=T0, ended_at=T0 + 3600, gaps=gaps))
+    check_finding_evidence(bundle)
+    (gap,) = [f for f in bundle.findings if f.id == "watch.not_recorded"]
+    assert gap.severity == "info"
+    assert gap.detail == (
+        "2 stretches, 31.0 min in all, not recorded (the first from 2026-11-22 18:10:00 UTC, "
+        "the computer slept)."
+    )
+    assert gap.evidence == {
+        "gaps": 2,
+        "not_recorded_s": 1860.0,
+        "first_at": "2026-11-22 18:10:00 UTC",
+    }
+    # 31 of 60 minutes asleep or stopped: still healthy, and said so.
+    (healthy,) = [f for f in bundle.findings if f.id == "watch.healthy"]
+    assert healthy.detail.startswith("Watched for 60.0 min (29.0 min of it recorded), from ")
+    quiet = make_bundle(timeline=Timeline(started_at=T0, ended_at=T0 + 3600, gaps=gaps[:1]))
+    assert [f.id for f in quiet.findings if f.id.startswith("watch.")] == ["watch.healthy"]
+    # Asleep for all but five minutes: nothing to say about health.
+    asleep = [Gap(start=T0 + 300, end=T0 + 3600, reason="suspended")]
+    slept = make_bundle(timeline=Timeline(started_at=T0, ended_at=T0 + 3600, gaps=asleep))
+    assert [f.id for f in slept.findings if f.id.startswith("watch.")] == ["watch.not_recorded"]

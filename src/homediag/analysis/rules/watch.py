@@ -99,7 +99,8 @@ HEALTHY = spec(
     probe="watch",
     evidence=("watched_s", "first_at", "last_at"),
     title="Nothing went wrong while homediag watched",
-    meaning="""The watch recorded for at least ten minutes and saw no warning or critical event:
+    meaning="""The watch recorded for at least ten minutes (time asleep not counted) and saw no
+    warning or critical event:
     the router, DNS, the internet, Wi-Fi, mDNS devices and MQTT stayed as they were.""",
     remediation="""If the fault the customer reports did not occur while watching, leave homediag
     watch running longer, across the time of day it usually happens.""",
@@ -207,10 +208,13 @@ def _findings(timeline: Timeline) -> Iterator[Finding]:
             },
         )
     watched = timeline.ended_at - timeline.started_at
+    # Time asleep or not running proves nothing: only recorded time counts.
+    recorded = watched - sum(g.end - g.start for g in timeline.gaps)
     troubled = any(e.severity != "info" for e in timeline.events) or timeline.incidents
-    if watched >= HEALTHY_AFTER_S and not troubled:
+    if recorded >= HEALTHY_AFTER_S and not troubled:
+        part = f" ({_seconds(recorded)} of it recorded)" if recorded < watched - MIN_GAP_S else ""
         yield HEALTHY.make(
-            f"Watched for {_seconds(watched)}, from {_utc(timeline.started_at)} to "
+            f"Watched for {_seconds(watched)}{part}, from {_utc(timeline.started_at)} to "
             f"{_utc(timeline.ended_at)}: no warning or critical event.",
             {
                 "watched_s": round(watched, 1),
