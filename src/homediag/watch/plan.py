@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from homediag.watch import paths
 from homediag.watch.context import WatchContext
 from homediag.watch.samplers import GatewaySampler, Listener, Sampler
+from homediag.watch.wifi import wifi_samplers
 
 __all__ = ["FACTORIES", "Source", "gateway_samplers", "sources"]
 
@@ -46,6 +48,10 @@ def gateway_samplers(ctx: WatchContext) -> list[Source]:
 #: Every area's factory. Keep one line per area (merge conflicts stay trivial).
 FACTORIES: list[Factory] = [
     gateway_samplers,
+    paths.dns_samplers,
+    paths.internet_samplers,
+    paths.endpoint_samplers,
+    wifi_samplers,
 ]
 
 
