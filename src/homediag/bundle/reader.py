@@ -39,6 +39,14 @@ records of ``bundle.json``      50,000: probes, devices,       format (3), befor
                                 services, findings,            them (about a kilobyte each)
                                 interfaces, addresses,
                                 gateways
+``timeline`` (schema 1.1)       5,000 events, 500 incidents,   format (3), before pydantic builds
+                                5,000 gaps, 64 series, 2,000   them
+                                points a series and 16,000 in
+                                all, 100 events an incident
+``timeline`` contents           event indices in range,        schema (5)
+                                evidence ≤ 32 keys, details
+                                ≤ 16, times 1970 ≤ t < 2200,
+                                every start ≤ its end
 JSON numbers                    integers within                format (3): also NaN, Infinity,
                                 ±(2**63-1), 40 characters      1e999
 JSON text                       strict                         format (3): duplicate keys, lone
@@ -76,6 +84,7 @@ from pydantic import BaseModel, ValidationError
 
 from homediag.bundle import safe_json, zip_layout
 from homediag.errors import BundleFormatError, BundleIntegrityError, BundleSchemaError
+from homediag.model import timeline as tl
 from homediag.model.bundle import SCHEMA_MAJOR, Bundle, Manifest
 
 __all__ = [
@@ -259,6 +268,7 @@ def _document(
     check_schema_version(raw.get("schema_version"), f"{label}: {name}")
     if model is Bundle:
         _check_records(raw, label)
+        _check_timeline(raw.get("timeline"), label)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -285,6 +295,44 @@ def _check_records(raw: dict[str, Any], label: str) -> None:
         raise BundleFormatError(
             f"{label}: bundle.json holds {count} records (probes, devices, services, findings, "
             f"interfaces…; at most {MAX_RECORDS})"
+        )
+
+
+def _check_timeline(timeline: object, label: str) -> None:
+    """Refuse a timeline beyond its counts before pydantic builds it (contents: the schema)."""
+    if not isinstance(timeline, dict):
+        return  # absent (schema 1.0, a run) or not an object: validation says so
+    for key, limit in (
+        ("events", tl.MAX_EVENTS),
+        ("incidents", tl.MAX_INCIDENTS),
+        ("gaps", tl.MAX_GAPS),
+        ("series", tl.MAX_SERIES),
+    ):
+        if len(_items(timeline.get(key))) > limit:
+            raise BundleFormatError(
+                f"{label}: bundle.json's timeline holds {len(_items(timeline.get(key)))} "
+                f"{key} (at most {limit})"
+            )
+    for n, incident in enumerate(_items(timeline.get("incidents"))):
+        members = _items(incident.get("events")) if isinstance(incident, dict) else []
+        if len(members) > tl.MAX_INCIDENT_EVENTS:
+            raise BundleFormatError(
+                f"{label}: bundle.json's timeline.incidents.{n} lists {len(members)} events "
+                f"(at most {tl.MAX_INCIDENT_EVENTS})"
+            )
+    total = 0
+    for n, line in enumerate(_items(timeline.get("series"))):
+        points = len(_items(line.get("points"))) if isinstance(line, dict) else 0
+        if points > tl.MAX_SERIES_POINTS:
+            raise BundleFormatError(
+                f"{label}: bundle.json's timeline.series.{n} has {points} points "
+                f"(at most {tl.MAX_SERIES_POINTS})"
+            )
+        total += points
+    if total > tl.MAX_TOTAL_POINTS:
+        raise BundleFormatError(
+            f"{label}: bundle.json's timeline has {total} series points "
+            f"(at most {tl.MAX_TOTAL_POINTS} in all)"
         )
 
 
