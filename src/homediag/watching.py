@@ -41,14 +41,18 @@ from homediag.session.inventory import config_devices
 from homediag.session.pipeline import build_bundle
 from homediag.timeline.build import build_timeline
 from homediag.timeline.store import Retention, Store, open_readonly
-from homediag.watch.context import WatchContext
-from homediag.watch.plan import FACTORIES, Source
 from homediag.watch.rates import Rates
-from homediag.watch.recorder import Recorder, RecorderStats, WatchItem
 from homediag.watch.snapshots import Snapshot, SnapshotError, decode, encode
 
 if TYPE_CHECKING:
+    from homediag.runtime.probe import ProbeLike
     from homediag.session.runner import Runner
+    from homediag.watch.context import WatchContext
+    from homediag.watch.plan import Source
+    from homediag.watch.recorder import Recorder, RecorderStats
+
+#: What a watch streams: its events and incidents.
+WatchItem = Event | Incident
 
 __all__ = [
     "DEFAULT_MAX_SNAPSHOTS",
@@ -74,8 +78,10 @@ class WatchSession:
     ``store`` is a new file (refused if it exists) or, with ``resume``, a
     store to continue. ``duration_s`` is in watch time: with a compressed
     ``rates`` (the lab's) the wall time is ``duration_s * rates.scale``.
-    ``observer`` skips reading this computer's network configuration
-    (tests). Callbacks run on the loop and must not block.
+    ``observer`` skips reading this computer's network configuration and
+    ``probes`` replaces the run's probes (tests, integrators: as for
+    :class:`~homediag.Runner`); ``sources`` replaces the sampler factories
+    (:func:`homediag.watch.plan.sources`). Callbacks run on the loop and must not block.
     """
 
     def __init__(
@@ -89,6 +95,8 @@ class WatchSession:
         until_incident: bool = False,
         max_snapshots: int = DEFAULT_MAX_SNAPSHOTS,
         observer: Observer | None = None,
+        probes: Iterable[ProbeLike | str] | None = None,
+        sources: Callable[[WatchContext], list[Source]] | None = None,
         retention: Retention | None = None,
         on_sample: Callable[[Sample], object] | None = None,
         on_event: Callable[[Event], object] | None = None,
@@ -102,11 +110,13 @@ class WatchSession:
         self.until_incident = until_incident
         self.max_snapshots = max_snapshots
         self._observer = observer
+        self._probes = list(probes) if probes is not None else None
+        self._source_factory = sources
         self._retention = retention
         self.secrets = SecretRegistry(self.config.secret_values())
         self._callbacks = (on_sample, on_event, on_incident)
         self.recorder: Recorder | None = None
-        self.stats = RecorderStats()
+        self.stats: RecorderStats | None = None
         self.baseline: dict[str, ProbeResult] = {}
         self.observer: Observer | None = None
         #: Why the watch ended: "stopped", "duration" or "incident".
@@ -146,8 +156,15 @@ class WatchSession:
 
     # -- running ---------------------------------------------------------
 
-    async def run(self) -> RecorderStats:
-        """Run the baseline, then record until stopped; the store is closed when this returns."""
+    async def run(self) -> RecorderStats | None:
+        """Run the baseline, then record until stopped; the store is closed when this returns.
+
+        Returns the recorder's counters (``None`` when stopped during the baseline).
+        """
+        # The samplers and the recorder are imported here, not at the top:
+        # ``watch report`` on a support machine needs neither.
+        from homediag.watch.recorder import Recorder  # noqa: PLC0415
+
         if self._started:
             raise RuntimeError("a WatchSession runs once; create a new one")
         self._started = True
@@ -185,7 +202,7 @@ class WatchSession:
     async def _run_baseline(self, store: Store, *, keep: bool) -> None:
         from homediag.session.runner import Runner  # noqa: PLC0415 - watch report needs no probes
 
-        runner = Runner(self.config, observer=self._observer)
+        runner = Runner(self.config, observer=self._observer, probes=self._probes)
         self._baseline_runner = runner
         if self.stopping:
             runner.cancel()
@@ -205,6 +222,9 @@ class WatchSession:
             )
 
     def _sources(self) -> list[Source]:
+        from homediag.watch.context import WatchContext  # noqa: PLC0415 - see run()
+        from homediag.watch.plan import FACTORIES  # noqa: PLC0415
+
         assert self.observer is not None  # noqa: S101 - set by the baseline
         ctx = WatchContext(
             config=self.config,
@@ -215,7 +235,7 @@ class WatchSession:
         )
         self._notes = []
         out: list[Source] = []
-        for factory in FACTORIES:
+        for factory in [self._source_factory] if self._source_factory else FACTORIES:
             try:
                 out.extend(factory(ctx))
             except Exception as exc:  # a broken area must not end the watch
@@ -296,7 +316,7 @@ class WatchSession:
         recorder = self.recorder
         assert recorder is not None  # noqa: S101 - snapshots start from the recorder's incidents
         started = datetime.now(UTC)
-        runner = Runner(self.config, observer=self._observer)
+        runner = Runner(self.config, observer=self._observer, probes=self._probes)
         self._snapshot_runner = runner
         try:
             results = await runner.collect()
