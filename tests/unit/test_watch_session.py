@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from pydantic import BaseModel
 from homediag.api import write_bundle
 from homediag.bundle.reader import load_bundle
 from homediag.config import Config
-from homediag.errors import BundleFormatError, WatchStoreError
+from homediag.errors import BundleFormatError, BundleSchemaError, WatchStoreError
 from homediag.facts.host import HostFacts
 from homediag.model.bundle import Bundle, Observer
 from homediag.model.kinds import Hostname
@@ -102,6 +105,7 @@ class Pinger:
         return [Sample(t=t, sampler="gateway", key=GW, ok=not lost, value=None if lost else 1.5)]
 
 
+OBSERVER_TIME = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
 SCALE = 0.02  # 50x: the gateway sampled every 20 ms, snapshots at least 1.2 s apart
 
 
@@ -133,7 +137,7 @@ def test_an_incident_gets_a_snapshot_and_the_bundle_has_baseline_timeline_and_sn
     t0 = time.time()
     down = (t0 + 0.6, t0 + 1.0)
     incidents: list[Incident] = []
-    session, host, nas = _session(tmp_path, down, duration_s=2.0 / SCALE)
+    session, host, _ = _session(tmp_path, down, duration_s=2.0 / SCALE)
     session._callbacks = (None, None, incidents.append)
     asyncio.run(session.run())
 
@@ -196,8 +200,6 @@ def test_a_store_naming_any_module_never_imports_it(tmp_path: Path) -> None:
         },
     ]
     snapshot = decode(json.dumps(doc))
-    import sys
-
     assert "tests.unit.boobytrap" not in sys.modules
     for name in ("evil", "host"):  # unknown class; known class, data that does not fit
         result = snapshot.results[name]
@@ -263,14 +265,9 @@ def test_the_reader_refuses_a_snapshot_member_that_is_not_a_bundle(tmp_path: Pat
     result = session.result()
     result.bundle.set_snapshots({"incident-1.json": b'{"schema_version": "1.0"}\n'})
     path = write_bundle(result, tmp_path / "bad.zip")
-    with pytest.raises(Exception, match="snapshots/incident-1.json"):
+    with pytest.raises(BundleSchemaError, match=re.escape("snapshots/incident-1.json")):
         load_bundle(path)
     result.bundle.set_snapshots({f"incident-{n}.json": b"{}" for n in range(17)})
     path = write_bundle(result, tmp_path / "many.zip")
     with pytest.raises(BundleFormatError, match="17 snapshots"):
         load_bundle(path)
-
-
-from datetime import UTC, datetime  # noqa: E402
-
-OBSERVER_TIME = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
