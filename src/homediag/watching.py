@@ -51,14 +51,18 @@ if TYPE_CHECKING:
     from homediag.watch.plan import Source
     from homediag.watch.recorder import Recorder, RecorderStats
 
+#: A watch's event (``homediag.WatchEvent``; ``homediag.Event`` is a run's progress event).
+WatchEvent = Event
 #: What a watch streams: its events and incidents.
 WatchItem = Event | Incident
 
 __all__ = [
     "DEFAULT_MAX_SNAPSHOTS",
     "SNAPSHOT_SPACING_S",
+    "WatchEvent",
+    "WatchItem",
     "WatchSession",
-    "watch",
+    "watch_events",
     "watch_report",
 ]
 
@@ -387,7 +391,7 @@ class WatchSession:
                     await task
 
 
-async def watch(
+async def watch_events(
     config: Config | None = None,
     *,
     store: str | os.PathLike[str],
@@ -397,12 +401,15 @@ async def watch(
 ) -> AsyncIterator[WatchItem]:
     """Watch the network and stream its events and incidents (``WatchEvent`` / ``Incident``).
 
+    (Named like :func:`homediag.diagnose_events`; ``homediag.watch`` is the
+    package of the samplers, so it cannot also be this function.)
+
     The samples and events go to ``store`` (a new file, or one to continue
     with ``resume``); build the bundle from it afterwards with
     :func:`homediag.watch_report`. Closing the stream stops the watch and
     closes the store (use ``contextlib.aclosing`` so that happens at once)::
 
-        async with contextlib.aclosing(homediag.watch(config, store="home.db")) as items:
+        async with contextlib.aclosing(homediag.watch_events(config, store="home.db")) as items:
             async for item in items:
                 if isinstance(item, homediag.Incident) and item.end is None:
                     print("incident:", item.summary)
