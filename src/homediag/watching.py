@@ -135,6 +135,8 @@ class WatchSession:
         self._queues: list[asyncio.Queue[WatchItem]] = []
         self._started = False
         self._notes: list[str] = []
+        #: Called once the baseline is done and recording starts (the command line says so).
+        self.on_recording: Callable[[], object] | None = None
 
     # -- control ---------------------------------------------------------
 
@@ -192,6 +194,8 @@ class WatchSession:
             for note in self._notes:
                 self.recorder.note("watch", note)
             recording = True
+            if self.on_recording is not None:
+                self.on_recording()
             self.stats = await self._record(self.recorder)
         finally:
             if not recording:

@@ -46,7 +46,7 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
     for proc in started:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes its pipes
 
 
 def _recording(store: Path, proc: subprocess.Popen[str], timeout: float = 40.0) -> None:
@@ -59,7 +59,7 @@ def _recording(store: Path, proc: subprocess.Popen[str], timeout: float = 40.0) 
                 with open_readonly(store) as reader:
                     if reader.last_time() is not None:
                         return
-            except Exception:  # noqa: BLE001, S110 - not a store yet (being created)
+            except Exception:  # noqa: S110 - not a store yet (being created)
                 pass
         time.sleep(0.2)
     raise AssertionError("the watch recorded nothing")
@@ -133,7 +133,7 @@ def test_kill_9_loses_at_most_a_second_then_resume_and_report_work(
     time.sleep(2.0)
     os.kill(proc.pid, signal.SIGKILL)
     killed_at = time.time()
-    proc.wait(timeout=10)
+    proc.communicate(timeout=10)
     with open_readonly(store) as reader:
         newest = reader.last_time()
         runs = reader.runs()
@@ -182,7 +182,9 @@ def test_watch_refuses_a_bad_or_locked_store_in_one_line(
     ]
     for args, message in cases:
         env = None if "--time-scale" not in args else {"HOMEDIAG_LAB": "0"}
-        done = lab.run_homediag([*args, "-o", str(tmp_path / "x.zip")] if "report" not in args else args, env=env)
+        done = lab.run_homediag(
+            [*args, "-o", str(tmp_path / "x.zip")] if "report" not in args else args, env=env
+        )
         assert done.returncode != 0, args
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (args, done.stderr)

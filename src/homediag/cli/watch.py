@@ -108,10 +108,15 @@ async def _watch(session: WatchSession, interrupts: Interrupts, progress: _Lines
     interrupts.stop = lambda: loop.call_soon_threadsafe(session.stop)
     if interrupts.presses:
         session.stop()
-    progress.say(
-        f"homediag watch: recording into {session.store_path} "
-        "(Ctrl-C or SIGTERM to stop and write the bundle)"
-    )
+
+    def recording() -> None:
+        count = len(session.recorder.sources) if session.recorder is not None else 0
+        progress.say(
+            f"homediag watch: baseline done; recording {count} samplers into "
+            f"{session.store_path} (Ctrl-C or SIGTERM to stop and write the bundle)"
+        )
+
+    session.on_recording = recording
     await session.run()
 
 
