@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import re
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -275,3 +276,25 @@ def test_the_reader_refuses_a_snapshot_member_that_is_not_a_bundle(tmp_path: Pat
     path = write_bundle(result, tmp_path / "many.zip")
     with pytest.raises(BundleFormatError, match="17 snapshots"):
         load_bundle(path)
+
+
+def test_watch_report_needs_no_probing_stack(tmp_path: Path) -> None:
+    session, _, _ = _session(tmp_path, range(5, 15), duration_s=1.0 / SCALE)
+    asyncio.run(session.run())
+    out = tmp_path / "report.zip"
+    code = (
+        "import sys\n"
+        "from homediag.cli import main\n"
+        f"rc = main(['watch', 'report', {str(session.store_path)!r}, '-o', {str(out)!r}])\n"
+        "heavy = [m for m in sys.modules if m.startswith(('homediag.probes', 'homediag.session.runner',"
+        " 'homediag.watch.samplers', 'homediag.mdns', 'homediag.wifi', 'zeroconf', 'paho', 'scapy'))]\n"
+        "print(rc, ','.join(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.stdout.splitlines()[-1] == "0 ", done.stdout + done.stderr
+    bundle = load_bundle(out)
+    assert bundle.timeline is not None
+    assert [i.kinds for i in bundle.timeline.incidents] == [["gateway.unreachable"]]
+    assert list(bundle.snapshots) == ["incident-1.json"]
