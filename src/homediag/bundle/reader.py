@@ -39,6 +39,9 @@ records of ``bundle.json``      50,000: probes, devices,       format (3), befor
                                 services, findings,            them (about a kilobyte each)
                                 interfaces, addresses,
                                 gateways
+``snapshots/`` members (watch)  16, ``[a-z0-9-]{1,64}.json``,  format (3); each validated as a
+                                each under bundle.json's       bundle: schema (5)
+                                limits
 JSON numbers                    integers within                format (3): also NaN, Infinity,
                                 ±(2**63-1), 40 characters      1e999
 JSON text                       strict                         format (3): duplicate keys, lone
