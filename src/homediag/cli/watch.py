@@ -96,7 +96,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     )
     interrupts = Interrupts()
     with _counting_signals(interrupts):
-        asyncio.run(_watch(session, interrupts, progress))
+        try:
+            asyncio.run(_watch(session, interrupts, progress))
+        finally:
+            # The loop is closed: a press while the bundle is written only counts
+            # (the second says so, the third abandons it), as in `run`.
+            interrupts.stop = lambda: None
         try:
             return _finish(args, session)
         finally:
