@@ -184,6 +184,7 @@ def test_a_full_queue_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
     asyncio.run(_watch(recorder, 0.05))
     with open_readonly(store.path) as reader:
         assert [s.key for s in reader.samples()] == ["d3", "d4", "d5", "d6", "d7"]
+        assert [text for _, _, text in reader.notes()] == ["3 samples dropped: the queue was full"]
 
 
 def test_a_sleep_is_a_suspended_gap_and_what_was_open_ends_where_it_began(

@@ -307,4 +307,6 @@ class Recorder:
         for detector in self.detectors:
             for event in detector.close(self.stopped_at):
                 self._record(event)
+        if self.stats.dropped:
+            self.note("recorder", f"{self.stats.dropped} samples dropped: the queue was full")
         self.store.close()
