@@ -262,3 +262,26 @@ def test_subscribers_get_events_and_incidents(tmp_path: Path) -> None:
         items.append(queue.get_nowait())
     kinds = [type(i).__name__ for i in items]
     assert kinds == ["Event", "Incident", "Event", "Incident"]
+
+
+def test_an_event_a_killed_run_left_open_ends_with_that_run_not_after_the_resume(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.db"
+    t = time.time() - 100
+    store = Store.create(path)
+    for i in range(3):
+        store.add_sample(Sample(t=t + i, sampler="gateway", key=GW, ok=False))
+    store.add_event(
+        Event(kind="gateway.unreachable", subject=GW, start=t, severity="critical", summary="down")
+    )
+    store.commit()
+    store._conn.close()  # killed: the run never ended, its lock died with it
+    resumed = Store.resume(path)
+    resumed.add_sample(Sample(t=time.time(), sampler="gateway", key=GW, ok=True, value=1.0))
+    resumed.close()
+    with open_readonly(path) as reader:
+        (event,) = build_timeline(reader).events
+        (gap,) = reader.gaps()
+    assert event.end == t + 2  # the killed run's last sample
+    assert gap.reason == "not_running" and gap.start == t + 2

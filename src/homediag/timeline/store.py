@@ -574,9 +574,12 @@ def _start_run(conn: sqlite3.Connection, target: Path, now: float) -> int:
         conn.execute("INSERT INTO gaps VALUES (?, ?, 'not_running')", (previous, now))
     if last is not None and last[2] is None:
         # A killed run: it ended with its last committed sample.
+        ended = previous if previous is not None else now
+        conn.execute("UPDATE runs SET ended_at = ? WHERE id = ?", (ended, last[0]))
+        # So did what it left open: not "until the end of the next run".
         conn.execute(
-            "UPDATE runs SET ended_at = ? WHERE id = ?",
-            (previous if previous is not None else now, last[0]),
+            'UPDATE events SET "end" = max(start, ?) WHERE "end" IS NULL AND run = ?',
+            (ended, last[0]),
         )
     run = conn.execute(
         "INSERT INTO runs(started_at, pid, boot) VALUES (?, ?, ?)", (now, os.getpid(), _boot_id())
