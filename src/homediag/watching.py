@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -74,6 +75,8 @@ SNAPSHOT_SPACING_S = 60.0
 #: Snapshots a bundle carries at most (the bundle reader accepts 16).
 MAX_BUNDLE_SNAPSHOTS = 15
 BASELINE = "baseline"
+#: What the bundle reader accepts as a snapshot's name (before ``.json``).
+_MEMBER_NAME = re.compile(r"[a-z0-9-]{1,56}")
 
 
 class WatchSession:
@@ -510,8 +513,8 @@ def _snapshot_names(timeline: Timeline, taken: list[tuple[str, float, Snapshot]]
                 for i in timeline.incidents
                 if i.start - 5.0 <= t <= (i.end if i.end is not None else float("inf")) + 5.0
             ),
-            stored if stored.replace("-", "").isalnum() else "snapshot",
-        ).lower()
+            stored if _MEMBER_NAME.fullmatch(stored) else "snapshot",
+        )[:56]
         candidate, n = name, 1
         while f"{candidate}.json" in out:
             n += 1

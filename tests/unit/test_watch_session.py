@@ -298,3 +298,14 @@ def test_watch_report_needs_no_probing_stack(tmp_path: Path) -> None:
     assert bundle.timeline is not None
     assert [i.kinds for i in bundle.timeline.incidents] == [["gateway.unreachable"]]
     assert list(bundle.snapshots) == ["incident-1.json"]
+
+
+def test_snapshot_names_from_an_untrusted_store_are_names_the_reader_accepts() -> None:
+    from homediag.model.timeline import Timeline
+    from homediag.watching import _snapshot_names
+
+    empty = Snapshot(created_at=OBSERVER_TIME, observer=OBSERVER)
+    taken = [(n, 1.0, empty) for n in ("Évil/../x", "incident-3", "incident-3", "x" * 80)]
+    names = _snapshot_names(Timeline(started_at=0, ended_at=10), taken)
+    assert names == ["snapshot.json", "incident-3.json", "incident-3-2.json", "snapshot-2.json"]
+    assert all(re.fullmatch(r"[a-z0-9-]{1,64}\.json", n) for n in names)
