@@ -108,8 +108,10 @@ class WatchSession:
         on_sample: Callable[[Sample], object] | None = None,
         on_event: Callable[[Event], object] | None = None,
         on_incident: Callable[[Incident], object] | None = None,
+        on_dropped: Callable[[int], object] | None = None,
     ) -> None:
         self.config = config or Config()
+        self._on_dropped = on_dropped
         self.store_path = Path(store)
         self.resume = resume
         self.rates = rates or Rates()
@@ -193,6 +195,7 @@ class WatchSession:
                 on_sample=on_sample,
                 on_event=self._event,
                 on_incident=self._incident,
+                on_dropped=self._on_dropped,
             )
             for note in self._notes:
                 self.recorder.note("watch", note)

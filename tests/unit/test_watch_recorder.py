@@ -176,11 +176,13 @@ def test_a_source_that_raises_is_noted_and_the_others_go_on(tmp_path: Path) -> N
 
 def test_a_full_queue_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
     store = Store.create(tmp_path / "w.db")
-    recorder = Recorder([], store, queue_size=5)
+    dropped: list[int] = []
+    recorder = Recorder([], store, queue_size=5, on_dropped=dropped.append)
     t = time.time()
     for i in range(8):
         recorder.emit(Sample(t=t + i, sampler="mdns", key=f"d{i}", ok=True))
     assert recorder.stats.dropped == 3
+    assert dropped == [1, 1, 1]  # the live view hears of each
     asyncio.run(_watch(recorder, 0.05))
     with open_readonly(store.path) as reader:
         assert [s.key for s in reader.samples()] == ["d3", "d4", "d5", "d6", "d7"]

@@ -70,7 +70,8 @@ class Recorder:
     clocks compared each tick (``time.time``/``time.monotonic``). Callbacks
     (``on_sample``, ``on_event``, ``on_incident``) run on the loop and must
     not block; one that raises is logged and the watch goes on. An incident
-    is passed to ``on_incident`` when it starts and again when it ends.
+    is passed to ``on_incident`` when it starts and again when it ends;
+    ``on_dropped(1)`` hears of every sample the full queue dropped.
     """
 
     def __init__(
@@ -88,8 +89,10 @@ class Recorder:
         on_sample: Callable[[Sample], object] | None = None,
         on_event: Callable[[Event], object] | None = None,
         on_incident: Callable[[Incident], object] | None = None,
+        on_dropped: Callable[[int], object] | None = None,
     ) -> None:
         self.sources = list(sources)
+        self._on_dropped = on_dropped
         self.store = store
         self._factory = detector_factory
         self.detectors: list[Detector] = (
@@ -155,6 +158,11 @@ class Recorder:
         """Queue one sample (what samplers and listeners call); never blocks."""
         if len(self._queue) == self._queue.maxlen:
             self.stats.dropped += 1
+            if self._on_dropped is not None:
+                try:
+                    self._on_dropped(1)
+                except Exception:  # an observer's bug must not end the watch
+                    log.warning("a watch dropped-sample callback failed", exc_info=True)
         self._queue.append(sample)
         self._ready.set()
 
