@@ -43,10 +43,10 @@ def main() -> None:
         float(sys.argv[4]),
     )
     scale = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
-    log = Path(log_path).open("a", buffering=1)
 
     def write(record: dict[str, object]) -> None:
-        log.write(json.dumps(record) + "\n")
+        with Path(log_path).open("a") as log:
+            log.write(json.dumps(record) + "\n")
 
     def on_event(event: Event) -> None:
         write({"at": time.time(), "event": event.model_dump(mode="json")})

@@ -4,7 +4,7 @@ Two watches in the lab's installer namespace (bench/_watch_driver.py, the
 library's :class:`~homediag.watching.WatchSession` with no terminal view):
 
 1. **Cost, one hour compressed**: every sampler at the default rates with
-   time compressed 10× (``Rates(scale=0.1)``): the rounds of one hour of
+   time compressed ten times (``Rates(scale=0.1)``): the rounds of one hour of
    watching in six minutes, against real lab hosts. The CPU of those rounds
    divided by 3,600 s is the share of one core a real hour costs (the
    rounds are the same; only the waits between them are shorter). Peak
@@ -186,7 +186,7 @@ def main() -> int:
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--skip-delays", action="store_true")
     args = parser.parse_args()
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp:
         work = Path(tmp)

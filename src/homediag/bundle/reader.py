@@ -47,6 +47,9 @@ records of ``bundle.json``      50,000: probes, devices,       format (3), befor
                                 evidence ≤ 32 keys, details
                                 ≤ 16, times 1970 ≤ t < 2200,
                                 every start ≤ its end
+``snapshots/`` members (watch)  16, ``[a-z0-9-]{1,64}.json``,  format (3); each validated as a
+                                each under bundle.json's       bundle: schema (5)
+                                limits
 JSON numbers                    integers within                format (3): also NaN, Infinity,
                                 ±(2**63-1), 40 characters      1e999
 JSON text                       strict                         format (3): duplicate keys, lone
@@ -93,6 +96,7 @@ __all__ = [
     "MAX_BUNDLE_BYTES",
     "MAX_CENTRAL_DIRECTORY_BYTES",
     "MAX_MEMBERS",
+    "MAX_SNAPSHOTS",
     "MAX_TOTAL_BYTES",
     "check_schema_version",
     "load_bundle",
@@ -126,6 +130,10 @@ MANIFEST_LIMITS = safe_json.JsonLimits(max_nodes=20_000, max_depth=16, max_strin
 #: has a few hundred (2,000 mDNS instances, the browse's default cap, make
 #: about 4,000).
 MAX_RECORDS = 50_000
+#: A watch's snapshots (``snapshots/incident-1.json``): how many, and their names.
+#: Each is a bundle.json-shaped document, read under bundle.json's limits.
+MAX_SNAPSHOTS = 16
+_SNAPSHOT_NAME = re.compile(r"^snapshots/[a-z0-9-]{1,64}\.json$")
 #: Compression methods zipfile may use: others (bzip2, lzma) bring their own
 #: decoder memory, which an LZMA header can ask to be gigabytes.
 _METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
@@ -432,7 +440,27 @@ def _load(zf: zipfile.ZipFile, fh: BinaryIO, directory: zip_layout.Directory, la
     bundle.set_evidence(
         {n.removeprefix("evidence/"): b for n, b in contents.items() if n.startswith("evidence/")}
     )
+    bundle.set_snapshots(_snapshots(contents, label))
     return bundle
+
+
+def _snapshots(contents: dict[str, bytes], label: str) -> dict[str, bytes]:
+    """The ``snapshots/`` members, each checked as a bundle document (a watch's runs during incidents)."""
+    names = sorted(n for n in contents if n.startswith("snapshots/"))
+    if len(names) > MAX_SNAPSHOTS:
+        raise BundleFormatError(
+            f"{label}: {len(names)} snapshots (at most {MAX_SNAPSHOTS} allowed)"
+        )
+    out: dict[str, bytes] = {}
+    for name in names:
+        if not _SNAPSHOT_NAME.match(name):
+            raise BundleFormatError(f"{label}: refused member {_quote(name)}: not a snapshot name")
+        body = contents[name]
+        if len(body) > MAX_BUNDLE_JSON_BYTES:
+            raise BundleFormatError(f"{label}: {name} is too large ({len(body)} bytes)")
+        _document(body, name, label, Bundle, BUNDLE_JSON_LIMITS)
+        out[name.removeprefix("snapshots/")] = body
+    return out
 
 
 def _check_document_size(by_name: dict[str, zipfile.ZipInfo], label: str) -> None:
