@@ -18,7 +18,7 @@ from pathlib import Path
 
 from homediag.config import load_config
 from homediag.model.timeline import Event
-from homediag.watch.rates import Rates
+from homediag.recording.rates import Rates
 from homediag.watching import WatchSession
 
 

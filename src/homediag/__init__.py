@@ -96,7 +96,7 @@ if TYPE_CHECKING:
     from homediag.runtime.result import ProbeResult, RunResult
     from homediag.session.registry import available_probes, register_probe, unregister_probe
     from homediag.session.runner import Runner
-    from homediag.watching import WatchEvent, WatchSession, watch_events, watch_report
+    from homediag.watching import WatchEvent, WatchSession, watch, watch_report
 
 _EXPORTS: dict[str, str] = {
     # running
@@ -181,8 +181,9 @@ _EXPORTS: dict[str, str] = {
     "WatchStoreError": "homediag.errors",
     "LabError": "homediag.errors",
     # watching over time
-    # (not "watch": importing the subpackage homediag.watch would replace it)
-    "watch_events": "homediag.watching",
+    # (the samplers' package is homediag.recording, so that importing it
+    # never replaces this function)
+    "watch": "homediag.watching",
     "watch_report": "homediag.watching",
     "WatchSession": "homediag.watching",
     "WatchEvent": "homediag.watching",
@@ -268,7 +269,7 @@ __all__ = [
     "spec",
     "tcp_connect",
     "unregister_probe",
-    "watch_events",
+    "watch",
     "watch_report",
     "write_bundle",
     "write_mapping",

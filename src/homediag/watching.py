@@ -2,7 +2,7 @@
 
 A :class:`WatchSession` starts with one full run (the *baseline*: what
 exists here), builds every sampler the baseline and the configuration call
-for (:func:`homediag.watch.plan.sources`) and records them into a store
+for (:func:`homediag.recording.plan.sources`) and records them into a store
 until it is stopped, its duration is over, or (``until_incident``) the
 first incident has ended. When an incident starts, it takes a *snapshot*
 (``run``'s probes again, while the fault lasts): at most one at a time, at
@@ -35,6 +35,8 @@ from pydantic import BaseModel
 from homediag.config import Config
 from homediag.model.bundle import Observer
 from homediag.model.timeline import Event, Incident, Sample, Timeline
+from homediag.recording.rates import Rates
+from homediag.recording.snapshots import Snapshot, SnapshotError, decode, encode
 from homediag.redact.redactor import Level, Redactor
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.result import ProbeResult, RunResult
@@ -42,15 +44,13 @@ from homediag.session.inventory import config_devices
 from homediag.session.pipeline import build_bundle
 from homediag.timeline.build import build_timeline
 from homediag.timeline.store import Retention, Store, open_readonly
-from homediag.watch.rates import Rates
-from homediag.watch.snapshots import Snapshot, SnapshotError, decode, encode
 
 if TYPE_CHECKING:
+    from homediag.recording.context import WatchContext
+    from homediag.recording.plan import Source
+    from homediag.recording.recorder import Recorder, RecorderStats
     from homediag.runtime.probe import ProbeLike
     from homediag.session.runner import Runner
-    from homediag.watch.context import WatchContext
-    from homediag.watch.plan import Source
-    from homediag.watch.recorder import Recorder, RecorderStats
 
 #: A watch's event (``homediag.WatchEvent``; ``homediag.Event`` is a run's progress event).
 WatchEvent = Event
@@ -63,11 +63,11 @@ __all__ = [
     "WatchEvent",
     "WatchItem",
     "WatchSession",
-    "watch_events",
+    "watch",
     "watch_report",
 ]
 
-log = logging.getLogger("homediag.watch")
+log = logging.getLogger("homediag.recording")
 
 #: Snapshots a watch takes at most, and the least time between two (times the scale).
 DEFAULT_MAX_SNAPSHOTS = 5
@@ -88,7 +88,7 @@ class WatchSession:
     ``observer`` skips reading this computer's network configuration and
     ``probes`` replaces the run's probes (tests, integrators: as for
     :class:`~homediag.Runner`); ``sources`` replaces the sampler factories
-    (:func:`homediag.watch.plan.sources`). Callbacks run on the loop and must not block.
+    (:func:`homediag.recording.plan.sources`). Callbacks run on the loop and must not block.
     """
 
     def __init__(
@@ -174,7 +174,7 @@ class WatchSession:
         """
         # The samplers and the recorder are imported here, not at the top:
         # ``watch report`` on a support machine needs neither.
-        from homediag.watch.recorder import Recorder  # noqa: PLC0415
+        from homediag.recording.recorder import Recorder  # noqa: PLC0415
 
         if self._started:
             raise RuntimeError("a WatchSession runs once; create a new one")
@@ -236,8 +236,8 @@ class WatchSession:
             )
 
     def _sources(self) -> list[Source]:
-        from homediag.watch.context import WatchContext  # noqa: PLC0415 - see run()
-        from homediag.watch.plan import FACTORIES  # noqa: PLC0415
+        from homediag.recording.context import WatchContext  # noqa: PLC0415 - see run()
+        from homediag.recording.plan import FACTORIES  # noqa: PLC0415
 
         assert self.observer is not None  # noqa: S101 - set by the baseline
         ctx = WatchContext(
@@ -401,7 +401,7 @@ class WatchSession:
                     await task
 
 
-async def watch_events(
+async def watch(
     config: Config | None = None,
     *,
     store: str | os.PathLike[str],
@@ -411,15 +411,12 @@ async def watch_events(
 ) -> AsyncIterator[WatchItem]:
     """Watch the network and stream its events and incidents (``WatchEvent`` / ``Incident``).
 
-    (Named like :func:`homediag.diagnose_events`; ``homediag.watch`` is the
-    package of the samplers, so it cannot also be this function.)
-
     The samples and events go to ``store`` (a new file, or one to continue
     with ``resume``); build the bundle from it afterwards with
     :func:`homediag.watch_report`. Closing the stream stops the watch and
     closes the store (use ``contextlib.aclosing`` so that happens at once)::
 
-        async with contextlib.aclosing(homediag.watch_events(config, store="home.db")) as items:
+        async with contextlib.aclosing(homediag.watch(config, store="home.db")) as items:
             async for item in items:
                 if isinstance(item, homediag.Incident) and item.end is None:
                     print("incident:", item.summary)

@@ -59,10 +59,10 @@ from homediag.timeline.detectors import event_key
 from homediag.timeline.neighbours import NeighbourDetector
 from homediag.timeline.observer import ObserverDetector
 from homediag.timeline.store import Store
-from homediag.watch.neighbours import NeighbourSampler
-from homediag.watch.observer import ObserverSampler
-from homediag.watch.rates import Rates
-from homediag.watch.samplers import run_sampler
+from homediag.recording.neighbours import NeighbourSampler
+from homediag.recording.observer import ObserverSampler
+from homediag.recording.rates import Rates
+from homediag.recording.samplers import run_sampler
 
 path, log, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
 rates = Rates(scale=0.1, compressed=True, overrides={"neighbours": 10.0})

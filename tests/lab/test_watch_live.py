@@ -26,10 +26,10 @@ import asyncio, json, os, sys, time
 import aiohttp
 from homediag.cli.watch_view import render_text
 from homediag.timeline.detectors import GatewayDetector
-from homediag.watch.live import LiveState
-from homediag.watch.metrics import serve_metrics
-from homediag.watch.rates import Rates
-from homediag.watch.samplers import GatewaySampler, run_sampler
+from homediag.recording.live import LiveState
+from homediag.recording.metrics import serve_metrics
+from homediag.recording.rates import Rates
+from homediag.recording.samplers import GatewaySampler, run_sampler
 
 target, out, seconds, scale = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 sys.stderr = open(out + ".err", "w", buffering=1)  # the lab keeps the process's own log

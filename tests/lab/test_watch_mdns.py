@@ -43,10 +43,10 @@ from homediag.net.observe import observe
 from homediag.timeline.detectors import event_key
 from homediag.timeline.mdns import MdnsDetector
 from homediag.timeline.store import Store
-from homediag.watch.context import WatchContext
-from homediag.watch.mdns import mdns_sources
-from homediag.watch.rates import Rates
-from homediag.watch.samplers import run_sampler
+from homediag.recording.context import WatchContext
+from homediag.recording.mdns import mdns_sources
+from homediag.recording.rates import Rates
+from homediag.recording.samplers import run_sampler
 
 config, path, log, ready, seconds, scale, every = sys.argv[1:8]
 store, detector, rows = Store.create(path), MdnsDetector(), {}

@@ -40,10 +40,10 @@ from homediag.net.observe import observe
 from homediag.timeline.detectors import event_key
 from homediag.timeline.plan import detectors
 from homediag.timeline.store import Store
-from homediag.watch.context import WatchContext
-from homediag.watch.plan import sources
-from homediag.watch.rates import Rates
-from homediag.watch.samplers import run_sampler
+from homediag.recording.context import WatchContext
+from homediag.recording.plan import sources
+from homediag.recording.rates import Rates
+from homediag.recording.samplers import run_sampler
 
 config_path, path, log, seconds, scale, overrides, settings, names = sys.argv[1:9]
 config = load_config(config_path, overrides=json.loads(settings))

@@ -38,10 +38,10 @@ from homediag.net.observe import observe
 from homediag.timeline.detectors import event_key
 from homediag.timeline.store import Store
 from homediag.timeline.wifi import WifiDetector
-from homediag.watch.context import WatchContext
-from homediag.watch.rates import Rates
-from homediag.watch.samplers import run_sampler
-from homediag.watch.wifi import wifi_samplers
+from homediag.recording.context import WatchContext
+from homediag.recording.rates import Rates
+from homediag.recording.samplers import run_sampler
+from homediag.recording.wifi import wifi_samplers
 
 config_path, path, log, ready, scale, seconds = sys.argv[1:7]
 store, detector, rows = Store.create(path), WifiDetector(), {}

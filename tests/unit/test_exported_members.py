@@ -125,7 +125,7 @@ def test_no_public_name_is_shadowed_by_a_subpackage(tmp_path: Path) -> None:
         ),
         "tcp_connect": lambda f: f("127.0.0.1", 9, timeout=0.1),
         "unregister_probe": lambda f: f("no-such-probe"),
-        "watch_events": lambda f: f(None, store=tmp_path / "w.db"),  # not iterated: no watch
+        "watch": lambda f: f(None, store=tmp_path / "w.db"),  # not iterated: no watch
         "watch_report": lambda f: f(_empty_store(tmp_path / "s.db")),
         "write_bundle": lambda f: f(make_bundle(), tmp_path / "c.zip"),
         "write_mapping": lambda f: f(run, tmp_path / "m.json"),

@@ -6,9 +6,9 @@ import threading
 import tracemalloc
 
 from homediag.model.timeline import Event, Incident, Sample
-from homediag.watch import live
-from homediag.watch.live import LiveState
-from homediag.watch.rates import Rates
+from homediag.recording import live
+from homediag.recording.live import LiveState
+from homediag.recording.rates import Rates
 from tests.unit.watch_home import END, GATEWAY, OUTAGE, T0, home_state, outage_event
 
 

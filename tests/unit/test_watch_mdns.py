@@ -15,13 +15,13 @@ from zeroconf.const import _CLASS_IN, _CLASS_IN_UNIQUE, _TYPE_A, _TYPE_AAAA, _TY
 from homediag.errors import ConfigError
 from homediag.facts.mdns import MdnsFacts, MdnsInstance
 from homediag.model.timeline import Event, Sample, Scalar
+from homediag.recording.mdns import GOODBYE_HOLD_S, MdnsWatch, device_key
+from homediag.recording.rates import Rates
 from homediag.redact.secrets import SecretRegistry
 from homediag.timeline import plan
 from homediag.timeline.detectors import event_key
 from homediag.timeline.mdns import MdnsDetector
 from homediag.timeline.store import Store, open_readonly
-from homediag.watch.mdns import GOODBYE_HOLD_S, MdnsWatch, device_key
-from homediag.watch.rates import Rates
 
 T0 = 1_700_000_000.0
 HUE, PLUG = "philips-hue.local", "homekit-plug.local"
@@ -446,10 +446,10 @@ def test_a_secret_in_a_device_name_does_not_reach_the_store(tmp_path: Path) -> N
 def test_the_factory_watches_what_the_baseline_found_at_the_planned_rates() -> None:
     from homediag.config import Config
     from homediag.model.bundle import Observer
+    from homediag.recording import plan as watch_plan
+    from homediag.recording.context import WatchContext
+    from homediag.recording.mdns import MdnsListener, MdnsRebrowse, mdns_sources
     from homediag.runtime.result import ProbeResult
-    from homediag.watch import plan as watch_plan
-    from homediag.watch.context import WatchContext
-    from homediag.watch.mdns import MdnsListener, MdnsRebrowse, mdns_sources
 
     observer = Observer(platform="linux", python="3.11", privileged=False)
     assert mdns_sources(WatchContext(Config(), observer)) == []

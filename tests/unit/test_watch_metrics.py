@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from homediag.errors import ConfigError
 from homediag.model.timeline import Sample
-from homediag.watch.live import LiveState
-from homediag.watch.metrics import (
+from homediag.recording.live import LiveState
+from homediag.recording.metrics import (
     MAX_LABEL_CHARS,
     MAX_LABELLED_SUBJECTS,
     OPENMETRICS_CONTENT_TYPE,
@@ -268,8 +268,8 @@ def test_parse_listen_refuses_in_one_line(text: str) -> None:
 def test_without_the_extra_a_one_line_error_names_it() -> None:
     code = (
         "import sys, asyncio; sys.modules['prometheus_client'] = None\n"
-        "from homediag.watch.metrics import serve_metrics\n"
-        "from homediag.watch.live import LiveState\n"
+        "from homediag.recording.metrics import serve_metrics\n"
+        "from homediag.recording.live import LiveState\n"
         "async def main():\n"
         "    async with serve_metrics('127.0.0.1', 0, LiveState()):\n"
         "        pass\n"

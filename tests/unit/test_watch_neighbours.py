@@ -13,15 +13,15 @@ from homediag.model.bundle import Gateway, Observer
 from homediag.model.timeline import Event, Sample
 from homediag.net.commands import CommandOutput
 from homediag.net.neighbors import parse_ip_neigh, parse_unresolved
+from homediag.recording import neighbours as sampler_module
+from homediag.recording.context import WatchContext
+from homediag.recording.neighbours import NeighbourSampler, neighbour_samplers
+from homediag.recording.plan import FACTORIES
+from homediag.recording.rates import Rates
 from homediag.runtime.result import ProbeResult
 from homediag.timeline.detectors import event_key
 from homediag.timeline.neighbours import NeighbourDetector
 from homediag.timeline.plan import KINDS, detectors
-from homediag.watch import neighbours as sampler_module
-from homediag.watch.context import WatchContext
-from homediag.watch.neighbours import NeighbourSampler, neighbour_samplers
-from homediag.watch.plan import FACTORIES
-from homediag.watch.rates import Rates
 
 T0 = 1_700_000_000.0
 STEP = 30.0

@@ -10,13 +10,13 @@ from homediag.config import Config
 from homediag.model.bundle import Gateway, InterfaceAddress, InterfaceInfo, Observer
 from homediag.model.timeline import Sample
 from homediag.net.interfaces import interface_address
+from homediag.recording import observer as sampler_module
+from homediag.recording.context import WatchContext
+from homediag.recording.observer import ObserverSampler, describe, observer_samplers
+from homediag.recording.plan import FACTORIES
+from homediag.recording.rates import Rates
 from homediag.timeline.observer import ObserverDetector
 from homediag.timeline.plan import KINDS, detectors
-from homediag.watch import observer as sampler_module
-from homediag.watch.context import WatchContext
-from homediag.watch.observer import ObserverSampler, describe, observer_samplers
-from homediag.watch.plan import FACTORIES
-from homediag.watch.rates import Rates
 
 T0 = 1_700_000_000.0
 HOME = {

@@ -17,12 +17,12 @@ from homediag.config import Config
 from homediag.errors import ConfigError
 from homediag.model.bundle import Observer
 from homediag.model.timeline import Sample
+from homediag.recording.context import WatchContext
+from homediag.recording.paths import DnsSampler, EndpointSampler, InternetSampler
+from homediag.recording.plan import sources
+from homediag.recording.rates import Rates
 from homediag.redact.secrets import SecretRegistry
 from homediag.timeline.store import Store, open_readonly
-from homediag.watch.context import WatchContext
-from homediag.watch.paths import DnsSampler, EndpointSampler, InternetSampler
-from homediag.watch.plan import sources
-from homediag.watch.rates import Rates
 
 
 class _Dns:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from homediag.model.timeline import Event, Incident, Sample
+from homediag.recording.recorder import Recorder
 from homediag.redact.secrets import SecretRegistry
 from homediag.timeline.build import build_timeline
 from homediag.timeline.store import Store, open_readonly
-from homediag.watch.recorder import Recorder
 
 GW = "192.0.2.1"
 

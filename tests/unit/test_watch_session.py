@@ -29,13 +29,13 @@ from homediag.facts.host import HostFacts
 from homediag.model.bundle import Bundle, Observer
 from homediag.model.kinds import Hostname
 from homediag.model.timeline import Event, Incident, Sample
+from homediag.recording.context import WatchContext
+from homediag.recording.plan import Source
+from homediag.recording.rates import Rates
+from homediag.recording.snapshots import NOT_READABLE, Snapshot, decode, encode
 from homediag.runtime.context import ProbeContext
 from homediag.runtime.probe import Probe, ProbeOutput
 from homediag.timeline.store import open_readonly
-from homediag.watch.context import WatchContext
-from homediag.watch.plan import Source
-from homediag.watch.rates import Rates
-from homediag.watch.snapshots import NOT_READABLE, Snapshot, decode, encode
 from homediag.watching import WatchSession, watch_report
 
 GW = "192.0.2.1"
@@ -287,7 +287,7 @@ def test_watch_report_needs_no_probing_stack(tmp_path: Path) -> None:
         "from homediag.cli import main\n"
         f"rc = main(['watch', 'report', {str(session.store_path)!r}, '-o', {str(out)!r}])\n"
         "heavy = [m for m in sys.modules if m.startswith(('homediag.probes', 'homediag.session.runner',"
-        " 'homediag.watch.samplers', 'homediag.mdns', 'homediag.wifi', 'zeroconf', 'paho', 'scapy'))]\n"
+        " 'homediag.recording.samplers', 'homediag.mdns', 'homediag.wifi', 'zeroconf', 'paho', 'scapy'))]\n"
         "print(rc, ','.join(heavy))\n"
     )
     done = subprocess.run(

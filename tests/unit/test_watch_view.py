@@ -23,7 +23,7 @@ from homediag.cli.watch_view import (
     sparkline,
 )
 from homediag.model.timeline import Event, Sample
-from homediag.watch.live import LiveState
+from homediag.recording.live import LiveState
 from tests.unit.watch_home import END, GATEWAY, OUTAGE, SPIKE, T0, home_state, outage_event
 
 

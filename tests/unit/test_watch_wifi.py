@@ -13,16 +13,10 @@ from homediag.config import Config
 from homediag.errors import ConfigError
 from homediag.facts.wifi import WifiFacts, WifiLink
 from homediag.model.timeline import Event, Sample, Scalar, Timeline
-from homediag.redact.redactor import Redactor
-from homediag.runtime.result import ProbeResult
-from homediag.testing import make_observer
-from homediag.timeline import plan
-from homediag.timeline.detectors import event_key
-from homediag.timeline.wifi import WifiDetector
-from homediag.watch import plan as watch_plan
-from homediag.watch.context import WatchContext
-from homediag.watch.rates import Rates
-from homediag.watch.wifi import (
+from homediag.recording import plan as watch_plan
+from homediag.recording.context import WatchContext
+from homediag.recording.rates import Rates
+from homediag.recording.wifi import (
     WifiSampler,
     from_iw_link,
     from_netsh,
@@ -30,6 +24,12 @@ from homediag.watch.wifi import (
     from_wdutil,
     wifi_samplers,
 )
+from homediag.redact.redactor import Redactor
+from homediag.runtime.result import ProbeResult
+from homediag.testing import make_observer
+from homediag.timeline import plan
+from homediag.timeline.detectors import event_key
+from homediag.timeline.wifi import WifiDetector
 from tests.conftest import FIXTURES, fixture_text
 from tests.stubs import install_stub
 from tests.wifi_stub import AP1, AP2, WifiStub

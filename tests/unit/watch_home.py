@@ -11,8 +11,8 @@ briefs): values in ms or dBm, Wi-Fi detail bssid/channel/rate, MQTT keys
 from __future__ import annotations
 
 from homediag.model.timeline import Event, Incident, Sample
-from homediag.watch.live import LiveState
-from homediag.watch.rates import Rates
+from homediag.recording.live import LiveState
+from homediag.recording.rates import Rates
 
 T0 = 1_780_000_000.0
 GATEWAY = "192.168.1.1"

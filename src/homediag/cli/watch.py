@@ -23,8 +23,8 @@ from homediag.errors import ConfigError
 if TYPE_CHECKING:
     from homediag.cli.run import Interrupts
     from homediag.model.timeline import Event, Incident
+    from homediag.recording.rates import Rates
     from homediag.runtime.result import RunResult
-    from homediag.watch.rates import Rates
     from homediag.watching import WatchSession
 
 __all__ = ["LAB_ENV", "cmd_watch", "cmd_watch_report", "parse_duration"]
@@ -44,7 +44,7 @@ def parse_duration(text: str) -> float:
 
 
 def _rates(args: argparse.Namespace) -> Rates:
-    from homediag.watch.rates import Rates  # noqa: PLC0415
+    from homediag.recording.rates import Rates  # noqa: PLC0415
 
     scale = args.time_scale
     if scale is None:

@@ -1,7 +1,7 @@
 """The live terminal view of ``homediag watch``: state, sparklines and the event log.
 
 On a terminal, a Rich live display redrawn twice a second from
-:meth:`homediag.watch.live.LiveState.snapshot`; on a pipe or in a log, one
+:meth:`homediag.recording.live.LiveState.snapshot`; on a pipe or in a log, one
 line per event instead (:class:`LineWatchView`). Both are built from the
 same plain lines (:func:`view_lines`, :func:`render_text`), which fit the
 given width in terminal cells (never wrapping, so the live display never
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, TextIO
 
+from homediag.recording.live import LiveSnapshot, LiveState, LogEntry, SubjectState
 from homediag.render.text import printable
-from homediag.watch.live import LiveSnapshot, LiveState, LogEntry, SubjectState
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -1,6 +1,6 @@
 """The mDNS detector: devices vanishing, appearing and changing address.
 
-It reads the ``mdns`` samples of :mod:`homediag.watch.mdns`. The subject is
+It reads the ``mdns`` samples of :mod:`homediag.recording.mdns`. The subject is
 the *device*: its mDNS host name, lower case without the trailing dot
 (``hue-bridge.local``), the name its SRV records point at. Host names are
 what stays when a device renames a service or changes its address. Samples

@@ -1,6 +1,6 @@
 """The Wi-Fi detector: disconnects, roams, channel changes and a weak signal from link samples.
 
-The ``wifi`` sampler (:mod:`homediag.watch.wifi`) takes one sample per
+The ``wifi`` sampler (:mod:`homediag.recording.wifi`) takes one sample per
 round: key = the interface, value = the signal in dBm, detail = whether the
 link is up (``connected``) and its ``bssid``, ``channel``, ``band``, ``rate``,
 ``noise``, ``ssid``. A round whose tool failed has ``detail["error"]`` and no

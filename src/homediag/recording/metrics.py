@@ -4,7 +4,7 @@
 (``application/openmetrics-text; version=1.0.0; charset=utf-8``, ending
 with ``# EOF``) when the scraper asks for it, as Prometheus does, and in the
 classic Prometheus text format (0.0.4) otherwise. Every figure is read from
-:meth:`homediag.watch.live.LiveState.snapshot` at scrape time, on the event
+:meth:`homediag.recording.live.LiveState.snapshot` at scrape time, on the event
 loop (a scrape costs well under a millisecond of it), with
 ``prometheus_client`` (the ``metrics`` extra, imported only when a server
 starts) writing the format and escaping the label values.
@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from homediag._version import __version__
 from homediag.errors import ConfigError
+from homediag.recording.live import LiveSnapshot, LiveState, SubjectState
 from homediag.render.text import printable
-from homediag.watch.live import LiveSnapshot, LiveState, SubjectState
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric

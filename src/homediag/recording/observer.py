@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, ClassVar
 from homediag.model.bundle import Observer
 from homediag.model.timeline import Sample, Scalar
 from homediag.net.observe import observe
-from homediag.watch.samplers import Listener, Sampler, check_rate
+from homediag.recording.samplers import Listener, Sampler, check_rate
 
 if TYPE_CHECKING:
-    from homediag.watch.context import WatchContext
+    from homediag.recording.context import WatchContext
 
 __all__ = ["ObserverSampler", "describe", "observer_samplers"]
 

@@ -38,9 +38,9 @@ from homediag.net.tcp import tcp_connect
 from homediag.net.tls import tls_check
 from homediag.probes.dns import names_to_check
 from homediag.probes.internet import parse_endpoint
+from homediag.recording.context import WatchContext
+from homediag.recording.samplers import Listener, Sampler, check_rate
 from homediag.redact.urls import safe_display
-from homediag.watch.context import WatchContext
-from homediag.watch.samplers import Listener, Sampler, check_rate
 
 __all__ = [
     "MAX_ENDPOINTS",
@@ -307,7 +307,7 @@ class EndpointSampler:
         )
 
 
-# -- factories (one line each in homediag.watch.plan.FACTORIES) -----------
+# -- factories (one line each in homediag.recording.plan.FACTORIES) -----------
 
 
 def dns_samplers(ctx: WatchContext) -> list[Sampler | Listener]:

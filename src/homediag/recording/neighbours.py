@@ -29,10 +29,10 @@ from homediag.model.timeline import Sample, Scalar
 from homediag.net.arp import arp_request, sweep_unavailable
 from homediag.net.commands import CommandOutput
 from homediag.net.neighbors import parse_unresolved, read_neighbors
-from homediag.watch.samplers import Listener, Sampler, check_rate
+from homediag.recording.samplers import Listener, Sampler, check_rate
 
 if TYPE_CHECKING:
-    from homediag.watch.context import WatchContext
+    from homediag.recording.context import WatchContext
 
 __all__ = ["NeighbourSampler", "neighbour_samplers"]
 

@@ -23,7 +23,7 @@ unplugged (plus the round's wait, ≤ 4.5 s), with the event's start at the
 first unanswered question (≤ 60 s after the truth). A goodbye is seen at once.
 
 Etiquette (RFC 6762): the re-query runs no faster than every 10 s (its
-floor in :mod:`~homediag.watch.rates`), asks all devices in one batch of
+floor in :mod:`~homediag.recording.rates`), asks all devices in one batch of
 packets, repeats a question within a round only after a second (5.2), and
 a device that stopped answering is asked every round for its first
 ``BACKOFF_AFTER`` misses, then at intervals that double up to an hour (its
@@ -63,8 +63,8 @@ from homediag.errors import ConfigError
 from homediag.facts.mdns import MdnsFacts
 from homediag.mdns.browse import MAX_LIBRARY_MESSAGES, zeroconf_log_captured
 from homediag.model.timeline import Sample, Scalar
-from homediag.watch.context import WatchContext
-from homediag.watch.samplers import Listener, Sampler, check_rate
+from homediag.recording.context import WatchContext
+from homediag.recording.samplers import Listener, Sampler, check_rate
 
 __all__ = [
     "BACKOFF_AFTER",

@@ -1,21 +1,21 @@
 """What a watch runs: every sampler factory, in one list.
 
-Each factory looks at the :class:`~homediag.watch.context.WatchContext`
+Each factory looks at the :class:`~homediag.recording.context.WatchContext`
 (the baseline's facts, the configuration, the rates) and returns the
 samplers and listeners for what is there: none when there is nothing to
 watch (no broker configured, no Wi-Fi link). One line per area here; the
-area's code lives in its own module of :mod:`homediag.watch`.
+area's code lives in its own module of :mod:`homediag.recording`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from homediag.watch import neighbours, observer, paths
-from homediag.watch.context import WatchContext
-from homediag.watch.mdns import mdns_sources
-from homediag.watch.samplers import GatewaySampler, Listener, Sampler
-from homediag.watch.wifi import wifi_samplers
+from homediag.recording import neighbours, observer, paths
+from homediag.recording.context import WatchContext
+from homediag.recording.mdns import mdns_sources
+from homediag.recording.samplers import GatewaySampler, Listener, Sampler
+from homediag.recording.wifi import wifi_samplers
 
 __all__ = ["FACTORIES", "Source", "gateway_samplers", "sources"]
 

@@ -31,15 +31,15 @@ from dataclasses import dataclass
 from typing import cast
 
 from homediag.model.timeline import Event, Gap, Incident, Sample
+from homediag.recording.samplers import Listener, Sampler, run_sampler
 from homediag.timeline.correlate import group
 from homediag.timeline.detectors import Detector, event_key
 from homediag.timeline.plan import detectors as all_detectors
 from homediag.timeline.store import Store
-from homediag.watch.samplers import Listener, Sampler, run_sampler
 
 __all__ = ["MAX_LIVE_EVENTS", "QUEUE_SIZE", "Recorder", "RecorderStats", "WatchItem"]
 
-log = logging.getLogger("homediag.watch")
+log = logging.getLogger("homediag.recording")
 
 #: Samples waiting for the store and the detectors at most (the oldest go first).
 QUEUE_SIZE = 10_000

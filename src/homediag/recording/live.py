@@ -20,7 +20,7 @@ Usage (the recorder's side)::
     state = LiveState(started_at=time.time(), store="home.watch.db", rates=rates)
     recorder = Recorder(..., on_sample=state.on_sample, on_event=state.on_event,
                         on_incident=state.on_incident)
-    async with serve_metrics("127.0.0.1", 9464, state):   # homediag.watch.metrics
+    async with serve_metrics("127.0.0.1", 9464, state):   # homediag.recording.metrics
         ...
 """
 
@@ -36,9 +36,9 @@ from typing import Literal
 
 from homediag.model.finding import SEVERITY_RANK, Severity
 from homediag.model.timeline import Event, Incident, Sample, Scalar
+from homediag.recording.rates import DEFAULT_INTERVALS_S, Rates
 from homediag.timeline import plan as timeline_plan
 from homediag.timeline.detectors import event_key
-from homediag.watch.rates import DEFAULT_INTERVALS_S, Rates
 
 __all__ = [
     "DEFAULT_WINDOW_S",

@@ -35,8 +35,8 @@ from typing import ClassVar
 from homediag.facts.wifi import WifiFacts, WifiLink
 from homediag.model.timeline import Sample, Scalar
 from homediag.net.commands import CommandOutput, run_command
-from homediag.watch.context import WatchContext
-from homediag.watch.samplers import Listener, Sampler, check_rate
+from homediag.recording.context import WatchContext
+from homediag.recording.samplers import Listener, Sampler, check_rate
 from homediag.wifi import linux, macos, windows
 from homediag.wifi.radio import finish
 
