@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -220,3 +221,67 @@ def test_a_healthy_home_watched_ten_compressed_minutes_has_no_incident(
     span = bundle.timeline.ended_at - bundle.timeline.started_at
     assert span >= 60.0  # ten minutes at a tenth of the time, plus the baseline
     assert "0 incidents" in stdout
+
+
+def _scrape(lab: Lab, url: str) -> str:
+    code = (
+        f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
+    )
+    proc = lab.exec("installer", [sys.executable, "-c", code])
+    assert proc.returncode == 0, proc.stderr
+    return str(proc.stdout)
+
+
+def test_the_event_lines_and_the_metrics_show_an_outage_while_it_lasts(
+    lab_factory: Callable[..., Lab], tmp_path: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    lab = lab_factory("healthy", fresh=True)
+    store, out = tmp_path / "live.watch.db", tmp_path / "live.zip"
+    # Progress on (stderr is a pipe: one line per event) and the metrics server.
+    argv = lab.homediag_argv(
+        [
+            "watch",
+            "-c",
+            str(lab.config_path),
+            "--time-scale",
+            str(SCALE),
+            "--store",
+            str(store),
+            "-o",
+            str(out),
+            "--metrics",
+            "127.0.0.1:19464",
+        ]
+    )
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+    procs.append(proc)
+    _recording(store, proc)
+    url = "http://127.0.0.1:19464/metrics"
+    before = _scrape(lab, url)
+    assert "homediag_watch_gateway_rtt_seconds" in before
+    assert 'homediag_watch_events_total{kind="gateway.unreachable"}' not in before
+    lab.block("router", "icmp")
+    try:
+        deadline = time.monotonic() + 30 * SCALE + 5
+        during = ""
+        while time.monotonic() < deadline:
+            during = _scrape(lab, url)
+            if 'homediag_watch_events_total{kind="gateway.unreachable"} 1.0' in during:
+                break
+            time.sleep(0.2)
+        assert 'homediag_watch_events_total{kind="gateway.unreachable"} 1.0' in during, during
+        assert "homediag_watch_open_incidents 1.0" in during
+    finally:
+        _unblock(lab)
+    time.sleep(20 * SCALE)
+    os.kill(proc.pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "metrics at http://127.0.0.1:19464/metrics" in stderr
+    lines = [
+        line for line in stderr.splitlines() if "gateway.unreachable" in line or "Router" in line
+    ]
+    assert lines, stderr
+    assert "Bundle written" in stdout

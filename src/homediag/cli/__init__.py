@@ -164,7 +164,15 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--resume", metavar="STORE", help="continue recording into an existing store")
     p.add_argument("--duration", metavar="TIME", help="stop after this long: 90s, 30m, 8h, 2d")
     p.add_argument("--until", choices=["incident"], help="stop once the first incident has ended")
-    p.add_argument("--no-progress", action="store_true", help="no live lines on stderr")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no live view (on a pipe: no event lines)"
+    )
+    p.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve the live figures for Prometheus (OpenMetrics) at http://HOST:PORT/metrics; "
+        "needs the metrics extra",
+    )
     p.add_argument(
         "--fail-on",
         choices=["warning", "critical"],

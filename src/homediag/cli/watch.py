@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +24,8 @@ from homediag.errors import ConfigError
 
 if TYPE_CHECKING:
     from homediag.cli.run import Interrupts
-    from homediag.model.timeline import Event, Incident
+    from homediag.cli.watch_view import WatchView
+    from homediag.recording.live import LiveState
     from homediag.recording.rates import Rates
     from homediag.runtime.result import RunResult
     from homediag.watching import WatchSession
@@ -82,8 +85,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
         from homediag.packs.loader import load_packs  # noqa: PLC0415
 
         load_packs(config.run.packs)
+    from homediag.cli.watch_view import make_watch_view  # noqa: PLC0415
+    from homediag.recording.live import LiveState  # noqa: PLC0415
+
+    listen = _metrics_address(args)
     store = Path(args.resume or args.store or _default_store(config.run.redaction))
-    progress = _Lines(enabled=not args.no_progress)
+    state = LiveState(started_at=time.time(), store=str(store), rates=rates)
+    view = make_watch_view(state, enabled=not args.no_progress)
     session = WatchSession(
         config,
         store=store,
@@ -91,13 +99,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
         rates=rates,
         duration_s=duration,
         until_incident=args.until == "incident",
-        on_event=progress.event,
-        on_incident=progress.incident,
+        on_sample=state.on_sample,
+        on_event=state.on_event,
+        on_incident=state.on_incident,
+        on_dropped=state.on_dropped,
     )
     interrupts = Interrupts()
     with _counting_signals(interrupts):
         try:
-            asyncio.run(_watch(session, interrupts, progress))
+            asyncio.run(_watch(session, interrupts, view, state, listen))
         finally:
             # The loop is closed: a press while the bundle is written only counts
             # (the second says so, the third abandons it), as in `run`.
@@ -108,7 +118,24 @@ def cmd_watch(args: argparse.Namespace) -> int:
             interrupts.done = True
 
 
-async def _watch(session: WatchSession, interrupts: Interrupts, progress: _Lines) -> None:
+def _metrics_address(args: argparse.Namespace) -> tuple[str, int] | None:
+    """``--metrics HOST:PORT``, checked before the baseline runs (and the extra is there)."""
+    if not getattr(args, "metrics", None):
+        return None
+    from homediag.recording.metrics import parse_listen, require_extra  # noqa: PLC0415
+
+    address = parse_listen(args.metrics)
+    require_extra()
+    return address
+
+
+async def _watch(
+    session: WatchSession,
+    interrupts: Interrupts,
+    view: WatchView,
+    state: LiveState,
+    listen: tuple[str, int] | None,
+) -> None:
     loop = asyncio.get_running_loop()
     interrupts.stop = lambda: loop.call_soon_threadsafe(session.stop)
     if interrupts.presses:
@@ -116,13 +143,20 @@ async def _watch(session: WatchSession, interrupts: Interrupts, progress: _Lines
 
     def recording() -> None:
         count = len(session.recorder.sources) if session.recorder is not None else 0
-        progress.say(
+        view.note(
             f"homediag watch: baseline done; recording {count} samplers into "
             f"{session.store_path} (Ctrl-C or SIGTERM to stop and write the bundle)"
         )
 
     session.on_recording = recording
-    await session.run()
+    async with contextlib.AsyncExitStack() as stack:
+        if listen is not None:
+            from homediag.recording.metrics import serve_metrics  # noqa: PLC0415
+
+            server = await stack.enter_async_context(serve_metrics(*listen, state))
+            view.note(f"homediag watch: metrics at {server.url}")
+        with view:
+            await session.run()
 
 
 def _finish(args: argparse.Namespace, session: WatchSession) -> int:
@@ -190,23 +224,3 @@ def _print_summary(result: RunResult, path: Path, store: Path | None) -> None:
         lines.append(f"store: {store}")
     lines.append(f"Bundle written: {path}  (attach it to the ticket)")
     print("\n".join(lines))
-
-
-class _Lines:
-    """The plain live output until the live view is wired in: one line per event on stderr."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def say(self, line: str) -> None:
-        if self.enabled:
-            print(line, file=sys.stderr, flush=True)
-
-    def event(self, event: Event) -> None:
-        when = datetime.fromtimestamp(event.end or event.start, UTC).strftime("%H:%M:%S")
-        state = "started" if event.end is None else "ended"
-        self.say(f"{when}  {event.kind} {state}: {event.summary}")
-
-    def incident(self, incident: Incident) -> None:
-        state = "started" if incident.end is None else "ended"
-        self.say(f"          {incident.id} {state}: {incident.summary}")

@@ -51,6 +51,7 @@ __all__ = [
     "MetricsServer",
     "exposition",
     "parse_listen",
+    "require_extra",
     "serve_metrics",
 ]
 
@@ -320,7 +321,8 @@ class _Collector:
         return list(_families(self.state.snapshot()))
 
 
-def _require() -> None:
+def require_extra() -> None:
+    """Raise a one-line ``ConfigError`` naming the ``metrics`` extra when it is not installed."""
     try:
         import prometheus_client  # noqa: F401, PLC0415 - optional extra
     except ImportError:
@@ -329,7 +331,7 @@ def _require() -> None:
 
 def exposition(state: LiveState, accept: str | None = None) -> tuple[bytes, str]:
     """One scrape's body and content type: OpenMetrics if ``accept`` asks for it, else 0.0.4."""
-    _require()
+    require_extra()
     from prometheus_client import CollectorRegistry  # noqa: PLC0415
     from prometheus_client import exposition as classic  # noqa: PLC0415
     from prometheus_client.openmetrics import exposition as openmetrics  # noqa: PLC0415
@@ -380,7 +382,7 @@ async def serve_metrics(host: str, port: int, state: LiveState) -> AsyncIterator
     ``metrics`` extra is missing, the port is in use or the address is not
     this machine's.
     """
-    _require()
+    require_extra()
     from aiohttp import web  # noqa: PLC0415 - only when a server is asked for
 
     async def metrics(request: web.Request) -> web.Response:
