@@ -262,6 +262,32 @@ class MqttSession:
         """Queue a PUBLISH (written by the loop)."""
         self._client.publish(topic, payload, qos=qos)
 
+    async def ping(self, timeout: float | None = None) -> float | None:
+        """Send a PINGREQ and wait for the PINGRESP: the round trip in ms, or ``None``.
+
+        ``None`` means no answer within ``timeout`` (or no connection). A
+        PINGREQ publishes nothing, so a read-only client may use it to time
+        the broker and to notice a broker that stopped answering without
+        closing the connection.
+        """
+        client = self._client
+        if client is None or not self.connected:
+            return None
+        send = getattr(client, "_send_pingreq", None)  # paho 2 has no public ping
+        if send is None or send() != 0:
+            return None
+        loop = self._loop
+        start = loop.time()
+        deadline = start + (timeout or self.timeout)
+        # paho clears _ping_t when the PINGRESP arrives (read by the loop's reader).
+        while getattr(client, "_ping_t", 0):
+            if not self.connected or loop.time() >= deadline:
+                return None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(0.01, max(0.0, deadline - loop.time()))):
+                    await self._state.disconnected.wait()
+        return round((loop.time() - start) * 1000.0, 3)
+
     @property
     def connected(self) -> bool:
         """Whether the session is still up."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from homediag.timeline import detectors as gateway
+from homediag.timeline import mqtt
 from homediag.timeline.detectors import Detector
 from homediag.timeline.kinds import EventKind
 
@@ -19,10 +20,11 @@ __all__ = ["DETECTORS", "KINDS", "detectors", "kind"]
 #: A fresh detector per area (each keeps its own state per subject).
 DETECTORS: list[Callable[[], Detector]] = [
     gateway.GatewayDetector,
+    mqtt.MqttDetector,
 ]
 
 #: Every event kind, by name.
-KINDS: dict[str, EventKind] = {k.kind: k for k in (*gateway.KINDS,)}
+KINDS: dict[str, EventKind] = {k.kind: k for k in (*gateway.KINDS, *mqtt.KINDS)}
 
 
 def detectors() -> list[Detector]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from homediag.watch.context import WatchContext
+from homediag.watch.mqtt import mqtt_listeners
 from homediag.watch.samplers import GatewaySampler, Listener, Sampler
 
 __all__ = ["FACTORIES", "Source", "gateway_samplers", "sources"]
@@ -46,6 +47,7 @@ def gateway_samplers(ctx: WatchContext) -> list[Source]:
 #: Every area's factory. Keep one line per area (merge conflicts stay trivial).
 FACTORIES: list[Factory] = [
     gateway_samplers,
+    mqtt_listeners,
 ]
 
 
