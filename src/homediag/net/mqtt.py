@@ -288,6 +288,10 @@ class MqttSession:
                     await self._state.disconnected.wait()
         return round((loop.time() - start) * 1000.0, 3)
 
+    async def wait_closed(self) -> None:
+        """Return once the connection is closed (by either side)."""
+        await self._state.disconnected.wait()
+
     @property
     def connected(self) -> bool:
         """Whether the session is still up."""

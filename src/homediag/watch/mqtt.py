@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from homediag.facts.mqtt import MqttFacts
 from homediag.model.addr import is_ip
@@ -228,8 +228,24 @@ class MqttListener:
             return
         loop = asyncio.get_running_loop()
         due = loop.time() + self.interval_s
+        # Woken by a message, the connection closing or the next round, whichever is first.
+        lost = asyncio.ensure_future(session.wait_closed())
+        try:
+            await self._rounds(session, emit, stop, lost, due)
+        finally:
+            lost.cancel()
+
+    async def _rounds(
+        self,
+        session: MqttSession,
+        emit: Callable[[Sample], None],
+        stop: asyncio.Event,
+        lost: asyncio.Future[None],
+        due: float,
+    ) -> None:
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
-            if not session.connected:
+            if lost.done() or not session.connected:
                 emit(
                     self._broker(
                         False, phase="lost", error="the broker closed the connection", closed=True
@@ -252,9 +268,18 @@ class MqttListener:
                 due += self.interval_s * max(1, math.ceil((loop.time() - due) / self.interval_s))
                 continue
             message: Message | None = None
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(due - now, 0.25)):
-                    message = await session.messages.get()
+            if session.messages.empty():
+                getter = asyncio.ensure_future(session.messages.get())
+                waiters: set[asyncio.Future[Any]] = {getter, lost}
+                await asyncio.wait(
+                    waiters, timeout=min(due - now, 1.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter.done():
+                    message = getter.result()
+                else:
+                    getter.cancel()
+            else:
+                message = session.messages.get_nowait()
             if message is not None:
                 sample = self._message(message)
                 if sample is not None:
