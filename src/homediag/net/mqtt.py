@@ -303,7 +303,9 @@ class MqttSession:
         if client is None:
             return
         with contextlib.suppress(Exception):
-            if not self._state.disconnected.is_set():
+            # No socket (the connection was refused or timed out): nothing to
+            # say goodbye on, and no DISCONNECT to wait 0.3 s for.
+            if not self._state.disconnected.is_set() and client.socket() is not None:
                 client.disconnect()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.3):
