@@ -142,7 +142,7 @@ def test_a_reconnect_to_a_broker_that_kept_running_is_no_restart() -> None:
     assert events == []
 
 
-def test_without_sys_a_broker_that_closed_the_connection_restarted_after_three_rounds() -> None:
+def test_without_sys_a_broker_that_closed_the_connection_restarted() -> None:
     samples = [
         _broker(0, True, "connected", 3.0),
         *_pings(10, 2),
@@ -159,7 +159,7 @@ def test_without_sys_a_broker_that_closed_the_connection_restarted_after_three_r
         if any(e.kind == "mqtt.broker_restarted" for e in new):
             decided_at = sample.t - T0
         events += new
-    assert decided_at == 62  # the third round without an uptime
+    assert decided_at == 32  # no uptime before, none to wait for: at the reconnect
     assert sorted(e.kind for e in _closed(events)) == ["mqtt.broker_down", "mqtt.broker_restarted"]
     (restart,) = [e for e in events if e.kind == "mqtt.broker_restarted"]
     assert restart.start == T0 + 32 and restart.evidence["closed_by_broker"] is True
@@ -173,6 +173,25 @@ def test_without_sys_a_broker_that_closed_the_connection_restarted_after_three_r
         ]
     )
     assert events == []
+
+
+def test_an_uptime_that_stops_coming_after_a_reconnect_is_decided_after_three_rounds() -> None:
+    samples = [
+        _broker(0, True, "connected", 3.0),
+        *_pings(10, 2, uptime_s=1000),
+        _broker(30, False, "lost", closed=True),
+        _broker(31, True, "connected", 2.0),
+        *_pings(41, 3),
+    ]
+    detector = MqttDetector()
+    decided = [(s.t - T0, e.kind) for s in samples for e in detector.feed(s)]
+    assert decided == [(61, "mqtt.broker_restarted")]
+    # Still undecided when the watch ends: close() decides (a new, instant event).
+    detector = MqttDetector()
+    for sample in samples[:-2]:
+        assert detector.feed(sample) == []
+    (restart,) = detector.close(T0 + 50)
+    assert restart.kind == "mqtt.broker_restarted" and restart.start == restart.end == T0 + 31
 
 
 def test_a_broker_that_refuses_us_is_down_while_it_does() -> None:

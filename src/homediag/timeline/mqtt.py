@@ -9,7 +9,9 @@ It reads the ``mqtt`` listener's samples (:mod:`homediag.watch.mqtt`):
   the reconnect is below the uptime before it, or, when the broker publishes
   no uptime, the broker itself closed the connection. A reconnect whose
   uptime shows the broker kept running (our link dropped, not the broker)
-  is no restart. Evidence: the downtime.
+  is no restart; with no uptime before the loss, the close alone decides, at
+  once. Evidence: the downtime. (``close`` may return one of these that was
+  still undecided: an event not returned before.)
 - ``mqtt.clients_dropped`` (instant): ``$SYS`` connected clients fell by at
   least ``drop_min`` and ``drop_fraction`` from one round to the next.
 - ``mqtt.z2m_offline``, ``mqtt.device_unavailable`` (per device),
@@ -174,6 +176,10 @@ class MqttDetector:
                     out.append(self._end_down(state, sample.t, back=True))
                 state.pending = (sample.t, sample.t - first, state.closed)
                 state.pending_rounds = 0
+                if state.pending_uptime is None:
+                    # No uptime before the loss (no $SYS, or not yet): none to
+                    # compare with, so the broker closing the connection decides now.
+                    out += self._settle(state, None)
             state.failures, state.first_failure, state.closed = 0, None, False
             state.uptime = state.uptime_t = None
             state.clients = None
