@@ -286,3 +286,33 @@ def test_a_healthy_broker_watched_for_ten_compressed_minutes_gives_no_event(
     assert len(pings) >= 0.8 * 30 / (10 * scale)
     assert {s.key for s in samples} >= {"broker", "z2m", "z2m/lamp", "z2m/plug"}
     assert any(isinstance(s.detail.get("clients"), int) for s in pings)
+
+
+def test_a_broker_silently_unreachable_is_down_but_not_restarted(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = lab_factory(_home(BrokerSpec()), fresh=True)
+    proc, store, _log = _record(lab, tmp_path, 12.0)
+    _connected(store)
+    unblock = ["nft", "delete", "table", "inet", "block_tcp_1883"]
+    schedule = (
+        Schedule()
+        .at(3.0, "blocked", lambda: lab.block("broker", "tcp", 1883))
+        .at(3.0 + 15 * SCALE, "unblocked", lambda: lab.exec("broker", unblock, check=True) and None)
+    )
+    schedule.start()
+    schedule.join()
+    _finished(lab, proc)
+    happened = schedule.happened
+    lab.down()
+    with open_readonly(store) as reader:
+        events = reader.events()
+    # The broker kept running (its $SYS uptime went on): an outage, no restart.
+    assert [e.kind for e in events] == ["mqtt.broker_down"], events
+    (down,) = events
+    interval, timeout = 10 * SCALE, 5 * SCALE
+    # No FIN, no RST: the first unanswered ping (one every interval) dates it.
+    assert happened["blocked"] - 0.3 <= down.start <= happened["blocked"] + interval + 0.3, down
+    # Back at the first connect after the rule went: one timeout and one backoff at most.
+    assert down.end is not None
+    assert happened["unblocked"] - 0.3 <= down.end <= happened["unblocked"] + timeout + 0.4 + 0.5

@@ -254,6 +254,7 @@ class MqttListener:
                 return
             now = loop.time()
             if now >= due:
+                sent = time.time()
                 rtt = await session.ping(timeout=self.timeout_s)
                 if rtt is None:
                     closed = not session.connected
@@ -262,7 +263,8 @@ class MqttListener:
                         if closed
                         else f"no PINGRESP within {self.timeout_s:g} s"
                     )
-                    emit(self._broker(False, phase="lost", error=error, closed=closed))
+                    # Dated when the unanswered ping left: the broker was lost by then.
+                    emit(self._broker(False, t=sent, phase="lost", error=error, closed=closed))
                     return
                 emit(self._broker(True, value=rtt, phase="ping"))
                 due += self.interval_s * max(1, math.ceil((loop.time() - due) / self.interval_s))
@@ -287,7 +289,9 @@ class MqttListener:
 
     # -- samples ------------------------------------------------------------------
 
-    def _broker(self, ok: bool, *, value: float | None = None, **detail: Scalar) -> Sample:
+    def _broker(
+        self, ok: bool, *, value: float | None = None, t: float | None = None, **detail: Scalar
+    ) -> Sample:
         details: dict[str, Scalar] = {k: v for k, v in detail.items() if v is not None}
         if ok and self._uptime is not None:
             details["uptime_s"] = self._uptime
@@ -296,7 +300,12 @@ class MqttListener:
         if self._capped:
             details["devices_capped"] = self._capped
         return Sample(
-            t=time.time(), sampler=self.name, key="broker", ok=ok, value=value, detail=details
+            t=time.time() if t is None else t,
+            sampler=self.name,
+            key="broker",
+            ok=ok,
+            value=value,
+            detail=details,
         )
 
     def _message(self, message: Message) -> Sample | None:
