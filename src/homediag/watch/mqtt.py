@@ -165,12 +165,27 @@ class MqttListener:
             )
             try:
                 outcome = await self._connect(session)
+            except Exception as exc:  # noqa: BLE001 - a bug in a library must not end the watch
+                outcome = ConnectOutcome(protocol=self._protocol, error=f"client error: {exc!r}")
+            try:
                 if outcome.connected:
-                    delay = self.retry_min_s
-                    await self._connected(session, outcome, emit, stop)
+                    began = time.monotonic()
+                    try:
+                        await self._connected(session, outcome, emit, stop)
+                    except Exception as exc:  # noqa: BLE001 - as above: reported, then reconnected
+                        emit(
+                            self._broker(
+                                False, phase="lost", error=_error(f"client error: {exc!r}")
+                            )
+                        )
                     if stop.is_set():
                         return
-                    wait = self.retry_min_s  # lost: try again soon, then back off
+                    # Lost: try again soon; a broker that drops us at once
+                    # (it kicks, it flaps) is retried ever less often.
+                    if time.monotonic() - began >= self.interval_s:
+                        delay = self.retry_min_s
+                    wait = delay
+                    delay = min(delay * 2, self.retry_max_s)
                 else:
                     refused = outcome.reason is not None and not outcome.connected
                     emit(

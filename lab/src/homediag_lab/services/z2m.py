@@ -31,6 +31,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 
 __all__ = ["main"]
 
@@ -77,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     crowd: list[mqtt.Client] = []
 
     def publish(topic: str, payload: str, retain: bool) -> None:
+        # After a broker restart, wait for the reconnect (paho's loop does it).
+        deadline = time.monotonic() + 10
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.02)
         info = client.publish(topic, payload, qos=1, retain=retain)
         info.wait_for_publish(timeout=5)
 
