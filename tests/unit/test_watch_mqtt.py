@@ -15,7 +15,7 @@ from homediag.config import Config
 from homediag.facts.mqtt import BrokerCandidate, MqttFacts
 from homediag.model.bundle import Observer
 from homediag.model.timeline import Event, Sample
-from homediag.net.mqtt import Message
+from homediag.net.mqtt import Message, MqttSession
 from homediag.runtime.result import ProbeResult
 from homediag.timeline import plan as timeline_plan
 from homediag.timeline.mqtt import MqttDetector
@@ -23,6 +23,7 @@ from homediag.watch import plan as watch_plan
 from homediag.watch.context import WatchContext
 from homediag.watch.mqtt import MqttListener, availability, mqtt_listeners
 from homediag.watch.rates import Rates
+from homediag_lab.services.mqtt311 import Broker
 
 T0 = 1_800_000_000.0
 SECRET = "s3cret-broker-password"
@@ -475,3 +476,54 @@ async def test_reconnects_back_off_and_stop_promptly_when_nothing_listens() -> N
     assert all(s.key == "broker" and not s.ok and s.detail["phase"] == "connect" for s in samples)
     gaps = [b.t - a.t for a, b in itertools.pairwise(samples)]
     assert min(gaps) >= 0.04 and max(gaps) <= 0.4
+
+
+async def test_the_listener_against_a_real_loopback_broker_connects_follows_notices_and_stops() -> (
+    None
+):
+    # The lab's small MQTT 3.1.1 broker (real protocol), on loopback.
+    broker = Broker()
+    server = await asyncio.start_server(broker.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    listener = MqttListener("127.0.0.1", port, interval_s=0.2, timeout_s=0.15, min_interval_s=0.1)
+    samples: list[Sample] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.listen(samples.append, stop))
+
+    async def until(check: Any, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not check():  # noqa: ASYNC110 - polling what the listener recorded
+                await asyncio.sleep(0.01)
+
+    await until(lambda: len(broker.clients) == 1 and any(broker.clients.values()))
+    # MQTT 5 refused ("unacceptable protocol version"), then 3.1.1.
+    (connected,) = [s for s in samples if s.detail.get("phase") == "connected"]
+    assert connected.ok and connected.detail["protocol"] == "3.1.1"
+    publisher = MqttSession("127.0.0.1", port, timeout=2.0, client_id="test-publisher")
+    assert (await publisher.connect("3.1.1")).connected
+    publisher.publish("zigbee2mqtt/lamp/availability", b'{"state":"offline"}')
+    publisher.publish("homeassistant/status", b"online")
+    await until(lambda: any(s.key == "ha" for s in samples))
+    await until(lambda: sum(s.detail.get("phase") == "ping" for s in samples) >= 2)
+    await publisher.close()
+    lamp = next(s for s in samples if s.key == "z2m/lamp")
+    assert (lamp.ok, lamp.detail) == (False, {"state": "offline", "retained": False})
+    pings = [s for s in samples if s.detail.get("phase") == "ping"]
+    assert all(s.ok and s.value is not None and s.value < 150 for s in pings)
+    # The broker closes every connection: noticed at once, as closed by the broker.
+    before = len(samples)
+    closed_at = time.time()
+    for writer in list(broker.clients):
+        writer.close()
+    await until(lambda: any(s.detail.get("phase") == "lost" for s in samples[before:]))
+    lost = next(s for s in samples[before:] if s.detail.get("phase") == "lost")
+    assert lost.detail["closed"] is True and lost.t - closed_at < 0.5
+    await until(lambda: any(s.detail.get("phase") == "connected" for s in samples[before:]))
+    # Stopped while connected: returns at once (a clean DISCONNECT, no will).
+    stopped_at = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(task, timeout=2.0)
+    assert time.monotonic() - stopped_at < 0.5
+    await until(lambda: not broker.clients)
+    server.close()
+    await server.wait_closed()

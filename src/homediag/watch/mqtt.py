@@ -245,22 +245,24 @@ class MqttListener:
         due = loop.time() + self.interval_s
         # Woken by a message, the connection closing or the next round, whichever is first.
         lost = asyncio.ensure_future(session.wait_closed())
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            await self._rounds(session, emit, stop, lost, due)
+            await self._rounds(session, emit, stop, {lost, stopping}, due)
         finally:
             lost.cancel()
+            stopping.cancel()
 
     async def _rounds(
         self,
         session: MqttSession,
         emit: Callable[[Sample], None],
         stop: asyncio.Event,
-        lost: asyncio.Future[None],
+        wakers: set[asyncio.Future[Any]],
         due: float,
     ) -> None:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            if lost.done() or not session.connected:
+            if not session.connected:
                 emit(
                     self._broker(
                         False, phase="lost", error="the broker closed the connection", closed=True
@@ -287,7 +289,7 @@ class MqttListener:
             message: Message | None = None
             if session.messages.empty():
                 getter = asyncio.ensure_future(session.messages.get())
-                waiters: set[asyncio.Future[Any]] = {getter, lost}
+                waiters: set[asyncio.Future[Any]] = {getter, *wakers}
                 await asyncio.wait(
                     waiters, timeout=min(due - now, 1.0), return_when=asyncio.FIRST_COMPLETED
                 )
