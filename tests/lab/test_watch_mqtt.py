@@ -34,7 +34,7 @@ TOLERANCE = 2 * SCALE + 0.3
 SECRET = "hunter2-not-for-the-store"
 
 RECORDER = """
-import asyncio, json, sys, time
+import asyncio, json, queue, sys, threading, time
 from homediag.timeline.mqtt import MqttDetector
 from homediag.timeline.detectors import event_key
 from homediag.timeline.store import Store
@@ -43,9 +43,29 @@ from homediag.watch.rates import Rates
 
 host, path, log, seconds, secret = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
 rates = Rates(scale=float(sys.argv[6]), compressed=True)
-store, detector, rows = Store.create(path), MqttDetector(), {}
+detector, rows = MqttDetector(), {}
+
+# As the recorder does, emit never blocks the listener: the store (fsync on a
+# disk other sessions share) and the detector are fed from a thread.
+pending = queue.Queue()
 
 def emit(sample):
+    pending.put_nowait(sample)
+
+def write():
+    # sqlite: the store lives and dies on this thread.
+    global store
+    store = Store.create(path)
+    while (sample := pending.get()) is not None:
+        record(sample)
+    for event in detector.close(time.time()):
+        if event_key(event) in rows:
+            store.update_event(rows[event_key(event)], event)
+        else:  # an instant event decided at the end
+            store.add_event(event)
+    store.close()
+
+def record(sample):
     store.add_sample(sample)
     for event in detector.feed(sample):
         with open(log, "a") as f:
@@ -66,13 +86,11 @@ async def main():
     )
     await listener.listen(emit, stop)
 
+writer = threading.Thread(target=write)
+writer.start()
 asyncio.run(main())
-for event in detector.close(time.time()):
-    if event_key(event) in rows:
-        store.update_event(rows[event_key(event)], event)
-    else:  # an instant event decided at the end
-        store.add_event(event)
-store.close()
+pending.put(None)
+writer.join()
 """
 
 
@@ -148,7 +166,7 @@ def test_zigbee2mqtt_home_assistant_clients_and_a_broker_restart_are_events_at_t
     )
     try:
         stub.crowd(6)
-        proc, store, _log = _record(lab, tmp_path, 16.0)
+        proc, store, _log = _record(lab, tmp_path, 19.0)
         connected_at = _connected(store)
         schedule = (
             Schedule()
@@ -161,12 +179,12 @@ def test_zigbee2mqtt_home_assistant_clients_and_a_broker_restart_are_events_at_t
             .at(4.5, "ha_off", lambda: stub.ha("offline"))
             .at(5.5, "ha_on", lambda: stub.ha("online"))
             .at(6.0, "crowd_left", lambda: stub.crowd(0))
-            .at(9.0, "broker_stopped", lab.stop_broker)
-            .at(9.0 + 5 * SCALE, "broker_started", lab.start_broker)
+            .at(12.0, "broker_stopped", lab.stop_broker)
+            .at(12.0 + 5 * SCALE, "broker_started", lab.start_broker)
             # A device echoing the broker password in its payload: never stored.
-            .at(11.0, "secret", lambda: stub.device("echo", f"online-{SECRET}"))
+            .at(14.0, "secret", lambda: stub.device("echo", f"online-{SECRET}"))
             .at(
-                11.2,
+                14.2,
                 "secret_json",
                 lambda: stub.raw(
                     "zigbee2mqtt/echo/availability",
@@ -218,10 +236,11 @@ def test_zigbee2mqtt_home_assistant_clients_and_a_broker_restart_are_events_at_t
     (restart,) = kinds["mqtt.broker_restarted"]
     assert restart.start == restart.end and _near(restart.start, happened["broker_started"])
     assert restart.evidence["downtime_s"] >= 5 * SCALE * 0.8
-    # $SYS is the broker's, every 2 s: the drop shows within its interval plus a round.
+    # $SYS is the broker's, every 2 s (later under load): the drop shows within two of
+    # its intervals plus a round.
     (dropped,) = kinds["mqtt.clients_dropped"]
     assert dropped.evidence["from"] - dropped.evidence["to"] >= 6
-    assert 0 <= dropped.start - happened["crowd_left"] <= 2.0 + 10 * SCALE + 0.5
+    assert 0 <= dropped.start - happened["crowd_left"] <= 2 * 2.0 + 10 * SCALE + 0.5
     # Nothing of the secret-bearing payload reached the store.
     echo = [s for s in samples if s.key == "z2m/echo"]
     assert [s.detail["state"] for s in echo] == ["online"]
