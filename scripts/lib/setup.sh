@@ -11,11 +11,13 @@ HOMEDIAG_DEBS=(
     knxd                            # KNXnet/IP gateways written by others (tests/lab/test_peer_knxd.py)
     avahi-daemon                    # device hosts' mDNS from an implementation not written here
     openssl ca-certificates
+    prometheus                      # promtool: checks the watch --metrics scrape (tests/unit/test_watch_metrics.py)
 )
 
 # Units that Debian packages enable for boot but that must only ever run inside
-# a lab namespace (knxd.socket would listen on TCP 6720 on every interface).
-HOMEDIAG_NO_BOOT_UNITS=(knxd.service knxd.socket)
+# a lab namespace (knxd.socket would listen on TCP 6720 on every interface;
+# prometheus is installed for promtool only: its server would listen on 9090).
+HOMEDIAG_NO_BOOT_UNITS=(knxd.service knxd.socket prometheus.service)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

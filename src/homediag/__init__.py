@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         Secret,
         Ssid,
     )
+    from homediag.model.timeline import Incident, Timeline
     from homediag.net.icmp import ping
     from homediag.net.tcp import tcp_connect
     from homediag.runtime.context import ProbeContext
@@ -95,6 +96,7 @@ if TYPE_CHECKING:
     from homediag.runtime.result import ProbeResult, RunResult
     from homediag.session.registry import available_probes, register_probe, unregister_probe
     from homediag.session.runner import Runner
+    from homediag.watching import WatchEvent, WatchSession, watch, watch_report
 
 _EXPORTS: dict[str, str] = {
     # running
@@ -178,6 +180,15 @@ _EXPORTS: dict[str, str] = {
     "RedactionError": "homediag.errors",
     "WatchStoreError": "homediag.errors",
     "LabError": "homediag.errors",
+    # watching over time
+    # (the samplers' package is homediag.recording, so that importing it
+    # never replaces this function)
+    "watch": "homediag.watching",
+    "watch_report": "homediag.watching",
+    "WatchSession": "homediag.watching",
+    "WatchEvent": "homediag.watching",
+    "Incident": "homediag.model.timeline",
+    "Timeline": "homediag.model.timeline",
 }
 
 __all__ = [
@@ -202,6 +213,7 @@ __all__ = [
     "Hostname",
     "IPAddress",
     "IcmpNotPermittedError",
+    "Incident",
     "InternetFacts",
     "LabError",
     "LanFacts",
@@ -234,7 +246,10 @@ __all__ = [
     "Severity",
     "Ssid",
     "TcpResult",
+    "Timeline",
     "UnknownProbeError",
+    "WatchEvent",
+    "WatchSession",
     "WatchStoreError",
     "WifiFacts",
     "__version__",
@@ -254,6 +269,8 @@ __all__ = [
     "spec",
     "tcp_connect",
     "unregister_probe",
+    "watch",
+    "watch_report",
     "write_bundle",
     "write_mapping",
 ]

@@ -25,6 +25,7 @@ from homediag.config import Config
 from homediag.facts.net import PingStats
 from homediag.facts.router import GatewayCheck, RouterFacts
 from homediag.model.bundle import Bundle, Device, Observer, ProbeStatus, RedactionLevel
+from homediag.model.timeline import Timeline
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.context import ProbeContext, Results
 from homediag.runtime.result import ProbeResult, RunResult
@@ -138,13 +139,15 @@ def make_run(
     secrets: Iterable[str] = (),
     analyzers: Iterable[Analyzer] | None = None,
     created_at: datetime = CREATED_AT,
+    timeline: Timeline | None = None,
 ) -> RunResult:
     """A finished run from probe results: bundle, pseudonym mapping and secrets, as a run gives them.
 
     ``secrets`` are registered as the run's secrets (the writer refuses to
     write them); ``analyzers`` default to what a run uses: the built-in rules
     and the installed plugins' (pass ``homediag.builtin_analyzers()`` for
-    results that do not depend on what is installed).
+    results that do not depend on what is installed). ``timeline`` (a
+    watch's, unredacted) is redacted with the rest, as ``watch report`` does.
     """
     registry = SecretRegistry(list(secrets))
     bundle, mapping = build_bundle(
@@ -154,6 +157,7 @@ def make_run(
         secrets=registry,
         created_at=created_at,
         analyzers=analyzers,
+        timeline=timeline,
     )
     return RunResult(bundle=bundle, mapping=mapping, secrets=registry)
 
@@ -165,10 +169,16 @@ def make_bundle(
     level: RedactionLevel = "support",
     secrets: Iterable[str] = (),
     analyzers: Iterable[Analyzer] | None = None,
+    timeline: Timeline | None = None,
 ) -> Bundle:
     """The bundle of :func:`make_run`: redacted, analyzed, with its findings."""
     return make_run(
-        results, observer=observer, level=level, secrets=secrets, analyzers=analyzers
+        results,
+        observer=observer,
+        level=level,
+        secrets=secrets,
+        analyzers=analyzers,
+        timeline=timeline,
     ).bundle
 
 

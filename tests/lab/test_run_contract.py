@@ -48,7 +48,7 @@ def test_run_with_config_and_output_keeps_the_contract(
             ), name
         assert set(manifest["files"]) == set(zf.namelist()) - {"manifest.json"}
     assert set(document) == CONTRACT_KEYS
-    assert document["schema_version"] == "1.0"
+    assert document["schema_version"] == "1.1"
     assert document["tool"]["name"] == "homediag"
     assert set(document["observer"]) >= OBSERVER_KEYS
     assert document["observer"]["subnet"] == "192.168.77.0/24"

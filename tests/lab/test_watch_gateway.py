@@ -19,7 +19,7 @@ RECORDER = """
 import asyncio, json, sys, time
 from homediag.timeline.detectors import GatewayDetector, event_key
 from homediag.timeline.store import Store
-from homediag.watch.samplers import GatewaySampler, run_sampler
+from homediag.recording.samplers import GatewaySampler, run_sampler
 
 target, path, log, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 store, detector, rows = Store.create(path), GatewayDetector(), {}

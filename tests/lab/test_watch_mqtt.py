@@ -38,8 +38,8 @@ import asyncio, json, queue, sys, threading, time
 from homediag.timeline.mqtt import MqttDetector
 from homediag.timeline.detectors import event_key
 from homediag.timeline.store import Store
-from homediag.watch.mqtt import MqttListener
-from homediag.watch.rates import Rates
+from homediag.recording.mqtt import MqttListener
+from homediag.recording.rates import Rates
 
 host, path, log, seconds, secret = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
 rates = Rates(scale=float(sys.argv[6]), compressed=True)

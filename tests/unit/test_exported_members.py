@@ -32,6 +32,13 @@ def test_public_callables_and_classes_have_docstrings() -> None:
             assert (value.__doc__ or "").strip(), f"{name} has no docstring"
 
 
+def _empty_store(path: Path) -> Path:
+    from homediag.timeline.store import Store
+
+    Store.create(path).close()
+    return path
+
+
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         homediag.no_such_name  # type: ignore[attr-defined] # noqa: B018
@@ -118,6 +125,8 @@ def test_no_public_name_is_shadowed_by_a_subpackage(tmp_path: Path) -> None:
         ),
         "tcp_connect": lambda f: f("127.0.0.1", 9, timeout=0.1),
         "unregister_probe": lambda f: f("no-such-probe"),
+        "watch": lambda f: f(None, store=tmp_path / "w.db"),  # not iterated: no watch
+        "watch_report": lambda f: f(_empty_store(tmp_path / "s.db")),
         "write_bundle": lambda f: f(make_bundle(), tmp_path / "c.zip"),
         "write_mapping": lambda f: f(run, tmp_path / "m.json"),
     }

@@ -11,7 +11,7 @@ import pytest
 
 from homediag.errors import ConfigError
 from homediag.model.timeline import Sample
-from homediag.watch.samplers import GatewaySampler, run_sampler
+from homediag.recording.samplers import GatewaySampler, run_sampler
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -35,7 +35,7 @@ _SCRIPT = textwrap.dedent(
     detector = GatewayDetector()
     with open_readonly(sys.argv[2]) as reader:
         events = [e for s in reader.samples() for e in detector.feed(s) if e.end is not None]
-    probing = ("homediag.probes", "homediag.session", "homediag.mdns", "homediag.watch", "homediag.net")
+    probing = ("homediag.probes", "homediag.session", "homediag.mdns", "homediag.recording", "homediag.net")
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED or m.startswith(probing))
     print(json.dumps({"incidents": [i.kinds for i in group(events)], "loaded": loaded}))
     """

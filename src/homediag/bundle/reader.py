@@ -39,6 +39,17 @@ records of ``bundle.json``      50,000: probes, devices,       format (3), befor
                                 services, findings,            them (about a kilobyte each)
                                 interfaces, addresses,
                                 gateways
+``timeline`` (schema 1.1)       5,000 events, 500 incidents,   format (3), before pydantic builds
+                                5,000 gaps, 64 series, 2,000   them
+                                points a series and 16,000 in
+                                all, 100 events an incident
+``timeline`` contents           event indices in range,        schema (5)
+                                evidence ≤ 32 keys, details
+                                ≤ 16, times 1970 ≤ t < 2200,
+                                every start ≤ its end
+``snapshots/`` members (watch)  16, ``[a-z0-9-]{1,64}.json``,  format (3); each validated as a
+                                each under bundle.json's       bundle: schema (5)
+                                limits
 JSON numbers                    integers within                format (3): also NaN, Infinity,
                                 ±(2**63-1), 40 characters      1e999
 JSON text                       strict                         format (3): duplicate keys, lone
@@ -76,6 +87,7 @@ from pydantic import BaseModel, ValidationError
 
 from homediag.bundle import safe_json, zip_layout
 from homediag.errors import BundleFormatError, BundleIntegrityError, BundleSchemaError
+from homediag.model import timeline as tl
 from homediag.model.bundle import SCHEMA_MAJOR, Bundle, Manifest
 
 __all__ = [
@@ -84,6 +96,7 @@ __all__ = [
     "MAX_BUNDLE_BYTES",
     "MAX_CENTRAL_DIRECTORY_BYTES",
     "MAX_MEMBERS",
+    "MAX_SNAPSHOTS",
     "MAX_TOTAL_BYTES",
     "check_schema_version",
     "load_bundle",
@@ -117,6 +130,10 @@ MANIFEST_LIMITS = safe_json.JsonLimits(max_nodes=20_000, max_depth=16, max_strin
 #: has a few hundred (2,000 mDNS instances, the browse's default cap, make
 #: about 4,000).
 MAX_RECORDS = 50_000
+#: A watch's snapshots (``snapshots/incident-1.json``): how many, and their names.
+#: Each is a bundle.json-shaped document, read under bundle.json's limits.
+MAX_SNAPSHOTS = 16
+_SNAPSHOT_NAME = re.compile(r"^snapshots/[a-z0-9-]{1,64}\.json$")
 #: Compression methods zipfile may use: others (bzip2, lzma) bring their own
 #: decoder memory, which an LZMA header can ask to be gigabytes.
 _METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
@@ -259,6 +276,7 @@ def _document(
     check_schema_version(raw.get("schema_version"), f"{label}: {name}")
     if model is Bundle:
         _check_records(raw, label)
+        _check_timeline(raw.get("timeline"), label)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -285,6 +303,44 @@ def _check_records(raw: dict[str, Any], label: str) -> None:
         raise BundleFormatError(
             f"{label}: bundle.json holds {count} records (probes, devices, services, findings, "
             f"interfaces…; at most {MAX_RECORDS})"
+        )
+
+
+def _check_timeline(timeline: object, label: str) -> None:
+    """Refuse a timeline beyond its counts before pydantic builds it (contents: the schema)."""
+    if not isinstance(timeline, dict):
+        return  # absent (schema 1.0, a run) or not an object: validation says so
+    for key, limit in (
+        ("events", tl.MAX_EVENTS),
+        ("incidents", tl.MAX_INCIDENTS),
+        ("gaps", tl.MAX_GAPS),
+        ("series", tl.MAX_SERIES),
+    ):
+        if len(_items(timeline.get(key))) > limit:
+            raise BundleFormatError(
+                f"{label}: bundle.json's timeline holds {len(_items(timeline.get(key)))} "
+                f"{key} (at most {limit})"
+            )
+    for n, incident in enumerate(_items(timeline.get("incidents"))):
+        members = _items(incident.get("events")) if isinstance(incident, dict) else []
+        if len(members) > tl.MAX_INCIDENT_EVENTS:
+            raise BundleFormatError(
+                f"{label}: bundle.json's timeline.incidents.{n} lists {len(members)} events "
+                f"(at most {tl.MAX_INCIDENT_EVENTS})"
+            )
+    total = 0
+    for n, line in enumerate(_items(timeline.get("series"))):
+        points = len(_items(line.get("points"))) if isinstance(line, dict) else 0
+        if points > tl.MAX_SERIES_POINTS:
+            raise BundleFormatError(
+                f"{label}: bundle.json's timeline.series.{n} has {points} points "
+                f"(at most {tl.MAX_SERIES_POINTS})"
+            )
+        total += points
+    if total > tl.MAX_TOTAL_POINTS:
+        raise BundleFormatError(
+            f"{label}: bundle.json's timeline has {total} series points "
+            f"(at most {tl.MAX_TOTAL_POINTS} in all)"
         )
 
 
@@ -384,7 +440,27 @@ def _load(zf: zipfile.ZipFile, fh: BinaryIO, directory: zip_layout.Directory, la
     bundle.set_evidence(
         {n.removeprefix("evidence/"): b for n, b in contents.items() if n.startswith("evidence/")}
     )
+    bundle.set_snapshots(_snapshots(contents, label))
     return bundle
+
+
+def _snapshots(contents: dict[str, bytes], label: str) -> dict[str, bytes]:
+    """The ``snapshots/`` members, each checked as a bundle document (a watch's runs during incidents)."""
+    names = sorted(n for n in contents if n.startswith("snapshots/"))
+    if len(names) > MAX_SNAPSHOTS:
+        raise BundleFormatError(
+            f"{label}: {len(names)} snapshots (at most {MAX_SNAPSHOTS} allowed)"
+        )
+    out: dict[str, bytes] = {}
+    for name in names:
+        if not _SNAPSHOT_NAME.match(name):
+            raise BundleFormatError(f"{label}: refused member {_quote(name)}: not a snapshot name")
+        body = contents[name]
+        if len(body) > MAX_BUNDLE_JSON_BYTES:
+            raise BundleFormatError(f"{label}: {name} is too large ({len(body)} bytes)")
+        _document(body, name, label, Bundle, BUNDLE_JSON_LIMITS)
+        out[name.removeprefix("snapshots/")] = body
+    return out
 
 
 def _check_document_size(by_name: dict[str, zipfile.ZipInfo], label: str) -> None:

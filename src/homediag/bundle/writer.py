@@ -190,6 +190,8 @@ def bundle_files(bundle: Bundle, *, reports: Mapping[str, bytes] | None = None) 
         files[name] = body
     for name, body in sorted(bundle.evidence.items()):
         files[f"evidence/{name}"] = body
+    for name, body in sorted(bundle.snapshots.items()):
+        files[f"snapshots/{name}"] = body
     return files
 
 

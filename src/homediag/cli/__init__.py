@@ -59,26 +59,8 @@ def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
     return call
 
 
-def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "run",
-        help="diagnose the network from this computer and write a bundle",
-        description="Run the probes, show findings with fixes, and write a redacted bundle.",
-    )
-    p.add_argument("-c", "--config", metavar="FILE", help="TOML configuration (see README)")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="PATH",
-        help="bundle file or directory (default: current directory)",
-    )
-    p.add_argument(
-        "--probe",
-        action="append",
-        metavar="NAME",
-        dest="probes",
-        help="run only this probe (repeatable)",
-    )
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that override the configuration file: ``run``'s and ``watch``'s."""
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="global deadline (default 15)")
     p.add_argument(
         "--interface", metavar="IFACE", help="interface to look from (default: the default route's)"
@@ -112,6 +94,29 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="a folder of extra integration packs, *.toml (repeatable)",
     )
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="diagnose the network from this computer and write a bundle",
+        description="Run the probes, show findings with fixes, and write a redacted bundle.",
+    )
+    p.add_argument("-c", "--config", metavar="FILE", help="TOML configuration (see README)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="bundle file or directory (default: current directory)",
+    )
+    p.add_argument(
+        "--probe",
+        action="append",
+        metavar="NAME",
+        dest="probes",
+        help="run only this probe (repeatable)",
+    )
+    _add_config_flags(p)
     p.add_argument(
         "--json",
         action="store_true",
@@ -128,6 +133,70 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_lazy("homediag.cli.run", "cmd_run"))
 
 
+def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="watch the network over time (intermittent faults) and write a bundle with a timeline",
+        description="Run the probes once, then sample continuously into a store until Ctrl-C, "
+        "SIGTERM, --duration or --until incident; then write a bundle whose timeline says "
+        "what happened and when. `watch report STORE` builds the bundle from a store.",
+    )
+    p.add_argument("-c", "--config", metavar="FILE", help="TOML configuration (see README)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="bundle file or directory (default: current directory)",
+    )
+    p.add_argument(
+        "--probe",
+        action="append",
+        metavar="NAME",
+        dest="probes",
+        help="baseline probe (repeatable)",
+    )
+    _add_config_flags(p)
+    p.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the store to create (default: a new file here, named like the bundle)",
+    )
+    p.add_argument("--resume", metavar="STORE", help="continue recording into an existing store")
+    p.add_argument("--duration", metavar="TIME", help="stop after this long: 90s, 30m, 8h, 2d")
+    p.add_argument("--until", choices=["incident"], help="stop once the first incident has ended")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no live view (on a pipe: no event lines)"
+    )
+    p.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve the live figures for Prometheus (OpenMetrics) at http://HOST:PORT/metrics; "
+        "needs the metrics extra",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=["warning", "critical"],
+        help="exit 1 when a finding of this severity or worse is present",
+    )
+    # The lab's compressed time (HOMEDIAG_LAB=1 only): every interval times this.
+    p.add_argument("--time-scale", type=float, help=argparse.SUPPRESS)
+    p.set_defaults(handler=_lazy("homediag.cli.watch", "cmd_watch"))
+    actions = p.add_subparsers(dest="watch_command", metavar="ACTION")
+    r = actions.add_parser(
+        "report",
+        help="build the bundle from a watch store (read-only; also a killed run's)",
+        description="Build a bundle from a watch store: the baseline, the timeline and the "
+        "snapshots, redacted once. Reads the store without locking it.",
+    )
+    r.add_argument("store", metavar="STORE")
+    r.add_argument("-o", "--output", metavar="PATH", help="bundle file or directory")
+    r.add_argument("-c", "--config", metavar="FILE", help="configuration (for its secrets)")
+    r.add_argument(
+        "--redact", choices=["support", "public", "none"], help="redaction level (default support)"
+    )
+    r.set_defaults(handler=_lazy("homediag.cli.watch", "cmd_watch_report"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``homediag`` command."""
     parser = argparse.ArgumentParser(
@@ -140,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(sub)
+    _add_watch(sub)
 
     p = sub.add_parser("show", help="print a bundle: findings, checks, devices")
     p.add_argument("bundle", metavar="BUNDLE")

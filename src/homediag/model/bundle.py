@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 0
+SCHEMA_MINOR = 1
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 ProbeStatus = Literal[
@@ -220,6 +220,9 @@ class Bundle(_Model):
     # Raw evidence files (path under evidence/ -> bytes) travel with the
     # model but are written as separate files, not into bundle.json.
     _evidence: dict[str, bytes] = PrivateAttr(default_factory=dict)
+    # A watch's snapshots (name under snapshots/ -> a redacted bundle.json-shaped
+    # document), written as separate files like the evidence.
+    _snapshots: dict[str, bytes] = PrivateAttr(default_factory=dict)
     # The run's secret registry, so that every write path can run the final
     # scan (never serialized; ``None`` for a bundle read from a file). The
     # pseudonym mapping is not here: it is the key that undoes the redaction,
@@ -243,6 +246,15 @@ class Bundle(_Model):
     def set_evidence(self, files: Mapping[str, bytes]) -> None:
         """Replace the evidence files carried with this bundle."""
         self._evidence = dict(files)
+
+    @property
+    def snapshots(self) -> Mapping[str, bytes]:
+        """A watch's snapshots by file name under ``snapshots/`` (``incident-1.json``), redacted."""
+        return self._snapshots
+
+    def set_snapshots(self, files: Mapping[str, bytes]) -> None:
+        """Replace the snapshots carried with this bundle."""
+        self._snapshots = dict(files)
 
     def set_secrets(self, registry: SecretScanner | None) -> None:
         """Keep the run's secret registry, for the final scan of whatever is written."""

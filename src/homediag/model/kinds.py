@@ -24,6 +24,8 @@ __all__ = [
     "Secret",
     "Sensitive",
     "Ssid",
+    "Subject",
+    "TimelineValue",
 ]
 
 
@@ -37,6 +39,8 @@ class Sensitive(enum.Enum):
     SSID = "ssid"
     TEXT = "text"
     DN = "dn"
+    SUBJECT = "subject"
+    VALUE = "value"
 
 
 #: A password, token, PSK or credential: removed at every level.
@@ -57,3 +61,12 @@ FreeText = Annotated[str, Sensitive.TEXT]
 #: An X.509 distinguished name in RFC 4514 form (``CN=hub.example,O=Acme``):
 #: its CN and DC values are host names, the rest is free text.
 DistinguishedName = Annotated[str, Sensitive.DN]
+#: What a watch's event or series is about: an address, a MAC, a host or
+#: device name, or a label (an interface, a topic, a URL). Each is redacted as
+#: what it is: a MAC or an address like one, a name (with a dot, a space or a
+#: hyphen, or the last part of an MQTT topic) like a host name; single words
+#: (``internet``, ``wlan0``) are free text, so they never become known names.
+Subject = Annotated[str, Sensitive.SUBJECT]
+#: A string in a watch's evidence: a whole MAC (any separated spelling) or
+#: address is one, a dotted DNS name is a host name, anything else free text.
+TimelineValue = Annotated[str, Sensitive.VALUE]

@@ -14,10 +14,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from homediag.model.finding import FINDING_ID_PATTERN, Severity
-from homediag.model.kinds import FreeText
+from homediag.model.kinds import FreeText, Subject, TimelineValue
 
 __all__ = [
     "EVENT_KIND_PATTERN",
+    "MAX_EVENTS",
+    "MAX_GAPS",
+    "MAX_INCIDENTS",
+    "MAX_INCIDENT_EVENTS",
+    "MAX_SERIES",
+    "MAX_SERIES_POINTS",
+    "MAX_TOTAL_POINTS",
     "Event",
     "Gap",
     "Incident",
@@ -35,11 +42,25 @@ UnixTime = Annotated[float, Field(ge=0.0, lt=7_258_118_400.0, allow_inf_nan=Fals
 EVENT_KIND_PATTERN = FINDING_ID_PATTERN
 _Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
 #: What a detail or evidence map may hold: small scalars only (bounded, flat).
-Scalar = Annotated[str, StringConstraints(max_length=256)] | int | float | bool | None
+#: Strings are redacted by their shape (a MAC, an address, a dotted name: see
+#: :data:`~homediag.model.kinds.TimelineValue`), anything else as free text.
+Scalar = Annotated[TimelineValue, StringConstraints(max_length=256)] | int | float | bool | None
 _ScalarMap = Annotated[dict[Annotated[str, StringConstraints(max_length=64)], Scalar], Field()]
 
 MAX_DETAIL_KEYS = 16
 MAX_EVIDENCE_KEYS = 32
+#: What one timeline may hold (the bundle reader refuses more, see
+#: :mod:`homediag.bundle.reader`). The points of all series together are
+#: bounded too: 16,000 points are about 210,000 JSON nodes, which with the
+#: events and incidents at their limits keeps ``bundle.json`` inside the
+#: reader's 500,000-node budget (64 × 2,000 points would be 1.7 million).
+MAX_EVENTS = 5000
+MAX_INCIDENTS = 500
+MAX_INCIDENT_EVENTS = 100
+MAX_SERIES = 64
+MAX_SERIES_POINTS = 2000
+MAX_TOTAL_POINTS = 16_000
+MAX_GAPS = 5000
 
 
 class _Frozen(BaseModel):
@@ -51,7 +72,7 @@ class Sample(_Frozen):
 
     t: UnixTime
     sampler: _Name = Field(description="Which sampler took it: gateway, dns, wifi …")
-    key: FreeText = Field(max_length=256, description="The subject, e.g. the gateway address.")
+    key: Subject = Field(max_length=256, description="The subject, e.g. the gateway address.")
     ok: bool = Field(description="Whether the exchange succeeded (a reply, an answer).")
     value: float | None = Field(
         None, allow_inf_nan=False, description="The number a series draws (RTT ms); None if lost."
@@ -63,7 +84,7 @@ class Event(_Frozen):
     """Something a detector saw in the samples, with when it started and ended."""
 
     kind: str = Field(pattern=EVENT_KIND_PATTERN, max_length=64)
-    subject: FreeText = Field(max_length=256)
+    subject: Subject = Field(max_length=256)
     start: UnixTime
     end: UnixTime | None = Field(None, description="None while the event is still open.")
     severity: Severity = "warning"
@@ -93,11 +114,19 @@ class Incident(_Frozen):
     start: UnixTime
     end: UnixTime | None = None
     events: list[Annotated[int, Field(ge=0)]] = Field(
-        description="Indices into Timeline.events.", max_length=100
+        description="Indices into Timeline.events.", max_length=MAX_INCIDENT_EVENTS
     )
-    kinds: list[Annotated[str, Field(pattern=EVENT_KIND_PATTERN)]] = Field(max_length=100)
+    kinds: list[Annotated[str, Field(pattern=EVENT_KIND_PATTERN)]] = Field(
+        max_length=MAX_INCIDENT_EVENTS
+    )
     summary: FreeText = Field(max_length=1024)
     cause: FreeText | None = Field(None, max_length=512)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Incident:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("an incident cannot end before it starts")
+        return self
 
 
 class SeriesPoint(_Frozen):
@@ -115,9 +144,9 @@ class Series(_Frozen):
     """A sampler's values for one subject over time, in buckets of ``step_s``."""
 
     sampler: _Name
-    key: FreeText = Field(max_length=256)
+    key: Subject = Field(max_length=256)
     step_s: float = Field(gt=0, allow_inf_nan=False)
-    points: list[SeriesPoint] = Field(default_factory=list, max_length=2000)
+    points: list[SeriesPoint] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
 
 
 class Gap(_Frozen):
@@ -127,16 +156,22 @@ class Gap(_Frozen):
     end: UnixTime
     reason: Literal["not_running", "suspended"]
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Gap:
+        if self.end < self.start:
+            raise ValueError("a gap cannot end before it starts")
+        return self
+
 
 class Timeline(_Frozen):
     """What a watch recorded, as a bundle carries it (schema 1.1, ``Bundle.timeline``)."""
 
     started_at: UnixTime
     ended_at: UnixTime
-    events: list[Event] = Field(default_factory=list, max_length=5000)
-    incidents: list[Incident] = Field(default_factory=list, max_length=500)
-    series: list[Series] = Field(default_factory=list, max_length=64)
-    gaps: list[Gap] = Field(default_factory=list, max_length=5000)
+    events: list[Event] = Field(default_factory=list, max_length=MAX_EVENTS)
+    incidents: list[Incident] = Field(default_factory=list, max_length=MAX_INCIDENTS)
+    series: list[Series] = Field(default_factory=list, max_length=MAX_SERIES)
+    gaps: list[Gap] = Field(default_factory=list, max_length=MAX_GAPS)
 
     @model_validator(mode="after")
     def _consistent(self) -> Timeline:
@@ -145,4 +180,9 @@ class Timeline(_Frozen):
         for incident in self.incidents:
             if any(i >= len(self.events) for i in incident.events):
                 raise ValueError(f"incident {incident.id} names an event that is not there")
+        points = sum(len(s.points) for s in self.series)
+        if points > MAX_TOTAL_POINTS:
+            raise ValueError(
+                f"{points} series points in all (at most {MAX_TOTAL_POINTS}: down-sample)"
+            )
         return self

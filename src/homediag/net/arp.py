@@ -23,7 +23,14 @@ from typing import Any
 
 from homediag.net.neighbors import normalize_mac
 
-__all__ = ["SweepProgress", "SweepResult", "arp_sweep", "sweep_targets", "sweep_unavailable"]
+__all__ = [
+    "SweepProgress",
+    "SweepResult",
+    "arp_request",
+    "arp_sweep",
+    "sweep_targets",
+    "sweep_unavailable",
+]
 
 #: Linux sweeps through a packet socket of our own; other systems need scapy.
 _LINUX = platform.system() == "Linux"
@@ -256,3 +263,70 @@ def _sweep_scapy(
         if mac:
             replies[str(received[ARP].psrc)] = mac
     return replies, "; ".join(errors.messages) or None
+
+
+def arp_request(interface: str, address: str, target: str, timeout: float) -> list[str]:
+    """One ARP who-has for ``target``; every distinct MAC that answered within ``timeout``.
+
+    Blocking (run it in a thread), privileged. Two MACs answering for one
+    address is an address conflict, or someone spoofing it: the caller sees
+    both. On Linux through a packet socket of our own; elsewhere scapy (the
+    ``scan`` extra), which reports only the first answer. ``OSError`` (no
+    privileges, the interface gone) is the caller's to handle.
+    """
+    if not _LINUX:
+        return _request_scapy(interface, target, timeout)
+    wanted = socket.inet_aton(target)
+    macs: list[str] = []
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP))
+    try:
+        sock.bind((interface, _ETH_P_ARP))
+        own_mac = sock.getsockname()[4]
+        sock.setblocking(False)
+        sock.send(
+            b"\xff" * 6
+            + own_mac
+            + struct.pack("!HHHBBH", _ETH_P_ARP, 1, 0x0800, 6, 4, 1)
+            + own_mac
+            + socket.inet_aton(address)
+            + b"\x00" * 6
+            + wanted
+        )
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not select.select([sock], [], [], remaining)[0]:
+                break
+            while True:
+                try:
+                    frame, meta = sock.recvfrom(128)
+                except BlockingIOError:
+                    break
+                if meta[2] == _PACKET_OUTGOING or len(frame) < 42 or frame[12:14] != b"\x08\x06":
+                    continue
+                arp = frame[14:42]
+                if arp[6:8] == b"\x00\x02" and arp[14:18] == wanted:
+                    mac = ":".join(f"{b:02x}" for b in arp[8:14])
+                    if mac not in macs and len(macs) < 8:
+                        macs.append(mac)
+    finally:
+        sock.close()
+    return macs
+
+
+def _request_scapy(interface: str, target: str, timeout: float) -> list[str]:
+    """One who-has through scapy (macOS, Windows); the first answer only."""
+    if importlib.util.find_spec("scapy") is None:
+        return []
+    from scapy.layers.l2 import ARP, Ether  # noqa: PLC0415 - optional extra, heavy
+    from scapy.sendrecv import srp1  # noqa: PLC0415
+
+    answer = srp1(
+        Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=target),
+        iface=interface,
+        timeout=timeout,
+        verbose=0,
+    )
+    if answer is None:
+        return []
+    mac = normalize_mac(str(answer[ARP].hwsrc))
+    return [mac] if mac else []

@@ -22,6 +22,7 @@ __all__ = [
     "parse_arp_an",
     "parse_ip_neigh",
     "parse_proc_net_arp",
+    "parse_unresolved",
     "read_neighbors",
 ]
 
@@ -95,6 +96,27 @@ def parse_ip_neigh(text: str) -> list[Neighbor]:
                     state=state.lower() if state else None,
                 )
             )
+    return out
+
+
+def parse_unresolved(text: str) -> list[str]:
+    """Addresses the table holds as unresolved: the OS tried to reach them and got no answer.
+
+    Linux ``ip neigh``: ``FAILED`` and ``INCOMPLETE`` entries; macOS/BSD
+    ``arp -an``: ``(incomplete)`` ones. An entry that merely aged (``STALE``)
+    is not one: nobody has tried it since.
+    """
+    out: list[str] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[-1] in ("FAILED", "INCOMPLETE") and address_family(fields[0]) is not None:
+            out.append(fields[0])
+            continue
+        m = _ARP_AN.match(line.strip())
+        if m and m["mac"] == "(incomplete)" and address_family(m["ip"]):
+            out.append(m["ip"])
     return out
 
 

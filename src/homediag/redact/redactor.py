@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from homediag.model.addr import address_scope
 from homediag.model.kinds import Sensitive
+from homediag.redact import macs
 from homediag.redact.pseudonyms import Level
 from homediag.redact.scrub import TextScrubber
 from homediag.redact.secrets import REDACTED
@@ -37,6 +38,11 @@ __all__ = ["REDACTED", "Level", "Redactor"]
 _RDN_SPLIT_RE = re.compile(r"(?<!\\),")
 # Attributes of a distinguished name whose values are host names (or labels of one).
 _NAME_ATTRIBUTES = frozenset({"CN", "DC"})
+# A DNS name with at least one dot and a label that is no number last
+# ("hue-bridge.local", "ha.example.com"; not "1.2.3", not prose).
+_DOTTED_NAME_RE = re.compile(r"(?:[A-Za-z0-9_-]+\.)+[A-Za-z][A-Za-z0-9-]*\.?")
+# host:port, [v6]:port
+_HOST_PORT_RE = re.compile(r"(?P<host>\[[0-9A-Fa-f:.%]+\]|[^\s:/\[\]]+):(?P<port>[0-9]{1,5})")
 
 
 class Redactor(TextScrubber):
@@ -57,6 +63,8 @@ class Redactor(TextScrubber):
             return self.text(value)
         if self.level == "none" or not value:
             return self.text(value)
+        if kind in (Sensitive.SUBJECT, Sensitive.VALUE):
+            return self._watched(value, subject=kind is Sensitive.SUBJECT)
         if kind is Sensitive.MAC:
             return self._mac(value)
         if kind is Sensitive.DN:
@@ -76,6 +84,42 @@ class Redactor(TextScrubber):
         # has that part redacted like free text).
         if self.level == "public":
             return self._hostname(value)
+        return self.text(value)
+
+    def _watched(self, value: str, *, subject: bool) -> str:
+        """A timeline's subject or evidence string, redacted as what its shape says it is."""
+        parsed = macs.normalize(value)
+        if parsed is not None and (parsed[1] != "bare" or subject) and not value.strip().isdigit():
+            return self._mac(value)
+        if address_scope(value.partition("/")[0]) is not None:
+            return self._ip(value)
+        if "://" in value:
+            return self.text(value)
+        host_port = _HOST_PORT_RE.fullmatch(value)
+        if host_port is not None:
+            host = host_port.group("host")
+            bare = host.strip("[]")
+            if address_scope(bare) is not None:
+                shown = self._ip(bare)
+                shown = f"[{shown}]" if host.startswith("[") else shown
+            else:
+                shown = self._watched(host, subject=subject)
+            return f"{shown}:{host_port.group('port')}"
+        if subject and "/" in value:
+            # An MQTT topic: its last part names the device ("zigbee2mqtt/Hall lamp").
+            prefix, _, last = value.rpartition("/")
+            return (
+                f"{self.text(prefix)}/{self._watched(last, subject=True)}"
+                if last
+                else self.text(value)
+            )
+        named = (
+            any(c in value for c in " .-") and not value.replace(".", "").isdigit()
+            if subject
+            else _DOTTED_NAME_RE.fullmatch(value) is not None
+        )
+        if named:
+            return self.value(Sensitive.HOSTNAME, value)
         return self.text(value)
 
     def _distinguished_name(self, value: str) -> str:

@@ -37,6 +37,7 @@ from homediag.model.bundle import Bundle
 from homediag.model.finding import SEVERITY_RANK
 from homediag.render.findings import group_findings
 from homediag.render.text import MAX_SHOWN_CHARS, printable, shown
+from homediag.render.timeline import timeline_view
 
 __all__ = [
     "MAX_EVIDENCE_BYTES",
@@ -175,6 +176,7 @@ def render_html(bundle: Bundle) -> str:
             nothing_found=nothing_found_note(bundle),
             counts=counts,
             evidence=_evidence(bundle.evidence),
+            timeline=timeline_view(bundle.timeline),
             _budget=_Budget(),
         )
     )

@@ -6,6 +6,7 @@ from homediag.bundle.status import not_run_checks, nothing_found_note, run_note,
 from homediag.model.bundle import Bundle
 from homediag.render.findings import group_findings
 from homediag.render.text import md_escape
+from homediag.render.timeline import clock, duration, incident_rows
 
 __all__ = ["render_markdown"]
 
@@ -57,6 +58,7 @@ def render_markdown(bundle: Bundle) -> str:
         if group.hidden_details:
             lines.append(f"  • … and {group.hidden_details} more, not listed here  ")
         lines.append(f"  Fix: {md_escape(group.remediation, 600)}")
+    lines += _timeline(bundle)
     lines += ["", "### Checks", "", "| probe | status | duration | summary |", "|---|---|---|---|"]
     for name, record in bundle.probes.items():
         duration = f"{record.duration_s:.2f} s" if record.duration_s else "-"
@@ -64,3 +66,30 @@ def render_markdown(bundle: Bundle) -> str:
             f"| {md_escape(name)} | {record.status} | {duration} | {md_escape(record.summary, _SUMMARY_CHARS)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _timeline(bundle: Bundle) -> list[str]:
+    """The incidents a watch recorded, for the ticket: when, how long, what, why."""
+    timeline = bundle.timeline
+    if timeline is None:
+        return []
+    incidents = incident_rows(timeline)
+    lines = [
+        "",
+        "### Timeline",
+        "",
+        f"Watched from {clock(timeline.started_at)} to {clock(timeline.ended_at)} "
+        f"({duration(timeline.ended_at - timeline.started_at)}): {len(timeline.events)} events, "
+        f"{len(incidents)} incidents.",
+        "",
+    ]
+    if not incidents:
+        return [*lines, "No incident: nothing went wrong while homediag watched."]
+    lines += ["| started | lasted | what happened | likely cause |", "|---|---|---|---|"]
+    for row in incidents:
+        cause = md_escape(row.cause, _SUMMARY_CHARS) if row.cause else "not named"
+        lines.append(
+            f"| {row.start} | {row.lasted} | {_ICON.get(row.severity, '')} "
+            f"{md_escape(row.summary, _SUMMARY_CHARS)} | {cause} |"
+        )
+    return lines

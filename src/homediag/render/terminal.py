@@ -10,6 +10,7 @@ from homediag.bundle.status import nothing_found_note, run_note
 from homediag.model.bundle import Bundle
 from homediag.render.findings import MAX_SUBJECTS, FindingGroup, group_findings
 from homediag.render.text import MAX_ROWS, MAX_SHOWN_CHARS, clip, more_rows, one_line, rows, shown
+from homediag.render.timeline import clock, duration, incident_rows
 
 __all__ = [
     "SEVERITY_STYLE",
@@ -20,6 +21,7 @@ __all__ = [
     "incomplete_view",
     "print_bundle",
     "probes_table",
+    "timeline_table",
     "visible_name",
 ]
 
@@ -135,6 +137,39 @@ def findings_view(bundle: Bundle) -> RenderableType:
     return table if notice is None else Group(notice, Text(), table)
 
 
+def timeline_table(bundle: Bundle) -> RenderableType | None:
+    """A watch's incidents: when, how long, what happened and the likely cause; ``None`` for a run."""
+    timeline = bundle.timeline
+    if timeline is None:
+        return None
+    incidents = incident_rows(timeline)
+    watched = (
+        f"Timeline: watched {duration(timeline.ended_at - timeline.started_at)} from "
+        f"{clock(timeline.started_at)}, {len(timeline.events)} events, {len(incidents)} incidents"
+    )
+    if not incidents:
+        return Group(
+            Text(watched, style="bold"),
+            Text("No incident: nothing went wrong while homediag watched.", style="green"),
+        )
+    table = Table(title=watched, title_justify="left", expand=True, show_lines=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("lasted", no_wrap=True)
+    table.add_column("what happened, and the likely cause", ratio=1, overflow="fold")
+    table.caption = more_rows(len(incidents), "incidents")
+    for row in rows(incidents):
+        what = [_t(one_line(row.summary, 600), SEVERITY_STYLE.get(row.severity, ""))]
+        if row.cause:
+            what.append(Text.assemble(("cause: ", "bold"), _t(one_line(row.cause, 600))))
+        table.add_row(
+            # Our own formatting (digits and separators): date over time.
+            Text(row.start.removesuffix(" UTC").replace(" ", "\n", 1), no_wrap=True),
+            _name(row.lasted),
+            Group(*what),
+        )
+    return table
+
+
 def probes_table(bundle: Bundle) -> Table:
     """One row per probe: status, duration, summary."""
     table = Table(title="Checks", title_justify="left", expand=True)
@@ -196,6 +231,10 @@ def print_bundle(
     console.print()
     console.print(findings_view(bundle))
     console.print()
+    timeline = timeline_table(bundle)
+    if timeline is not None:
+        console.print(timeline)
+        console.print()
     console.print(probes_table(bundle))
     if bundle.devices:
         console.print(devices_table(bundle))

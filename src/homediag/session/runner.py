@@ -144,6 +144,11 @@ class Runner:
         return self._results
 
     @property
+    def observer(self) -> Observer | None:
+        """What the run saw of this computer (unredacted), once the run has looked."""
+        return self._observation.observer if self._observation is not None else None
+
+    @property
     def cancelled(self) -> bool:
         """Whether :meth:`cancel` was called."""
         return self._stopping

@@ -2,5 +2,5 @@
 
 Support side: ``homediag watch report STORE`` runs from these on a machine
 without the probing stack. The samplers that feed them live in
-:mod:`homediag.watch`. See docs/watch-design.md.
+:mod:`homediag.recording`. See docs/watch-design.md.
 """

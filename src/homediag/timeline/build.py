@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from homediag.model.timeline import Event, Gap, Series, Timeline
+from homediag.model.timeline import MAX_TOTAL_POINTS, Event, Gap, Series, Timeline
 from homediag.timeline.correlate import group
 
-__all__ = ["MAX_SERIES", "StoreLike", "build_timeline"]
+__all__ = ["MAX_EVENTS", "MAX_GAPS", "MAX_INCIDENTS", "MAX_SERIES", "StoreLike", "build_timeline"]
 
-#: Series a timeline carries at most (the bundle allows 64).
+#: Series a timeline carries at most (the bundle allows 64), and points in each.
 MAX_SERIES = 64
+MAX_SERIES_POINTS = 1500
+#: Events, incidents and gaps a timeline carries at most (the bundle's limits):
+#: a store may keep more (``Retention.max_events``); the newest are kept.
+MAX_EVENTS = 5000
+MAX_INCIDENTS = 500
+MAX_GAPS = 5000
 
 
 class StoreLike(Protocol):
@@ -41,17 +47,25 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
         e if e.end is not None else e.model_copy(update={"end": max(e.start, closing)})
         for e in store.events()
     ]
+    if len(events) > MAX_EVENTS:
+        events = sorted(events, key=lambda e: e.start)[-MAX_EVENTS:]
+    # The points of all series share one budget (the bundle's limit): with
+    # many subjects each is down-sampled further, never refused.
+    subjects = store.subjects()
+    # (One less than the share: buckets aligned to the step may add one.)
+    share = MAX_TOTAL_POINTS // max(1, min(len(subjects), MAX_SERIES)) - 1
+    per_series = max(1, min(MAX_SERIES_POINTS, share))
     series = [
         line
-        for sampler, key in store.subjects()
-        if (line := store.series(sampler, key)).points
+        for sampler, key in subjects
+        if (line := store.series(sampler, key, max_points=per_series)).points
         and any(p.avg is not None for p in line.points)
     ][:MAX_SERIES]
     return Timeline(
         started_at=started,
         ended_at=ended,
         events=events,
-        incidents=group(events),
+        incidents=group(events)[-MAX_INCIDENTS:],
         series=series,
-        gaps=store.gaps(),
+        gaps=store.gaps()[-MAX_GAPS:],
     )

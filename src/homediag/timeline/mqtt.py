@@ -1,6 +1,6 @@
 """The MQTT detector: the broker away or restarted, clients dropping, Zigbee2MQTT and HA offline.
 
-It reads the ``mqtt`` listener's samples (:mod:`homediag.watch.mqtt`):
+It reads the ``mqtt`` listener's samples (:mod:`homediag.recording.mqtt`):
 
 - ``mqtt.broker_down``: ``down_after`` failed attempts in a row (the lost
   connection counts as the first); it starts at the first failure and ends

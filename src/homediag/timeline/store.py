@@ -40,7 +40,20 @@ STORE_FORMAT = "homediag-watch-store/1"
 MAX_POINTS = 1500
 _WAL_LIMIT = 4 * 1024 * 1024
 
-_SCHEMA = """
+#: Tables added after the first stores were written: created on resume when missing.
+_EXTRA_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notes(t REAL NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots(id INTEGER PRIMARY KEY, name TEXT NOT NULL, t REAL NOT NULL,
+                                     data TEXT NOT NULL);
+"""
+#: Notes the store keeps at most (a source that keeps failing says so once a run).
+MAX_NOTES = 1000
+#: Snapshots a store keeps at most, and the size of one (JSON text).
+MAX_SNAPSHOTS = 32
+MAX_SNAPSHOT_CHARS = 16 * 1024 * 1024
+
+_SCHEMA = (
+    """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE runs(id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL,
                   pid INTEGER NOT NULL, boot TEXT NOT NULL);
@@ -57,6 +70,9 @@ CREATE TABLE events(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, kind TEXT NOT 
                     severity TEXT NOT NULL, summary TEXT NOT NULL, evidence TEXT NOT NULL);
 CREATE TABLE gaps(start REAL NOT NULL, "end" REAL NOT NULL, reason TEXT NOT NULL);
 """
+    + _EXTRA_SCHEMA
+)
+
 
 _MINUTE_UPSERT = """
 INSERT INTO minutes(subject, minute, n, n_ok, n_val, vmin, vsum, vmax)
@@ -254,6 +270,33 @@ class Store:
         self._conn.execute("INSERT INTO gaps VALUES (?, ?, ?)", (gap.start, gap.end, gap.reason))
         self.tick()
 
+    def add_note(self, t: float, source: str, text: str) -> None:
+        """Record a line about the watch itself (a sampler that stopped), at most :data:`MAX_NOTES`."""
+        if self._conn.execute("SELECT count(*) FROM notes").fetchone()[0] >= MAX_NOTES:
+            return
+        self._conn.execute(
+            "INSERT INTO notes VALUES (?, ?, ?)",
+            (t, self._clean(source[:64]), self._clean(text[:512])),
+        )
+        self.tick()
+
+    def add_snapshot(self, name: str, t: float, data: str) -> None:
+        """Keep a snapshot (the baseline run, or a run taken during an incident) and commit it.
+
+        ``data`` is JSON text; registered secrets are masked in it like
+        everywhere else. Refused beyond :data:`MAX_SNAPSHOTS` or
+        :data:`MAX_SNAPSHOT_CHARS`.
+        """
+        if len(data) > MAX_SNAPSHOT_CHARS:
+            raise WatchStoreError(f"a snapshot of {len(data)} characters is too large to keep")
+        if self._conn.execute("SELECT count(*) FROM snapshots").fetchone()[0] >= MAX_SNAPSHOTS:
+            raise WatchStoreError(f"the store already holds {MAX_SNAPSHOTS} snapshots")
+        self._conn.execute(
+            "INSERT INTO snapshots(name, t, data) VALUES (?, ?, ?)",
+            (self._clean(name[:64]), t, self._clean(data)),
+        )
+        self.commit()
+
     def tick(self) -> None:
         """Commit if the last commit is older than the commit interval (call it at least every second)."""
         if time.monotonic() - self._last_commit >= self.retention.commit_interval_s:
@@ -363,6 +406,14 @@ class Store:
         """The store's ``meta`` table (format, created_at, counters)."""
         return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
+    def notes(self) -> list[tuple[float, str, str]]:
+        """(t, source, text) of every note, oldest first."""
+        return _read_notes(self._conn)
+
+    def snapshots(self) -> list[tuple[str, float, str]]:
+        """(name, t, JSON text) of every snapshot, in the order taken."""
+        return _read_snapshots(self._conn)
+
     # -- internals -------------------------------------------------------
 
     def _subject(self, sampler: str, key: str) -> int:
@@ -461,6 +512,14 @@ class StoreReader:
         """(started_at, ended_at) of every run, oldest first."""
         return _read_runs(self._conn)
 
+    def notes(self) -> list[tuple[float, str, str]]:
+        """(t, source, text) of every note, oldest first."""
+        return _read_notes(self._conn)
+
+    def snapshots(self) -> list[tuple[str, float, str]]:
+        """(name, t, JSON text) of every snapshot, in the order taken."""
+        return _read_snapshots(self._conn)
+
     def close(self) -> None:
         self._conn.close()
 
@@ -506,15 +565,21 @@ def _start_run(conn: sqlite3.Connection, target: Path, now: float) -> int:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError:
         raise WatchStoreError(f"{target} is being written by another process") from None
+    for statement in _EXTRA_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
     last = _last_run(conn)
     previous = _last_time(conn)
     if previous is not None and previous < now:
         conn.execute("INSERT INTO gaps VALUES (?, ?, 'not_running')", (previous, now))
     if last is not None and last[2] is None:
         # A killed run: it ended with its last committed sample.
+        ended = previous if previous is not None else now
+        conn.execute("UPDATE runs SET ended_at = ? WHERE id = ?", (ended, last[0]))
+        # So did what it left open: not "until the end of the next run".
         conn.execute(
-            "UPDATE runs SET ended_at = ? WHERE id = ?",
-            (previous if previous is not None else now, last[0]),
+            'UPDATE events SET "end" = max(start, ?) WHERE "end" IS NULL AND run = ?',
+            (ended, last[0]),
         )
     run = conn.execute(
         "INSERT INTO runs(started_at, pid, boot) VALUES (?, ?, ?)", (now, os.getpid(), _boot_id())
@@ -558,6 +623,29 @@ def _last_time(conn: sqlite3.Connection) -> float | None:
     ]
     times = [float(c[0]) for c in candidates if c is not None and c[0] is not None]
     return max(times) if times else None
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row.fetchone() is not None
+
+
+def _read_notes(conn: sqlite3.Connection) -> list[tuple[float, str, str]]:
+    if not _has_table(conn, "notes"):
+        return []
+    return [(t, s, x) for t, s, x in conn.execute("SELECT t, source, text FROM notes ORDER BY t")]
+
+
+def _read_snapshots(conn: sqlite3.Connection) -> list[tuple[str, float, str]]:
+    if not _has_table(conn, "snapshots"):
+        return []
+    return [
+        (n, t, d)
+        for n, t, d in conn.execute(
+            "SELECT name, t, data FROM snapshots ORDER BY id LIMIT ?", (MAX_SNAPSHOTS,)
+        )
+        if isinstance(d, str) and len(d) <= MAX_SNAPSHOT_CHARS
+    ]
 
 
 def _read_runs(conn: sqlite3.Connection) -> list[tuple[float, float | None]]:

@@ -32,6 +32,7 @@ __all__ = [
     "announced_addresses",
     "avahi_hosts",
     "config_text",
+    "daemon_argv",
     "log_name",
     "require",
     "service_file",
@@ -132,6 +133,21 @@ def _write_host_dir(directory: Path, host: Host) -> int:
     return len(host.services)
 
 
+def daemon_argv(directory: Path) -> list[str]:
+    """The argv that runs one host's daemon from its directory (a test restarts one with it)."""
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        _SCRIPT,
+        "avahi",
+        str(directory),
+    ]
+
+
 def log_name(host: Host) -> str:
     """The lab process name (and log file stem) of the host's daemon."""
     return f"avahi-{host.role}"
@@ -163,17 +179,7 @@ def start_avahi(scenario: Scenario, record: LabRecord, procs: Processes) -> None
         expected[log_name(host)] = _write_host_dir(directory, host)
         procs.spawn(
             host.role,
-            [
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                _SCRIPT,
-                "avahi",
-                str(directory),
-            ],
+            daemon_argv(directory),
             name=log_name(host),
         )
     # The daemons probe their names (about 0.75 s) at the same time: wait for all.

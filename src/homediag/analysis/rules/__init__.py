@@ -12,6 +12,7 @@ from homediag.analysis.rules import (
     mqtt,
     probes,
     router,
+    watch,
     wifi,
 )
 
@@ -27,4 +28,5 @@ BUILTIN_RULES: tuple[RuleSet, ...] = (
     RuleSet("wifi", wifi.analyze),
     RuleSet("mqtt", mqtt.analyze),
     RuleSet("endpoints", endpoints.analyze),
+    RuleSet("watch", watch.analyze),
 )

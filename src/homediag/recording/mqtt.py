@@ -40,8 +40,8 @@ from homediag.model.addr import is_ip
 from homediag.model.timeline import Sample, Scalar
 from homediag.net.mqtt import ConnectOutcome, Message, MqttSession
 from homediag.net.tls import client_context
-from homediag.watch.context import WatchContext
-from homediag.watch.samplers import Listener, Sampler, check_rate
+from homediag.recording.context import WatchContext
+from homediag.recording.samplers import Listener, Sampler, check_rate
 
 __all__ = ["TOPICS", "MqttListener", "availability", "mqtt_listeners"]
 

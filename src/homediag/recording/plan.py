@@ -1,19 +1,22 @@
 """What a watch runs: every sampler factory, in one list.
 
-Each factory looks at the :class:`~homediag.watch.context.WatchContext`
+Each factory looks at the :class:`~homediag.recording.context.WatchContext`
 (the baseline's facts, the configuration, the rates) and returns the
 samplers and listeners for what is there: none when there is nothing to
 watch (no broker configured, no Wi-Fi link). One line per area here; the
-area's code lives in its own module of :mod:`homediag.watch`.
+area's code lives in its own module of :mod:`homediag.recording`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from homediag.watch.context import WatchContext
-from homediag.watch.mqtt import mqtt_listeners
-from homediag.watch.samplers import GatewaySampler, Listener, Sampler
+from homediag.recording import neighbours, observer, paths
+from homediag.recording.context import WatchContext
+from homediag.recording.mdns import mdns_sources
+from homediag.recording.mqtt import mqtt_listeners
+from homediag.recording.samplers import GatewaySampler, Listener, Sampler
+from homediag.recording.wifi import wifi_samplers
 
 __all__ = ["FACTORIES", "Source", "gateway_samplers", "sources"]
 
@@ -47,6 +50,13 @@ def gateway_samplers(ctx: WatchContext) -> list[Source]:
 #: Every area's factory. Keep one line per area (merge conflicts stay trivial).
 FACTORIES: list[Factory] = [
     gateway_samplers,
+    paths.dns_samplers,
+    paths.internet_samplers,
+    paths.endpoint_samplers,
+    wifi_samplers,
+    mdns_sources,
+    neighbours.neighbour_samplers,
+    observer.observer_samplers,
     mqtt_listeners,
 ]
 

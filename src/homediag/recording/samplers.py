@@ -74,7 +74,7 @@ class GatewaySampler:
     timeout_s: float = 0.8
     privileged: bool = False
     name: str = "gateway"
-    #: Lower only through :class:`~homediag.watch.rates.Rates` in a compressed lab run.
+    #: Lower only through :class:`~homediag.recording.rates.Rates` in a compressed lab run.
     min_interval_s: float = MIN_INTERVAL_S
 
     def __post_init__(self) -> None:

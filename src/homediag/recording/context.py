@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from homediag.config import Config
 from homediag.model.bundle import Observer
+from homediag.recording.rates import Rates
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.result import ProbeResult
-from homediag.watch.rates import Rates
 
 __all__ = ["WatchContext"]
 
@@ -27,7 +27,7 @@ F = TypeVar("F", bound=BaseModel)
 
 @dataclass
 class WatchContext:
-    """The inputs every sampler factory receives (see :mod:`homediag.watch.plan`)."""
+    """The inputs every sampler factory receives (see :mod:`homediag.recording.plan`)."""
 
     config: Config
     observer: Observer
