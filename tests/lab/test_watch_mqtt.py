@@ -11,9 +11,11 @@ time. Every packet is real.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -335,3 +337,62 @@ def test_a_broker_silently_unreachable_is_down_but_not_restarted(
     # Back at the first connect after the rule went: one timeout and one backoff at most.
     assert down.end is not None
     assert happened["unblocked"] - 0.3 <= down.end <= happened["unblocked"] + timeout + 0.4 + 0.5
+
+
+def test_homediag_watch_finds_the_broker_and_its_bundle_tells_the_restart(
+    lab_factory: Callable[..., Lab], tmp_path: Path
+) -> None:
+    # End to end: the baseline run finds the broker (mDNS), the factory builds
+    # the listener, the recorder stores its events and the bundle lists them.
+    lab = lab_factory(_home(BrokerSpec()), fresh=True)
+    store, bundle = tmp_path / "w.db", tmp_path / "b.zip"
+    env = {**os.environ, "HOMEDIAG_LAB": "1", "COLUMNS": "160"}
+    args = ["watch", "-c", str(lab.config_path), "--time-scale", str(SCALE), "--no-progress"]
+    args += ["--duration", "150s", "--store", str(store), "-o", str(bundle)]
+    with Zigbee2MqttStub(lab, devices=["lamp", "plug"]) as stub:
+        proc = subprocess.Popen(
+            lab.homediag_argv(args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 40
+            while not _has_mqtt(store):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.2)
+            stub.device("lamp", "offline")
+            time.sleep(1.0)
+            stub.device("lamp", "online")
+            lab.stop_broker()
+            time.sleep(5 * SCALE)
+            lab.start_broker()
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    lab.down()
+    assert proc.returncode == 0, err
+    with open_readonly(store) as reader:
+        kinds = {(e.kind, e.subject) for e in reader.events()}
+    assert {
+        ("mqtt.device_unavailable", "z2m/lamp"),
+        ("mqtt.broker_down", "broker"),
+        ("mqtt.broker_restarted", "broker"),
+    } <= kinds, kinds
+    assert "mqtt.broker_restarted" in out
+    with zipfile.ZipFile(bundle) as archive:
+        summary = archive.read("summary.md").decode()
+    assert "MQTT broker restarted" in summary and "Zigbee device unavailable" in summary
+
+
+def _has_mqtt(store: Path) -> bool:
+    if not store.exists():
+        return False
+    try:
+        with open_readonly(store) as reader:
+            return any(s.sampler == "mqtt" for s in reader.samples())
+    except Exception:
+        return False
