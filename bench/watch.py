@@ -61,7 +61,7 @@ def _wait_recording(work: Path, name: str, proc: Process, timeout: float = 120.0
             if "recording" in record:
                 return float(record["recording"])
         if proc.wait(0.2):
-            raise BenchError(f"the {name} watch ended before recording: {proc.stderr[-300:]}")
+            raise BenchError(f"the {name} watch ended before recording: {proc.stderr()[-300:]}")
     raise BenchError(f"the {name} watch did not start recording within {timeout:.0f} s")
 
 
@@ -78,7 +78,7 @@ def cost(work: Path, hours: float) -> list[list[object]]:
     start = next(r for r in records if "recording" in r)
     end = next((r for r in records if "ended" in r), None)
     if end is None:
-        raise BenchError(f"the cost watch wrote no end record: {proc.stderr[-300:]}")
+        raise BenchError(f"the cost watch wrote no end record: {proc.stderr()[-300:]}")
     events = [r["event"] for r in records if "event" in r]
     cpu = end["cpu"] - start["cpu"]
     share = 100 * cpu / watch_s
