@@ -52,10 +52,9 @@ def test_the_view_during_the_fault_has_it_open_and_fits_80_columns(tmp_path: Pat
     assert "192.0.2.1  no reply for" in text  # 60 % into the outage: still down
     assert "Incidents 1 open of 1" in text
     events = lines[lines.index("Events (newest last)") + 1 :]
-    assert (
-        events[0].startswith("01:34:20 ✗ gateway.unreachable")
-        or "✗ gateway.unreachable" in events[0]
-    )
+    # The outage began at T0 + 20 s (22:14:20 UTC) and is still open.
+    assert events[0].startswith("22:14:20 ✗ gateway.unreachable the gateway 192.0.2.1"), events
+    assert events[1].startswith("22:14:20 ▶ incident incident-1")
     assert not [line for line in events if "✓" in line]  # nothing has ended yet
 
 
