@@ -100,3 +100,10 @@ def test_a_healthy_watch_has_no_event_and_no_incident() -> None:
     assert timeline is not None
     assert timeline.events == [] and timeline.incidents == [] and not bundle.snapshots
     assert not [f for f in bundle.findings if f.id.startswith("watch.") and f.id != "watch.healthy"]
+
+
+def test_an_unknown_watch_entry_fails_before_any_lab_is_built() -> None:
+    from homediag_lab.gallery import main as gallery
+
+    with pytest.raises(KeyError, match=r"no watch entry 'nope'.*router-outage"):
+        gallery(["--watch", "router-outage", "nope"])
