@@ -22,7 +22,13 @@ from homediag.render.html import render_html
 from homediag.render.markdown import render_markdown
 from homediag_lab.scenarios import get_scenario
 from homediag_lab.topology import HA_TOKEN, MQTT_PASSWORD
-from homediag_lab.watch_gallery import MDNS_QUIET, WATCH_ENTRIES, watch_names, watch_snapshot
+from homediag_lab.watch_gallery import (
+    MDNS_QUIET,
+    WATCH_ENTRIES,
+    ZIGBEE,
+    watch_names,
+    watch_snapshot,
+)
 from tests.macscan import leaks
 
 WATCH = Path(__file__).resolve().parents[2] / "reports" / "watch"
@@ -92,6 +98,19 @@ def test_mdns_dropouts_are_the_blocked_devices_vanishing_and_coming_back() -> No
     assert timeline.incidents
     assert all("mdns.device_vanished" in i.kinds for i in timeline.incidents)
     assert {e.kind for e in timeline.events} == {"mdns.device_vanished"}
+
+
+def test_a_broker_restart_is_one_incident_whose_cause_names_the_broker() -> None:
+    bundle = _bundle("broker-restart")
+    timeline = bundle.timeline
+    assert timeline is not None
+    (incident,) = timeline.incidents
+    assert {"mqtt.broker_down", "mqtt.device_unavailable"} <= set(incident.kinds)
+    assert incident.cause is not None and incident.cause.startswith("the broker was down")
+    assert f"{len(ZIGBEE)} Zigbee devices were unavailable" in incident.cause
+    unavailable = [e for e in timeline.events if e.kind == "mqtt.device_unavailable"]
+    assert len(unavailable) == len(ZIGBEE) and all(e.end is not None for e in unavailable)
+    assert list(bundle.snapshots) == [f"{incident.id}.json"]
 
 
 def test_a_healthy_watch_has_no_event_and_no_incident() -> None:

@@ -32,6 +32,7 @@ from homediag.timeline.store import open_readonly
 from homediag_lab import lanfaults
 from homediag_lab.lab import Lab
 from homediag_lab.schedule import Schedule
+from homediag_lab.z2m import Zigbee2MqttStub
 
 __all__ = [
     "WATCH_ENTRIES",
@@ -107,6 +108,39 @@ def _mdns_dropouts(lab: Lab) -> Schedule:
     )
 
 
+#: The Zigbee devices of ``watch/broker-restart``'s Zigbee2MQTT (the lab's stand-in).
+ZIGBEE = ("lamp", "plug", "sensor")
+_STUBS: dict[int, Zigbee2MqttStub] = {}
+
+
+def _broker_restart(lab: Lab) -> Schedule:
+    # At 0.2: the broker stopped for 20 watch-seconds; once it is back, Zigbee2MQTT
+    # reports its devices unavailable for 48 watch-seconds (as after a restart
+    # that lost the coordinator's state), then available again.
+    stub = _STUBS[id(lab)] = Zigbee2MqttStub(lab, devices=ZIGBEE)
+
+    def devices(state: str) -> Callable[[], None]:
+        def publish() -> None:
+            for name in ZIGBEE:
+                stub.device(name, state)
+
+        return publish
+
+    return (
+        Schedule()
+        .at(4.0, "broker_off", lab.stop_broker)
+        .at(8.0, "broker_on", lab.start_broker)
+        .at(9.0, "zigbee_off", devices("offline"))
+        .at(18.6, "zigbee_on", devices("online"))
+    )
+
+
+def _broker_restore(lab: Lab) -> None:
+    stub = _STUBS.pop(id(lab), None)
+    if stub is not None:
+        stub.close()
+
+
 WATCH_ENTRIES: dict[str, WatchEntry] = {
     e.name: e
     for e in (
@@ -127,6 +161,16 @@ WATCH_ENTRIES: dict[str, WatchEntry] = {
             f"a healthy home; {len(MDNS_QUIET)} devices stop answering mDNS for 170 watch-seconds",
             _mdns_dropouts,
             _mdns_unblock,
+        ),
+        WatchEntry(
+            "broker-restart",
+            "healthy",
+            0.2,
+            "150s",
+            "a healthy home with Zigbee2MQTT; the broker stopped for 20 watch-seconds, "
+            f"{len(ZIGBEE)} Zigbee devices unavailable after it",
+            _broker_restart,
+            _broker_restore,
         ),
         WatchEntry(
             "healthy",
@@ -233,10 +277,14 @@ def run_watch(lab: Lab, entry: WatchEntry, out: Path, env: dict[str, str] | None
         ]
     )
     full_env = {**os.environ, "HOMEDIAG_LAB": "1", "COLUMNS": "160", **(env or {})}
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env
-    )
-    schedule = entry.faults(lab)
+    schedule = entry.faults(lab)  # what it starts is there for the baseline
+    try:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env
+        )
+    except BaseException:
+        entry.restore(lab)
+        raise
     try:
         _recording(store, proc)
         schedule.start()
