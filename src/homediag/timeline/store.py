@@ -208,11 +208,15 @@ class Store:
         conn = _connect(target)
         _check_format(conn, target)
         try:
+            _check_tables(_table_kinds(conn), target)
             run = _start_run(conn, target, clock())
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             conn.close()
+            if isinstance(exc, sqlite3.Error | ValueError | TypeError):
+                # A store altered by hand, or damaged: not one to continue.
+                raise WatchStoreError(f"{target} is not a usable watch store: {exc}") from None
             raise
         return cls(
             conn,
@@ -506,16 +510,16 @@ def open_readonly(path: str | os.PathLike[str]) -> StoreReader:
             conn.execute("PRAGMA trusted_schema=OFF")
             conn.execute("PRAGMA query_only=ON")
             _check_format(conn, target)
-            kinds = dict(
-                conn.execute(
-                    "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"
-                ).fetchall()
-            )
-            _check_tables(kinds, target)
+            _check_tables(_table_kinds(conn), target)
     except BaseException:
         conn.close()
         raise
     return reader
+
+
+def _table_kinds(conn: sqlite3.Connection) -> dict[str, str]:
+    rows = conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')")
+    return {str(name): str(kind) for name, kind in rows}
 
 
 def _check_tables(kinds: dict[str, str], target: Path) -> None:
