@@ -120,6 +120,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
             interrupts.stop = lambda: None
         try:
             return _finish(args, session)
+        except KeyboardInterrupt:
+            # The bundle is abandoned (a third press), not the recording: say how to get it.
+            print(
+                f"homediag: the store is kept: homediag watch report {session.store_path}"
+                " -o BUNDLE builds the bundle from it",
+                file=sys.stderr,
+            )
+            raise
         finally:
             interrupts.done = True
 
