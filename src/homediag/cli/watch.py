@@ -113,20 +113,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
     interrupts = Interrupts()
     with _counting_signals(interrupts):
         try:
-            asyncio.run(_watch(session, interrupts, view, state, listen))
-        finally:
-            # The loop is closed: a press while the bundle is written only counts
-            # (the second says so, the third abandons it), as in `run`.
-            interrupts.stop = lambda: None
-        try:
+            try:
+                asyncio.run(_watch(session, interrupts, view, state, listen))
+            finally:
+                # The loop is closed: a press while the bundle is written only counts
+                # (the second says so, the third abandons it), as in `run`.
+                interrupts.stop = lambda: None
             return _finish(args, session)
         except KeyboardInterrupt:
-            # The bundle is abandoned (a third press), not the recording: say how to get it.
-            print(
-                f"homediag: the store is kept: homediag watch report {session.store_path}"
-                " -o BUNDLE builds the bundle from it",
-                file=sys.stderr,
-            )
+            # The bundle is abandoned (a third press), never the recording: say how to
+            # get it (the press may land while the watch stops or while it writes).
+            if session.store_path.is_file():
+                print(
+                    f"homediag: the store is kept: homediag watch report {session.store_path}"
+                    " -o BUNDLE builds the bundle from it",
+                    file=sys.stderr,
+                )
             raise
         finally:
             interrupts.done = True
