@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -243,3 +247,29 @@ def test_a_big_hostile_store_is_read_in_bounded_time(
     assert time.monotonic() - started < 30  # a loaded 2-core CI machine; ~3 s alone
     timeline = load_bundle(tmp_path / "out.zip").timeline
     assert timeline is not None and len(timeline.events) == 5000
+
+
+@pytest.mark.skipif(
+    shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare(1)"
+)
+def test_a_store_on_a_read_only_medium_is_reported(tmp_path: Path) -> None:
+    """A store on an SD card mounted read-only: no -shm can be made beside it, still a bundle."""
+    medium = tmp_path / "card"
+    medium.mkdir()
+    store = _base(medium / "home.watch.db")
+    assert not store.with_name(store.name + "-shm").exists()  # closed cleanly
+    out = tmp_path / "out.zip"
+    script = (
+        f"mount --bind {medium} {medium} && mount -o remount,bind,ro {medium} && "
+        f"{sys.executable} -m homediag watch report {store} -o {out}"
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    timeline = load_bundle(out).timeline
+    assert timeline is not None and [e.summary for e in timeline.events] == ["gateway unreachable"]

@@ -495,10 +495,15 @@ def open_readonly(path: str | os.PathLike[str]) -> StoreReader:
     target = Path(path)
     if not target.is_file():
         raise WatchStoreError(f"{target}: no such store")
+    # A WAL reader needs the -shm index beside the file: on a read-only medium
+    # (an SD card mounted read-only, a share) it cannot be made, so the file is
+    # opened as immutable (what a -wal file beside it holds is then not read).
+    uri = target.resolve().as_uri()
+    shm = target.with_name(target.name + "-shm")
+    writable = os.access(target.resolve().parent, os.W_OK)
+    mode = "mode=ro" if writable or shm.exists() else "mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(
-            f"{target.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
-        )
+        conn = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None)
     except sqlite3.Error as exc:
         raise WatchStoreError(f"cannot open {target}: {exc}") from None
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _READ_MAX_LENGTH)
