@@ -65,9 +65,12 @@ def _altered(tmp_path: Path, *statements: str | tuple[str, tuple[object, ...]]) 
 
 def _report(store: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     before = hashlib.sha256(store.read_bytes()).hexdigest()
+    beside = sorted(store.parent.iterdir())
     code = main(["watch", "report", str(store), "-o", str(out)])
     err = capsys.readouterr().err
     assert hashlib.sha256(store.read_bytes()).hexdigest() == before, "the store was written"
+    created = set(store.parent.iterdir()) - set(beside) - {out}
+    assert not created, f"made beside the store: {created}"
     assert "Traceback" not in err and "internal error" not in err, err
     return code, err
 

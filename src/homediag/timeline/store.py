@@ -495,13 +495,16 @@ def open_readonly(path: str | os.PathLike[str]) -> StoreReader:
     target = Path(path)
     if not target.is_file():
         raise WatchStoreError(f"{target}: no such store")
-    # A WAL reader needs the -shm index beside the file: on a read-only medium
-    # (an SD card mounted read-only, a share) it cannot be made, so the file is
-    # opened as immutable (what a -wal file beside it holds is then not read).
+    # A WAL reader makes a -shm index (and a -wal) beside the file. A store
+    # closed cleanly has neither, and no writer (a live one keeps its -shm): it
+    # is opened immutable, so nothing is created beside it. On a read-only
+    # medium (an SD card mounted read-only) they cannot be made either: what a
+    # -wal file there holds (a killed run's last second) is then not read.
     uri = target.resolve().as_uri()
-    shm = target.with_name(target.name + "-shm")
+    shm, wal = (target.with_name(target.name + suffix) for suffix in ("-shm", "-wal"))
     writable = os.access(target.resolve().parent, os.W_OK)
-    mode = "mode=ro" if writable or shm.exists() else "mode=ro&immutable=1"
+    closed = not shm.exists() and not wal.exists()
+    mode = "mode=ro&immutable=1" if closed or not (writable or shm.exists()) else "mode=ro"
     try:
         conn = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None)
     except sqlite3.Error as exc:
