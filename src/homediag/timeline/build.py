@@ -55,12 +55,13 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
     # (One less than the share: buckets aligned to the step may add one.)
     share = MAX_TOTAL_POINTS // max(1, min(len(subjects), MAX_SERIES)) - 1
     per_series = max(1, min(MAX_SERIES_POINTS, share))
-    series = [
-        line
-        for sampler, key in subjects
-        if (line := store.series(sampler, key, max_points=per_series)).points
-        and any(p.avg is not None for p in line.points)
-    ][:MAX_SERIES]
+    series: list[Series] = []
+    for sampler, key in subjects:  # until MAX_SERIES have values (a store may list 100,000)
+        line = store.series(sampler, key, max_points=per_series)
+        if line.points and any(p.avg is not None for p in line.points):
+            series.append(line)
+            if len(series) == MAX_SERIES:
+                break
     return Timeline(
         started_at=started,
         ended_at=ended,
