@@ -885,6 +885,50 @@ def _read_gaps(conn: sqlite3.Connection, limit: int | None = None) -> list[Gap]:
     return out
 
 
+def _raw_series(
+    conn: sqlite3.Connection, name: tuple[str, str], subject: int, since: float, max_points: int
+) -> Series | None:
+    """Buckets of whole seconds from the raw samples, when they still cover the whole span.
+
+    A watch of minutes (an installer's hour on site) drawn from minute
+    buckets is three points: an outage of 40 s would not show. While the raw
+    samples reach back to the first minute (they are pruned after
+    ``raw_window_s``), buckets are as short as ``max_points`` allows, at least
+    a second. ``None``: pruned, use the minute buckets.
+    """
+    valid = f"subject = ?1 AND {_VALID_T.format(c='t')} AND typeof(ok) = 'integer'"
+    first, last = conn.execute(
+        f"SELECT min(t), max(t) FROM samples WHERE {valid}",  # noqa: S608 - constants only
+        (subject,),
+    ).fetchone()
+    if first is None or last is None or first >= since + 60:
+        return None
+    step = float(max(1, math.ceil((last - first + 1) / max(1, max_points))))
+    num = "(CASE WHEN typeof(value) IN ('integer', 'real') AND abs(value) < 1e308 THEN value END)"
+    rows = conn.execute(
+        f"SELECT CAST(t / ?2 AS INTEGER) AS b, count(*), total(ok != 0), count({num}),"  # noqa: S608 - constants only
+        f" min({num}), total({num}), max({num}) FROM samples WHERE {valid}"
+        " GROUP BY b ORDER BY b LIMIT ?3",
+        (subject, step, max_points),
+    )
+    points = []
+    for start, n, n_ok, n_val, vmin, vsum, vmax in rows:
+        try:
+            points.append(
+                SeriesPoint(
+                    t=start * step,
+                    n=int(n),
+                    n_ok=int(min(n_ok, n)),
+                    min=_finite(vmin),
+                    avg=_finite(vsum / n_val) if n_val else None,
+                    max=_finite(vmax),
+                )
+            )
+        except _UNREADABLE:
+            continue
+    return Series(sampler=name[0], key=name[1], step_s=step, points=points)
+
+
 def _read_series(conn: sqlite3.Connection, sampler: str, key: str, max_points: int) -> Series:
     """Minute buckets merged into ``factor``-minute ones, in SQL (a store may hold millions)."""
     ids = [
@@ -905,6 +949,9 @@ def _read_series(conn: sqlite3.Connection, sampler: str, key: str, max_points: i
     ).fetchone()
     if first is None or last is None:
         return Series(sampler=sampler, key=key, step_s=60.0, points=[])
+    fine = _raw_series(conn, (sampler, key), subject, first * 60, max_points)
+    if fine is not None:
+        return fine
     span = last - first + 1
     factor = max(1, math.ceil(span / max(1, max_points)))
     # A bucket's value columns count only where they are numbers (and finite:
