@@ -33,6 +33,7 @@ class StoreLike(Protocol):
     def series(self, sampler: str, key: str, *, max_points: int = ...) -> Series: ...
     def runs(self) -> list[tuple[float, float | None]]: ...
     def last_time(self) -> float | None: ...
+    def time_scale(self) -> float: ...
 
 
 def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
@@ -69,4 +70,5 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
         incidents=group(events)[-MAX_INCIDENTS:],
         series=series,
         gaps=store.gaps()[-MAX_GAPS:],
+        time_scale=store.time_scale(),
     )

@@ -411,6 +411,15 @@ class Store:
         """The store's ``meta`` table (format, created_at, counters)."""
         return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
+    def time_scale(self) -> float:
+        """The watch's time scale (``meta.time_scale``): 1 on a real site, below 1 in the lab."""
+        return _read_time_scale(self._conn)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record one fact about the watch in ``meta`` (``time_scale``)."""
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, self._clean(value)))
+        self.tick()
+
     def notes(self) -> list[tuple[float, str, str]]:
         """(t, source, text) of every note, oldest first."""
         return _read_notes(self._conn)
@@ -593,6 +602,11 @@ class StoreReader:
         """(started_at, ended_at) of every run, oldest first."""
         with self.reading():
             return _read_runs(self._conn)
+
+    def time_scale(self) -> float:
+        """The watch's time scale (``meta.time_scale``): 1 on a real site, below 1 in the lab."""
+        with self.reading():
+            return _read_time_scale(self._conn)
 
     def notes(self) -> list[tuple[float, str, str]]:
         """(t, source, text) of every note, oldest first."""
@@ -782,6 +796,16 @@ def _read_snapshots(conn: sqlite3.Connection) -> list[tuple[str, float, str]]:
         )
         if isinstance(n, str) and isinstance(d, str)
     ]
+
+
+def _read_time_scale(conn: sqlite3.Connection) -> float:
+    """``meta.time_scale`` if it is a number in (0, 1], else 1 (a hostile or older store)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'time_scale'").fetchone()
+    try:
+        scale = float(str(row[0])[:32]) if row is not None else 1.0
+    except ValueError:
+        return 1.0
+    return scale if 0 < scale <= 1 else 1.0
 
 
 def _read_runs(conn: sqlite3.Connection) -> list[tuple[float, float | None]]:
