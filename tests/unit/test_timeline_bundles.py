@@ -268,3 +268,16 @@ def test_a_store_with_many_subjects_builds_a_timeline_a_reader_accepts(tmp_path:
     # One step for all, as fine as the 16,000-point budget allows (250 points each).
     assert len({s.step_s for s in timeline.series}) == 1
     assert all(len(s.points) <= tl.MAX_TOTAL_POINTS // tl.MAX_SERIES for s in timeline.series)
+
+
+def test_the_gateway_is_the_first_series_whichever_sampler_spoke_first(tmp_path: Path) -> None:
+    from homediag.timeline.build import build_timeline
+    from homediag.timeline.store import Store
+
+    with Store.create(tmp_path / "w.db", clock=lambda: T0) as store:
+        for n, sampler in enumerate(["dns", "mqtt", "gateway"]):
+            store.add_sample(
+                tl.Sample(t=T0 + n, sampler=sampler, key="192.0.2.1", ok=True, value=2.0)
+            )
+        timeline = build_timeline(store)
+    assert [s.sampler for s in timeline.series] == ["gateway", "dns", "mqtt"]

@@ -6,7 +6,7 @@ from homediag.bundle.status import not_run_checks, nothing_found_note, run_note,
 from homediag.model.bundle import Bundle
 from homediag.render.findings import group_findings
 from homediag.render.text import md_escape
-from homediag.render.timeline import clock, duration, incident_rows
+from homediag.render.timeline import clock, counted, duration, incident_rows
 
 __all__ = ["render_markdown"]
 
@@ -79,8 +79,8 @@ def _timeline(bundle: Bundle) -> list[str]:
         "### Timeline",
         "",
         f"Watched from {clock(timeline.started_at)} to {clock(timeline.ended_at)} "
-        f"({duration(timeline.ended_at - timeline.started_at)}): {len(timeline.events)} events, "
-        f"{len(incidents)} incidents.",
+        f"({duration(timeline.ended_at - timeline.started_at)}): "
+        f"{counted(len(timeline.events), 'event')}, {counted(len(incidents), 'incident')}.",
         "",
     ]
     if not incidents:

@@ -10,7 +10,7 @@ from homediag.bundle.status import nothing_found_note, run_note
 from homediag.model.bundle import Bundle
 from homediag.render.findings import MAX_SUBJECTS, FindingGroup, group_findings
 from homediag.render.text import MAX_ROWS, MAX_SHOWN_CHARS, clip, more_rows, one_line, rows, shown
-from homediag.render.timeline import clock, duration, incident_rows
+from homediag.render.timeline import clock, counted, duration, incident_rows
 
 __all__ = [
     "SEVERITY_STYLE",
@@ -145,7 +145,8 @@ def timeline_table(bundle: Bundle) -> RenderableType | None:
     incidents = incident_rows(timeline)
     watched = (
         f"Timeline: watched {duration(timeline.ended_at - timeline.started_at)} from "
-        f"{clock(timeline.started_at)}, {len(timeline.events)} events, {len(incidents)} incidents"
+        f"{clock(timeline.started_at)}, {counted(len(timeline.events), 'event')}, "
+        f"{counted(len(incidents), 'incident')}"
     )
     if not incidents:
         return Group(

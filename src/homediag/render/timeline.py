@@ -39,6 +39,7 @@ __all__ = [
     "Lane",
     "TimelineView",
     "clock",
+    "counted",
     "duration",
     "incident_rows",
     "timeline_view",
@@ -190,6 +191,11 @@ class TimelineView:
     events: list[EventRow]
     hidden_events: int
     counts: dict[str, int] = field(default_factory=dict)
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 incident``, ``2 incidents``: a count with its noun, singular when it is one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 class _Scale:

@@ -36,6 +36,25 @@ class StoreLike(Protocol):
     def time_scale(self) -> float: ...
 
 
+#: Samplers in the order a timeline lists their series (unknown ones last, as first seen).
+_ORDER = {
+    name: n
+    for n, name in enumerate(
+        (
+            "gateway",
+            "dns",
+            "internet",
+            "endpoints",
+            "wifi",
+            "mqtt",
+            "mdns",
+            "neighbours",
+            "observer",
+        )
+    )
+}
+
+
 def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
     """The timeline of everything in ``store``; events still open are closed at ``now`` or the last sample."""
     runs = store.runs()
@@ -52,7 +71,9 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
         events = sorted(events, key=lambda e: e.start)[-MAX_EVENTS:]
     # The points of all series share one budget (the bundle's limit): with
     # many subjects each is down-sampled further, never refused.
-    subjects = store.subjects()
+    # The gateway first, then the rest in a fixed order, whichever sampler
+    # happened to take the first sample: the report's first chart is the router's.
+    subjects = sorted(store.subjects(), key=lambda sk: _ORDER.get(sk[0], len(_ORDER)))
     # (One less than the share: buckets aligned to the step may add one.)
     share = MAX_TOTAL_POINTS // max(1, min(len(subjects), MAX_SERIES)) - 1
     per_series = max(1, min(MAX_SERIES_POINTS, share))
