@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from homediag.model.timeline import Event, Incident
-from homediag.timeline.causes import explain
+from homediag.timeline.causes import explain, may_begin
 
 __all__ = ["MAX_INCIDENT_EVENTS", "group"]
 
@@ -23,12 +23,16 @@ MAX_INCIDENT_EVENTS = 100
 
 def group(events: Sequence[Event], *, slack_s: float = 5.0) -> list[Incident]:
     """Incidents from ``events``, in time order; each names its events by their index in ``events``."""
-    order = sorted(range(len(events)), key=lambda i: (events[i].start, i))
+    # An event seen only after it began (evidence ``since``) overlaps from the
+    # earliest it can have begun: a device missed at the next mDNS round joins
+    # the roam that came after its last answer (see causes.may_begin).
+    begins = [may_begin(e) for e in events]
+    order = sorted(range(len(events)), key=lambda i: (begins[i], i))
     clusters: list[list[int]] = []
     reach = float("-inf")  # the end of the current cluster plus the slack; inf when open
     for i in order:
         event = events[i]
-        if clusters and event.start <= reach:
+        if clusters and begins[i] <= reach:
             clusters[-1].append(i)
         else:
             clusters.append([i])
