@@ -35,6 +35,11 @@ def _status(field: str) -> float:
     return float("nan")
 
 
+def _size(store: str) -> int:
+    """The store's bytes on disk, its write-ahead log included."""
+    return sum(p.stat().st_size for p in (Path(store), Path(store + "-wal")) if p.exists())
+
+
 def main() -> None:
     config_path, store, log_path, duration = (
         sys.argv[1],
@@ -64,6 +69,8 @@ def main() -> None:
             "cpu": _cpu(),
             "mono": time.monotonic(),
             "rss_mb": _status("VmRSS"),
+            "hwm_mb": _status("VmHWM"),
+            "store_bytes": _size(store),
         }
     )
     asyncio.run(session.run())
@@ -74,7 +81,7 @@ def main() -> None:
             "mono": time.monotonic(),
             "rss_mb": _status("VmRSS"),
             "hwm_mb": _status("VmHWM"),
-            "store_bytes": Path(store).stat().st_size,
+            "store_bytes": _size(store),
         }
     )
 

@@ -249,6 +249,27 @@ class Lab:
 
     # -- faults ----------------------------------------------------------
 
+    def stop_broker(self) -> None:
+        """Stop the scenario's MQTT broker (SIGTERM): the fault "the broker went away"."""
+        if self.scenario.mqtt is None or self.scenario.mqtt.state not in ("up", "blackholed"):
+            raise LabError("this lab runs no broker to stop")
+        self._procs.stop("amqtt" if uses_amqtt(self.scenario.mqtt) else "mosquitto")
+
+    def start_broker(self) -> None:
+        """Start the broker again as :meth:`up` did (its retained messages seeded again); wait until it listens."""
+        if self.scenario.mqtt is None or self.ca is None:
+            raise LabError("this lab runs no broker to start")
+        broker.start_broker(
+            self.scenario.mqtt,
+            self.scenario.host("broker"),
+            self.address("broker"),
+            record=self._record,
+            procs=self._procs,
+            ca=self.ca,
+            admin_password=self._admin_password,
+            block=self.block,
+        )
+
     def block(self, role: str, proto: str, port: int | None = None) -> None:
         """Silently drop what reaches host ``role`` on ``proto``/``port`` (no RST, no ICMP)."""
         self._network.block(role, proto, port)

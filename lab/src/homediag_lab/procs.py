@@ -30,6 +30,8 @@ class Processes:
     def __init__(self, record: LabRecord) -> None:
         self._record = record
         self._procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        #: Pids stopped on purpose (a fault): their exit is no failure to start.
+        self._stopped: set[int] = set()
 
     @property
     def pids(self) -> list[int]:
@@ -58,8 +60,8 @@ class Processes:
         return proc
 
     def get(self, name: str) -> subprocess.Popen[bytes]:
-        """The process started as ``name``."""
-        for proc_name, proc in self._procs:
+        """The process started as ``name`` (the newest, when it was started again)."""
+        for proc_name, proc in reversed(self._procs):
             if proc_name == name:
                 return proc
         raise LabError(f"no lab process called {name!r}")
@@ -67,6 +69,7 @@ class Processes:
     def stop(self, name: str) -> None:
         """Stop one process (the fault knob "stop a service"): SIGTERM, then SIGKILL after 3 s."""
         proc = self.get(name)
+        self._stopped.add(proc.pid)
         proc.terminate()
         try:
             proc.wait(timeout=3)
@@ -94,7 +97,7 @@ class Processes:
     def _raise_if_one_exited(self) -> None:
         # A server that died while starting never listens: say which, with its last word.
         for name, proc in self._procs:
-            if proc.poll() is not None:
+            if proc.poll() is not None and proc.pid not in self._stopped:
                 lines = self.log(name).read_text(errors="replace").strip().splitlines()
                 raise LabError(
                     f"lab service {name} exited ({proc.returncode}): {lines[-1] if lines else 'no output'}"

@@ -96,6 +96,7 @@ class MqttSession:
         # Created inside the probe's coroutine: paho's callbacks run on this loop.
         self._loop = asyncio.get_running_loop()
         self._sock: Any = None
+        self._pong = asyncio.Event()
 
     # -- connecting -------------------------------------------------------
 
@@ -122,6 +123,17 @@ class MqttSession:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         client.on_socket_open = _no_delay  # runs in connect(), before CONNECT is written
+        # paho 2 has no PINGRESP callback: wrap its handler so that ping() is
+        # woken at once (without it, ping() polls paho's ping timer).
+        handle = getattr(client, "_handle_pingresp", None)
+        if callable(handle):
+
+            def pingresp() -> Any:
+                result = handle()
+                self._pong.set()
+                return result
+
+            client._handle_pingresp = pingresp  # type: ignore[method-assign]
         return client
 
     async def connect(
@@ -262,6 +274,44 @@ class MqttSession:
         """Queue a PUBLISH (written by the loop)."""
         self._client.publish(topic, payload, qos=qos)
 
+    async def ping(self, timeout: float | None = None) -> float | None:
+        """Send a PINGREQ and wait for the PINGRESP: the round trip in ms, or ``None``.
+
+        ``None`` means no answer within ``timeout`` (or no connection). A
+        PINGREQ publishes nothing, so a read-only client may use it to time
+        the broker and to notice a broker that stopped answering without
+        closing the connection.
+        """
+        client = self._client
+        if client is None or not self.connected:
+            return None
+        send = getattr(client, "_send_pingreq", None)  # paho 2 has no public ping
+        self._pong.clear()
+        loop = self._loop
+        start = loop.time()
+        if send is None or send() != 0:
+            return None
+        deadline = start + (timeout or self.timeout)
+        # paho clears _ping_t when the PINGRESP arrives (read by the loop's
+        # reader), and the wrapped handler sets _pong.
+        while getattr(client, "_ping_t", 0) and not self._pong.is_set():
+            if not self.connected or loop.time() >= deadline:
+                return None
+            pong = asyncio.ensure_future(self._pong.wait())
+            closed = asyncio.ensure_future(self._state.disconnected.wait())
+            await asyncio.wait(
+                {pong, closed},
+                timeout=min(0.05, max(0.0, deadline - loop.time())),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            pong.cancel()
+            closed.cancel()
+        return round((loop.time() - start) * 1000.0, 3)
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is closed (by either side)."""
+        await self._state.disconnected.wait()
+
     @property
     def connected(self) -> bool:
         """Whether the session is still up."""
@@ -273,7 +323,9 @@ class MqttSession:
         if client is None:
             return
         with contextlib.suppress(Exception):
-            if not self._state.disconnected.is_set():
+            # No socket (the connection was refused or timed out): nothing to
+            # say goodbye on, and no DISCONNECT to wait 0.3 s for.
+            if not self._state.disconnected.is_set() and client.socket() is not None:
                 client.disconnect()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.3):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from homediag.recording import neighbours, observer, paths
 from homediag.recording.context import WatchContext
 from homediag.recording.mdns import mdns_sources
+from homediag.recording.mqtt import mqtt_listeners
 from homediag.recording.samplers import GatewaySampler, Listener, Sampler
 from homediag.recording.wifi import wifi_samplers
 
@@ -56,6 +57,7 @@ FACTORIES: list[Factory] = [
     mdns_sources,
     neighbours.neighbour_samplers,
     observer.observer_samplers,
+    mqtt_listeners,
 ]
 
 

@@ -14,7 +14,7 @@ from homediag.timeline import detectors as gateway
 from homediag.timeline import dns as dns_area
 from homediag.timeline import endpoints as endpoints_area
 from homediag.timeline import internet as internet_area
-from homediag.timeline import mdns, neighbours, observer, wifi
+from homediag.timeline import mdns, mqtt, neighbours, observer, wifi
 from homediag.timeline.detectors import Detector
 from homediag.timeline.kinds import EventKind
 
@@ -30,6 +30,7 @@ DETECTORS: list[Callable[[], Detector]] = [
     mdns.MdnsDetector,
     neighbours.NeighbourDetector,
     observer.ObserverDetector,
+    mqtt.MqttDetector,
 ]
 
 #: The areas whose ``KINDS`` make the catalogue (one line each).
@@ -42,6 +43,7 @@ _AREAS = (
     mdns,
     neighbours,
     observer,
+    mqtt,
 )
 
 #: Every event kind, by name.
