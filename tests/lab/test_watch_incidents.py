@@ -12,7 +12,10 @@ that each fault is its own incident:
    another BSSID and a second later three devices' mDNS go silent → one
    incident, cause = the roam;
 3. the same silence on three other devices with no roam → an incident with
-   NO cause (overlap is no cause).
+   NO cause (overlap is no cause);
+4. the MQTT broker stopped for a while; when it is back, Zigbee2MQTT (the
+   lab's publisher) reports two devices unavailable for a few seconds → one
+   incident, cause = the broker.
 
 Each test reads the bundle ``homediag watch`` wrote on SIGTERM and checks the
 incident's kinds, its cause, its times, and that nothing else happened.
@@ -36,6 +39,7 @@ from homediag.timeline.store import open_readonly
 from homediag_lab import Lab
 from homediag_lab.lanfaults import link
 from homediag_lab.schedule import Schedule
+from homediag_lab.z2m import Zigbee2MqttStub
 from tests.wifi_stub import AP1, AP2, WifiStub
 
 SCALE = 0.2
@@ -44,6 +48,7 @@ GATEWAY = 1.0 * SCALE
 DNS = 10.0 * SCALE
 INTERNET = 30.0 * SCALE
 MDNS = 60.0 * SCALE
+MQTT = 10.0 * SCALE
 WIFI = 5.0 * SCALE
 #: The issue's ±2 s, compressed, plus a loaded machine's slack.
 BOUND = 2 * SCALE + 0.5
@@ -52,6 +57,8 @@ ENV = {**os.environ, "HOMEDIAG_LAB": "1", "COLUMNS": "160"}
 #: Farm devices (python-zeroconf responders) silenced with and without a roam.
 AFTER_ROAM = ("plug", "esp-kitchen", "esp-garage")
 WITHOUT_ROAM = ("matter-plug", "wled", "nanoleaf")  # names without a MAC in them
+#: The Zigbee2MQTT publisher's devices (two go unavailable after the broker's restart).
+ZIGBEE = ("lamp", "plug", "sensor")
 #: How long an mDNS silence lasts: two unanswered rounds and a margin.
 SILENCE = 2 * MDNS + 6.0
 
@@ -128,6 +135,7 @@ def watched(lab_factory: Callable[..., Lab], tmp_path_factory: pytest.TempPathFa
         ]
     )
     env = {**ENV, "PATH": stub.env_path()}
+    z2m = Zigbee2MqttStub(lab, devices=ZIGBEE)
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -147,7 +155,16 @@ def watched(lab_factory: Callable[..., Lab], tmp_path_factory: pytest.TempPathFa
         t3 = 27.0 + SILENCE + MDNS + 10.0
         schedule.at(t3, "silent_2", _silence(lab, WITHOUT_ROAM))
         schedule.at(t3 + SILENCE, "speak_2", _speak(lab, WITHOUT_ROAM))
-        schedule.at(t3 + SILENCE + MDNS + 6.0, "end", lambda: None)
+        # (4) the broker stopped for 4 s (20 s of watch time); back, Zigbee2MQTT
+        # says two devices are unavailable, then available again 3 s later.
+        t4 = t3 + SILENCE + MDNS + 8.0
+        schedule.at(t4, "broker_stopped", lab.stop_broker)
+        schedule.at(t4 + 4.0, "broker_started", lab.start_broker)
+        schedule.at(t4 + 5.0, "lamp_off", lambda: z2m.device("lamp", "offline"))
+        schedule.at(t4 + 5.1, "plug_off", lambda: z2m.device("plug", "offline"))
+        schedule.at(t4 + 8.0, "lamp_on", lambda: z2m.device("lamp", "online"))
+        schedule.at(t4 + 8.1, "plug_on", lambda: z2m.device("plug", "online"))
+        schedule.at(t4 + 13.0, "end", lambda: None)
         schedule.start()
         schedule.join(timeout=240)
         os.kill(proc.pid, signal.SIGTERM)
@@ -159,7 +176,10 @@ def watched(lab_factory: Callable[..., Lab], tmp_path_factory: pytest.TempPathFa
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+        z2m.close()
         link(lab, "router", up=True)
+        if "broker_stopped" in schedule.happened and "broker_started" not in schedule.happened:
+            lab.start_broker()
         for role in (*AFTER_ROAM, *WITHOUT_ROAM):  # a failed run leaves no block behind
             lab.exec(role, ["nft", "delete", "table", "inet", "block_udp_5353"])
     timeline = load_bundle(out).timeline
@@ -181,16 +201,17 @@ def _near(value: float | None, truth: float, late: float = 0.0) -> bool:
     return value is not None and truth - BOUND <= value <= truth + late + BOUND
 
 
-def test_nothing_but_the_three_faults(watched: Watched) -> None:
-    """Three incidents, in the schedule's order, each inside its fault's time; nothing else."""
+def test_nothing_but_the_four_faults(watched: Watched) -> None:
+    """Four incidents, in the schedule's order, each inside its fault's time; nothing else."""
     at = watched.at
     windows = [
         (at["router_down"], at["router_up"] + INTERNET + BOUND),
         (at["roam"], at["speak_1"] + MDNS + BOUND),
         (at["silent_2"], at["speak_2"] + MDNS + BOUND),
+        (at["broker_stopped"], at["plug_on"] + MQTT + BOUND),
     ]
     incidents = watched.timeline.incidents
-    assert len(incidents) == 3, incidents
+    assert len(incidents) == 4, incidents
     for incident, (low, high) in zip(incidents, windows, strict=True):
         assert incident.end is not None
         assert low - BOUND <= incident.start and incident.end <= high, (incident, low, high)
@@ -272,3 +293,34 @@ def test_the_same_silence_without_a_roam_has_no_cause(watched: Watched) -> None:
         assert _near(e.start, at["silent_2"], late=MDNS), e
         assert _near(e.end, at["speak_2"], late=MDNS), e
     assert incident.cause is None, incident.cause
+
+
+def test_the_broker_stopped_then_zigbee_devices_unavailable_names_the_broker(
+    watched: Watched,
+) -> None:
+    at = watched.at
+    (incident,) = watched.incidents_with("mqtt.broker_down")
+    events = watched.events_of(incident)
+    kinds = {e.kind for e in events}
+    assert {"mqtt.broker_down", "mqtt.device_unavailable"} <= kinds, events
+    # Mosquitto sends the bridge's last will when it stops; $SYS counts fewer clients.
+    assert kinds <= {
+        "mqtt.broker_down",
+        "mqtt.broker_restarted",
+        "mqtt.device_unavailable",
+        "mqtt.z2m_offline",
+        "mqtt.clients_dropped",
+    }, events
+    (down,) = [e for e in events if e.kind == "mqtt.broker_down"]
+    # Down from the stop (the connection closes at once) to the reconnect, which
+    # waits for the listener's next attempt (≤ one MQTT round).
+    assert _near(down.start, at["broker_stopped"]), down
+    assert _near(down.end, at["broker_started"], late=MQTT), down
+    unavailable = {e.subject: e for e in events if e.kind == "mqtt.device_unavailable"}
+    assert sorted(unavailable) == ["z2m/lamp", "z2m/plug"], events
+    for name in ("lamp", "plug"):  # topics arrive as published: within the bound
+        assert _near(unavailable[f"z2m/{name}"].start, at[f"{name}_off"]), unavailable
+        assert _near(unavailable[f"z2m/{name}"].end, at[f"{name}_on"]), unavailable
+    assert incident.cause is not None
+    assert incident.cause.startswith("the broker was down for"), incident.cause
+    assert "2 Zigbee devices were unavailable" in incident.cause, incident.cause
