@@ -130,6 +130,24 @@ def test_a_broker_restart_before_devices_go_unavailable_is_named() -> None:
     )
 
 
+def test_what_a_rule_names_up_to_its_window_later_is_in_the_same_incident() -> None:
+    # Zigbee2MQTT reports devices unavailable 12 s after the broker is back (the
+    # rule's window is 30 s): one incident, and the broker is named.
+    broker = [ev("mqtt.broker_down", 100, 110, subject="broker")]
+    devices = [ev("mqtt.device_unavailable", 122 + i, 140, subject=f"z2m/l{i}") for i in range(3)]
+    (incident,) = group([*broker, *devices])
+    assert incident.cause is not None and incident.cause.startswith("the broker was down")
+    # The observer's address changed 8 s before the resolver failed (window 10 s).
+    moved = ev("observer.address_changed", 100, subject="eth0", **{"from": "a", "to": "b"})
+    (incident,) = group([moved, ev("dns.resolver_down", 108, 130)])
+    assert incident.cause is not None and incident.cause.startswith("the observer's own network")
+    # Past the window: two incidents, the later one without a cause.
+    late = [ev("mqtt.device_unavailable", 145, 160, subject="z2m/l0")]
+    assert [i.cause is None for i in group([*broker, *late])] == [True, True]
+    # Other events keep the 5 s slack.
+    assert len(group([ev("gateway.loss_burst", 100, 102), ev("dns.resolver_down", 110, 130)])) == 2
+
+
 def test_a_broker_outage_before_one_device_is_named() -> None:
     events = [
         ev("mqtt.broker_down", 60, 70, subject="broker:1883"),

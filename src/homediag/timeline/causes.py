@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from homediag.model.timeline import Event
 
 __all__ = [
+    "LEAD_S",
     "MAX_CAUSE_CHARS",
     "RULES",
     "SINCE_MAX_S",
@@ -67,6 +68,17 @@ _OBSERVER_CHANGES = (
 )
 
 Rule = Callable[[Sequence[Event]], str | None]
+
+#: How long after its end an event may still explain what starts (the rules'
+#: windows): the correlator keeps its incident open that long, so that what a
+#: rule would name is in the same incident to be named.
+LEAD_S: dict[str, float] = {
+    "wifi.roamed": WIFI_LEAD_S,
+    "wifi.disconnected": WIFI_LEAD_S,
+    "mqtt.broker_restarted": BROKER_LEAD_S,
+    "mqtt.broker_down": BROKER_LEAD_S,
+    **dict.fromkeys(_OBSERVER_CHANGES, OBSERVER_LEAD_S),
+}
 
 
 def _clock(t: float) -> str:

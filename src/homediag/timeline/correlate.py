@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from homediag.model.timeline import Event, Incident
-from homediag.timeline.causes import explain, may_begin
+from homediag.timeline.causes import LEAD_S, explain, may_begin
 
 __all__ = ["MAX_INCIDENT_EVENTS", "group"]
 
@@ -38,7 +38,8 @@ def group(events: Sequence[Event], *, slack_s: float = 5.0) -> list[Incident]:
             clusters.append([i])
             reach = float("-inf")
         end = event.end if event.end is not None else float("inf")
-        reach = max(reach, end + slack_s)
+        # A broker outage explains devices unavailable up to 30 s later (causes.LEAD_S).
+        reach = max(reach, end + max(slack_s, LEAD_S.get(event.kind, 0.0)))
     # Info events (a device appearing, a benign change) belong to the incident
     # they overlap, but make none on their own: a healthy home has no incident.
     kept = [c for c in clusters if any(events[i].severity != "info" for i in c)]
