@@ -27,6 +27,7 @@ import os
 import signal
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ class Watched:
     lab: Lab
     stderr: str
     roamed_raw: tuple[str, str]  # the roam's BSSIDs as the store kept them
+    summary: str  # the bundle's summary.md
 
     def incidents_with(self, kind: str) -> list[Incident]:
         return [i for i in self.timeline.incidents if kind in i.kinds]
@@ -184,6 +186,8 @@ def watched(lab_factory: Callable[..., Lab], tmp_path_factory: pytest.TempPathFa
             lab.exec(role, ["nft", "delete", "table", "inet", "block_udp_5353"])
     timeline = load_bundle(out).timeline
     assert timeline is not None
+    with zipfile.ZipFile(out) as archive:
+        summary = archive.read("summary.md").decode()
     with open_readonly(store) as reader:
         (raw,) = [e for e in reader.events() if e.kind == "wifi.roamed"]
     roamed_raw = (str(raw.evidence["from_bssid"]), str(raw.evidence["to_bssid"]))
@@ -193,7 +197,7 @@ def watched(lab_factory: Callable[..., Lab], tmp_path_factory: pytest.TempPathFa
         print(e.kind, e.subject, round(e.start - zero, 2), e.end and round(e.end - zero, 2))
     for i in timeline.incidents:
         print(i.id, round(i.start - zero, 2), i.end and round(i.end - zero, 2), i.kinds, i.cause)
-    return Watched(timeline, schedule.happened, lab, stderr, roamed_raw)
+    return Watched(timeline, schedule.happened, lab, stderr, roamed_raw, summary)
 
 
 def _near(value: float | None, truth: float, late: float = 0.0) -> bool:
@@ -217,6 +221,16 @@ def test_nothing_but_the_four_faults(watched: Watched) -> None:
         assert low - BOUND <= incident.start and incident.end <= high, (incident, low, high)
     for event in watched.timeline.events:
         assert any(low - BOUND <= event.start <= high for low, high in windows), event
+
+
+def test_the_summary_lists_the_incidents_for_the_ticket_with_their_causes(watched: Watched) -> None:
+    table = watched.summary.partition("### Timeline")[2].partition("###")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| 20")]
+    assert len(rows) == 4, table
+    assert "the router \\(" in rows[0] and "stopped answering" in rows[0]
+    assert "access point changed" in rows[1]
+    assert rows[2].endswith("| not named |"), rows[2]
+    assert "the broker was down" in rows[3]
 
 
 def test_the_router_unplugged_is_one_incident_caused_by_the_router(watched: Watched) -> None:
