@@ -61,7 +61,7 @@ def _wait_recording(work: Path, name: str, proc: Process, timeout: float = 120.0
             if "recording" in record:
                 return float(record["recording"])
         if proc.wait(0.2):
-            raise BenchError(f"the {name} watch ended before recording: {proc.stderr[-300:]}")
+            raise BenchError(f"the {name} watch ended before recording: {proc.stderr()[-300:]}")
     raise BenchError(f"the {name} watch did not start recording within {timeout:.0f} s")
 
 
@@ -78,7 +78,7 @@ def cost(work: Path, hours: float) -> list[list[object]]:
     start = next(r for r in records if "recording" in r)
     end = next((r for r in records if "ended" in r), None)
     if end is None:
-        raise BenchError(f"the cost watch wrote no end record: {proc.stderr[-300:]}")
+        raise BenchError(f"the cost watch wrote no end record: {proc.stderr()[-300:]}")
     events = [r["event"] for r in records if "event" in r]
     cpu = end["cpu"] - start["cpu"]
     share = 100 * cpu / watch_s
@@ -120,7 +120,6 @@ def cost(work: Path, hours: float) -> list[list[object]]:
 def delays(work: Path) -> list[list[object]]:
     """The fault schedule at the default rates, real time; the delay of each first report."""
     with Lab("healthy") as lab:
-        router_mac = lab.exec("router", ["cat", "/sys/class/net/eth0/address"]).stdout.strip()
 
         def unblock(role: str, table_name: str) -> Any:
             return lambda: lab.exec(
@@ -132,6 +131,7 @@ def delays(work: Path) -> list[list[object]]:
             "gateway.unreachable": "gateway_off",
             "dns.resolver_down": "dns_off",
             "mdns.device_vanished": "mdns_off",
+            "mqtt.broker_down": "broker_off",
             "gateway.mac_changed": "mac_swap",
         }
         schedule = (
@@ -142,6 +142,8 @@ def delays(work: Path) -> list[list[object]]:
             .at(110, "dns_on", unblock("router", "block_udp_53"))
             .at(120, "mdns_off", lambda: lab.block(quiet, "udp", 5353))
             .at(270, "mdns_on", unblock(quiet, "block_udp_5353"))
+            .at(200, "broker_off", lab.stop_broker)
+            .at(220, "broker_on", lab.start_broker)
             .at(280, "mac_swap", lambda: lanfaults.set_mac(lab, "router", "02:00:5e:10:00:99"))
         )
         duration = 340.0
@@ -153,8 +155,6 @@ def delays(work: Path) -> list[list[object]]:
             ended = proc.wait(duration + 120)
         finally:
             schedule.cancel()
-            if not router_mac:
-                pass
         if not ended:
             proc.stop()
             raise BenchError("the fault watch did not end")
@@ -183,6 +183,7 @@ def _why(kind: str) -> str:
         "dns.resolver_down": "3 failed rounds at 10 s",
         "mdns.device_vanished": "2 missed re-browses at 60 s",
         "gateway.mac_changed": "next neighbour round (30 s)",
+        "mqtt.broker_down": "the connection drops; 2 failed attempts",
     }.get(kind, "")
 
 

@@ -49,3 +49,24 @@ def test_an_open_event_keeps_its_incident_open_and_swallows_what_follows() -> No
 
 def test_no_event_no_incident() -> None:
     assert group([]) == []
+
+
+def test_a_device_offline_since_the_start_holds_no_incident_open() -> None:
+    # Zigbee2MQTT's retained "offline" for a device that was already down when
+    # the watch began: open all watch long. Later faults are incidents of their own.
+    standing = Event(
+        kind="mqtt.device_unavailable",
+        subject="z2m/garden_pump",
+        start=T0,
+        end=None,
+        summary="garden_pump is offline (already when the watch started)",
+        evidence={"already": True},
+    )
+    events = [
+        standing,
+        _event("gateway.unreachable", 600, 610),
+        _event("gateway.unreachable", 3600, 3605),
+    ]
+    incidents = group(events)
+    assert [i.events for i in incidents] == [[1], [2]]
+    assert all(i.end is not None for i in incidents)

@@ -75,5 +75,7 @@ class Rates:
         return FLOORS_S[name] * self.scale
 
     def timeout(self, name: str) -> float:
-        """A round's deadline: 80 % of the interval, at most 5 s (times the scale)."""
+        """One exchange's deadline: 80 % of the interval, at most 5 s (0.5 s for a ping), scaled."""
+        if name == "gateway":
+            return min(0.5 * self.scale, 0.8 * self.interval(name))
         return min(0.8 * self.interval(name), 5.0 * self.scale)

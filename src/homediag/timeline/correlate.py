@@ -3,7 +3,11 @@
 ``cause`` is named only by an explicit rule whose evidence holds
 (:mod:`homediag.timeline.causes`, each rule with its own test); otherwise it
 stays ``None``. The summary states counts, the time and the duration. Events
-of severity ``info`` alone make no incident.
+of severity ``info`` alone make no incident. A *standing* event, one whose
+evidence says ``already=true`` (a Zigbee device that was offline when the
+watch started), is a condition the baseline run already reports: it stays
+in the timeline but joins no incident, or it would hold one open for the
+whole watch and fold every later fault into it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ def group(events: Sequence[Event], *, slack_s: float = 5.0) -> list[Incident]:
     # earliest it can have begun: a device missed at the next mDNS round joins
     # the roam that came after its last answer (see causes.may_begin).
     begins = [may_begin(e) for e in events]
-    order = sorted(range(len(events)), key=lambda i: (begins[i], i))
+    order = sorted(
+        (i for i in range(len(events)) if events[i].evidence.get("already") is not True),
+        key=lambda i: (begins[i], i),
+    )
     clusters: list[list[int]] = []
     reach = float("-inf")  # the end of the current cluster plus the slack; inf when open
     for i in order:
