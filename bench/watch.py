@@ -179,7 +179,7 @@ def delays(work: Path) -> list[list[object]]:
 
 def _why(kind: str) -> str:
     return {
-        "gateway.unreachable": "3 lost pings at 1 s",
+        "gateway.unreachable": "a lost ping at 1 s, confirmed by 2 more at once (0.5 s each)",
         "dns.resolver_down": "3 failed rounds at 10 s",
         "mdns.device_vanished": "2 missed re-browses at 60 s",
         "gateway.mac_changed": "next neighbour round (30 s)",

@@ -211,7 +211,9 @@ class WatchSession:
     def _open_store(self) -> Store:
         if self.resume:
             return Store.resume(self.store_path, secrets=self.secrets, retention=self._retention)
-        return Store.create(self.store_path, secrets=self.secrets, retention=self._retention)
+        store = Store.create(self.store_path, secrets=self.secrets, retention=self._retention)
+        store.set_meta("time_scale", repr(self.rates.scale))
+        return store
 
     async def _run_baseline(self, store: Store, *, keep: bool) -> None:
         from homediag.session.runner import Runner  # noqa: PLC0415 - watch report needs no probes

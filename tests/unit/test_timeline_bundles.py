@@ -265,4 +265,6 @@ def test_a_store_with_many_subjects_builds_a_timeline_a_reader_accepts(tmp_path:
         timeline = build_timeline(store)
     assert len(timeline.series) == tl.MAX_SERIES
     assert sum(len(s.points) for s in timeline.series) <= tl.MAX_TOTAL_POINTS
-    assert {s.step_s for s in timeline.series} == {120.0}
+    # One step for all, as fine as the 16,000-point budget allows (250 points each).
+    assert len({s.step_s for s in timeline.series}) == 1
+    assert all(len(s.points) <= tl.MAX_TOTAL_POINTS // tl.MAX_SERIES for s in timeline.series)

@@ -98,6 +98,15 @@ def test_a_healthy_hour_gives_one_info_finding_and_no_warning(tmp_path: Path) ->
     )
 
 
+def test_a_compressed_lab_watch_counts_its_watched_time_not_its_wall_time() -> None:
+    # 90 real seconds at the lab's scale 0.1 are 15 watched minutes.
+    lab = Timeline(started_at=T0, ended_at=T0 + 90, time_scale=0.1)
+    (healthy,) = [f for f in make_bundle(timeline=lab).findings if f.id == "watch.healthy"]
+    assert "compressed 10×: 15.0 min watched" in healthy.detail
+    real = Timeline(started_at=T0, ended_at=T0 + 90)
+    assert not [f for f in make_bundle(timeline=real).findings if f.id == "watch.healthy"]
+
+
 def test_a_short_or_info_only_watch_and_a_run_bundle(tmp_path: Path) -> None:
     short = Timeline(started_at=T0, ended_at=T0 + 300)
     assert _watch(make_bundle(timeline=short)) == []  # five minutes prove nothing

@@ -172,6 +172,17 @@ def test_events_are_updated_in_place_and_minutes_aggregate(tmp_path: Path) -> No
         series = store.series("gateway", "192.0.2.1")
         (event,) = store.events()
     assert event.end == t0 + 12
+    # While the raw samples are kept, the series is drawn from them (whole seconds).
+    assert [(p.t, p.n, p.n_ok, p.avg) for p in series.points] == [
+        (t0, 1, 1, 1.0),
+        (t0 + 10, 1, 0, None),
+        (t0 + 20, 1, 1, 3.0),
+        (t0 + 30, 1, 1, 5.0),
+    ]
+    # Once they are pruned, from the minute aggregates, which outlive them.
+    with Store.resume(tmp_path / "w.db", retention=Retention(raw_window_s=1.0)) as store:
+        store.prune(t0 + 3600)
+        series = store.series("gateway", "192.0.2.1")
     first, second = series.points
     assert (first.t, first.n, first.n_ok, first.min, first.avg, first.max) == (
         1_700_000_040.0,
@@ -236,10 +247,10 @@ def test_a_day_at_default_rates_fits_the_50_mb_target(tmp_path: Path) -> None:
     assert size <= 50 * 1024 * 1024
     with open_readonly(path) as reader:
         series = reader.series("gateway", "gateway-0")
-    # 1,440 minutes fit the 1,500-point budget: one point a minute, 60 samples each.
-    assert series.step_s == 60.0
-    assert len(series.points) == 1440
-    assert {p.n for p in series.points} == {60}
+    # A day of raw samples in the 1,500-point budget: 58 s buckets, every sample counted.
+    assert series.step_s == 58.0
+    assert len(series.points) <= 1500
+    assert sum(p.n for p in series.points) == 86_400
 
 
 def test_retention_keeps_the_size_bounded(tmp_path: Path) -> None:

@@ -215,3 +215,13 @@ def test_a_polled_sampler_that_went_quiet_says_so() -> None:
     text = render_text(state.snapshot(now=T0 + 45), 80, tz=UTC)
     assert "DNS       1/1 resolvers answering (last heard 45 s ago) · slowest 9.0 ms" in text
     assert "mDNS      1 device present\n" in text  # a listener may be quiet for long
+
+
+def test_one_client_is_one_client() -> None:
+    state = home_state()
+    state.on_sample(
+        Sample(t=T0 + END, sampler="mqtt", key="broker", ok=True, value=3.0, detail={"clients": 1})
+    )
+    text = render_text(state.snapshot(now=T0 + END), 120, tz=UTC)
+    (line,) = [line for line in _lines(text) if line.startswith("MQTT")]
+    assert "broker up · 1 client · " in line

@@ -9,6 +9,9 @@ as an installer would, and writes ``reports/<scenario>/`` with:
 * ``snapshot.json``: the bundle's stable facts (probe outcomes, finding ids,
   devices), without what changes from run to run (times, latencies,
   pseudonym numbers), which the tests compare with a fresh run.
+
+With no scenario named it also writes the watch entries, ``reports/watch/<name>/``
+(see :mod:`homediag_lab.watch_gallery`); ``--watch [NAME…]`` writes only those.
 """
 
 from __future__ import annotations
@@ -118,18 +121,44 @@ def generate(name: str, destination: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate the gallery (all scenarios, or those named)."""
+    """Regenerate the gallery: every scenario and watch entry, or those named.
+
+    ``--watch [NAME…]`` regenerates only the watch entries (``reports/watch/``),
+    all of them or those named, and leaves the scenarios' entries untouched.
+    """
+    from homediag_lab.watch_gallery import (  # noqa: PLC0415
+        generate_watch,
+        get_watch_entry,
+        watch_names,
+    )
+
     parser = argparse.ArgumentParser(prog="python -m homediag_lab.gallery")
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO")
+    parser.add_argument(
+        "--watch", action="store_true", help="only the watch entries (the names are theirs)"
+    )
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)
-    names = args.scenarios or scenario_names()
+    names: list[str]
+    watches: list[str]
+    if args.watch:
+        names, watches = [], args.scenarios or watch_names()
+    else:
+        names = args.scenarios or scenario_names()
+        watches = [] if args.scenarios else watch_names()
     for name in names:
         get_scenario(name)  # unknown names fail before any lab is built
+    for name in watches:
+        get_watch_entry(name)
     for name in names:
         shot = generate(name, args.out)
         ids = ", ".join(sorted({f["id"] for f in shot["findings"]})) or "no findings"
         print(f"{name}: {ids}", flush=True)
+    for name in watches:
+        shot = generate_watch(name, args.out)
+        incidents = shot["timeline"]["incidents"] if shot["timeline"] else []
+        kinds = "; ".join(", ".join(i["kinds"]) for i in incidents) or "no incident"
+        print(f"watch/{name}: {kinds}", flush=True)
     return 0
 
 

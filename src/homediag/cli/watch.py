@@ -34,6 +34,8 @@ __all__ = ["LAB_ENV", "cmd_watch", "cmd_watch_report", "parse_duration"]
 
 #: Set by the lab's tests: a time scale below 1 is accepted only with it.
 LAB_ENV = "HOMEDIAG_LAB"
+#: The longest watch: a year (a longer one is a typo, and 400 digits parse as inf).
+MAX_DURATION_S = 365 * 86400.0
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
 
@@ -41,9 +43,13 @@ _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
 def parse_duration(text: str) -> float:
     """Seconds in ``90s``, ``30m``, ``8h``, ``2d`` (a bare number is seconds)."""
     match = _DURATION.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise ConfigError(f"--duration {text}: expected a time like 90s, 30m, 8h or 2d")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"] if match else 0.0
+    # (400 digits parse as inf: a watch of a year or more is a typo.)
+    if not 0 < seconds <= MAX_DURATION_S:
+        raise ConfigError(
+            f"--duration {text[:40]}: expected a time like 90s, 30m, 8h or 2d (at most 365d)"
+        )
+    return seconds
 
 
 def _rates(args: argparse.Namespace) -> Rates:
@@ -107,13 +113,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
     interrupts = Interrupts()
     with _counting_signals(interrupts):
         try:
-            asyncio.run(_watch(session, interrupts, view, state, listen))
-        finally:
-            # The loop is closed: a press while the bundle is written only counts
-            # (the second says so, the third abandons it), as in `run`.
-            interrupts.stop = lambda: None
-        try:
+            try:
+                asyncio.run(_watch(session, interrupts, view, state, listen))
+            finally:
+                # The loop is closed: a press while the bundle is written only counts
+                # (the second says so, the third abandons it), as in `run`.
+                interrupts.stop = lambda: None
             return _finish(args, session)
+        except KeyboardInterrupt:
+            # The bundle is abandoned (a third press), never the recording: say how to
+            # get it (the press may land while the watch stops or while it writes).
+            if session.store_path.is_file():
+                print(
+                    f"homediag: the store is kept: homediag watch report {session.store_path}"
+                    " -o BUNDLE builds the bundle from it",
+                    file=sys.stderr,
+                )
+            raise
         finally:
             interrupts.done = True
 

@@ -394,7 +394,8 @@ def _mqtt_line(snap: LiveSnapshot, g: Glyphs) -> Line | None:
             line.append(("broker up", "green"))
             clients = _num(broker.detail.get("clients"))
             if clients is not None:
-                line.append((f"{g.sep}{clients:.0f} clients", ""))
+                noun = "client" if round(clients) == 1 else "clients"
+                line.append((f"{g.sep}{clients:.0f} {noun}", ""))
         else:
             since = broker.last_ok_t
             gone = f" for {_duration(snap.now - since)}" if since is not None else ""

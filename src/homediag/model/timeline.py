@@ -172,6 +172,14 @@ class Timeline(_Frozen):
     incidents: list[Incident] = Field(default_factory=list, max_length=MAX_INCIDENTS)
     series: list[Series] = Field(default_factory=list, max_length=MAX_SERIES)
     gaps: list[Gap] = Field(default_factory=list, max_length=MAX_GAPS)
+    time_scale: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Real seconds per watched second: 1 on a site; below 1 in the lab's "
+        "compressed time, where ten watched minutes take one at 0.1.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Timeline:

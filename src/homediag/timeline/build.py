@@ -33,6 +33,7 @@ class StoreLike(Protocol):
     def series(self, sampler: str, key: str, *, max_points: int = ...) -> Series: ...
     def runs(self) -> list[tuple[float, float | None]]: ...
     def last_time(self) -> float | None: ...
+    def time_scale(self) -> float: ...
 
 
 def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
@@ -55,12 +56,13 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
     # (One less than the share: buckets aligned to the step may add one.)
     share = MAX_TOTAL_POINTS // max(1, min(len(subjects), MAX_SERIES)) - 1
     per_series = max(1, min(MAX_SERIES_POINTS, share))
-    series = [
-        line
-        for sampler, key in subjects
-        if (line := store.series(sampler, key, max_points=per_series)).points
-        and any(p.avg is not None for p in line.points)
-    ][:MAX_SERIES]
+    series: list[Series] = []
+    for sampler, key in subjects:  # until MAX_SERIES have values (a store may list 100,000)
+        line = store.series(sampler, key, max_points=per_series)
+        if line.points and any(p.avg is not None for p in line.points):
+            series.append(line)
+            if len(series) == MAX_SERIES:
+                break
     return Timeline(
         started_at=started,
         ended_at=ended,
@@ -68,4 +70,5 @@ def build_timeline(store: StoreLike, *, now: float | None = None) -> Timeline:
         incidents=group(events)[-MAX_INCIDENTS:],
         series=series,
         gaps=store.gaps()[-MAX_GAPS:],
+        time_scale=store.time_scale(),
     )

@@ -18,6 +18,7 @@ See docs/watch-design.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -207,11 +208,15 @@ class Store:
         conn = _connect(target)
         _check_format(conn, target)
         try:
+            _check_tables(_table_kinds(conn), target)
             run = _start_run(conn, target, clock())
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             conn.close()
+            if isinstance(exc, sqlite3.Error | ValueError | TypeError):
+                # A store altered by hand, or damaged: not one to continue.
+                raise WatchStoreError(f"{target} is not a usable watch store: {exc}") from None
             raise
         return cls(
             conn,
@@ -406,6 +411,15 @@ class Store:
         """The store's ``meta`` table (format, created_at, counters)."""
         return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
+    def time_scale(self) -> float:
+        """The watch's time scale (``meta.time_scale``): 1 on a real site, below 1 in the lab."""
+        return _read_time_scale(self._conn)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record one fact about the watch in ``meta`` (``time_scale``)."""
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, self._clean(value)))
+        self.tick()
+
     def notes(self) -> list[tuple[float, str, str]]:
         """(t, source, text) of every note, oldest first."""
         return _read_notes(self._conn)
@@ -470,55 +484,139 @@ class Store:
         self._minutes.clear()
 
 
+#: What ``watch report`` spends reading a store at most (a hostile one may hold a
+#: VIEW that never ends), and the longest string or blob it reads.
+READ_BUDGET_S = 8.0
+_READ_MAX_LENGTH = MAX_SNAPSHOT_CHARS + 1024
+#: The tables a reader reads: each must be a table, not a VIEW or missing.
+_READ_TABLES = ("meta", "runs", "subjects", "samples", "minutes", "events", "gaps")
+
+
 def open_readonly(path: str | os.PathLike[str]) -> StoreReader:
-    """Open a store for reading only (``watch report``): no lock, nothing written."""
+    """Open a store for reading only (``watch report``): no lock, nothing written.
+
+    The file may be hostile (copied off a customer's Pi): nothing in its schema
+    runs with side effects (``trusted_schema=OFF``, ``query_only``), no string
+    longer than a snapshot is read, reading stops after :data:`READ_BUDGET_S`,
+    and a table that is a VIEW or missing, or a page that is not readable, is
+    one :class:`~homediag.errors.WatchStoreError`.
+    """
     target = Path(path)
     if not target.is_file():
         raise WatchStoreError(f"{target}: no such store")
-    conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    _check_format(conn, target)
-    return StoreReader(conn)
+    # A WAL reader makes a -shm index (and a -wal) beside the file. A store
+    # closed cleanly has neither, and no writer (a live one keeps its -shm): it
+    # is opened immutable, so nothing is created beside it. On a read-only
+    # medium (an SD card mounted read-only) they cannot be made either: what a
+    # -wal file there holds (a killed run's last second) is then not read.
+    uri = target.resolve().as_uri()
+    shm, wal = (target.with_name(target.name + suffix) for suffix in ("-shm", "-wal"))
+    writable = os.access(target.resolve().parent, os.W_OK)
+    closed = not shm.exists() and not wal.exists()
+    mode = "mode=ro&immutable=1" if closed or not (writable or shm.exists()) else "mode=ro"
+    try:
+        conn = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise WatchStoreError(f"cannot open {target}: {exc}") from None
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _READ_MAX_LENGTH)
+    deadline = time.monotonic() + READ_BUDGET_S
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    reader = StoreReader(conn, target)
+    try:
+        with reader.reading():
+            conn.execute("PRAGMA trusted_schema=OFF")
+            conn.execute("PRAGMA query_only=ON")
+            _check_format(conn, target)
+            _check_tables(_table_kinds(conn), target)
+    except BaseException:
+        conn.close()
+        raise
+    return reader
+
+
+def _table_kinds(conn: sqlite3.Connection) -> dict[str, str]:
+    rows = conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')")
+    return {str(name): str(kind) for name, kind in rows}
+
+
+def _check_tables(kinds: dict[str, str], target: Path) -> None:
+    """Each table a reader reads is a table (the later ones may be missing: an old store)."""
+    for name in (*_READ_TABLES, "notes", "snapshots"):
+        if kinds.get(name, "table" if name in ("notes", "snapshots") else "") != "table":
+            raise WatchStoreError(f"{target} is not a homediag watch store (no table {name!r})")
 
 
 class StoreReader:
-    """A store opened read-only: what :class:`Store` reads, and the runs."""
+    """A store opened read-only: what :class:`Store` reads, and the runs.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    Reads what a bundle can hold: a row that is not readable (a time that is
+    not one, JSON that is not an object, an event that ends before it starts)
+    is skipped; an unreadable file is a :class:`~homediag.errors.WatchStoreError`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
         self._conn = conn
+        self.path = path
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """SQLite's errors as one line: the file is corrupt, too slow or holds too much."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            text = str(exc)
+            if text == "interrupted":
+                text = f"reading took longer than {READ_BUDGET_S:.0f} s"
+            raise WatchStoreError(f"{self.path} is not a readable watch store: {text}") from None
 
     def samples(
         self, sampler: str | None = None, key: str | None = None, since: float | None = None
     ) -> Iterator[Sample]:
-        return _read_samples(self._conn, sampler, key, since)
+        with self.reading():
+            yield from _read_samples(self._conn, sampler, key, since)
 
     def events(self) -> list[Event]:
-        return _read_events(self._conn)
+        """The newest :data:`MAX_READ_EVENTS` readable events, in the order opened."""
+        with self.reading():
+            return _read_events(self._conn, MAX_READ_EVENTS)
 
     def gaps(self) -> list[Gap]:
-        return _read_gaps(self._conn)
+        with self.reading():
+            return _read_gaps(self._conn, MAX_READ_EVENTS)
 
     def series(self, sampler: str, key: str, *, max_points: int = MAX_POINTS) -> Series:
-        return _read_series(self._conn, sampler, key, max_points)
+        with self.reading():
+            return _read_series(self._conn, sampler, key, max_points)
 
     def subjects(self) -> list[tuple[str, str]]:
         """Every (sampler, key) the store has seen, in the order first seen."""
-        return _read_subjects(self._conn)
+        with self.reading():
+            return _read_subjects(self._conn)
 
     def last_time(self) -> float | None:
         """The newest sample's time (``None`` for an empty store)."""
-        return _last_time(self._conn)
+        with self.reading():
+            return _last_time(self._conn)
 
     def runs(self) -> list[tuple[float, float | None]]:
         """(started_at, ended_at) of every run, oldest first."""
-        return _read_runs(self._conn)
+        with self.reading():
+            return _read_runs(self._conn)
+
+    def time_scale(self) -> float:
+        """The watch's time scale (``meta.time_scale``): 1 on a real site, below 1 in the lab."""
+        with self.reading():
+            return _read_time_scale(self._conn)
 
     def notes(self) -> list[tuple[float, str, str]]:
         """(t, source, text) of every note, oldest first."""
-        return _read_notes(self._conn)
+        with self.reading():
+            return _read_notes(self._conn)
 
     def snapshots(self) -> list[tuple[str, float, str]]:
         """(name, t, JSON text) of every snapshot, in the order taken."""
-        return _read_snapshots(self._conn)
+        with self.reading():
+            return _read_snapshots(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -615,14 +713,58 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: Times a reader accepts (a bundle's range, :data:`~homediag.model.timeline.UnixTime`):
+#: a row outside it, or not a number, is not read (a hostile store may hold anything).
+_T_MAX = 7_258_118_400.0
+_VALID_T = "(typeof({c}) IN ('integer', 'real') AND {c} >= 0 AND {c} < 7258118400)"
+#: Characters a reader takes of a text column: past the models' own limits, so an
+#: oversized row is refused by the model, without reading megabytes into memory.
+_TEXT_CAP = 1024
+_JSON_CAP = 64 * 1024
+#: Events a reader takes at most (the newest): a store keeps ``Retention.max_events``.
+MAX_READ_EVENTS = 20_000
+#: Subjects a reader lists at most.
+MAX_READ_SUBJECTS = 10_000
+_UNREADABLE = (ValueError, TypeError, RecursionError, OverflowError)
+
+
+def _time(value: object) -> float | None:
+    """``value`` as a time a bundle can hold, or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    t = float(value)
+    return t if math.isfinite(t) and 0.0 <= t < _T_MAX else None
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _json_map(text: object) -> dict[str, Any]:
+    """A stored JSON object (``{}`` when empty); ``ValueError`` when it is not one."""
+    if text is None or text == "":
+        return {}
+    if not isinstance(text, str):
+        raise TypeError("not JSON text")
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise TypeError("not a JSON object")
+    return value
+
+
 def _last_time(conn: sqlite3.Connection) -> float | None:
+    t, end, start, minute = (_VALID_T.format(c=c) for c in ("t", '"end"', "start", "minute * 60"))
     candidates = [
-        conn.execute("SELECT t FROM samples ORDER BY rowid DESC LIMIT 1").fetchone(),
-        conn.execute('SELECT max(coalesce("end", start)) FROM events').fetchone(),
-        conn.execute("SELECT max(minute) * 60 FROM minutes").fetchone(),
+        conn.execute(f"SELECT t FROM samples WHERE {t} ORDER BY rowid DESC LIMIT 1").fetchone(),  # noqa: S608 - constants only
+        conn.execute(
+            f'SELECT max(CASE WHEN {end} THEN "end" ELSE start END) FROM events WHERE {start}'  # noqa: S608 - constants only
+        ).fetchone(),
+        conn.execute(f"SELECT max(minute) * 60 FROM minutes WHERE {minute}").fetchone(),  # noqa: S608 - constants only
     ]
-    times = [float(c[0]) for c in candidates if c is not None and c[0] is not None]
-    return max(times) if times else None
+    times = [_time(c[0]) for c in candidates if c is not None]
+    return max((t for t in times if t is not None), default=None)
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -633,7 +775,12 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 def _read_notes(conn: sqlite3.Connection) -> list[tuple[float, str, str]]:
     if not _has_table(conn, "notes"):
         return []
-    return [(t, s, x) for t, s, x in conn.execute("SELECT t, source, text FROM notes ORDER BY t")]
+    rows = conn.execute(
+        f"SELECT t, substr(source, 1, {_TEXT_CAP}), substr(text, 1, {_TEXT_CAP}) FROM notes"  # noqa: S608 - constants only
+        f" WHERE {_VALID_T.format(c='t')} ORDER BY t LIMIT ?",
+        (MAX_NOTES,),
+    )
+    return [(t, s, x) for t, s, x in rows if isinstance(s, str) and isinstance(x, str)]
 
 
 def _read_snapshots(conn: sqlite3.Connection) -> list[tuple[str, float, str]]:
@@ -642,26 +789,57 @@ def _read_snapshots(conn: sqlite3.Connection) -> list[tuple[str, float, str]]:
     return [
         (n, t, d)
         for n, t, d in conn.execute(
-            "SELECT name, t, data FROM snapshots ORDER BY id LIMIT ?", (MAX_SNAPSHOTS,)
+            f"SELECT substr(name, 1, {_TEXT_CAP}), t, data FROM snapshots"  # noqa: S608 - constants only
+            " WHERE typeof(data) = 'text' AND length(data) <= ? AND typeof(name) = 'text'"
+            f" AND {_VALID_T.format(c='t')} ORDER BY id LIMIT ?",
+            (MAX_SNAPSHOT_CHARS, MAX_SNAPSHOTS),
         )
-        if isinstance(d, str) and len(d) <= MAX_SNAPSHOT_CHARS
+        if isinstance(n, str) and isinstance(d, str)
     ]
 
 
+def _read_time_scale(conn: sqlite3.Connection) -> float:
+    """``meta.time_scale`` if it is a number in (0, 1], else 1 (a hostile or older store)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'time_scale'").fetchone()
+    try:
+        scale = float(str(row[0])[:32]) if row is not None else 1.0
+    except ValueError:
+        return 1.0
+    return scale if 0 < scale <= 1 else 1.0
+
+
 def _read_runs(conn: sqlite3.Connection) -> list[tuple[float, float | None]]:
-    return [(s, e) for s, e in conn.execute("SELECT started_at, ended_at FROM runs ORDER BY id")]
+    """Every run whose start is a time (an end that is not one reads as still open)."""
+    out = []
+    for s, e in conn.execute(
+        f"SELECT started_at, ended_at FROM runs WHERE {_VALID_T.format(c='started_at')}"  # noqa: S608 - constants only
+        " ORDER BY id"
+    ):
+        start, end = _time(s), _time(e)
+        if start is not None:
+            out.append((start, end if end is not None and end >= start else None))
+    return out
 
 
 def _read_subjects(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    return [(s, k) for s, k in conn.execute("SELECT sampler, key FROM subjects ORDER BY id")]
+    return [
+        (s, k)
+        for s, k in conn.execute(
+            "SELECT sampler, key FROM subjects WHERE typeof(sampler) = 'text'"
+            " AND typeof(key) = 'text' AND length(sampler) <= 32 AND length(key) <= 256"
+            " ORDER BY id LIMIT ?",
+            (MAX_READ_SUBJECTS,),
+        )
+    ]
 
 
 def _read_samples(
     conn: sqlite3.Connection, sampler: str | None, key: str | None, since: float | None
 ) -> Iterator[Sample]:
+    """The samples that are readable (a row a model refuses is skipped)."""
     sql = (
-        "SELECT s.t, j.sampler, j.key, s.ok, s.value, s.detail FROM samples s"
-        " JOIN subjects j ON j.id = s.subject WHERE 1"
+        f"SELECT s.t, j.sampler, j.key, s.ok, s.value, substr(s.detail, 1, {_JSON_CAP})"  # noqa: S608 - constants only
+        " FROM samples s JOIN subjects j ON j.id = s.subject WHERE 1"
     )
     args: list[Any] = []
     if sampler is not None:
@@ -674,78 +852,155 @@ def _read_samples(
         sql += " AND s.t >= ?"
         args.append(since)
     for t, s, k, ok, value, detail in conn.execute(sql + " ORDER BY s.rowid", args):
-        yield Sample(
-            t=t,
-            sampler=s,
-            key=k,
-            ok=bool(ok),
-            value=value,
-            detail=json.loads(detail) if detail else {},
-        )
+        try:
+            yield Sample(
+                t=t,
+                sampler=s,
+                key=k,
+                ok=bool(ok),
+                value=_finite(value),
+                detail=_json_map(detail),
+            )
+        except _UNREADABLE:
+            continue
 
 
-def _read_events(conn: sqlite3.Connection) -> list[Event]:
-    return [
-        Event(
-            kind=kind,
-            subject=subject,
-            start=start,
-            end=end,
-            severity=severity,
-            summary=summary,
-            evidence=json.loads(evidence),
-        )
-        for kind, subject, start, end, severity, summary, evidence in conn.execute(
-            'SELECT kind, subject, start, "end", severity, summary, evidence FROM events'
-            " ORDER BY id"
-        )
-    ]
+def _read_events(conn: sqlite3.Connection, limit: int | None = None) -> list[Event]:
+    """The readable events, in the order they were opened (the newest ``limit`` of them)."""
+    sql = (
+        f'SELECT substr(kind, 1, {_TEXT_CAP}), substr(subject, 1, {_TEXT_CAP}), start, "end",'  # noqa: S608 - constants only
+        f" substr(severity, 1, {_TEXT_CAP}), substr(summary, 1, {_TEXT_CAP}),"
+        f" substr(evidence, 1, {_JSON_CAP}) FROM events ORDER BY id DESC LIMIT ?"
+    )
+    rows = conn.execute(sql, (-1 if limit is None else limit,)).fetchall()
+    rows.reverse()
+    out = []
+    for kind, subject, start, end, severity, summary, evidence in rows:
+        try:
+            out.append(
+                Event(
+                    kind=kind,
+                    subject=subject,
+                    start=start,
+                    end=end,
+                    severity=severity,
+                    summary=summary,
+                    evidence=_json_map(evidence),
+                )
+            )
+        except _UNREADABLE:
+            continue
+    return out
 
 
-def _read_gaps(conn: sqlite3.Connection) -> list[Gap]:
-    return [
-        Gap(start=s, end=e, reason=r)
-        for s, e, r in conn.execute('SELECT start, "end", reason FROM gaps ORDER BY start')
-    ]
+def _read_gaps(conn: sqlite3.Connection, limit: int | None = None) -> list[Gap]:
+    """The readable gaps, by start (the latest ``limit`` of them)."""
+    rows = conn.execute(
+        'SELECT start, "end", reason FROM gaps ORDER BY start DESC LIMIT ?',
+        (-1 if limit is None else limit,),
+    ).fetchall()
+    rows.reverse()
+    out = []
+    for s, e, r in rows:
+        try:
+            out.append(Gap(start=s, end=e, reason=r))
+        except _UNREADABLE:
+            continue
+    return out
+
+
+def _raw_series(
+    conn: sqlite3.Connection, name: tuple[str, str], subject: int, since: float, max_points: int
+) -> Series | None:
+    """Buckets of whole seconds from the raw samples, when they still cover the whole span.
+
+    A watch of minutes (an installer's hour on site) drawn from minute
+    buckets is three points: an outage of 40 s would not show. While the raw
+    samples reach back to the first minute (they are pruned after
+    ``raw_window_s``), buckets are as short as ``max_points`` allows, at least
+    a second. ``None``: pruned, use the minute buckets.
+    """
+    valid = f"subject = ?1 AND {_VALID_T.format(c='t')} AND typeof(ok) = 'integer'"
+    first, last = conn.execute(
+        f"SELECT min(t), max(t) FROM samples WHERE {valid}",  # noqa: S608 - constants only
+        (subject,),
+    ).fetchone()
+    if first is None or last is None or first >= since + 60:
+        return None
+    step = float(max(1, math.ceil((last - first + 1) / max(1, max_points))))
+    num = "(CASE WHEN typeof(value) IN ('integer', 'real') AND abs(value) < 1e308 THEN value END)"
+    rows = conn.execute(
+        f"SELECT CAST(t / ?2 AS INTEGER) AS b, count(*), total(ok != 0), count({num}),"  # noqa: S608 - constants only
+        f" min({num}), total({num}), max({num}) FROM samples WHERE {valid}"
+        " GROUP BY b ORDER BY b LIMIT ?3",
+        (subject, step, max_points),
+    )
+    points = []
+    for start, n, n_ok, n_val, vmin, vsum, vmax in rows:
+        try:
+            points.append(
+                SeriesPoint(
+                    t=start * step,
+                    n=int(n),
+                    n_ok=int(min(n_ok, n)),
+                    min=_finite(vmin),
+                    avg=_finite(vsum / n_val) if n_val else None,
+                    max=_finite(vmax),
+                )
+            )
+        except _UNREADABLE:
+            continue
+    return Series(sampler=name[0], key=name[1], step_s=step, points=points)
 
 
 def _read_series(conn: sqlite3.Connection, sampler: str, key: str, max_points: int) -> Series:
-    rows = conn.execute(
-        "SELECT m.minute, m.n, m.n_ok, m.n_val, m.vmin, m.vsum, m.vmax FROM minutes m"
-        " JOIN subjects j ON j.id = m.subject WHERE j.sampler = ? AND j.key = ?"
-        " ORDER BY m.minute",
-        (sampler, key),
-    ).fetchall()
-    span = rows[-1][0] - rows[0][0] + 1 if rows else 1
-    factor = max(1, math.ceil(span / max(1, max_points)))
-    buckets: dict[int, _Minute] = {}
-    sums: dict[int, float | None] = {}
-    for minute, n, n_ok, n_val, vmin, vsum, vmax in rows:
-        start = minute - minute % factor
-        bucket = buckets.get(start)
-        if bucket is None:
-            bucket = buckets[start] = _Minute()
-            sums[start] = None
-        bucket.n += n
-        bucket.n_ok += n_ok
-        bucket.n_val += n_val
-        if vsum is not None:
-            sums[start] = (sums[start] or 0.0) + vsum
-        if vmin is not None:
-            bucket.vmin = vmin if bucket.vmin is None else min(bucket.vmin, vmin)
-        if vmax is not None:
-            bucket.vmax = vmax if bucket.vmax is None else max(bucket.vmax, vmax)
-    points = []
-    for start, b in buckets.items():
-        total = sums[start]
-        points.append(
-            SeriesPoint(
-                t=start * 60.0,
-                n=b.n,
-                n_ok=b.n_ok,
-                min=b.vmin,
-                avg=total / b.n_val if b.n_val and total is not None else None,
-                max=b.vmax,
-            )
+    """Minute buckets merged into ``factor``-minute ones, in SQL (a store may hold millions)."""
+    ids = [
+        i
+        for (i,) in conn.execute(
+            "SELECT id FROM subjects WHERE sampler = ? AND key = ?", (sampler, key)
         )
+    ]
+    valid = (
+        f"subject = ? AND typeof(minute) = 'integer' AND {_VALID_T.format(c='minute * 60')}"
+        " AND typeof(n) = 'integer' AND typeof(n_ok) = 'integer' AND typeof(n_val) = 'integer'"
+        " AND n >= 0 AND n_ok >= 0 AND n_val >= 0"
+    )
+    subject = ids[0] if ids else -1
+    first, last = conn.execute(
+        f"SELECT min(minute), max(minute) FROM minutes WHERE {valid}",  # noqa: S608 - constants only
+        (subject,),
+    ).fetchone()
+    if first is None or last is None:
+        return Series(sampler=sampler, key=key, step_s=60.0, points=[])
+    fine = _raw_series(conn, (sampler, key), subject, first * 60, max_points)
+    if fine is not None:
+        return fine
+    span = last - first + 1
+    factor = max(1, math.ceil(span / max(1, max_points)))
+    # A bucket's value columns count only where they are numbers (and finite:
+    # SQLite keeps an inf; min/max of text would compare as text).
+    num = "(CASE WHEN typeof({c}) IN ('integer', 'real') AND abs({c}) < 1e308 THEN {c} END)"
+    rows = conn.execute(
+        f"SELECT minute - minute % ?1 AS b, total(n), total(n_ok), total(n_val),"  # noqa: S608 - constants only
+        f" min({num.format(c='vmin')}), sum({num.format(c='vsum')}), max({num.format(c='vmax')})"
+        f" FROM minutes WHERE {valid.replace('subject = ?', 'subject = ?2')}"
+        " GROUP BY b ORDER BY b LIMIT ?3",
+        (factor, subject, max_points + 1),
+    )
+    points = []
+    for start, n, n_ok, n_val, vmin, vsum, vmax in rows:
+        try:
+            points.append(
+                SeriesPoint(
+                    t=start * 60.0,
+                    n=int(n),
+                    n_ok=int(min(n_ok, n)),
+                    min=_finite(vmin),
+                    avg=_finite(vsum / n_val) if n_val and vsum is not None else None,
+                    max=_finite(vmax),
+                )
+            )
+        except _UNREADABLE:
+            continue
     return Series(sampler=sampler, key=key, step_s=60.0 * factor, points=points)

@@ -211,10 +211,17 @@ def _findings(timeline: Timeline) -> Iterator[Finding]:
     # Time asleep or not running proves nothing: only recorded time counts.
     recorded = watched - sum(g.end - g.start for g in timeline.gaps)
     troubled = any(e.severity != "info" for e in timeline.events) or timeline.incidents
-    if recorded >= HEALTHY_AFTER_S and not troubled:
+    # In the lab's compressed time, ten watched minutes take one real minute.
+    scale = timeline.time_scale
+    if recorded / scale >= HEALTHY_AFTER_S and not troubled:
         part = f" ({_seconds(recorded)} of it recorded)" if recorded < watched - MIN_GAP_S else ""
+        lab = (
+            f" (the lab's time, compressed {1 / scale:g}×: {_seconds(recorded / scale)} watched)"
+            if scale < 1
+            else ""
+        )
         yield HEALTHY.make(
-            f"Watched for {_seconds(watched)}{part}, from {_utc(timeline.started_at)} to "
+            f"Watched for {_seconds(watched)}{part}{lab}, from {_utc(timeline.started_at)} to "
             f"{_utc(timeline.ended_at)}: no warning or critical event.",
             {
                 "watched_s": round(watched, 1),
