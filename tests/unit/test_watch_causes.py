@@ -79,6 +79,43 @@ def test_no_wifi_cause_when_the_roam_is_too_early_after_or_for_one_device() -> N
     assert causes.wifi_change_then_mdns([roam(108), *twice]) is None
 
 
+def missed(asked: float, end: float, device: str, last_answer: float) -> Event:
+    """A device that stopped answering, seen at the re-browse asked at ``asked``."""
+    since = T0 + last_answer
+    return ev("mdns.device_vanished", asked, end, subject=device, reason="missed", since=since)
+
+
+def test_a_roam_between_the_last_answer_and_the_first_missed_round_is_named() -> None:
+    # The devices answered at 90, the laptop roamed at 100 and they went silent;
+    # the next re-browse (60 s rounds) asked at 150: seen 50 s after the roam.
+    events = [roam(100), *(missed(150, 200, f"d{i}.local", last_answer=90) for i in range(3))]
+    assert causes.wifi_change_then_mdns(events) == (
+        "3 devices vanished from mDNS within 0 s, heard before and missed 50 s after the "
+        "access point changed from BSSID aa:bb:cc:00:00:01 to aa:bb:cc:00:00:02"
+    )
+    # The correlator groups the roam with them (it overlaps their silence), and names it.
+    (incident,) = group(events)
+    assert incident.events == [0, 1, 2, 3] and incident.start == T0 + 100
+    assert incident.cause is not None and "access point changed" in incident.cause
+
+
+def test_no_roam_cause_when_the_devices_answered_after_the_roam_or_were_last_heard_long_ago() -> (
+    None
+):
+    # Heard at 120, after the roam at 100: the roam did not silence them.
+    after = [roam(100), *(missed(150, 200, f"d{i}.local", last_answer=120) for i in range(3))]
+    assert causes.wifi_change_then_mdns(after) is None
+    assert [i.events for i in group(after)][-1] == [1, 2, 3]  # not grouped with the roam
+    assert group(after)[-1].cause is None
+    # A "since" more than SINCE_MAX_S before the start is not believed.
+    stale = [roam(100), *(missed(300, 340, f"d{i}.local", last_answer=90) for i in range(3))]
+    assert causes.wifi_change_then_mdns(stale) is None
+    # Without "since" (a goodbye, or a store from before it) only the 5 s lead counts.
+    plain = [roam(100), *(vanished(150, 200, f"d{i}.local") for i in range(3))]
+    assert causes.wifi_change_then_mdns(plain) is None
+    assert group(plain)[-1].cause is None
+
+
 # -- the broker, then Zigbee devices unavailable -------------------------------
 
 
@@ -91,6 +128,24 @@ def test_a_broker_restart_before_devices_go_unavailable_is_named() -> None:
     assert causes.broker_then_devices(events) == (
         "the broker restarted at 20:27:40 UTC; 14 Zigbee devices were unavailable for 48 s"
     )
+
+
+def test_what_a_rule_names_up_to_its_window_later_is_in_the_same_incident() -> None:
+    # Zigbee2MQTT reports devices unavailable 12 s after the broker is back (the
+    # rule's window is 30 s): one incident, and the broker is named.
+    broker = [ev("mqtt.broker_down", 100, 110, subject="broker")]
+    devices = [ev("mqtt.device_unavailable", 122 + i, 140, subject=f"z2m/l{i}") for i in range(3)]
+    (incident,) = group([*broker, *devices])
+    assert incident.cause is not None and incident.cause.startswith("the broker was down")
+    # The observer's address changed 8 s before the resolver failed (window 10 s).
+    moved = ev("observer.address_changed", 100, subject="eth0", **{"from": "a", "to": "b"})
+    (incident,) = group([moved, ev("dns.resolver_down", 108, 130)])
+    assert incident.cause is not None and incident.cause.startswith("the observer's own network")
+    # Past the window: two incidents, the later one without a cause.
+    late = [ev("mqtt.device_unavailable", 145, 160, subject="z2m/l0")]
+    assert [i.cause is None for i in group([*broker, *late])] == [True, True]
+    # Other events keep the 5 s slack.
+    assert len(group([ev("gateway.loss_burst", 100, 102), ev("dns.resolver_down", 110, 130)])) == 2
 
 
 def test_a_broker_outage_before_one_device_is_named() -> None:

@@ -95,6 +95,8 @@ def test_one_missed_round_is_noise_two_are_a_vanished_device() -> None:
     assert closed.end == at_close == T0 + 6 * 60 + 0.5
     assert closed.evidence["reason"] == "missed"
     assert closed.evidence["last_seen"] == T0 + 2 * 60 + 0.5
+    # Seen only at the next question: the silence began after the last answer.
+    assert opened.evidence["since"] == closed.evidence["since"] == T0 + 2 * 60 + 0.5
     assert closed.evidence["back"] is True
     assert "was back after" in closed.summary
 
@@ -117,6 +119,7 @@ def test_a_goodbye_opens_at_once_and_the_device_answering_again_closes_it() -> N
     (at_open, opened), (_, closed) = events
     assert at_open == opened.start == T0 + 100.0
     assert closed.evidence["reason"] == "goodbye"
+    assert "since" not in closed.evidence  # a goodbye's start is when it happened
     assert "said goodbye" in closed.summary
 
 

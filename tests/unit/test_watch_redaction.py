@@ -17,6 +17,7 @@ import pytest
 
 from homediag.api import write_bundle
 from homediag.errors import RedactionError
+from homediag.facts.wifi import WifiFacts, WifiLink
 from homediag.model.bundle import Device
 from homediag.model.timeline import Event, Timeline
 from homediag.testing import make_observer, make_run, probe_result
@@ -123,6 +124,35 @@ def test_every_mac_in_the_timeline_carries_the_inventorys_pseudonym(
     ]
     assert f"from BSSID {was} to {now}" in cause
     assert BSSID_FROM not in text and BSSID_TO not in text and "6A44" not in text
+
+
+@pytest.mark.parametrize("level", ["support", "public"])
+def test_a_bssid_the_wifi_probe_saw_has_one_pseudonym_in_probe_evidence_and_cause(
+    timeline: Timeline, level: str, tmp_path: Path
+) -> None:
+    # The baseline's wifi probe was on the access point the laptop roamed from
+    # (its facts type a BSSID like an SSID): the roam's evidence, the incident's
+    # cause and the probe's link must name it alike.
+    link = WifiLink(interface="wlan0", connected=True, ssid="Home", bssid=BSSID_FROM)
+    run = make_run(
+        {"wifi": probe_result("wifi", WifiFacts(platform="linux", link=link))},
+        level=level,  # type: ignore[arg-type]
+        timeline=timeline,
+    )
+    path = write_bundle(run, tmp_path / f"wifi-{level}.zip")
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read("bundle.json").decode()
+    document = json.loads(text)
+    shown = document["probes"]["wifi"]["data"]["link"]["bssid"]
+    (roam,) = [e for e in document["timeline"]["events"] if e["kind"] == "wifi.roamed"]
+    (cause,) = [
+        i["cause"]
+        for i in document["timeline"]["incidents"]
+        if "mdns.device_vanished" in i["kinds"]
+    ]
+    assert roam["evidence"]["from_bssid"] == shown
+    assert f"from BSSID {shown} to {roam['evidence']['to_bssid']}" in cause
+    assert BSSID_FROM not in text
 
 
 @pytest.mark.parametrize("level", ["support", "public"])

@@ -88,6 +88,11 @@ class Redactor(TextScrubber):
 
     def _watched(self, value: str, *, subject: bool) -> str:
         """A timeline's subject or evidence string, redacted as what its shape says it is."""
+        # A BSSID the Wi-Fi facts gave an SSID pseudonym (``ssid-N``) keeps it here:
+        # free text (an incident's cause) already gets that token, the evidence must too.
+        known = self._mapping.get((Sensitive.SSID, value))
+        if known is not None:
+            return known
         parsed = macs.normalize(value)
         if parsed is not None and (parsed[1] != "bare" or subject) and not value.strip().isdigit():
             return self._mac(value)

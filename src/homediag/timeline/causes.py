@@ -30,12 +30,15 @@ from datetime import UTC, datetime
 from homediag.model.timeline import Event
 
 __all__ = [
+    "LEAD_S",
     "MAX_CAUSE_CHARS",
     "RULES",
+    "SINCE_MAX_S",
     "broker_then_devices",
     "explain",
     "gateway_mac_changed",
     "gateway_outage_covers",
+    "may_begin",
     "observer_network_changed",
     "wifi_change_then_mdns",
 ]
@@ -44,6 +47,10 @@ __all__ = [
 MAX_CAUSE_CHARS = 512
 #: A Wi-Fi change explains mDNS vanishes that start at most this long after it.
 WIFI_LEAD_S = 5.0
+#: An event seen only after it began (evidence ``since``: the last time it was
+#: still fine, e.g. a device's last mDNS answer before it missed a round) may
+#: have begun this long before its start at most; an older ``since`` is ignored.
+SINCE_MAX_S = 120.0
 #: mDNS vanishes must come from at least this many devices ("several").
 MIN_VANISHED = 2
 #: A broker restart explains devices going unavailable at most this long after it.
@@ -61,6 +68,17 @@ _OBSERVER_CHANGES = (
 )
 
 Rule = Callable[[Sequence[Event]], str | None]
+
+#: How long after its end an event may still explain what starts (the rules'
+#: windows): the correlator keeps its incident open that long, so that what a
+#: rule would name is in the same incident to be named.
+LEAD_S: dict[str, float] = {
+    "wifi.roamed": WIFI_LEAD_S,
+    "wifi.disconnected": WIFI_LEAD_S,
+    "mqtt.broker_restarted": BROKER_LEAD_S,
+    "mqtt.broker_down": BROKER_LEAD_S,
+    **dict.fromkeys(_OBSERVER_CHANGES, OBSERVER_LEAD_S),
+}
 
 
 def _clock(t: float) -> str:
@@ -83,30 +101,52 @@ def _of(events: Sequence[Event], *kinds: str) -> list[Event]:
     return sorted((e for e in events if e.kind in kinds), key=lambda e: e.start)
 
 
+def may_begin(event: Event) -> float:
+    """The earliest the event can have begun: its ``since`` evidence when it has one, else its start."""
+    since = event.evidence.get("since")
+    if isinstance(since, bool) or not isinstance(since, int | float):
+        return event.start
+    if event.start - SINCE_MAX_S <= since < event.start:
+        return float(since)
+    return event.start
+
+
+def _follows(change: Event, vanish: Event) -> bool:
+    """``vanish`` started ≤ 5 s after ``change``, or was last heard before it and missed after it."""
+    lead = vanish.start - change.start
+    return 0.0 <= lead <= WIFI_LEAD_S or may_begin(vanish) <= change.start <= vanish.start
+
+
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def wifi_change_then_mdns(events: Sequence[Event]) -> str | None:
-    """Several devices vanished from mDNS ≤ 5 s after the observer's Wi-Fi roamed or dropped."""
+    """Several devices vanished from mDNS ≤ 5 s after the observer's Wi-Fi roamed or dropped.
+
+    A device that stops answering is seen only at the next re-browse (up to a
+    round later, 60 s by default): its vanish also follows the change when it
+    was last heard before the change and missed after it (evidence ``since``).
+    """
     vanished = _of(events, "mdns.device_vanished")
     devices = {e.subject for e in vanished}
     if len(devices) < MIN_VANISHED:
         return None
     first = vanished[0].start
     changes = [
-        e
-        for e in _of(events, "wifi.roamed", "wifi.disconnected")
-        if 0.0 <= first - e.start <= WIFI_LEAD_S
+        e for e in _of(events, "wifi.roamed", "wifi.disconnected") if _follows(e, vanished[0])
     ]
     if not changes:
         return None
     change = changes[-1]  # the closest before the first vanish
     spread = max(e.start for e in vanished) - first
     lead = first - change.start
-    head = (
-        f"{len(devices)} devices vanished from mDNS within {spread:.0f} s, {lead:.0f} s after the "
+    when = (
+        f"{lead:.0f} s after"
+        if lead <= WIFI_LEAD_S
+        else f"heard before and missed {lead:.0f} s after"
     )
+    head = f"{len(devices)} devices vanished from mDNS within {spread:.0f} s, {when} the "
     if change.kind == "wifi.roamed":
         was, now = _pick(change, "from_bssid", "from"), _pick(change, "to_bssid", "to")
         if was and now:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from homediag.model.timeline import Event, Incident
-from homediag.timeline.causes import explain
+from homediag.timeline.causes import LEAD_S, explain, may_begin
 
 __all__ = ["MAX_INCIDENT_EVENTS", "group"]
 
@@ -27,21 +27,26 @@ MAX_INCIDENT_EVENTS = 100
 
 def group(events: Sequence[Event], *, slack_s: float = 5.0) -> list[Incident]:
     """Incidents from ``events``, in time order; each names its events by their index in ``events``."""
+    # An event seen only after it began (evidence ``since``) overlaps from the
+    # earliest it can have begun: a device missed at the next mDNS round joins
+    # the roam that came after its last answer (see causes.may_begin).
+    begins = [may_begin(e) for e in events]
     order = sorted(
         (i for i in range(len(events)) if events[i].evidence.get("already") is not True),
-        key=lambda i: (events[i].start, i),
+        key=lambda i: (begins[i], i),
     )
     clusters: list[list[int]] = []
     reach = float("-inf")  # the end of the current cluster plus the slack; inf when open
     for i in order:
         event = events[i]
-        if clusters and event.start <= reach:
+        if clusters and begins[i] <= reach:
             clusters[-1].append(i)
         else:
             clusters.append([i])
             reach = float("-inf")
         end = event.end if event.end is not None else float("inf")
-        reach = max(reach, end + slack_s)
+        # A broker outage explains devices unavailable up to 30 s later (causes.LEAD_S).
+        reach = max(reach, end + max(slack_s, LEAD_S.get(event.kind, 0.0)))
     # Info events (a device appearing, a benign change) belong to the incident
     # they overlap, but make none on their own: a healthy home has no incident.
     kept = [c for c in clusters if any(events[i].severity != "info" for i in c)]

@@ -150,6 +150,10 @@ class MdnsDetector:
         evidence: dict[str, Scalar] = {"reason": reason, "missed": state.misses}
         if state.last_seen is not None:
             evidence["last_seen"] = state.last_seen
+            if reason == "missed":
+                # Seen only at the next question: the silence began after the last
+                # answer, which the correlator and the cause rules read as ``since``.
+                evidence["since"] = state.last_seen
         how = "said goodbye" if reason == "goodbye" else "stopped answering"
         return Event(
             kind="mdns.device_vanished",
