@@ -564,6 +564,20 @@ def test_any_password_is_read_whole_or_refused(password: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("password", "token"), [("@0?=", "@0?="), ("0?0=", "@00?"), ("ab?d", "@abc123?x")]
+)
+def test_a_token_with_an_at_after_a_password_with_a_question_mark_is_masked(
+    password: str, token: str
+) -> None:
+    # Found by the property below: the password's "?" hid the real query, and
+    # the token's "@" passed for the end of the userinfo, so the token showed.
+    out = Redactor("none").text(
+        f"failed: https://user:{password}@host.example/p?api_token={token}&x=1"
+    )
+    assert out == "failed: https://user:[redacted]@host.example/p?api_token=[redacted]&x=1"
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     password=st.text(alphabet=_IN_TEXT, min_size=4, max_size=24),

@@ -203,6 +203,28 @@ def _masked(split: _Split, found: list[list[str]]) -> str:
     return head + split.hostport + _mask_rest(split.rest, found)
 
 
+#: A parameter's name that a ``?``, ``&`` or ``#`` starts (names only: a value may hold another).
+_PARAM_NAME_IN_URL_RE = re.compile(r"(?<=[?&#])([^=&#?/@\s]+)=")
+
+
+def _mask_params_anywhere(text: str, found: list[list[str]]) -> str:
+    """Mask every secret ``name=value`` wherever it starts, its value to the next ``&`` or ``#``."""
+    spans: list[tuple[int, int]] = []
+    for match in _PARAM_NAME_IN_URL_RE.finditer(text):
+        if not is_secret_name(match.group(1)):
+            continue
+        start = end = match.end()
+        while end < len(text) and text[end] not in "&#" and not text[end].isspace():
+            end += 1
+        value = text[start:end]
+        if value and value != REDACTED:
+            found.append([value, unquote_plus(value), unquote(value)])
+            spans.append((start, end))
+    for start, end in reversed(spans):  # right to left: earlier offsets stay valid
+        text = text[:start] + REDACTED + text[end:]
+    return text
+
+
 def _mask_all(text: str, found: list[list[str]]) -> str | None:
     """One URL masked under both readings of it; ``None`` if it is not a URL.
 
@@ -216,6 +238,10 @@ def _mask_all(text: str, found: list[list[str]]) -> str | None:
     head, qmark, query = text.partition("?")
     if qmark:
         text = head + qmark + _mask_rest("?" + query, found)[1:]
+    # And wherever a secret parameter starts: a password with a raw "?"
+    # ("user:@0?=@host/p?api_token=@0?=") hides the real query from the
+    # reading above, and the token's own "@" would pass for the userinfo's end.
+    text = _mask_params_anywhere(text, found)
     split = _split(text)
     return None if split is None else _masked(split, found)
 
