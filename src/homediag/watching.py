@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from homediag.config import Config
 from homediag.model.bundle import Observer
 from homediag.model.timeline import Event, Incident, Sample, Timeline
+from homediag.recording.memory import release_memory
 from homediag.recording.rates import Rates
 from homediag.recording.snapshots import Snapshot, SnapshotError, decode, encode
 from homediag.redact.redactor import Level, Redactor
@@ -229,6 +230,8 @@ class WatchSession:
             self._baseline_runner = None
         self.baseline = dict(results)
         self.observer = runner.observer or self._observer or _unknown_observer()
+        # The run needed far more memory than recording will: give it back.
+        release_memory()
         self._facts.update(type(r.facts) for r in results.values() if r.facts is not None)
         if keep:
             store.add_snapshot(
@@ -357,6 +360,7 @@ class WatchSession:
             recorder.note("snapshot", f"the snapshot for {incident.id} failed: {exc}"[:256])
         finally:
             self._snapshot_runner = None
+            release_memory()  # tens of milliseconds on the loop, once per snapshot
 
     async def _end_snapshot(self, *, cancel: bool) -> None:
         task = self._snapshot_task
