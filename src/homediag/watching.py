@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from homediag.recording.recorder import Recorder, RecorderStats
     from homediag.runtime.probe import ProbeLike
     from homediag.session.runner import Runner
+
+M = TypeVar("M", bound=BaseModel)
 
 #: A watch's event (``homediag.WatchEvent``; ``homediag.Event`` is a run's progress event).
 WatchEvent = Event
@@ -188,7 +190,7 @@ class WatchSession:
             if self.stopping:
                 return self.stats
             sources = self._sources()
-            on_sample, _, _ = self._callbacks
+            on_sample = self._sample_callback()
             self.recorder = Recorder(
                 sources,
                 store,
@@ -288,13 +290,37 @@ class WatchSession:
 
     # -- snapshots and observers ------------------------------------------
 
+    def _sample_callback(self) -> Callable[[Sample], object] | None:
+        on_sample = self._callbacks[0]
+        if on_sample is None or not len(self.secrets):
+            return on_sample
+        return lambda sample: on_sample(self._scrubbed(sample))
+
+    def _scrubbed(self, model: M) -> M:
+        """``model`` with every registered secret masked in its text (the store masks on its own).
+
+        The live view, the metrics and an integrator's callbacks see the same
+        as the store: a topic or payload echoing the broker's password must
+        not reach a terminal or a scrape.
+        """
+        if not len(self.secrets):
+            return model
+        update = {
+            name: _masked(value, self.secrets)
+            for name, value in model
+            if isinstance(value, str | dict) and _masked(value, self.secrets) != value
+        }
+        return model.model_copy(update=update) if update else model
+
     def _event(self, event: Event) -> None:
+        event = self._scrubbed(event)
         _, on_event, _ = self._callbacks
         if on_event is not None:
             on_event(event)
         self._publish(event)
 
     def _incident(self, incident: Incident) -> None:
+        incident = self._scrubbed(incident)
         _, _, on_incident = self._callbacks
         if on_incident is not None:
             on_incident(incident)
@@ -527,6 +553,14 @@ def _snapshot_names(timeline: Timeline, taken: list[tuple[str, float, Snapshot]]
             candidate = f"{name}-{n}"
         out.append(f"{candidate}.json")
     return out
+
+
+def _masked(value: object, secrets: SecretRegistry) -> object:
+    if isinstance(value, str):
+        return secrets.mask(value)
+    if isinstance(value, dict):
+        return {k: _masked(v, secrets) for k, v in value.items()}
+    return value
 
 
 def _at(t: float) -> datetime:

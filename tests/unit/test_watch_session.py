@@ -309,3 +309,48 @@ def test_snapshot_names_from_an_untrusted_store_are_names_the_reader_accepts() -
     names = _snapshot_names(Timeline(started_at=0, ended_at=10), taken)
     assert names == ["snapshot.json", "incident-3.json", "incident-3-2.json", "snapshot-2.json"]
     assert all(re.fullmatch(r"[a-z0-9-]{1,64}\.json", n) for n in names)
+
+
+class _Echo:
+    """A sampler whose subject and payload echo the broker's password (a hostile topic)."""
+
+    name = "gateway"
+
+    def __init__(self, secret: str, interval_s: float) -> None:
+        self.secret, self.interval_s, self.timeout_s = secret, interval_s, interval_s / 2
+
+    async def sample(self) -> list[Sample]:
+        return [
+            Sample(
+                t=time.time(),
+                sampler="gateway",
+                key=f"zigbee2mqtt/{self.secret}",
+                ok=False,
+                detail={"payload": f"offline {self.secret}"},
+            )
+        ]
+
+
+def test_callbacks_never_see_a_secret_the_samples_echo(tmp_path: Path) -> None:
+    secret = "EchoPw-7731x"
+    config = Config.model_validate(
+        {"mqtt": {"host": "192.0.2.5", "username": "u", "password": secret}}
+    )
+    rates = Rates(scale=SCALE, compressed=True)
+    seen: list[str] = []
+    session = WatchSession(
+        config,
+        store=tmp_path / "echo.watch.db",
+        rates=rates,
+        observer=OBSERVER,
+        probes=[HostProbe()],
+        sources=lambda ctx: [_Echo(secret, rates.interval("gateway"))],
+        duration_s=50.0,  # watch time: 1 s at this scale
+        on_sample=lambda s: seen.append(s.model_dump_json()),
+        on_event=lambda e: seen.append(e.model_dump_json()),
+        on_incident=lambda i: seen.append(i.model_dump_json()),
+    )
+    asyncio.run(asyncio.wait_for(session.run(), 20))
+    kinds = {json.loads(item).get("kind") for item in seen}
+    assert "gateway.unreachable" in kinds  # events and incidents were seen too
+    assert seen and not [item for item in seen if secret in item]
