@@ -148,8 +148,10 @@ def test_metrics_and_view_follow_a_real_gateway_outage(
     assert v[("homediag_watch_events_total", unreachable)] == 1
     assert ("homediag_watch_open_events", unreachable) not in v
     assert v[("homediag_watch_subject_up", up)] == 1
-    assert 0.05 < v[("homediag_watch_gateway_loss_ratio", gw)] < 0.4  # ~10 of ~45 pings
+    # ~10 rounds of ~45 were lost, each confirmed by two more pings (GatewaySampler.CONFIRM).
+    assert 0.05 < v[("homediag_watch_gateway_loss_ratio", gw)] < 0.65
     assert "✓ gateway.unreachable ended after" in after[-1]["view"]
     assert max(len(line) for line in after[-1]["view"].splitlines()) <= 80
-    # Serving scrapes on the same loop did not make the sampler skip rounds.
-    assert last["skipped"] <= 2
+    # Serving scrapes on the same loop did not make the sampler skip rounds:
+    # only the outage's do (three pings a lost round are longer than a round).
+    assert last["skipped"] <= 2 + (unblocked_at - blocked_at) / SCALE

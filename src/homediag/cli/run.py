@@ -223,11 +223,14 @@ class Interrupts:
         self.stop_said = False
         self.presses = 0
         self.done = False
+        #: Whether a press ended the process (it is on its way out).
+        self.ended = False
 
     def press(self, *_: object) -> None:
         """One Ctrl-C: stop, then warn, then abandon."""
         self.presses += 1
         if self.done or self.presses > 2:
+            self.ended = True
             raise KeyboardInterrupt
         if self.presses == 1:
             self.stop_said = not self.stop_says_so
@@ -263,7 +266,11 @@ def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            # Once a press ended the process, a press still on its way (the
+            # kernel delivered it, Python had not run its handler yet) must not
+            # reach Python's default handler: that KeyboardInterrupt would
+            # escape the exit and kill the process by SIGINT instead of 130.
+            signal.signal(sig, signal.SIG_IGN if interrupts.ended else handler)
 
 
 async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts) -> int:
