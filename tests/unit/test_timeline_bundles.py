@@ -20,7 +20,7 @@ from homediag.bundle.schema import bundle_schema
 from homediag.cli import main
 from homediag.model import timeline as tl
 from homediag.model.bundle import SCHEMA_VERSION
-from tests.hostile import BASE, manifest_for, members, zip_bytes
+from tests.hostile import manifest_for, members, zip_bytes
 
 T0 = 1_780_000_000.0
 LAST = 7_258_118_399.0  # 2199-12-31 23:59:59 UTC
@@ -119,9 +119,19 @@ def test_a_timeline_at_every_limit_reads_inside_the_json_budget(
     assert max(len(s.points) for s in bundle.timeline.series) == tl.MAX_SERIES_POINTS
 
 
-def test_a_schema_1_0_bundle_still_reads_with_no_timeline() -> None:
-    assert json.loads(members()["bundle.json"])["schema_version"] == "1.0"
-    bundle = reader.load_bundle(BASE)
+def test_a_schema_1_0_bundle_still_reads_with_no_timeline(tmp_path: Path) -> None:
+    # A bundle of `run` is what 1.0 was: the same keys, no timeline. Made one by
+    # stamping a gallery bundle "1.0" in bundle.json and the manifest alike.
+    files = members()
+    document = json.loads(files["bundle.json"])
+    assert "timeline" not in document
+    document["schema_version"] = "1.0"
+    files["bundle.json"] = json.dumps(document, indent=2).encode()
+    files["manifest.json"] = manifest_for(files, schema_version="1.0")
+    old = tmp_path / "old.zip"
+    old.write_bytes(zip_bytes(files))
+    bundle = reader.load_bundle(old)
+    assert bundle.schema_version == "1.0"
     assert bundle.timeline is None
     assert "timeline" not in bundle.model_dump(mode="json")
 
