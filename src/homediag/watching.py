@@ -42,7 +42,7 @@ from homediag.redact.redactor import Level, Redactor
 from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.result import ProbeResult, RunResult
 from homediag.session.inventory import config_devices
-from homediag.session.pipeline import build_bundle
+from homediag.session.pipeline import build_bundle, scrub_secrets
 from homediag.timeline.build import build_timeline
 from homediag.timeline.store import Retention, Store, open_readonly
 
@@ -305,11 +305,8 @@ class WatchSession:
         """
         if not len(self.secrets):
             return model
-        update = {
-            name: _masked(value, self.secrets)
-            for name, value in model
-            if isinstance(value, str | dict) and _masked(value, self.secrets) != value
-        }
+        masked = {name: scrub_secrets(value, self.secrets) for name, value in model}
+        update = {name: value for name, value in masked.items() if value != getattr(model, name)}
         return model.model_copy(update=update) if update else model
 
     def _event(self, event: Event) -> None:
@@ -553,14 +550,6 @@ def _snapshot_names(timeline: Timeline, taken: list[tuple[str, float, Snapshot]]
             candidate = f"{name}-{n}"
         out.append(f"{candidate}.json")
     return out
-
-
-def _masked(value: object, secrets: SecretRegistry) -> object:
-    if isinstance(value, str):
-        return secrets.mask(value)
-    if isinstance(value, dict):
-        return {k: _masked(v, secrets) for k, v in value.items()}
-    return value
 
 
 def _at(t: float) -> datetime:

@@ -22,7 +22,7 @@ from homediag.redact.secrets import SecretRegistry
 from homediag.runtime.result import ProbeResult
 from homediag.session.inventory import merge_devices
 
-__all__ = ["MAX_EVIDENCE_FILE", "MAX_EVIDENCE_TOTAL", "build_bundle"]
+__all__ = ["MAX_EVIDENCE_FILE", "MAX_EVIDENCE_TOTAL", "build_bundle", "scrub_secrets"]
 
 #: Caps on raw evidence: a tool or device that floods us must not bloat the ticket.
 MAX_EVIDENCE_FILE = 256 * 1024
@@ -44,13 +44,14 @@ def _evidence_name(probe: str, name: str) -> str:
     return f"{_UNSAFE_NAME.sub('_', probe)}/{clean[:100]}"
 
 
-def _scrubbed(value: Any, secrets: SecretRegistry) -> Any:
+def scrub_secrets(value: Any, secrets: SecretRegistry) -> Any:
+    """``value`` (text, or lists and maps of it) with every registered secret masked."""
     if isinstance(value, str):
         return secrets.mask(value)
     if isinstance(value, dict):
-        return {k: _scrubbed(v, secrets) for k, v in value.items()}
+        return {k: scrub_secrets(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrubbed(v, secrets) for v in value]
+        return [scrub_secrets(v, secrets) for v in value]
     return value
 
 
@@ -64,7 +65,7 @@ def _without_secrets(finding: Finding, secrets: SecretRegistry) -> Finding:
     if not len(secrets):
         return finding
     fields = ("title", "detail", "remediation", "docs_url", "evidence")
-    update = {name: _scrubbed(getattr(finding, name), secrets) for name in fields}
+    update = {name: scrub_secrets(getattr(finding, name), secrets) for name in fields}
     if all(update[name] == getattr(finding, name) for name in fields):
         return finding
     return finding.model_copy(update=update)
