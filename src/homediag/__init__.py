@@ -56,7 +56,9 @@ if TYPE_CHECKING:
         ProbeDependencyError,
         ProbeError,
         RedactionError,
+        ServerError,
         UnknownProbeError,
+        UploadError,
         WatchStoreError,
     )
     from homediag.facts.dns import DnsFacts
@@ -179,6 +181,8 @@ _EXPORTS: dict[str, str] = {
     "BundleSchemaError": "homediag.errors",
     "RedactionError": "homediag.errors",
     "WatchStoreError": "homediag.errors",
+    "ServerError": "homediag.errors",
+    "UploadError": "homediag.errors",
     "LabError": "homediag.errors",
     # watching over time
     # (the samplers' package is homediag.recording, so that importing it
@@ -251,6 +255,8 @@ __all__ = [
     "WatchEvent",
     "WatchSession",
     "WatchStoreError",
+    "ServerError",
+    "UploadError",
     "WifiFacts",
     "__version__",
     "analyze",

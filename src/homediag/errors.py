@@ -16,6 +16,8 @@ integrator can catch ``HomediagError`` and nothing else::
     │   └── BundleSchemaError      the content does not follow a schema this version reads
     ├── RedactionError             a secret survived redaction: the bundle is not written
     ├── WatchStoreError            a watch store cannot be opened, resumed or written
+    ├── UploadError                a bundle could not be uploaded to a homediag server
+    ├── ServerError                homediag serve cannot start (database, data directory, settings)
     └── LabError                   the virtual home cannot be built or driven
 
 Every message is one line meant for a person. What the command line exits
@@ -83,6 +85,23 @@ class RedactionError(HomediagError):
 
 class WatchStoreError(HomediagError):
     """A watch store cannot be created, resumed or written (wrong format, another recorder)."""
+
+
+class UploadError(HomediagError):
+    """A bundle could not be uploaded: the server refused it or could not be reached.
+
+    ``status`` is the HTTP status the server answered with (None when it was
+    never reached); ``retryable`` says whether trying again later may help.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class ServerError(HomediagError):
+    """``homediag serve`` cannot start or go on: database, data directory or settings."""
 
 
 class LabError(HomediagError):

@@ -1,0 +1,155 @@
+"""What every handler is given: the process state, a database session, the caller.
+
+The caller (``Principal``) is found from ``Authorization: Bearer hdu_…`` (an
+upload token: may only upload) or the session cookie (a user). Cookie-borne
+requests that change anything must echo the session's CSRF token in
+``X-CSRF-Token``. Handlers then filter every query on ``principal.org_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homediag.server import security
+from homediag.server.api.errors import ApiError
+from homediag.server.db.models import LoginSession, UploadToken, User
+from homediag.server.settings import Role
+from homediag.server.state import ServerState, utcnow
+
+SESSION_COOKIE = "homediag_session"
+CSRF_COOKIE = "homediag_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.homediag
+    return state
+
+
+State = Annotated[ServerState, Depends(get_state)]
+
+
+async def get_db(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+Db = Annotated[AsyncSession, Depends(get_db)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a user (by session) or an upload token, in one organisation."""
+
+    org_id: int
+    role: Role
+    user_id: int | None = None
+    token_id: int | None = None
+    superuser: bool = False
+    #: A one-time password's session: it may only set a new password.
+    must_change_password: bool = False
+    username: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"user {self.username}" if self.user_id is not None else f"token {self.token_id}"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _from_token(db: AsyncSession, raw: str) -> Principal:
+    if not raw.startswith(security.TOKEN_PREFIX):
+        raise ApiError(
+            401, "bad_token", "the upload token is not valid", {"WWW-Authenticate": "Bearer"}
+        )
+    token = await db.scalar(
+        select(UploadToken).where(UploadToken.token_hash == security.digest(raw))
+    )
+    now = utcnow()
+    if token is None:
+        raise ApiError(
+            401, "bad_token", "the upload token is not valid", {"WWW-Authenticate": "Bearer"}
+        )
+    if token.revoked_at is not None:
+        raise ApiError(
+            401, "token_revoked", "the upload token was revoked", {"WWW-Authenticate": "Bearer"}
+        )
+    if token.expires_at is not None and token.expires_at <= now:
+        raise ApiError(
+            401, "token_expired", "the upload token has expired", {"WWW-Authenticate": "Bearer"}
+        )
+    await db.execute(update(UploadToken).where(UploadToken.id == token.id).values(last_used_at=now))
+    await db.commit()
+    return Principal(org_id=token.org_id, role="uploader", token_id=token.id)
+
+
+async def _from_session(request: Request, db: AsyncSession, raw: str) -> Principal:
+    row = await db.get(LoginSession, security.digest(raw))
+    if row is None or row.expires_at <= utcnow():
+        raise ApiError(401, "session_expired", "the session has expired: log in again")
+    user = await db.get(User, row.user_id)
+    if user is None or user.disabled:
+        raise ApiError(401, "session_expired", "the session has expired: log in again")
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not security.same(security.digest(sent), row.csrf_hash):
+            raise ApiError(403, "csrf", f"missing or wrong {CSRF_HEADER} header")
+    role: Role = user.role  # type: ignore[assignment]
+    return Principal(
+        org_id=user.org_id,
+        role=role,
+        user_id=user.id,
+        superuser=user.superuser,
+        must_change_password=user.must_change_password,
+        username=user.username,
+    )
+
+
+async def get_principal(request: Request, db: Db) -> Principal:
+    """The caller, or 401. Tokens go in the Authorization header only, never in a URL."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "bad_token", "use Authorization: Bearer <upload token>")
+        return await _from_token(db, value.strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return await _from_session(request, db, cookie)
+    raise ApiError(
+        401, "unauthenticated", "log in or send an upload token", {"WWW-Authenticate": "Bearer"}
+    )
+
+
+Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that admits only these roles (and no one-time-password session)."""
+
+    async def check(principal: Caller) -> Principal:
+        if principal.must_change_password:
+            raise ApiError(
+                403,
+                "password_change_required",
+                "set a new password first (POST /api/v1/me/password)",
+            )
+        if principal.role not in roles:
+            raise ApiError(403, "forbidden", f"this needs the {' or '.join(roles)} role")
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(require("support", "admin"))]
+Uploader = Annotated[Principal, Depends(require("uploader", "support", "admin"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,72 @@
+"""The ASGI application: ``create_app(settings)``, or ``app_from_env`` for uvicorn's workers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from homediag._version import __version__
+from homediag.server.api import auth, bundles, errors, uploads
+from homediag.server.checking import Checker
+from homediag.server.db.engine import create_engine, migrate, sessionmaker
+from homediag.server.settings import ServerSettings
+from homediag.server.state import ServerState
+from homediag.server.store import BundleStore
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The server, ready for uvicorn (or httpx's ASGI transport in tests)."""
+    settings = settings or ServerSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = BundleStore(settings.bundles_path)
+        store.prepare()
+        engine = create_engine(settings.db_url)
+        checker = Checker(
+            workers=settings.check_workers,
+            memory_bytes=settings.worker_memory_bytes,
+            timeout_s=settings.worker_timeout_s,
+        )
+        try:
+            await migrate(engine)
+            checker.start()
+            app.state.homediag = ServerState(
+                settings=settings,
+                engine=engine,
+                sessions=sessionmaker(engine),
+                store=store,
+                checker=checker,
+            )
+            yield
+        finally:
+            checker.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="homediag server",
+        version=__version__,
+        summary="Where homediag bundles arrive, get checked, stored, grouped and found again.",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    for module in (uploads, bundles, auth):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory in each worker process: settings from HOMEDIAG_SERVE_SETTINGS."""
+    return create_app(ServerSettings.from_env())

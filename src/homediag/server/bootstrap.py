@@ -1,0 +1,47 @@
+"""The first start: an organisation and its first admin with a one-time password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from homediag.server import security
+from homediag.server.db.engine import sessionmaker
+from homediag.server.db.models import Organisation, User
+from homediag.server.state import utcnow
+
+
+@dataclass(frozen=True)
+class FirstAdmin:
+    username: str
+    password: str
+    organisation: str
+
+
+async def first_admin(
+    engine: AsyncEngine, *, organisation: str = "support", username: str = "admin"
+) -> FirstAdmin | None:
+    """Create the first admin when the database has no user; None when it has one."""
+    async with sessionmaker(engine)() as db:
+        if await db.scalar(select(func.count(User.id))):
+            return None
+        now = utcnow()
+        org = Organisation(name=organisation, created_at=now)
+        db.add(org)
+        await db.flush()
+        password = security.new_secret()
+        db.add(
+            User(
+                org_id=org.id,
+                username=username,
+                password_hash=security.hash_password(password),
+                role="admin",
+                superuser=True,
+                must_change_password=True,
+                created_at=now,
+            )
+        )
+        await db.commit()
+        return FirstAdmin(username=username, password=password, organisation=organisation)
