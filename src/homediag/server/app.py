@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
 from homediag._version import __version__
-from homediag.server.api import auth, bundles, errors, uploads
+from homediag.server.api import admin, auth, bundles, errors, groups, hooks, uploads
+from homediag.server.background import JOBS
 from homediag.server.checking import Checker
 from homediag.server.db.engine import create_engine, migrate, sessionmaker
 from homediag.server.settings import ServerSettings
@@ -35,14 +37,19 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         try:
             await migrate(engine)
             checker.start()
-            app.state.homediag = ServerState(
+            state = ServerState(
                 settings=settings,
                 engine=engine,
                 sessions=sessionmaker(engine),
                 store=store,
                 checker=checker,
             )
-            yield
+            app.state.homediag = state
+            async with asyncio.TaskGroup() as jobs:
+                running = [jobs.create_task(job(state)) for job in JOBS]
+                yield
+                for task in running:
+                    task.cancel()
         finally:
             checker.close()
             await engine.dispose()
@@ -57,7 +64,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    for module in (uploads, bundles, auth):
+    for module in (uploads, bundles, groups, auth, admin, hooks):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", include_in_schema=False)

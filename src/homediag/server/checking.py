@@ -13,12 +13,16 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from homediag.bundle.reader import load_bundle
 from homediag.errors import BundleError
 from homediag.server.indexing import BundleSummary, summarize
+
+T = TypeVar("T")
 
 
 class UploadRejectedError(Exception):
@@ -94,6 +98,30 @@ class Checker:
         for process in list(getattr(pool, "_processes", {}).values()):
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a worker under the same limits (reading a stored bundle, rendering).
+
+        ``fn`` must be a module-level function (it is pickled by name). Raises
+        UploadRejectedError("too_slow"/"too_large") past the limits.
+        """
+        if self._pool is None:
+            self._pool = self._new_pool()
+        pool = self._pool
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), self.timeout_s)
+        except TimeoutError:
+            self._pool = self._new_pool()
+            self._kill(pool)
+            raise UploadRejectedError(
+                422, "too_slow", f"the bundle took longer than {self.timeout_s:g} s to read"
+            ) from None
+        except concurrent.futures.process.BrokenProcessPool:
+            self._pool = self._new_pool()
+            raise UploadRejectedError(
+                422, "too_large", "reading the bundle exceeded the server's memory limit"
+            ) from None
 
     async def check(self, path: Path) -> BundleSummary:
         """The bundle's summary, or UploadRejectedError with a one-line reason."""

@@ -1,0 +1,7 @@
+"""Groups of bundles with one root cause, and each site's history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["groups"])

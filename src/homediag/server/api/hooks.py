@@ -1,0 +1,7 @@
+"""Webhooks: configuring them and their deliveries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["hooks"])
