@@ -35,6 +35,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import and_, func, or_, select, update
@@ -318,6 +319,12 @@ def _body(payload: str, base_url: str) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _where(url: str) -> str:
+    """The receiver's scheme, host and port: the rest of a webhook URL may be a secret."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def backoff_s(state: ServerState, attempts: int) -> float:
     """The wait after the ``attempts``-th failed attempt: doubling, plus up to 25 % jitter."""
     base = state.settings.webhook_backoff_s * 2 ** max(attempts - 1, 0)
@@ -358,7 +365,9 @@ async def _post(
                         status, f"the receiver redirected to {target} (redirects are not followed)"
                     )
                 text = seen[:MAX_ANSWER_BYTES].decode("utf-8", "replace")
-                text = " ".join(text.split())[:300]
+                # One printable line: the answer is the receiver's, it may hold anything.
+                text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+                text = text[:200]
                 return _Outcome(status, f"the receiver answered {status}: {text}".rstrip(": "))
     except TimeoutError:
         return _Outcome(None, f"no answer within {timeout_s:g} s")
@@ -374,6 +383,7 @@ async def attempt(state: ServerState, client: httpx.AsyncClient, claimed: _Claim
         if delivery is None or hook is None:
             return
         url, secret, event = hook.url, hook.secret, delivery.event
+        where = _where(url)
         body = _body(delivery.payload, state.settings.base_url)
         attempts = delivery.attempts + 1
         await db.commit()
@@ -412,24 +422,35 @@ async def attempt(state: ServerState, client: httpx.AsyncClient, claimed: _Claim
         )
         await db.commit()
     if outcome.delivered:
-        log.info("webhook delivery %s (%s) delivered to %s", claimed.id, event, url)
+        log.info("webhook delivery %s (%s) delivered to %s", claimed.id, event, where)
     else:
         log.warning(
             "webhook delivery %s (%s) to %s, attempt %s: %s",
             claimed.id,
             event,
-            url,
+            where,
             attempts,
             outcome.error,
         )
 
 
 async def _next_due_in(state: ServerState) -> float:
-    """Seconds until the soonest pending delivery is due (POLL_S at most)."""
+    """Seconds until the soonest delivery this process could claim is due (POLL_S at most).
+
+    Only unclaimed deliveries of active webhooks count: one in flight (here or
+    in another process) is due "now" until its attempt is recorded, and
+    counting it would spin. A holder that dies is noticed at the next poll
+    after its lease ends.
+    """
+    now = utcnow()
     async with state.sessions() as db:
         soonest = await db.scalar(
-            select(func.min(WebhookDelivery.next_attempt_at)).where(
-                WebhookDelivery.status == "pending"
+            select(func.min(WebhookDelivery.next_attempt_at))
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(
+                WebhookDelivery.status == "pending",
+                or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
+                Webhook.active.is_(True),
             )
         )
     if soonest is None:
@@ -448,27 +469,53 @@ def client(state: ServerState) -> httpx.AsyncClient:
     )
 
 
+async def _attempt_logged(state: ServerState, http: httpx.AsyncClient, one: _Claimed) -> None:
+    try:
+        await attempt(state, http, one)
+    except Exception:
+        # The lease runs out and the delivery is tried again (by this or another process).
+        log.exception("webhook delivery %s failed unexpectedly", one.id)
+
+
 async def deliver_due(state: ServerState) -> None:
-    """The background job: send due deliveries until cancelled (every server process)."""
+    """The background job: send due deliveries until cancelled (every server process).
+
+    Up to BATCH deliveries are in flight at once; a receiver that hangs holds
+    one slot for at most ``webhook_timeout_s``, not the others.
+    """
     wakeup = asyncio.Event()
     _wakers[asyncio.get_running_loop()] = wakeup
+    in_flight: set[asyncio.Task[None]] = set()
+
+    def done(task: asyncio.Task[None]) -> None:
+        in_flight.discard(task)
+        wakeup.set()  # a free slot, and perhaps a retry due soon
+
     async with client(state) as http:
-        while True:
-            wakeup.clear()
-            try:
-                claimed = await claim(state)
-                if claimed:
-                    async with asyncio.TaskGroup() as sending:
-                        for one in claimed:
-                            sending.create_task(attempt(state, http, one))
-                    continue
-                wait = await _next_due_in(state)
-            except Exception:
-                log.exception("webhook deliveries failed; trying again in %s s", POLL_S)
+        try:
+            while True:
+                wakeup.clear()
                 wait = POLL_S
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), wait)
+                try:
+                    free = BATCH - len(in_flight)
+                    if free > 0:
+                        claimed = await claim(state, free)
+                        for one in claimed:
+                            task = asyncio.create_task(_attempt_logged(state, http, one))
+                            in_flight.add(task)
+                            task.add_done_callback(done)
+                        if len(claimed) == free:
+                            continue  # perhaps more are due
+                        wait = await _next_due_in(state)
+                except Exception:
+                    log.exception("webhook deliveries failed; trying again in %s s", POLL_S)
+                if wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wakeup.wait(), wait)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
 
 JOBS.append(deliver_due)
