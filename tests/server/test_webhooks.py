@@ -7,6 +7,7 @@ the retries happen within seconds.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import http.server
@@ -15,13 +16,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from homediag.server.webhooks import sign, verify
+from homediag.server.checking import Checker
+from homediag.server.db.engine import database, sessionmaker
+from homediag.server.db.models import Organisation, Webhook, WebhookDelivery
+from homediag.server.settings import ServerSettings
+from homediag.server.state import ServerState, utcnow
+from homediag.server.store import BundleStore
+from homediag.server.webhooks import prune, sign, verify
 from tests.server.running import RunningServer, start_server
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"
@@ -368,6 +377,17 @@ def test_the_admin_api_shows_the_secret_once_and_stays_in_its_organisation(
         assert post.json()["event"] == "ping"
         assert verify(hook["secret"], post.headers["X-Homediag-Signature"], post.body)
 
+        # A new secret, shown once: the old one no longer verifies.
+        rotated = admin.post(f"/api/v1/webhooks/{hook['id']}/secret")
+        assert rotated.status_code == 200, rotated.text
+        secret = rotated.json()["secret"]
+        assert secret.startswith("whsec_")
+        assert secret != hook["secret"]
+        assert admin.post(f"/api/v1/webhooks/{hook['id']}/test").status_code == 202
+        second = wait_for("the second ping", lambda: receiver.at("/ping")[1:])[0]
+        assert verify(secret, second.headers["X-Homediag-Signature"], second.body)
+        assert not verify(hook["secret"], second.headers["X-Homediag-Signature"], second.body)
+
         # Another organisation's admin, a support user and an upload token get nothing.
         path = f"/api/v1/webhooks/{hook['id']}"
         with server.login("other-admin") as other:
@@ -378,6 +398,7 @@ def test_the_admin_api_shows_the_secret_once_and_stays_in_its_organisation(
                 ("DELETE", path),
                 ("GET", f"{path}/deliveries"),
                 ("POST", f"{path}/test"),
+                ("POST", f"{path}/secret"),
             ]:
                 answer = other.request(method, url, json={} if method == "PATCH" else None)
                 assert answer.status_code == 404, (method, url, answer.text)
@@ -392,7 +413,9 @@ def test_the_admin_api_shows_the_secret_once_and_stays_in_its_organisation(
         assert admin.delete(path).status_code == 204
         assert admin.get(path).status_code == 404
         assert admin.get("/api/v1/webhooks").json()["items"] == []
-    assert hook["secret"] not in server.log.read_text()
+    log = server.log.read_text()
+    assert hook["secret"] not in log
+    assert secret not in log
 
 
 def test_the_signature_is_the_documented_hmac_and_a_tampered_body_fails() -> None:
@@ -415,3 +438,51 @@ def test_the_signature_is_the_documented_hmac_and_a_tampered_body_fails() -> Non
     assert not verify(secret, f"t=soon,v1={expected}", body, now=now)
     # A receiver rotating secrets may get two signatures: either matching is enough.
     assert verify(secret, f"t={now},v1={'0' * 64},v1={expected}", body, now=now)
+
+
+def test_finished_deliveries_are_pruned_after_30_days_pending_ones_never(tmp_path: Path) -> None:
+    settings = ServerSettings(data_dir=tmp_path)
+
+    async def scenario() -> list[str]:
+        async with database(settings.db_url) as engine:
+            state = ServerState(
+                settings=settings,
+                engine=engine,
+                sessions=sessionmaker(engine),
+                store=BundleStore(settings.bundles_path),
+                checker=Checker(workers=1, memory_bytes=2**30, timeout_s=1),
+            )
+            now = utcnow()
+            old = now - timedelta(days=31)
+            async with state.sessions() as db:
+                org = Organisation(name="acme", created_at=now)
+                db.add(org)
+                await db.flush()
+                hook = Webhook(org_id=org.id, url="http://127.0.0.1:9/", secret="s", created_at=now)
+                db.add(hook)
+                await db.flush()
+                for label, status, created in [
+                    ("old delivered", "delivered", old),
+                    ("old failed", "failed", old),
+                    ("old pending", "pending", old),
+                    ("new delivered", "delivered", now),
+                ]:
+                    db.add(
+                        WebhookDelivery(
+                            webhook_id=hook.id,
+                            org_id=org.id,
+                            event="ping",
+                            payload=json.dumps({"label": label}),
+                            status=status,
+                            attempts=1,
+                            next_attempt_at=now + timedelta(days=1),
+                            created_at=created,
+                        )
+                    )
+                await db.commit()
+            assert await prune(state) == 2
+            async with state.sessions() as db:
+                rows = (await db.scalars(select(WebhookDelivery.payload))).all()
+            return sorted(json.loads(r)["label"] for r in rows)
+
+    assert asyncio.run(scenario()) == ["new delivered", "old pending"]

@@ -73,6 +73,11 @@ class WebhookChange(BaseModel):
         return None if value is None else _check_url(value)
 
 
+def new_secret() -> str:
+    """A webhook's signing secret: ``whsec_`` and 43 URL-safe characters (256 bits)."""
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
 def _rank(name: str | None) -> int:
     return -1 if name is None else SEVERITY_RANK[name]
 
@@ -132,7 +137,7 @@ async def list_webhooks(
     summary="Add a webhook; the answer holds its signing secret, shown this once",
 )
 async def create_webhook(body: WebhookCreate, db: Db, principal: Admin) -> dict[str, Any]:
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret()
     hook = Webhook(
         org_id=principal.org_id,
         url=body.url,
@@ -171,6 +176,17 @@ async def change_webhook(
     if hook.active:
         webhooks.wake()  # deliveries held while it was inactive are due now
     return webhook_json(hook)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/secret",
+    summary="Replace the webhook's signing secret; the answer holds the new one, shown this once",
+)
+async def rotate_secret(webhook_id: int, db: Db, principal: Admin) -> dict[str, Any]:
+    hook = await _own(db, principal, webhook_id)
+    hook.secret = new_secret()
+    await db.commit()
+    return {**webhook_json(hook), "secret": hook.secret}
 
 
 @router.delete(
