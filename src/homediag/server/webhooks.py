@@ -374,7 +374,7 @@ async def _post(
     except TimeoutError:
         return _Outcome(None, f"no answer within {timeout_s:g} s")
     except httpx.HTTPError as exc:
-        return _Outcome(None, f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__)
+        return _Outcome(None, f"{type(exc).__name__}: {exc}".rstrip(": ")[:300])
 
 
 async def attempt(state: ServerState, client: httpx.AsyncClient, claimed: _Claimed) -> None:
