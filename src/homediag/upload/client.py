@@ -183,7 +183,8 @@ async def _chunks(path: Path, size: int, progress: Progress | None) -> AsyncIter
     sent = 0
     if progress is not None:
         progress(0, size)
-    with path.open("rb") as fh:  # noqa: ASYNC230 - opening is quick; reads go to a thread
+    fh = await asyncio.to_thread(path.open, "rb")  # every file operation off the event loop
+    try:
         while sent < size:
             chunk = await asyncio.to_thread(fh.read, min(CHUNK_BYTES, size - sent))
             if not chunk:
@@ -192,6 +193,8 @@ async def _chunks(path: Path, size: int, progress: Progress | None) -> AsyncIter
             yield chunk
             if progress is not None:
                 progress(sent, size)
+    finally:
+        fh.close()
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes | None:
@@ -267,7 +270,9 @@ def _receipt(body: bytes | None, sha256: str) -> UploadReceipt:
             sha256=str(document["sha256"]),
             url=_one_line(str(document["url"]), 2000),
             duplicate=bool(document.get("duplicate", False)),
-            headline=document.get("headline") if isinstance(document.get("headline"), str) else None,
+            headline=document.get("headline")
+            if isinstance(document.get("headline"), str)
+            else None,
             worst_severity=(
                 document.get("worst_severity")
                 if isinstance(document.get("worst_severity"), str)
