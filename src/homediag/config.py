@@ -263,6 +263,7 @@ class UploadConfig(_Section):
     token_env: str | None = "HOMEDIAG_UPLOAD_TOKEN"  # noqa: S105 - a variable name, not a token
     case: str | None = Field(None, description="The support case the bundles belong to.")
     site: str | None = Field(None, description="The site (home) the bundles are of.")
+    attempts: int = Field(5, ge=1, le=20, description="Tries before giving up (with back-off).")
 
     def resolved_token(self) -> str | None:
         """The token to use: the configured one, else the named environment variable."""

@@ -64,6 +64,10 @@ class UploadRequest:
     on_site: bool
     #: The URL was given on the command line (the later command must repeat it).
     url_given: bool
+    #: The configuration file given with ``-c`` (the later command must name it too).
+    config: str | None = None
+    #: Tries before giving up (``[upload] attempts``).
+    attempts: int = 5
 
     def __repr__(self) -> str:  # the token is never shown, not even in a debugger's repr
         return f"UploadRequest(url={self.url!r}, case={self.case!r}, site={self.site!r})"
@@ -98,6 +102,8 @@ def upload_request(args: argparse.Namespace, config: Config, url: str | None) ->
         site=site,
         on_site=bool(getattr(args, "on_site", False)),
         url_given=bool(url),
+        config=getattr(args, "config", None),
+        attempts=config.upload.attempts,
     )
 
 
@@ -115,6 +121,8 @@ def later_command(path: Path, request: UploadRequest) -> str:
         words += ["--site", request.site]
     if request.on_site:
         words.append("--on-site")
+    if request.config:
+        words += ["-c", shorter_path(request.config)]
     return f"{homediag_command()} {shlex.join(words)}"
 
 
@@ -198,6 +206,7 @@ def send(path: Path, request: UploadRequest, *, progress: bool, out: str = "stdo
                     case=request.case,
                     site=request.site,
                     on_site=request.on_site,
+                    attempts=request.attempts,
                     progress=bar.update,
                     on_retry=retrying,
                     warn=bar.say,
