@@ -228,3 +228,45 @@ def test_after_a_run_the_upload_keeps_the_runs_exit_code(
     assert upload_after(path, offline, 1, progress=False) == 1
     assert upload_after(path, offline, EXIT_INTERRUPTED, progress=False) == EXIT_INTERRUPTED
     assert path.is_file()
+
+
+def test_an_offline_watch_keeps_the_bundle_and_the_printed_command_sends_it(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    token = server.accounts["acme"].token
+    config = tmp_path / "homediag.toml"
+    config.write_text(f'[upload]\ntoken = "{token}"\nattempts = 1\nsite = "Smith home"\n')
+    argv = isolated(
+        [
+            sys.executable,
+            "-m",
+            "homediag",
+            "watch",
+            "--probe",
+            "host",
+            "--duration",
+            "2s",
+            "--no-progress",
+            "-c",
+            str(config),
+            "--upload",
+            server.url,
+            "--case",
+            "4712",
+        ]
+    )
+    base = {"PATH": os.environ["PATH"], "HOME": "/tmp", "COLUMNS": "80"}
+    done = subprocess.run(
+        argv, cwd=tmp_path, env=base, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == EXIT_UPLOAD_LATER, done.stderr
+    assert token not in done.stdout + done.stderr
+    line = next(x for x in done.stderr.splitlines() if "send it later with: " in x)
+    command = shlex.split(line.split("send it later with: ", 1)[1])
+    assert "--site" in command and "Smith home" in command
+    later = subprocess.run(
+        command, cwd=tmp_path, env=base, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert later.returncode == 0, later.stderr
+    items = listed(server, case="4712")
+    assert len(items) == 1 and items[0]["site"] == "Smith home"
