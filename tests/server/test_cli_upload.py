@@ -270,3 +270,41 @@ def test_an_offline_watch_keeps_the_bundle_and_the_printed_command_sends_it(
     assert later.returncode == 0, later.stderr
     items = listed(server, case="4712")
     assert len(items) == 1 and items[0]["site"] == "Smith home"
+
+
+def test_on_a_terminal_a_progress_bar_of_at_most_80_columns(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TERM")}
+    env.update(HOMEDIAG_UPLOAD_TOKEN=server.accounts["acme"].token, TERM="xterm-256color")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "homediag", "upload", str(LOSSY), "--url", server.url],
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env=env,
+    )
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = process.communicate(timeout=60)
+    os.close(primary)
+    assert process.returncode == 0
+    assert out.decode().startswith("uploaded: ")
+    text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", seen).decode("utf-8", "replace")
+    assert "uploading" in text
+    assert max(len(line) for line in re.split(r"[\r\n]", text)) <= 80
