@@ -206,7 +206,9 @@ def start_support_server(
     deadline = time.monotonic() + SERVE_TIMEOUT
     while True:
         if process.poll() is not None:
-            raise LabError(f"homediag serve exited ({process.returncode}): {server.output()[-800:]}")
+            raise LabError(
+                f"homediag serve exited ({process.returncode}): {server.output()[-800:]}"
+            )
         try:
             if server.request("GET", "/healthz", timeout=2).status_code == 200:
                 break

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             sys.stderr.write(f"hooks: {format % args}\n")
 
     server = ThreadingHTTPServer((address, port), Handler)
