@@ -37,8 +37,9 @@ SCRIPT = (
 )
 IMG = f"<img src=x onerror=\"document.title='{MARK}';window.{MARK.lower()}=1\">"
 PAGE = f"<!DOCTYPE html><html><head><title>evidence</title></head><body>{SCRIPT}{IMG}</body></html>"
-EVIDENCE_HTML = "evidence/mdns/page.html"
-EVIDENCE_TXT = "evidence/mdns/browse.txt"
+#: Evidence files by the names the bundle gives them (under ``evidence/`` in the zip).
+EVIDENCE_HTML = "mdns/page.html"
+EVIDENCE_TXT = "mdns/browse.txt"
 
 
 def _ci() -> bool:

@@ -232,7 +232,7 @@ class HookReceiver:
     path: Path
 
     def received(self) -> list[dict[str, Any]]:
-        """Each request: ``method``, ``path``, ``headers`` (lower-case names), ``body`` (text)."""
+        """Each request: ``method``, ``path``, ``headers`` (lower-case), ``body`` (text), ``body_b64`` (bytes)."""
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]

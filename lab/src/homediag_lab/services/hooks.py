@@ -7,6 +7,7 @@ Bodies are capped at 1 MiB and every connection times out after 10 s.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import threading
@@ -32,6 +33,7 @@ def main(argv: list[str]) -> None:
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body.decode("utf-8", "replace"),
+                "body_b64": base64.b64encode(body).decode(),
             }
             with _lock, path.open("a") as out:
                 out.write(json.dumps(entry) + "\n")
