@@ -128,7 +128,7 @@ def _upload_run(
                 timeout=60,
             ),
         )
-        assert answer.status_code == 201, answer.text
+        assert answer.status_code == 201, f"{answer.text}\n{server.output()[-3000:]}"
     return run
 
 
