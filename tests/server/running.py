@@ -94,6 +94,11 @@ class RunningServer:
         return account
 
 
+def seed_account(settings: ServerSettings, name: str) -> Account:
+    """An organisation with an admin, a support user and an upload token, written into the database."""
+    return asyncio.run(_seed(settings, name))
+
+
 async def _seed(settings: ServerSettings, name: str) -> Account:
     engine = create_engine(settings.db_url)
     try:
