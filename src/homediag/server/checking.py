@@ -222,9 +222,20 @@ class Checker:
             loop = asyncio.get_running_loop()
             loop.run_in_executor(None, _Slot.reap, processes)
 
+    async def _take(self) -> _Slot:
+        """A free slot whose worker is alive (one that died while idle is replaced first)."""
+        free = self._queue()
+        while True:
+            slot = await free.get()
+            if not getattr(slot.pool, "_broken", False) and all(
+                p.exitcode is None for p in slot.processes()
+            ):
+                return slot
+            self._retire(slot)
+
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         free = self._queue()
-        slot = await free.get()
+        slot = await self._take()
         loop = asyncio.get_running_loop()
         try:
             future = loop.run_in_executor(slot.pool, _run_limited, self.cpu_s, fn, *args)
