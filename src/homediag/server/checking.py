@@ -165,6 +165,8 @@ class Checker:
 
     def _new_slot(self) -> _Slot:
         slot = _Slot(self._context, self.memory_bytes)
+        # Start its worker now, so the next check does not wait for one.
+        slot.pool.submit(int)
         self._slots.append(slot)
         return slot
 
@@ -178,8 +180,6 @@ class Checker:
     def start(self) -> None:
         """Create the slots and start their workers (so the first upload waits for none)."""
         self._queue()
-        for slot in self._slots:
-            slot.pool.submit(int)
 
     def close(self) -> None:
         """Kill every worker and wait for them: nothing outlives the server process."""
