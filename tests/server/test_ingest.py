@@ -31,6 +31,7 @@ from homediag.server.db.engine import create_engine, sessionmaker
 from homediag.server.db.models import Organisation
 from tests import hostile
 from tests.server.running import RunningServer, start_server
+from tests.server.workload import burn, nap, nap_at, worker_pid
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"
 MiB = 1024 * 1024
@@ -442,29 +443,6 @@ def test_uploads_per_token_are_rate_limited(server: RunningServer) -> None:
 
 
 # -- worker limits ----------------------------------------------------------------------------
-
-
-def burn(seconds: float) -> str:
-    """CPU work in a worker (module-level: pickled by name)."""
-    start = time.process_time()
-    while time.process_time() - start < seconds:
-        pass
-    return "burnt"
-
-
-def nap(seconds: float) -> str:
-    time.sleep(seconds)
-    return "rested"
-
-
-def worker_pid() -> int:
-    return os.getpid()
-
-
-def nap_at(pid_file: str, seconds: float) -> str:
-    """Say which worker runs this task, then sleep."""
-    Path(pid_file).write_text(str(os.getpid()))
-    return nap(seconds)
 
 
 def checker(**limits: float) -> Checker:
