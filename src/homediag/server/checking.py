@@ -115,6 +115,11 @@ class _Slot:
             initargs=(memory_bytes,),
         )
 
+    def start(self) -> None:
+        """Start the worker now (a fork of the forkserver), not with the first task."""
+        with contextlib.suppress(RuntimeError, concurrent.futures.process.BrokenProcessPool):
+            self.pool.submit(int)
+
     def processes(self) -> list[multiprocessing.process.BaseProcess]:
         running: dict[int, multiprocessing.process.BaseProcess] = (
             getattr(self.pool, "_processes", None) or {}
@@ -165,8 +170,6 @@ class Checker:
 
     def _new_slot(self) -> _Slot:
         slot = _Slot(self._context, self.memory_bytes)
-        # Start its worker now, so the next check does not wait for one.
-        slot.pool.submit(int)
         self._slots.append(slot)
         return slot
 
@@ -180,6 +183,8 @@ class Checker:
     def start(self) -> None:
         """Create the slots and start their workers (so the first upload waits for none)."""
         self._queue()
+        for slot in self._slots:
+            slot.start()
 
     def close(self) -> None:
         """Kill every worker and wait for them: nothing outlives the server process."""
@@ -216,10 +221,13 @@ class Checker:
         processes = slot.kill()
         with contextlib.suppress(ValueError):
             self._slots.remove(slot)
+        loop = asyncio.get_running_loop()
         if self._free is not None:
-            self._free.put_nowait(self._new_slot())
+            fresh = self._new_slot()
+            # Starting a process talks to the forkserver: not on the event loop.
+            loop.run_in_executor(None, fresh.start)
+            self._free.put_nowait(fresh)
         if processes:
-            loop = asyncio.get_running_loop()
             loop.run_in_executor(None, _Slot.reap, processes)
 
     async def _take(self) -> _Slot:
