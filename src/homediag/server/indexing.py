@@ -26,7 +26,7 @@ from homediag.support.compare import bundle_metrics
 #: Probes whose findings are about the home's network: the router's identity is their key evidence.
 NETWORK_PROBES = frozenset({"router", "dns", "internet", "mdns", "lan", "wifi", "host"})
 #: Evidence keys that name what kind of thing fails (never which one): part of the fingerprint.
-_CATEGORY_KEYS = ("pack", "role", "kind")
+_CATEGORY_KEYS = ("pack", "role", "kind", "status", "state")
 #: What a category value must look like to be one (not an address, a name or free text).
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 #: Where devices' integrations put a firmware version, most specific first.
@@ -80,8 +80,10 @@ def _text(value: object, limit: int = 120) -> str | None:
 
 
 def _first(sources: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> str | None:
-    for source in sources:
-        for key in keys:
+    """The most specific key any source has ("firmware" before a protocol's "version")."""
+    sources = list(sources)
+    for key in keys:
+        for source in sources:
             if (found := _text(source.get(key))) is not None:
                 return found
     return None
@@ -154,7 +156,7 @@ def fingerprint_of(
         if categories := _categories(finding.evidence):
             integrations.setdefault(finding.id, set()).update(categories)
     if integrations:
-        key["integrations"] = {k: sorted(v) for k, v in sorted(integrations.items())}
+        key["evidence"] = {k: sorted(v) for k, v in sorted(integrations.items())}
     blob = json.dumps({"findings": ids, "key": key}, sort_keys=True).encode()
     titles: dict[str, str] = {}
     for finding in sorted(problems, key=lambda f: (-SEVERITY_RANK.get(f.severity, 0), f.id)):

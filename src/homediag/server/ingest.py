@@ -182,7 +182,7 @@ async def _problems(db: AsyncSession, bundle_id: int) -> dict[str, int]:
         .where(BundleFinding.bundle_id == bundle_id, BundleFinding.severity >= _PROBLEM)
         .group_by(BundleFinding.finding_id)
     )
-    return dict(rows.tuples())
+    return dict(rows.tuples().all())
 
 
 async def changes_between(db: AsyncSession, old_id: int, new_id: int) -> dict[str, Any]:

@@ -159,12 +159,19 @@ def search_query(  # noqa: PLR0917 - one parameter per filter
         )
     if severity is not None:
         query = query.where(StoredBundle.worst_severity >= SEVERITY_RANK[severity])
-    if device_kind is not None or vendor is not None or firmware is not None:
+    if vendor is not None:
+        # A vendor prefix is a range: the (org_id, vendor, bundle_id) index cannot also
+        # look up the bundle, so the matching bundles are collected once (IN), not per row.
+        device = [BundleDevice.org_id == org_id, _prefix_range(BundleDevice.vendor, vendor.lower())]
+        if device_kind is not None:
+            device.append(BundleDevice.kind == device_kind)
+        if firmware is not None:
+            device.append(BundleDevice.firmware == firmware)
+        query = query.where(StoredBundle.id.in_(select(BundleDevice.bundle_id).where(*device)))
+    elif device_kind is not None or firmware is not None:
         device = [BundleDevice.org_id == org_id, BundleDevice.bundle_id == StoredBundle.id]
         if device_kind is not None:
             device.append(BundleDevice.kind == device_kind)
-        if vendor is not None:
-            device.append(_prefix_range(BundleDevice.vendor, vendor.lower()))
         if firmware is not None:
             device.append(BundleDevice.firmware == firmware)
         query = query.where(exists().where(*device))
