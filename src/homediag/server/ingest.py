@@ -82,22 +82,27 @@ async def _group(
 
 
 async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
-    """Recount a group's bundles and sites from the bundles themselves (no drift)."""
+    """Recount a group's bundles and sites from the bundles themselves (no drift).
+
+    The (org_id, group_id, site, uploaded_at) index covers the query: a group
+    of thousands of bundles is recounted without reading a row.
+    """
+    group = await db.get(Group, group_id)
+    if group is None:
+        return
     bundles, sites, last = (
         await db.execute(
             select(
-                func.count(StoredBundle.id),
+                func.count(),
                 func.count(func.distinct(StoredBundle.site)),
                 func.max(StoredBundle.uploaded_at),
-            ).where(StoredBundle.group_id == group_id)
+            ).where(StoredBundle.org_id == group.org_id, StoredBundle.group_id == group_id)
         )
     ).one()
-    group = await db.get(Group, group_id)
-    if group is not None:
-        group.bundle_count = bundles
-        group.site_count = sites
-        if last is not None:
-            group.last_seen = last
+    group.bundle_count = bundles
+    group.site_count = sites
+    if last is not None:
+        group.last_seen = last
 
 
 async def record(

@@ -125,8 +125,14 @@ async def page_of_bundles(
 
 
 def _prefix_range(column: Any, prefix: str) -> Any:
-    """``column`` starts with ``prefix``, as a range an index serves on every database."""
-    return and_(column >= prefix, column < prefix + "\U0010ffff")
+    """``column`` starts with ``prefix``: a range an index serves, checked exactly by LIKE.
+
+    The range's upper bound is the prefix with its last character incremented
+    ('avm' → 'avn'): exact under SQLite's binary collation; LIKE keeps a
+    linguistic collation (PostgreSQL) from letting anything else through.
+    """
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper, column.startswith(prefix, autoescape=True))
 
 
 def search_query(  # noqa: PLR0917 - one parameter per filter
@@ -159,10 +165,11 @@ def search_query(  # noqa: PLR0917 - one parameter per filter
         )
     if severity is not None:
         query = query.where(StoredBundle.worst_severity >= SEVERITY_RANK[severity])
-    if vendor is not None:
+    wanted = vendor.strip().lower() if vendor is not None else ""
+    if wanted:
         # A vendor prefix is a range: the (org_id, vendor, bundle_id) index cannot also
         # look up the bundle, so the matching bundles are collected once (IN), not per row.
-        device = [BundleDevice.org_id == org_id, _prefix_range(BundleDevice.vendor, vendor.lower())]
+        device = [BundleDevice.org_id == org_id, _prefix_range(BundleDevice.vendor, wanted)]
         if device_kind is not None:
             device.append(BundleDevice.kind == device_kind)
         if firmware is not None:
