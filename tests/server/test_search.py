@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from homediag.server.api.bundles import _rank_order, search_query
+from homediag.server.api.bundles import by_rank_index, rank_order, search_query
 from tests.server.running import RunningServer, start_server
 from tests.server.sites import another_site, gallery, gallery_bytes, write
 
@@ -201,8 +201,10 @@ def test_another_organisation_sees_only_its_own(
         assert c.get("/api/v1/bundles").status_code == 403
 
 
-def _plan(database: Path, **filters: Any) -> str:
-    query = search_query(1, **filters).order_by(*_rank_order()).limit(51)
+def _plan(database: Path, rare: frozenset[str] = frozenset(), **filters: Any) -> str:
+    by_index = by_rank_index(filters.get("case"), filters.get("site"), rare)
+    query = search_query(1, rare=rare, **filters).order_by(*rank_order(by_index=by_index))
+    query = query.limit(51)
     sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
     with sqlite3.connect(database) as db:
         rows = db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
@@ -215,13 +217,23 @@ def test_searches_use_the_indexes(corpus: tuple[RunningServer, dict[str, int]]) 
     plain = _plan(database)
     assert "ix_bundles_org_rank" in plain, plain
     assert "TEMP B-TREE" not in plain, plain  # ranked by the index, not sorted
-    finding = _plan(database, finding=["router.packet_loss", "dns.resolver_timeouts"])
-    assert "ix_bundle_findings_org_finding" in finding, finding
+    # A common filter: walk the ranked index, one index lookup per bundle.
+    common = _plan(database, finding=["router.packet_loss", "dns.resolver_timeouts"])
+    assert "ix_bundles_org_rank" in common, common
+    assert "ix_bundle_findings_org_finding (org_id=? AND finding_id=? AND bundle_id=?)" in common
     device = _plan(database, vendor="avm", device_kind="router")
-    assert "ix_bundle_devices_org" in device, device
-    # A vendor prefix is a range: collected once, not scanned again for every bundle.
-    assert "CORRELATED" not in device, device
-    firmware = _plan(database, firmware="7.57")
+    assert "ix_bundle_devices_bundle_id (bundle_id=?)" in device, device
+    assert "vendor>?" not in device, device  # never a vendor range per bundle
+    # A rare filter: its few bundles by primary key, then sorted.
+    rare = _plan(database, finding=["mdns.no_answers"], rare=frozenset({"finding:mdns.no_answers"}))
+    assert "INTEGER PRIMARY KEY" in rare, rare
+    assert "LIST SUBQUERY" in rare, rare
+    firmware = _plan(database, firmware="7.57", rare=frozenset({"device"}))
     assert "ix_bundle_devices_org_firmware" in firmware, firmware
-    for plan in (finding, device, firmware):
-        assert "SCAN bundle_findings" not in plan and "SCAN bundle_devices" not in plan, plan
+    assert "INTEGER PRIMARY KEY" in firmware, firmware
+    case = _plan(database, case="4711")
+    assert "ix_bundles_org_case (org_id=? AND case=?)" in case, case
+    site = _plan(database, site="Hauptstr 2")
+    assert "ix_bundles_org_site (org_id=? AND site=?)" in site, site
+    for plan in (common, device, rare, firmware, case, site):
+        assert "SCAN bundle" not in plan, plan
