@@ -280,6 +280,8 @@ def test_admin_resets_and_disables_users(server: RunningServer) -> None:
 
 
 def test_login_is_rate_limited_per_address_and_per_user(limited: RunningServer) -> None:
+    for _ in range(5):  # logging in right is not what the limit slows down
+        assert login_answer(limited, "acme-admin").status_code == 200
     for _ in range(3):
         assert login_answer(limited, "acme-admin", "wrong").status_code == 401
     answer = login_answer(limited, "acme-admin")  # even the right password, for now
@@ -366,6 +368,21 @@ def test_the_superuser_creates_organisations(server: RunningServer) -> None:
         )
         names = [o["name"] for o in root.get("/api/v1/orgs", params={"limit": 1}).json()["items"]]
         assert names == ["Newco"]
+        second = root.post("/api/v1/users", json={"username": "acme-admin2", "role": "admin"})
+        root_id = root.get("/api/v1/me").json()["user_id"]
+    _activate(server, "acme-admin2", second.json()["one_time_password"])
+    with server.login("acme-admin2", NEW_PASSWORD) as admin2:
+        # Another admin of the superuser's organisation cannot take the superuser over.
+        taken = admin2.patch(f"/api/v1/users/{root_id}", json={"reset_password": True})
+        assert error(taken) == "forbidden"
+        assert "one_time_password" not in taken.text
+        assert (
+            error(admin2.patch(f"/api/v1/users/{root_id}", json={"disabled": True})) == "forbidden"
+        )
+        assert error(admin2.delete(f"/api/v1/users/{root_id}")) == "forbidden"
+        assert error(admin2.post("/api/v1/orgs", json={"name": "X", "admin_username": "x"})) == (
+            "forbidden"
+        )
     _activate(server, "newco-admin", one_time)
     with server.login("newco-admin", NEW_PASSWORD) as newco:
         assert newco.get("/api/v1/org").json()["name"] == "Newco"

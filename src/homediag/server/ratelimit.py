@@ -13,7 +13,7 @@ import math
 import time
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +52,17 @@ async def hit(db: AsyncSession, key: str, limit_per_min: int) -> float | None:
     if count <= limit_per_min:
         return None
     return max(1.0, math.ceil((window + 1) * WINDOW_S - now))
+
+
+async def refund(db: AsyncSession, key: str) -> None:
+    """Take back this window's hit on ``key`` (a login that turned out right) and commit."""
+    window = int(time.time() // WINDOW_S)
+    await db.execute(
+        update(RateBucket)
+        .where(RateBucket.key == key[:200], RateBucket.window == window, RateBucket.count > 0)
+        .values(count=RateBucket.count - 1)
+    )
+    await db.commit()
 
 
 async def purge(db: AsyncSession) -> None:

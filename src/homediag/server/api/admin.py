@@ -108,6 +108,12 @@ async def _own_user(db: AsyncSession, principal: Principal, user_id: int) -> Use
     return user
 
 
+def _may_change(principal: Principal, user: User) -> None:
+    """Only the superuser changes the superuser (a reset would hand its password over)."""
+    if user.superuser and not principal.superuser:
+        raise ApiError(403, "forbidden", "only the superuser may change the superuser's account")
+
+
 # --- users -----------------------------------------------------------------------------
 
 
@@ -178,6 +184,7 @@ async def change_user(
     user_id: int, body: UserChange, request: Request, db: Db, principal: Admin
 ) -> dict[str, Any]:
     user = await _own_user(db, principal, user_id)
+    _may_change(principal, user)
     changes: list[str] = []
     if user.id == principal.user_id and (
         (body.role is not None and body.role != user.role) or body.disabled
@@ -211,6 +218,7 @@ async def change_user(
 @router.delete("/users/{user_id}", status_code=204, summary="Delete a user (and their sessions)")
 async def delete_user(user_id: int, request: Request, db: Db, principal: Admin) -> Response:
     user = await _own_user(db, principal, user_id)
+    _may_change(principal, user)
     if user.id == principal.user_id:
         raise ApiError(409, "self", "you cannot delete yourself: ask another admin")
     detail = f"user {user.id} ({user.username})"

@@ -2,8 +2,9 @@
 
 A session is a random id in an HttpOnly, SameSite=Strict cookie (Secure unless
 ``cookie_secure`` is off for a plain-HTTP lab); the table holds its sha256 and
-its expiry. Logins are rate-limited per client address and per user name
-(``ratelimit``), and every attempt goes to the audit log. A one-time password's
+its expiry. Failed logins are rate-limited per client address and per user
+name (``ratelimit``: an attempt is counted, and refunded when it succeeds), and
+every attempt goes to the audit log. A one-time password's
 session may only look at ``/me`` and set a new password; a new password ends
 the user's other sessions.
 """
@@ -64,13 +65,15 @@ def rate_limited(wait: float, what: str) -> ApiError:
     )
 
 
-async def _login_allowed(db: AsyncSession, state: ServerState, address: str, name: str) -> None:
-    limit = state.settings.login_rate_per_min
+def _login_keys(address: str, name: str) -> tuple[str, str]:
     # The name is hashed: a password typed into the user field must not be stored.
-    waits = [
-        await ratelimit.hit(db, f"login:addr:{address}", limit),
-        await ratelimit.hit(db, f"login:user:{security.digest(name.casefold())}", limit),
-    ]
+    return f"login:addr:{address}", f"login:user:{security.digest(name.casefold())}"
+
+
+async def _login_allowed(db: AsyncSession, state: ServerState, keys: tuple[str, ...]) -> None:
+    """Count the attempt on each key; 429 when one is over the limit."""
+    limit = state.settings.login_rate_per_min
+    waits = [await ratelimit.hit(db, key, limit) for key in keys]
     wait = max((w for w in waits if w is not None), default=None)
     if wait is not None:
         raise rate_limited(wait, "login attempts")
@@ -81,7 +84,8 @@ async def login(
     body: Credentials, request: Request, response: Response, state: State, db: Db
 ) -> dict[str, Any]:
     address = client_address(request)
-    await _login_allowed(db, state, address, body.username)
+    keys = _login_keys(address, body.username)
+    await _login_allowed(db, state, keys)
     user = await db.scalar(select(User).where(User.username == body.username))
     good = await asyncio.to_thread(
         security.verify_password, user.password_hash if user else None, body.password
@@ -98,6 +102,9 @@ async def login(
             user_id=user.id if user else None,
         )
         raise ApiError(401, "bad_credentials", "wrong user name or password")
+    # Only failed attempts count against the limits: people who log in often are not slowed.
+    for key in keys:
+        await ratelimit.refund(db, key)
     session_id, csrf = security.new_secret(), security.new_secret()
     now = utcnow()
     ttl = state.settings.session_ttl_s
