@@ -142,9 +142,8 @@ def start_server(
     **overrides: Any,
 ) -> RunningServer:
     """Migrate, seed accounts, start uvicorn on a free loopback port, wait until it answers."""
-    settings = ServerSettings(
-        data_dir=data_dir, host="127.0.0.1", port=free_port(), cookie_secure=False, **overrides
-    )
+    overrides.setdefault("cookie_secure", False)
+    settings = ServerSettings(data_dir=data_dir, host="127.0.0.1", port=free_port(), **overrides)
     asyncio.run(prepare(settings))
     log = data_dir / "server.log"
     env = {**os.environ, **settings.to_env()}

@@ -1,7 +1,9 @@
-"""The audit log: who read, changed or deleted which bundle, and when.
+"""The audit log: who read, changed or deleted what, and when.
 
-``audit(...)`` adds an ``AuditEntry`` to the caller's session and commits it,
-so a read is on record before its answer leaves the server.
+Handlers call ``audit`` for every bundle read, login (success and failure),
+admin change and token created or revoked. The entry is added to the caller's
+session and committed with it, so a change and its entry are stored together.
+Entries name people and objects by id; they never hold a secret.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from homediag.server.state import utcnow
 
 
 class Actor(Protocol):
-    """Who did it (``api.deps.Principal``): a user, an upload token, or neither (a job)."""
+    """Who acted (``api.deps.Principal``): a user, or an upload token, of one organisation."""
 
     @property
     def org_id(self) -> int: ...
@@ -27,19 +29,25 @@ class Actor(Protocol):
 
 async def audit(
     db: AsyncSession,
-    principal: Actor,
+    principal: Actor | None,
     action: str,
     *,
     bundle_id: int | None = None,
     detail: str | None = None,
     client: str | None = None,
+    org_id: int | None = None,
+    user_id: int | None = None,
 ) -> None:
-    """Record that ``principal`` did ``action`` (on ``bundle_id``)."""
+    """Record ``action`` by ``principal`` (None: someone not logged in) and commit.
+
+    ``org_id``/``user_id`` name the organisation and user when there is no
+    principal (a failed login of a known user is its organisation's business).
+    """
     db.add(
         AuditEntry(
-            org_id=principal.org_id,
-            user_id=principal.user_id,
-            token_id=principal.token_id,
+            org_id=principal.org_id if principal is not None else org_id,
+            user_id=principal.user_id if principal is not None else user_id,
+            token_id=principal.token_id if principal is not None else None,
             action=action[:64],
             bundle_id=bundle_id,
             detail=detail[:2000] if detail else None,

@@ -1,16 +1,19 @@
-"""Rate limits every server process shares: a counter per key and minute in the database.
+"""Rate limits shared by every server process, counted in the ``rate_buckets`` table.
 
-``hit(db, key, limit)`` counts one event atomically (an upsert: two processes
-never both take the last place) and answers None while the key is within its
-limit, else how many seconds until the next minute begins.
+A key (``login:addr:127.0.0.1``, ``upload:token:7``) gets one row per minute;
+each hit adds one in a single upsert, so several server processes on one
+database count together. A key is allowed ``limit_per_min`` hits in a
+minute-long window (fixed windows: a client can at most double the rate
+across a window's edge, which is plenty for slowing down password guessing).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,24 +22,51 @@ from homediag.server.db.models import RateBucket
 WINDOW_S = 60
 
 
+def _upsert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(RateBucket)
+    if dialect == "sqlite":
+        return sqlite.insert(RateBucket)
+    raise NotImplementedError(f"no rate limits on {dialect}")  # pragma: no cover
+
+
 async def hit(db: AsyncSession, key: str, limit_per_min: int) -> int | None:
-    """Count one event for ``key``: None if allowed, else the seconds to wait (Retry-After)."""
+    """Count one hit on ``key``: None when allowed, else the seconds until it will be.
+
+    Commits the session (the count must be seen by other processes at once),
+    so call it before the handler changes anything.
+    """
     now = time.time()
     window = int(now // WINDOW_S)
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = insert(RateBucket).values(key=key[:200], window=window, count=1)
-    statement = values.on_conflict_do_update(
-        index_elements=[RateBucket.key, RateBucket.window],
-        set_={"count": RateBucket.count + 1},
-    ).returning(RateBucket.count)
-    count = (await db.execute(statement)).scalar_one()
-    if count == 1:
-        # The first event of a minute for this key: forget its older minutes.
-        await db.execute(
-            delete(RateBucket).where(RateBucket.key == key[:200], RateBucket.window < window)
+    insert = _upsert(db.get_bind().dialect.name)
+    statement = (
+        insert.values(key=key[:200], window=window, count=1)
+        .on_conflict_do_update(
+            index_elements=[RateBucket.key, RateBucket.window],
+            set_={"count": RateBucket.count + 1},
         )
+        .returning(RateBucket.count)
+    )
+    count = (await db.execute(statement)).scalar_one()
     await db.commit()
     if count <= limit_per_min:
         return None
     return max(1, math.ceil((window + 1) * WINDOW_S - now))
+
+
+async def refund(db: AsyncSession, key: str) -> None:
+    """Take back this window's hit on ``key`` (a login that turned out right) and commit."""
+    window = int(time.time() // WINDOW_S)
+    await db.execute(
+        update(RateBucket)
+        .where(RateBucket.key == key[:200], RateBucket.window == window, RateBucket.count > 0)
+        .values(count=RateBucket.count - 1)
+    )
+    await db.commit()
+
+
+async def purge(db: AsyncSession) -> None:
+    """Forget windows that ended (several processes may do this at once: harmless)."""
+    current = int(time.time() // WINDOW_S)
+    await db.execute(delete(RateBucket).where(RateBucket.window < current - 1))
+    await db.commit()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homediag.server import security
@@ -56,6 +56,8 @@ class Principal:
     #: A one-time password's session: it may only set a new password.
     must_change_password: bool = False
     username: str | None = None
+    #: sha256 of the session id the request came with (None for a token).
+    session_hash: str | None = None
 
     @property
     def label(self) -> str:
@@ -93,8 +95,14 @@ async def _from_token(db: AsyncSession, raw: str) -> Principal:
 
 
 async def _from_session(request: Request, db: AsyncSession, raw: str) -> Principal:
-    row = await db.get(LoginSession, security.digest(raw))
-    if row is None or row.expires_at <= utcnow():
+    session_hash = security.digest(raw)
+    row = await db.get(LoginSession, session_hash)
+    if row is not None and row.expires_at <= utcnow():
+        # Expired rows go at once (and the rest by auth's purge job).
+        await db.execute(delete(LoginSession).where(LoginSession.id_hash == session_hash))
+        await db.commit()
+        row = None
+    if row is None:
         raise ApiError(401, "session_expired", "the session has expired: log in again")
     user = await db.get(User, row.user_id)
     if user is None or user.disabled:
@@ -111,6 +119,7 @@ async def _from_session(request: Request, db: AsyncSession, raw: str) -> Princip
         superuser=user.superuser,
         must_change_password=user.must_change_password,
         username=user.username,
+        session_hash=session_hash,
     )
 
 
