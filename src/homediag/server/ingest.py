@@ -44,26 +44,41 @@ async def _group(
     group = await db.scalar(
         select(Group).where(Group.org_id == org_id, Group.fingerprint == summary.fingerprint)
     )
-    if group is None:
-        group = Group(
-            org_id=org_id,
-            fingerprint=summary.fingerprint,
-            title=summary.group_title,
-            finding_ids=summary.group_findings,
-            key=summary.group_key,
-            worst_severity=summary.worst_severity,
-            bundle_count=0,
-            site_count=0,
-            first_seen=now,
-            last_seen=now,
+    if group is not None:
+        return group.id
+    try:
+        async with db.begin_nested():
+            group = Group(
+                org_id=org_id,
+                fingerprint=summary.fingerprint,
+                title=summary.group_title,
+                finding_ids=summary.group_findings,
+                key=summary.group_key,
+                worst_severity=summary.worst_severity,
+                bundle_count=0,
+                site_count=0,
+                first_seen=now,
+                last_seen=now,
+            )
+            db.add(group)
+            await db.flush()
+    except IntegrityError:
+        # Another server process made the same group a moment ago.
+        group = await db.scalar(
+            select(Group).where(Group.org_id == org_id, Group.fingerprint == summary.fingerprint)
         )
-        db.add(group)
-        await db.flush()
+        if group is None:
+            raise
     return group.id
 
 
 async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
     """Recount a group's bundles and sites from the bundles themselves (no drift)."""
+    # Lock the group's row first (PostgreSQL; SQLite has one writer at a time):
+    # two processes adding bundles to one group at once must count one after
+    # the other, or the later count misses the bundle the other has not
+    # committed yet.
+    await db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
     bundles, sites, last = (
         await db.execute(
             select(
