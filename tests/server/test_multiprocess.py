@@ -9,6 +9,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 import zipfile
@@ -20,7 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
+from homediag.server import ingest
+from homediag.server.db.engine import database, sessionmaker
+from homediag.server.db.models import Group, Organisation, StoredBundle
 from homediag.server.settings import ServerSettings
+from homediag.server.state import utcnow
 from tests.server.running import RunningServer, free_port, launch, start_peer, start_server
 
 GALLERY = Path(__file__).resolve().parents[2] / "reports"
@@ -185,3 +190,72 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rindex(")") + 2] == "Z"
+
+
+def _bundle_row(org_id: int, group_id: int, number: int) -> StoredBundle:
+    now = utcnow()
+    return StoredBundle(
+        org_id=org_id,
+        sha256=f"{number:064x}",
+        size=1,
+        site=f"site {number}",
+        uploaded_at=now,
+        created_at=now,
+        tool_version="1",
+        schema_version="1.1",
+        redaction_level="support",
+        worst_severity=2,
+        findings_count=1,
+        headline="",
+        metrics={},
+        group_id=group_id,
+        analysed_with="1",
+    )
+
+
+async def _count_concurrently(url: str) -> tuple[int, int]:
+    async with database(url) as engine:
+        sessions = sessionmaker(engine)
+        async with sessions() as db:
+            now = utcnow()
+            org = Organisation(name="acme", created_at=now)
+            db.add(org)
+            await db.flush()
+            group = Group(
+                org_id=org.id,
+                fingerprint="f" * 64,
+                title="t",
+                finding_ids=[],
+                key={},
+                worst_severity=2,
+                first_seen=now,
+                last_seen=now,
+            )
+            db.add(group)
+            await db.commit()
+        async with sessions() as one, sessions() as two:
+            one.add(_bundle_row(org.id, group.id, 1))
+            two.add(_bundle_row(org.id, group.id, 2))
+            await one.flush()
+            await two.flush()
+            await ingest.refresh_group_counts(one, group.id)
+            # The second count must wait for the first transaction, not miss its bundle.
+            later = asyncio.create_task(ingest.refresh_group_counts(two, group.id))
+            await asyncio.sleep(0.5)
+            await one.commit()
+            await asyncio.wait_for(later, 30)
+            await two.commit()
+        async with sessions() as db:
+            counted = await db.get(Group, group.id)
+            assert counted is not None
+            return counted.bundle_count, counted.site_count
+
+
+@pytest.mark.backends("postgresql")
+def test_group_counts_of_transactions_at_once_add_up(pg_database: str) -> None:
+    """Two processes adding bundles to one group at once: the count has both (PostgreSQL).
+
+    SQLite has one writer at a time: the second insert waits for the first commit.
+    """
+    url = ServerSettings(database_url=pg_database).db_url
+    assert asyncio.run(_count_concurrently(url)) == (2, 2)

@@ -77,8 +77,9 @@ async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
     # Lock the group's row first (PostgreSQL; SQLite has one writer at a time):
     # two processes adding bundles to one group at once must count one after
     # the other, or the later count misses the bundle the other has not
-    # committed yet.
-    await db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
+    # committed yet. FOR NO KEY UPDATE: the bundles' foreign keys hold KEY
+    # SHARE locks on the row, which FOR UPDATE would deadlock with.
+    await db.execute(select(Group.id).where(Group.id == group_id).with_for_update(key_share=True))
     bundles, sites, last = (
         await db.execute(
             select(
