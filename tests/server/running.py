@@ -176,6 +176,11 @@ async def _query(url: str, statement: str, params: dict[str, Any]) -> list[tuple
         await engine.dispose()
 
 
+def seed_account(settings: ServerSettings, name: str) -> Account:
+    """An organisation with an admin, a support user and an upload token, written into the database."""
+    return asyncio.run(_seed(settings, name))
+
+
 async def _seed(settings: ServerSettings, name: str) -> Account:
     engine = create_engine(settings.db_url)
     try:

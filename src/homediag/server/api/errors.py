@@ -5,12 +5,15 @@ The upload CLI prints ``message`` as it is, so it is written for a person.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+_log = logging.getLogger("homediag.server")
 
 
 class ApiError(Exception):
@@ -66,8 +69,10 @@ def install(app: FastAPI) -> None:
         return JSONResponse(_body("invalid_request", message[:300]), status_code=422)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        # Logged by uvicorn's handler with the traceback on the server; the client gets one line.
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the server's log (Starlette's handler for Exception
+        # answers without logging it); the client gets one line.
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse(
             _body("internal_error", "the server failed on this request"), status_code=500
         )
