@@ -28,11 +28,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = BundleStore(settings.bundles_path)
         store.prepare()
+        await asyncio.to_thread(store.sweep_incoming)
         engine = create_engine(settings.db_url)
         checker = Checker(
             workers=settings.check_workers,
             memory_bytes=settings.worker_memory_bytes,
             timeout_s=settings.worker_timeout_s,
+            cpu_s=settings.worker_cpu_s,
+            max_pending=settings.max_pending_checks,
         )
         try:
             await migrate(engine)

@@ -1,11 +1,17 @@
-"""Recording an accepted bundle: its row, its index, its group, its site history."""
+"""Recording an accepted bundle: its row, its index, its group, its site history.
+
+A site's bundles form a history ordered by the bundles' own ``created_at``
+(when each run ended), not by upload time: an older bundle that arrives late
+is linked in between, and its successor's ``changes`` are recomputed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, literal, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +19,9 @@ from homediag.server import webhooks
 from homediag.server.db.models import BundleDevice, BundleFinding, Group, StoredBundle
 from homediag.server.indexing import BundleSummary
 from homediag.server.state import utcnow
+
+#: Findings at least this severe count as a problem in a site's history (warning).
+_PROBLEM = 1
 
 
 @dataclass(frozen=True)
@@ -74,28 +83,33 @@ async def _group(
 
 
 async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
-    """Recount a group's bundles and sites from the bundles themselves (no drift)."""
+    """Recount a group's bundles and sites from the bundles themselves (no drift).
+
+    The (org_id, group_id, site, uploaded_at) index covers the query: a group
+    of thousands of bundles is recounted without reading a row.
+    """
     # Lock the group's row first (PostgreSQL; SQLite has one writer at a time):
     # two processes adding bundles to one group at once must count one after
     # the other, or the later count misses the bundle the other has not
     # committed yet. FOR NO KEY UPDATE: the bundles' foreign keys hold KEY
     # SHARE locks on the row, which FOR UPDATE would deadlock with.
     await db.execute(select(Group.id).where(Group.id == group_id).with_for_update(key_share=True))
+    group = await db.get(Group, group_id)
+    if group is None:
+        return
     bundles, sites, last = (
         await db.execute(
             select(
-                func.count(StoredBundle.id),
+                func.count(),
                 func.count(func.distinct(StoredBundle.site)),
                 func.max(StoredBundle.uploaded_at),
-            ).where(StoredBundle.group_id == group_id)
+            ).where(StoredBundle.org_id == group.org_id, StoredBundle.group_id == group_id)
         )
     ).one()
-    group = await db.get(Group, group_id)
-    if group is not None:
-        group.bundle_count = bundles
-        group.site_count = sites
-        if last is not None:
-            group.last_seen = last
+    group.bundle_count = bundles
+    group.site_count = sites
+    if last is not None:
+        group.last_seen = last
 
 
 async def record(
@@ -139,10 +153,21 @@ async def record(
         if again is None:
             raise
         return again, False
+    _add_index(db, row, summary)
+    await db.flush()
+    await link_history(db, row)
+    if group_id is not None:
+        await refresh_group_counts(db, group_id)
+    await webhooks.queue_stored(db, row, summary)  # in the bundle's own transaction
+    await db.commit()
+    return row, True
+
+
+def _add_index(db: AsyncSession, row: StoredBundle, summary: BundleSummary) -> None:
     db.add_all(
         BundleFinding(
             bundle_id=row.id,
-            org_id=upload.org_id,
+            org_id=row.org_id,
             finding_id=f.id,
             severity=f.severity,
             probe=f.probe,
@@ -153,7 +178,7 @@ async def record(
     db.add_all(
         BundleDevice(
             bundle_id=row.id,
-            org_id=upload.org_id,
+            org_id=row.org_id,
             kind=d.kind,
             vendor=d.vendor,
             firmware=d.firmware,
@@ -161,9 +186,146 @@ async def record(
         )
         for d in summary.devices
     )
+
+
+async def _problems(db: AsyncSession, bundle_id: int) -> dict[str, int]:
+    """The bundle's finding ids at warning or worse, with their worst severity."""
+    rows = await db.execute(
+        select(BundleFinding.finding_id, func.max(BundleFinding.severity))
+        .where(BundleFinding.bundle_id == bundle_id, BundleFinding.severity >= _PROBLEM)
+        .group_by(BundleFinding.finding_id)
+    )
+    return dict(rows.tuples().all())
+
+
+async def changes_between(db: AsyncSession, old_id: int, new_id: int) -> dict[str, Any]:
+    """What a site's bundle fixed and broke since ``old_id``, by finding id (worst first)."""
+    old, new = await _problems(db, old_id), await _problems(db, new_id)
+
+    def ranked(ids: set[str], severity: dict[str, int]) -> list[str]:
+        return sorted(ids, key=lambda i: (-severity[i], i))
+
+    return {
+        "previous_id": old_id,
+        "resolved": ranked(set(old) - set(new), old),
+        "new": ranked(set(new) - set(old), new),
+    }
+
+
+def _site_neighbours(row: StoredBundle) -> tuple[Any, Any]:
+    same_site = (StoredBundle.org_id == row.org_id, StoredBundle.site == row.site)
+    position = tuple_(StoredBundle.created_at, StoredBundle.id)
+    # Typed binds: SQLite stores UTC times without an offset.
+    here = tuple_(
+        literal(row.created_at, StoredBundle.created_at.type), literal(row.id, StoredBundle.id.type)
+    )
+    before = (
+        select(StoredBundle)
+        .where(*same_site, position < here)
+        .order_by(StoredBundle.created_at.desc(), StoredBundle.id.desc())
+        .limit(1)
+    )
+    after = (
+        select(StoredBundle)
+        .where(*same_site, position > here)
+        .order_by(StoredBundle.created_at, StoredBundle.id)
+        .limit(1)
+    )
+    return before, after
+
+
+async def _relink(db: AsyncSession, row: StoredBundle, previous: StoredBundle | None) -> None:
+    row.previous_id = previous.id if previous is not None else None
+    row.changes = await changes_between(db, previous.id, row.id) if previous is not None else None
+
+
+async def link_history(db: AsyncSession, row: StoredBundle) -> None:
+    """Put a (new or re-indexed) bundle into its site's history, between its neighbours."""
+    if row.site is None:
+        return
+    before, after = _site_neighbours(row)
+    previous = await db.scalar(before)
+    following = await db.scalar(after)
+    await _relink(db, row, previous)
+    if following is not None:
+        await _relink(db, following, row)
+
+
+async def unlink_history(db: AsyncSession, row: StoredBundle) -> None:
+    """Take a bundle out of its site's history: its successor follows its predecessor."""
+    if row.site is None:
+        return
+    before, after = _site_neighbours(row)
+    previous = await db.scalar(before)
+    following = await db.scalar(after)
+    if following is not None:
+        await _relink(db, following, previous)
+
+
+async def reindex(
+    db: AsyncSession, row: StoredBundle, summary: BundleSummary, version: str
+) -> bool:
+    """Replace a stored bundle's findings index and group with ``summary``; True if it changed."""
+    before = (row.fingerprint, row.worst_severity, row.headline, row.findings_count)
+    old_ids = await db.execute(
+        select(BundleFinding.finding_id, BundleFinding.severity, BundleFinding.title).where(
+            BundleFinding.bundle_id == row.id
+        )
+    )
+    same_findings = sorted(old_ids.tuples()) == sorted(
+        (f.id, f.severity, f.title) for f in summary.findings
+    )
+    changed = not same_findings or before != (
+        summary.fingerprint,
+        summary.worst_severity,
+        summary.headline,
+        len(summary.findings),
+    )
+    row.analysed_with = version
+    if not changed:
+        return False
+    old_group = row.group_id
+    await db.execute(delete(BundleFinding).where(BundleFinding.bundle_id == row.id))
+    db.add_all(
+        BundleFinding(
+            bundle_id=row.id,
+            org_id=row.org_id,
+            finding_id=f.id,
+            severity=f.severity,
+            probe=f.probe,
+            title=f.title,
+        )
+        for f in summary.findings
+    )
+    row.fingerprint = summary.fingerprint
+    row.worst_severity = summary.worst_severity
+    row.headline = summary.headline
+    row.findings_count = len(summary.findings)
+    row.group_id = await _group(db, row.org_id, summary, row.uploaded_at)
+    await db.flush()
+    await link_history(db, row)
+    for group_id in {old_group, row.group_id}:
+        if group_id is not None:
+            await refresh_group_counts(db, group_id)
+    return True
+
+
+async def forget(db: AsyncSession, row: StoredBundle) -> str | None:
+    """Delete a bundle's row and index; the sha256 to remove from the store if no row keeps it.
+
+    The caller commits, then removes the file.
+    """
+    await unlink_history(db, row)
+    await db.execute(delete(BundleFinding).where(BundleFinding.bundle_id == row.id))
+    await db.execute(delete(BundleDevice).where(BundleDevice.bundle_id == row.id))
+    group_id, sha256, bundle_id = row.group_id, row.sha256, row.id
+    await db.delete(row)
+    await db.flush()
     if group_id is not None:
-        await db.flush()
         await refresh_group_counts(db, group_id)
-    await webhooks.queue_stored(db, row, summary)  # in the bundle's own transaction
-    await db.commit()
-    return row, True
+    others = await db.scalar(
+        select(func.count(StoredBundle.id)).where(
+            StoredBundle.sha256 == sha256, StoredBundle.id != bundle_id
+        )
+    )
+    return sha256 if not others else None

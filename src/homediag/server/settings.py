@@ -46,6 +46,10 @@ class ServerSettings(BaseModel):
     worker_memory_bytes: int = Field(768 * 1024 * 1024, ge=64 * 1024 * 1024)
     #: Wall-clock limit of checking one bundle (the worker is killed past it).
     worker_timeout_s: float = Field(20.0, gt=0)
+    #: CPU seconds one check may use (the kernel ends the worker past it); default the wall limit.
+    worker_cpu_s: float | None = Field(None, gt=0)
+    #: An upload that sends nothing for this long is cut (408): no client holds a check forever.
+    upload_idle_timeout_s: float = Field(30.0, gt=0)
     #: Checking worker processes per server process.
     check_workers: int = Field(2, ge=1, le=32)
     #: How many uploads one server process checks or waits to check at once; more get 503.

@@ -12,11 +12,15 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from homediag.errors import ServerError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+#: An upload's temporary file this old belongs to no running upload (a process died mid-way).
+STALE_INCOMING_S = 3600.0
 
 
 class BundleStore:
@@ -47,6 +51,27 @@ class BundleStore:
         fd, name = tempfile.mkstemp(dir=self.incoming, prefix="upload-", suffix=".part")
         return fd, Path(name)
 
+    def sweep_incoming(self, older_than_s: float = STALE_INCOMING_S) -> int:
+        """Delete uploads' temporary files left by a process that died; how many.
+
+        Only files older than ``older_than_s``: other processes sharing the
+        store may be streaming into theirs right now.
+        """
+        cutoff = time.time() - older_than_s
+        removed = 0
+        try:
+            entries = list(os.scandir(self.incoming))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            if not (entry.name.startswith("upload-") and entry.name.endswith(".part")):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed
+
     def has(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
@@ -60,6 +85,12 @@ class BundleStore:
         with open(temporary, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(temporary, target)
+        # The rename itself survives a crash only once its directory is on disk.
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
         return target
 
     def remove(self, sha256: str) -> None:

@@ -164,7 +164,8 @@ class StoredBundle(Base):
         Index("ix_bundles_org_uploaded", "org_id", "uploaded_at"),
         Index("ix_bundles_org_site", "org_id", "site", "created_at"),
         Index("ix_bundles_org_case", "org_id", "case"),
-        Index("ix_bundles_org_group", "org_id", "group_id"),
+        # Covers a group's recount (bundles, sites, last upload) at every ingest.
+        Index("ix_bundles_org_group", "org_id", "group_id", "site", "uploaded_at"),
         Index("ix_bundles_org_rank", "org_id", "on_site", "worst_severity", "uploaded_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

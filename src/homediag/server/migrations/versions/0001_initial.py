@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 20:43:06.371300
+Create Date: 2026-12-01 21:22:56.334932
 """
 
 from __future__ import annotations
@@ -224,7 +224,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("bundles", schema=None) as batch_op:
         batch_op.create_index("ix_bundles_org_case", ["org_id", "case"], unique=False)
-        batch_op.create_index("ix_bundles_org_group", ["org_id", "group_id"], unique=False)
+        batch_op.create_index(
+            "ix_bundles_org_group", ["org_id", "group_id", "site", "uploaded_at"], unique=False
+        )
         batch_op.create_index(
             "ix_bundles_org_rank",
             ["org_id", "on_site", "worst_severity", "uploaded_at"],
