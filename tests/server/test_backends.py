@@ -83,7 +83,10 @@ def test_a_bundle_round_trips_byte_for_byte_with_its_index(server: RunningServer
     assert ("avm audiovisuelles marketing und computersysteme gmbh",) in vendors
     with server.login("acme-support") as client:
         fetched = client.get(f"/api/v1/bundles/{body['id']}").json()
-    assert fetched == {**{k: v for k, v in body.items() if k != "duplicate"}}
+    # The bundle's view holds what the upload answered, the same on both backends.
+    assert {k: fetched[k] for k in body if k != "duplicate"} == {
+        k: v for k, v in body.items() if k != "duplicate"
+    }
 
 
 def test_many_bundles_page_the_same_on_both_backends(server: RunningServer) -> None:
