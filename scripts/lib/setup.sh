@@ -80,16 +80,19 @@ setup_venv() {
         "$python" -m venv .venv
     fi
     # Reinstall only when the metadata of either distribution (homediag, and
-    # the lab extra in lab/) changed since the last install, or the lab is
-    # missing (a .venv made before the lab became a distribution of its own).
-    local stamp=.venv/.homediag-installed
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ lab/pyproject.toml -nt "$stamp" ] \
-        || ! .venv/bin/python -c 'import homediag_lab' 2>/dev/null; then
-        log "installing homediag, its lab and its dev tools into .venv"
+    # the lab extra in lab/) or the extras installed changed since the last
+    # install (the stamp holds their checksums: mtimes lie after a copy or a
+    # checkout), or something is missing (the lab, a distribution of its own;
+    # the server extra's packages, for a .venv made before homediag[server]).
+    local stamp=.venv/.homediag-installed extras='.[dev,scan,metrics,server]' want
+    want="$extras $(cat pyproject.toml lab/pyproject.toml | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
+        || ! .venv/bin/python -c 'import homediag_lab, fastapi, uvicorn, asyncpg, aiosqlite, alembic, argon2' 2>/dev/null; then
+        log "installing homediag, its lab, its server and its dev tools into .venv"
         .venv/bin/python -m pip install -q --upgrade pip >/dev/null
         # One pip call: the lab's requirement on homediag is the checkout itself.
-        .venv/bin/python -m pip install -q -e '.[dev,scan]' -e ./lab
-        touch "$stamp"
+        .venv/bin/python -m pip install -q -e "$extras" -e ./lab
+        printf '%s' "$want" > "$stamp"
     fi
 }
 
@@ -179,4 +182,99 @@ setup_amqtt_peer() {
         printf '%s' "$want" > "$stamp"
     ) 9>"$peers/.amqtt.lock" || log "installing amqtt failed: its peer tests will not run"
     return 0
+}
+
+# A private PostgreSQL cluster for the server's tests (tests/server run on
+# SQLite and on PostgreSQL): initdb into a fresh directory under /tmp, owned by
+# the `postgres` user when we are root (PostgreSQL refuses to run as root),
+# listening on 127.0.0.1 and a unix socket in that directory only, on a free
+# non-default port, password-only (scram), fsync off (a test cluster holds
+# nothing worth keeping). Never touches the machine's own clusters (no
+# pg_ctlcluster, no systemctl). Exports HOMEDIAG_TEST_PG (a superuser URL the
+# fixtures create one database per test with); stop_test_postgres stops it and
+# removes its directory. A cluster left by a run that was killed (its owner
+# process is gone) is removed by the next start. Not fatal when PostgreSQL is
+# missing: the PostgreSQL tests then skip, and fail under CI=true.
+HOMEDIAG_TEST_PG_DIR=
+
+start_test_postgres() {
+    local bindir
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$bindir" ] && command -v pg_config >/dev/null 2>&1; then
+        bindir=$(pg_config --bindir)
+    fi
+    if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ] || [ ! -x "$bindir/pg_ctl" ]; then
+        log "PostgreSQL is not installed (Debian: postgresql): the server's PostgreSQL tests will not run"
+        return 0
+    fi
+    local as=() parent="${TMPDIR:-/tmp}"
+    if [ "$(id -u)" -eq 0 ]; then
+        if ! id postgres >/dev/null 2>&1; then
+            log "no 'postgres' user to run a test cluster as: the server's PostgreSQL tests will not run"
+            return 0
+        fi
+        as=(runuser -u postgres --)
+        parent=/tmp # the postgres user must reach it
+    fi
+    local stale
+    for stale in "$parent"/homediag-pg.*; do
+        [ -f "$stale/owner" ] || continue
+        kill -0 "$(cat "$stale/owner")" 2>/dev/null && continue # another run's, still in use
+        log "removing the test cluster a killed run left in $stale"
+        "${as[@]}" "$bindir/pg_ctl" -D "$stale/data" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$stale"
+    done
+    local dir password port tries
+    dir=$(mktemp -d "$parent/homediag-pg.XXXXXX") || return 1
+    echo $$ > "$dir/owner"
+    HOMEDIAG_TEST_PG_DIR=$dir
+    password=$("${PYTHON:-python3}" -c 'import secrets; print(secrets.token_hex(16))')
+    printf '%s\n' "$password" > "$dir/pwfile"
+    chmod 700 "$dir" && chmod 600 "$dir/pwfile"
+    [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+    if ! "${as[@]}" "$bindir/initdb" -D "$dir/data" -U homediag --pwfile="$dir/pwfile" \
+        --auth=scram-sha-256 -E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1; then
+        log "initdb failed: $(tail -n 3 "$dir/initdb.log")"
+        stop_test_postgres
+        return 1
+    fi
+    rm -f "$dir/pwfile"
+    cat >> "$dir/data/postgresql.conf" <<CONF
+# homediag's test cluster (scripts/lib/setup.sh start_test_postgres)
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+CONF
+    for tries in 1 2 3 4 5; do
+        port=$("${PYTHON:-python3}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        [ "$port" -eq 5432 ] && continue
+        if "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+            -o "-p $port" start >/dev/null 2>&1; then
+            export HOMEDIAG_TEST_PG="postgresql://homediag:$password@127.0.0.1:$port/postgres"
+            log "PostgreSQL test cluster on 127.0.0.1:$port ($dir)"
+            return 0
+        fi
+    done
+    log "the PostgreSQL test cluster did not start: $(tail -n 3 "$dir/server.log" 2>/dev/null)"
+    stop_test_postgres
+    return 1
+}
+
+stop_test_postgres() {
+    local dir=$HOMEDIAG_TEST_PG_DIR
+    [ -n "$dir" ] && [ -d "$dir" ] || return 0
+    local as=() bindir
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -z "$bindir" ] && command -v pg_config >/dev/null 2>&1 && bindir=$(pg_config --bindir)
+    [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 \
+            || "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    HOMEDIAG_TEST_PG_DIR=
+    unset HOMEDIAG_TEST_PG
 }

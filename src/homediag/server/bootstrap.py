@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from homediag.server import security
@@ -27,21 +28,28 @@ async def first_admin(
     async with sessionmaker(engine)() as db:
         if await db.scalar(select(func.count(User.id))):
             return None
+        # Hashed before the transaction: SQLite holds its one write lock until commit.
+        password = security.new_secret()
+        digest = security.hash_password(password)
         now = utcnow()
         org = Organisation(name=organisation, created_at=now)
-        db.add(org)
-        await db.flush()
-        password = security.new_secret()
-        db.add(
-            User(
-                org_id=org.id,
-                username=username,
-                password_hash=security.hash_password(password),
-                role="admin",
-                superuser=True,
-                must_change_password=True,
-                created_at=now,
+        try:
+            db.add(org)
+            await db.flush()
+            db.add(
+                User(
+                    org_id=org.id,
+                    username=username,
+                    password_hash=digest,
+                    role="admin",
+                    superuser=True,
+                    must_change_password=True,
+                    created_at=now,
+                )
             )
-        )
-        await db.commit()
+            await db.commit()
+        except IntegrityError:
+            # Another server process, started at the same moment, made the first admin.
+            await db.rollback()
+            return None
         return FirstAdmin(username=username, password=password, organisation=organisation)

@@ -88,6 +88,12 @@ async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
     The (org_id, group_id, site, uploaded_at) index covers the query: a group
     of thousands of bundles is recounted without reading a row.
     """
+    # Lock the group's row first (PostgreSQL; SQLite has one writer at a time):
+    # two processes adding bundles to one group at once must count one after
+    # the other, or the later count misses the bundle the other has not
+    # committed yet. FOR NO KEY UPDATE: the bundles' foreign keys hold KEY
+    # SHARE locks on the row, which FOR UPDATE would deadlock with.
+    await db.execute(select(Group.id).where(Group.id == group_id).with_for_update(key_share=True))
     group = await db.get(Group, group_id)
     if group is None:
         return
