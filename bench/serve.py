@@ -224,6 +224,26 @@ class Memory:
         return f"{self.rss_mb:.0f} MB in {self.processes} processes (largest peak {self.largest_hwm_mb:.0f} MB)"
 
 
+def cpu_seconds(process: Process) -> tuple[float, float]:
+    """User + system CPU so far of the server's uvicorn processes, and of its checking workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    web = checking = 0
+    for pid in _tree(process.pid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        used = int(fields[11]) + int(fields[12])  # utime, stime
+        # Checking workers are forked by multiprocessing's forkserver (and keep its command line).
+        if b"forkserver" in argv:
+            checking += used
+        else:
+            web += used
+    return web / tick, checking / tick
+
+
 def memory(process: Process) -> Memory:
     """VmRSS of every process of the server's group, and the largest VmHWM among them."""
     pids = _tree(process.pid)
@@ -369,13 +389,17 @@ def ingest(
         token = running.accounts["acme"].token
         # Start every worker's checking pool (forkserver) and connections before timing.
         asyncio.run(_upload_all(running.url, token, corpus[:warm], concurrency))
+        cpu, client = cpu_seconds(process), time.process_time()
         result = asyncio.run(_upload_all(running.url, token, corpus[warm:], concurrency))
+        (web, checking), client = cpu_seconds(process), time.process_time() - client
+        web, checking = web - cpu[0], checking - cpu[1]
         used = memory(process)
     counted = len(corpus) - warm
     errors = sum(result.errors.values())
     note = (
         f"{counted} uploads, {concurrency} in flight, {result.seconds:.1f} s; p50 {ms(result.p50)}, "
-        f"p95 {ms(result.p95)} per upload; RSS {used.text()}"
+        f"p95 {ms(result.p95)} per upload; CPU per upload {ms(web / counted)} uvicorn + "
+        f"{ms(checking / counted)} checking workers, {ms(client / counted)} client; RSS {used.text()}"
     )
     if result.retries:
         note += f"; {result.retries} retried after 429/503"
