@@ -36,6 +36,7 @@ __all__ = [
     "RouterConfig",
     "RunConfig",
     "TlsConfig",
+    "UploadConfig",
     "load_config",
 ]
 
@@ -250,6 +251,30 @@ class TlsConfig(_Section):
     ca_file: Path | None = Field(None, description="Extra CA bundle (PEM) to trust.")
 
 
+class UploadConfig(_Section):
+    """``[upload]``: the support team's homediag server (``homediag upload``, ``run --upload``).
+
+    The upload token is a secret like the broker's password: used, never
+    shown, never written into a bundle (it is registered for redaction).
+    """
+
+    url: str | None = Field(None, description="The server, e.g. https://support.example.com.")
+    token: SecretStr | None = None
+    token_env: str | None = "HOMEDIAG_UPLOAD_TOKEN"  # noqa: S105 - a variable name, not a token
+    case: str | None = Field(None, description="The support case the bundles belong to.")
+    site: str | None = Field(None, description="The site (home) the bundles are of.")
+    attempts: int = Field(5, ge=1, le=20, description="Tries before giving up (with back-off).")
+
+    def resolved_token(self) -> str | None:
+        """The token to use: the configured one, else the named environment variable."""
+        return _resolve_secret(self.token, self.token_env)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _configured_url(value)
+
+
 class Config(_Section):
     """Everything ``homediag run`` can be told. Every field has a working default."""
 
@@ -263,6 +288,7 @@ class Config(_Section):
     home_assistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     endpoints: list[EndpointConfig] = Field(default_factory=list)
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    upload: UploadConfig = Field(default_factory=UploadConfig)
     plugin: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Settings for third-party probes, one table per probe."
     )
@@ -270,14 +296,17 @@ class Config(_Section):
     def secret_values(self) -> list[str]:
         """Every secret this configuration resolves to, for the redaction registry.
 
-        The MQTT password and the Home Assistant token, every secret part of
+        The MQTT password, the Home Assistant token and the upload token, every secret part of
         every configured URL (passwords, userinfo, secret query and fragment
         parameters), and third-party probes' settings that look secret.
         """
-        found = [self.mqtt.resolved_password(), self.home_assistant.resolved_token()]
+        found = [
+            self.mqtt.resolved_password(),
+            self.home_assistant.resolved_token(),
+            self.upload.resolved_token(),
+        ]
         urls = [*self.internet.endpoints, *(e.url for e in self.endpoints)]
-        if self.home_assistant.url:
-            urls.append(self.home_assistant.url)
+        urls.extend(url for url in (self.home_assistant.url, self.upload.url) if url)
         for url in urls:
             found.extend(mask_url(url if "://" in url else f"https://{url}")[1])
         for settings in self.plugin.values():

@@ -96,6 +96,28 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_upload_flags(p: argparse.ArgumentParser, *, flag: str) -> None:
+    """``--case``/``--site``/``--on-site``, and the URL as ``flag`` (``--url`` or ``--upload``)."""
+    if flag == "--upload":
+        p.add_argument(
+            "--upload",
+            nargs="?",
+            const="",
+            metavar="URL",
+            help="then upload the bundle to this homediag server (default: [upload] url); "
+            "the token comes from HOMEDIAG_UPLOAD_TOKEN or [upload] token",
+        )
+    else:
+        p.add_argument("--url", metavar="URL", help="the homediag server (default: [upload] url)")
+    p.add_argument("--case", metavar="ID", help="the support case (ticket) the bundle belongs to")
+    p.add_argument(
+        "--site", metavar="NAME", help="the site (home) it is of: bundles form a history"
+    )
+    p.add_argument(
+        "--on-site", action="store_true", help="an installer is waiting on site (ranked first)"
+    )
+
+
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run",
@@ -130,6 +152,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="exit 1 when a finding of this severity or worse is present, "
         "or when a check did not finish (timed out, failed)",
     )
+    _add_upload_flags(p, flag="--upload")
     p.set_defaults(handler=_lazy("homediag.cli.run", "cmd_run"))
 
 
@@ -178,6 +201,7 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=["warning", "critical"],
         help="exit 1 when a finding of this severity or worse is present",
     )
+    _add_upload_flags(p, flag="--upload")
     # The lab's compressed time (HOMEDIAG_LAB=1 only): every interval times this.
     p.add_argument("--time-scale", type=float, help=argparse.SUPPRESS)
     p.set_defaults(handler=_lazy("homediag.cli.watch", "cmd_watch"))
@@ -195,6 +219,57 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--redact", choices=["support", "public", "none"], help="redaction level (default support)"
     )
     r.set_defaults(handler=_lazy("homediag.cli.watch", "cmd_watch_report"))
+
+
+def _add_upload(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "upload",
+        help="send a bundle to the support team's homediag server",
+        description="Upload a bundle file (streamed, retried when the network or the server "
+        "fails; the same bundle twice is stored once). The token comes from "
+        "HOMEDIAG_UPLOAD_TOKEN or [upload] token. Exit 0 stored, 1 refused, 75 try again later.",
+    )
+    p.add_argument("bundle", metavar="FILE")
+    _add_upload_flags(p, flag="--url")
+    p.add_argument("-c", "--config", metavar="FILE", help="TOML configuration ([upload])")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_lazy("homediag.cli.upload", "cmd_upload"))
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the support team's server: uploads, search, grouping (homediag[server])",
+        description="Serve the HTTP API and the web pages. With no options: SQLite and the "
+        "bundles in a data directory, on http://127.0.0.1:8470; the first start prints a "
+        "first admin's one-time password. Listening on another address (--host 0.0.0.0) is "
+        "the operator's choice: put TLS in front of it.",
+    )
+    p.add_argument("--db", metavar="URL", help="postgresql://USER@HOST/DB (default: SQLite)")
+    p.add_argument("--data-dir", metavar="DIR", help="database and bundles (default: XDG data)")
+    p.add_argument("--bundle-dir", metavar="DIR", help="the bundle store (several servers share)")
+    p.add_argument(
+        "--host", metavar="HOST", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    p.add_argument("--port", type=int, metavar="PORT", help="default 8470")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="server processes")
+    p.add_argument(
+        "--public-url", metavar="URL", help="the URL people reach it by (links in webhooks)"
+    )
+    p.add_argument(
+        "--max-upload-mb", type=float, metavar="N", help="largest bundle accepted (default 64)"
+    )
+    p.add_argument(
+        "--insecure-cookies",
+        action="store_true",
+        help="session cookies without Secure (only for plain-http test set-ups)",
+    )
+    p.add_argument(
+        "--min-redaction",
+        choices=["none", "support", "public"],
+        help="the weakest redaction accepted (default support: 'none' bundles are refused)",
+    )
+    p.set_defaults(handler=_lazy("homediag.cli.serve", "cmd_serve"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_lazy("homediag.cli.support", "cmd_triage"))
+
+    _add_upload(sub)
+    _add_serve(sub)
 
     p = sub.add_parser("schema", help="print the JSON Schema of bundle.json (or of a pack)")
     p.add_argument(

@@ -189,9 +189,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         # A broken pack is a configuration error: say so now, not after the probes ran.
         load_packs(config.run.packs)
+    from homediag.cli.upload import check_run_flags  # noqa: PLC0415
+
+    upload = check_run_flags(args, config)  # a wrong URL or no token: before the probes
     interrupts = Interrupts()
     with _counting_signals(interrupts):
-        return asyncio.run(_run(args, config, interrupts))
+        code = asyncio.run(_run(args, config, interrupts))
+    if upload is None:
+        return code
+    from homediag.cli.upload import upload_after  # noqa: PLC0415
+
+    # After the signal handlers are back: Ctrl-C during the upload interrupts it.
+    return upload_after(
+        getattr(args, "written_bundle", None), upload, code, progress=not args.no_progress
+    )
 
 
 class Interrupts:
@@ -311,6 +322,7 @@ def _finish(args: argparse.Namespace, runner: Runner) -> int:
     if not args.no_bundle:
         path = write_bundle(result, args.output)
         give_back(path)  # under sudo: the installer's own file, as they will open it
+        args.written_bundle = path  # for --upload
     if getattr(args, "keep_mapping", None):
         mapping = write_mapping(result, args.keep_mapping, bundle_path=path)
         give_back(mapping)

@@ -87,6 +87,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     args.no_bundle = False
     _check_before_the_run(args, config)
+    from homediag.cli.upload import check_run_flags  # noqa: PLC0415
+
+    upload = check_run_flags(args, config)  # before the baseline, as run does
     if config.run.packs:
         from homediag.packs.loader import load_packs  # noqa: PLC0415
 
@@ -119,7 +122,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 # The loop is closed: a press while the bundle is written only counts
                 # (the second says so, the third abandons it), as in `run`.
                 interrupts.stop = lambda: None
-            return _finish(args, session)
+            code = _finish(args, session)
         except KeyboardInterrupt:
             # The bundle is abandoned (a third press), never the recording: say how to
             # get it (the press may land while the watch stops or while it writes).
@@ -132,6 +135,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
             raise
         finally:
             interrupts.done = True
+    if upload is None:
+        return code
+    from homediag.cli.upload import upload_after  # noqa: PLC0415
+
+    return upload_after(
+        getattr(args, "written_bundle", None), upload, code, progress=not args.no_progress
+    )
 
 
 def _metrics_address(args: argparse.Namespace) -> tuple[str, int] | None:
@@ -182,6 +192,7 @@ def _finish(args: argparse.Namespace, session: WatchSession) -> int:
     result = session.result()
     give_back(session.store_path)
     path = _write(result, args.output)
+    args.written_bundle = path  # for --upload
     if getattr(args, "keep_mapping", None):
         from homediag.api import write_mapping  # noqa: PLC0415
 

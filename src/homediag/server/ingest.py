@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homediag.server import webhooks
 from homediag.server.db.models import BundleDevice, BundleFinding, Group, StoredBundle
 from homediag.server.indexing import BundleSummary
 from homediag.server.state import utcnow
@@ -153,5 +154,6 @@ async def record(
     if group_id is not None:
         await db.flush()
         await refresh_group_counts(db, group_id)
+    await webhooks.queue_stored(db, row, summary)  # in the bundle's own transaction
     await db.commit()
     return row, True
