@@ -119,7 +119,13 @@ async def record(
     if (old := await existing(db, upload.org_id, upload.sha256)) is not None:
         return old, False
     now = utcnow()
-    group_id = await _group(db, upload.org_id, summary, now)
+    try:
+        group_id = await _group(db, upload.org_id, summary, now)
+    except IntegrityError:
+        # Another upload of the same problem created its group a moment ago (nothing
+        # else is written yet): start again, and find that group.
+        await db.rollback()
+        group_id = await _group(db, upload.org_id, summary, now)
     site = upload.site or upload.case
     row = StoredBundle(
         org_id=upload.org_id,
