@@ -88,3 +88,33 @@ def test_devices_are_indexed_with_firmware_and_model() -> None:
     assert by_kind["hue_bridge", "BSB002"].firmware == "1965111030"
     router = next(d for d in devices if d.kind == "router")
     assert router.vendor == "avm audiovisuelles marketing und computersysteme gmbh"
+
+
+def test_a_huge_bundle_is_indexed_within_the_caps_and_stays_searchable() -> None:
+    from homediag.bundle.reader import load_bundle
+    from homediag.model.bundle import Device
+    from homediag.model.finding import Finding
+    from homediag.server.indexing import MAX_INDEXED_DEVICES, MAX_INDEXED_FINDINGS
+
+    bundle = load_bundle(GALLERY / "healthy" / "bundle.zip")
+    template = Finding(
+        id="router.packet_loss",
+        severity="warning",
+        probe="router",
+        title="Packets to the router are lost",
+        detail="d",
+        remediation="r",
+        docs_url="https://example.invalid/x",
+    )
+    rare = template.model_copy(update={"id": "mqtt.unreachable", "severity": "critical"})
+    bundle.findings = [template] * 10_000 + [rare]
+    bundle.devices = [Device(id=f"d{i}", kind="light", vendor="Signify") for i in range(25_000)] + [
+        Device(id="x", kind="router", vendor="AVM GmbH")
+    ]
+    summary = summarize(bundle)
+    assert summary.findings_total == 10_001
+    assert len(summary.findings) <= MAX_INDEXED_FINDINGS
+    assert len(summary.devices) <= MAX_INDEXED_DEVICES
+    # Every distinct value is still there to be found.
+    assert {f.id for f in summary.findings} == {"router.packet_loss", "mqtt.unreachable"}
+    assert {d.kind for d in summary.devices} >= {"light", "router"}

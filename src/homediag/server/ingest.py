@@ -119,13 +119,8 @@ async def record(
     if (old := await existing(db, upload.org_id, upload.sha256)) is not None:
         return old, False
     now = utcnow()
-    try:
-        group_id = await _group(db, upload.org_id, summary, now)
-    except IntegrityError:
-        # Another upload of the same problem created its group a moment ago (nothing
-        # else is written yet): start again, and find that group.
-        await db.rollback()
-        group_id = await _group(db, upload.org_id, summary, now)
+    # _group joins a group another upload created a moment ago (a savepoint).
+    group_id = await _group(db, upload.org_id, summary, now)
     site = upload.site or upload.case
     row = StoredBundle(
         org_id=upload.org_id,
@@ -142,7 +137,7 @@ async def record(
         schema_version=summary.schema_version,
         redaction_level=summary.redaction_level,
         worst_severity=summary.worst_severity,
-        findings_count=len(summary.findings),
+        findings_count=summary.findings_total,
         headline=summary.headline,
         metrics=summary.metrics,
         fingerprint=summary.fingerprint,
@@ -285,7 +280,7 @@ async def reindex(
         summary.fingerprint,
         summary.worst_severity,
         summary.headline,
-        len(summary.findings),
+        summary.findings_total,
     )
     row.analysed_with = version
     if not changed:
@@ -306,7 +301,7 @@ async def reindex(
     row.fingerprint = summary.fingerprint
     row.worst_severity = summary.worst_severity
     row.headline = summary.headline
-    row.findings_count = len(summary.findings)
+    row.findings_count = summary.findings_total
     row.group_id = await _group(db, row.org_id, summary, row.uploaded_at)
     await db.flush()
     await link_history(db, row)
