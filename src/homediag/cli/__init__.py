@@ -240,7 +240,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "serve",
         help="run the support team's server: uploads, search, grouping (homediag[server])",
-        description="Serve the HTTP API and the web pages. With no options: SQLite and the "
+        description="Serve the HTTP API (OpenAPI at /api/v1/docs). With no options: SQLite and the "
         "bundles in a data directory, on http://127.0.0.1:8470; the first start prints a "
         "first admin's one-time password. Listening on another address (--host 0.0.0.0) is "
         "the operator's choice: put TLS in front of it.",
