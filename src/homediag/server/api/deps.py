@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,13 @@ SESSION_COOKIE = "homediag_session"
 CSRF_COOKIE = "homediag_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: The largest row id both databases hold (PostgreSQL INTEGER). A bigger id in a
+#: path or a query is answered 422 before it reaches the database (SQLite raised
+#: OverflowError past 2**63 and PostgreSQL refuses past 2**31: a 500 each).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
+QueryId = Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)]
 
 
 def get_state(request: Request) -> ServerState:
