@@ -6,11 +6,19 @@ before its fix.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.server.running import RunningServer, start_server
+from tests.server.running import RunningServer, _group_pids, free_port, start_server
 from tests.server.sites import gallery_bytes
 
 HUGE = "9" * 30  # past SQLite's 64-bit integers and PostgreSQL's INTEGER
@@ -50,3 +58,40 @@ def test_an_id_too_big_for_the_database_is_a_4xx(
         # The server keeps serving (a 500 also closed the connection).
         assert client.get(f"/api/v1/bundles/{bundle}").status_code == 200
     assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_ctrl_c_of_homediag_serve_ends_cleanly_in_80_columns(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group): exit, no traceback, no process left."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "homediag", "serve"),
+            *("--data-dir", str(tmp_path / "data"), "--host", "127.0.0.1", "--port", str(port)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "homediag serve did not answer"
+            time.sleep(0.1)
+        # One upload starts the checking pool's workers (they take the SIGINT too).
+        with httpx.Client(timeout=30) as client:
+            client.post(f"http://127.0.0.1:{port}/api/v1/bundles", content=b"not a zip")
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=60)[0].decode(errors="replace")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert [line for line in output.splitlines() if len(line) > 80] == []
+    assert _group_pids(process.pid) == []
