@@ -95,3 +95,23 @@ def test_ctrl_c_of_homediag_serve_ends_cleanly_in_80_columns(tmp_path: Path) -> 
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert [line for line in output.splitlines() if len(line) > 80] == []
     assert _group_pids(process.pid) == []
+
+
+def test_an_upload_token_in_a_url_is_refused_and_never_logged(
+    loaded: tuple[RunningServer, int],
+) -> None:
+    server, _ = loaded
+    token = server.accounts["acme"].token
+    with server.client() as client:
+        for name in ("token", "access_token"):
+            answer = client.post("/api/v1/bundles", params={name: token}, content=b"PK")
+            assert answer.status_code == 401, answer.text
+            assert answer.json()["error"]["code"] == "token_in_url"
+            assert "Authorization" in answer.json()["error"]["message"]
+    with server.login("acme-support") as client:
+        assert client.get("/api/v1/bundles", params={"case": token}).status_code == 401
+    # uvicorn's access line for each of them is there, without the token.
+    log = server.log.read_text(errors="replace")
+    assert log.count("/api/v1/bundles?") >= 3, log[-2000:]
+    assert token not in log
+    assert token[len("hdu_") :][:12] not in log

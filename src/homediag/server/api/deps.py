@@ -132,6 +132,10 @@ async def _from_session(request: Request, db: AsyncSession, raw: str) -> Princip
 
 async def get_principal(request: Request, db: Db) -> Principal:
     """The caller, or 401. Tokens go in the Authorization header only, never in a URL."""
+    if security.TOKEN_PREFIX in request.url.query:
+        raise ApiError(
+            401, "token_in_url", "send the upload token as Authorization: Bearer, never in a URL"
+        )
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, value = header.partition(" ")
