@@ -115,3 +115,41 @@ def test_an_upload_token_in_a_url_is_refused_and_never_logged(
     assert log.count("/api/v1/bundles?") >= 3, log[-2000:]
     assert token not in log
     assert token[len("hdu_") :][:12] not in log
+
+
+def _long_login(megabytes: int) -> Iterator[bytes]:
+    yield b'{"username": "acme-admin", "password": "'
+    for _ in range(megabytes):
+        yield b"p" * (1 << 20)
+    yield b'"}'
+
+
+def test_a_huge_json_body_is_cut_before_it_is_read_whole(
+    loaded: tuple[RunningServer, int],
+) -> None:
+    """Anyone can POST a login: 100 MB of it grew the server by 100 MB before the 422."""
+    server, _ = loaded
+    with server.client() as client:
+        streamed = client.post(
+            "/api/v1/session", content=_long_login(8), headers={"Content-Type": "application/json"}
+        )
+        assert streamed.status_code == 413, streamed.text
+        assert streamed.json()["error"]["code"] == "too_large"
+        declared = client.post(
+            "/api/v1/session",
+            content=b"".join(_long_login(2)),
+            headers={"Content-Type": "application/json"},
+        )
+        assert declared.status_code == 413, declared.text
+    with server.login("acme-admin") as client:
+        answer = client.post(
+            "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/" + "a" * (2 << 20)}
+        )
+        assert answer.status_code == 413, answer.text
+        # Small bodies and uploads (their own, larger cap) still go through.
+        assert (
+            client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/"}).status_code == 201
+        )
+    bigger = server.upload(gallery_bytes("healthy") + b"\0" * (2 << 20))
+    assert bigger.status_code == 422, bigger.text  # checked as a bundle, not cut at 1 MiB
+    assert bigger.json()["error"]["code"] == "invalid_bundle"

@@ -14,6 +14,7 @@ from homediag._version import __version__
 from homediag.server import security
 from homediag.server.api import admin, auth, bundles, errors, groups, hooks, uploads
 from homediag.server.background import JOBS
+from homediag.server.bodylimit import BodyLimit
 from homediag.server.checking import Checker
 from homediag.server.db.engine import create_engine, migrate, sessionmaker
 from homediag.server.settings import ServerSettings
@@ -91,6 +92,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/bundles")}))
     for module in (uploads, bundles, groups, auth, admin, hooks):
         app.include_router(module.router, prefix=API_PREFIX)
 
