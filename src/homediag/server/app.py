@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
 from homediag._version import __version__
+from homediag.server import security
 from homediag.server.api import admin, auth, bundles, errors, groups, hooks, uploads
 from homediag.server.background import JOBS
+from homediag.server.bodylimit import BodyLimit
 from homediag.server.checking import Checker
 from homediag.server.db.engine import create_engine, migrate, sessionmaker
 from homediag.server.settings import ServerSettings
@@ -19,10 +23,31 @@ from homediag.server.store import BundleStore
 
 API_PREFIX = "/api/v1"
 
+_TOKEN = re.compile(rf"{re.escape(security.TOKEN_PREFIX)}[A-Za-z0-9_-]+")
+
+
+class _NoTokensInLog(logging.Filter):
+    """Blank upload tokens out of uvicorn's access lines (one sent in a URL is refused, not logged)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN.sub(f"{security.TOKEN_PREFIX}…", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def _guard_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NoTokensInLog) for f in access.filters):
+        access.addFilter(_NoTokensInLog())
+
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """The server, ready for uvicorn (or httpx's ASGI transport in tests)."""
     settings = settings or ServerSettings()
+    _guard_access_log()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +92,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/bundles")}))
     for module in (uploads, bundles, groups, auth, admin, hooks):
         app.include_router(module.router, prefix=API_PREFIX)
 

@@ -63,6 +63,9 @@ def _limit_worker(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     # The kernel's SIGXCPU ends the worker past its CPU limit, even inside C code.
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+    # Ctrl-C reaches the whole process group: the server stops its pool, a worker
+    # that took SIGINT itself printed a KeyboardInterrupt traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _cpu_used() -> float:

@@ -29,13 +29,12 @@ async def prepare(settings: ServerSettings) -> FirstAdmin | None:
 def serve(settings: ServerSettings, *, workers: int = 1, out: TextIO = sys.stderr) -> None:
     """Prepare, print the URL (and a first admin's one-time password), serve until stopped."""
     admin = asyncio.run(prepare(settings))
-    print(f"homediag server: {settings.base_url}/  (API {settings.base_url}/api/v1/docs)", file=out)
+    # Each line fits 80 columns (a terminal, a log viewer); the first two are parsed.
+    print(f"homediag server: {settings.base_url}/", file=out)
     if admin is not None:
-        print(
-            f"first admin: user '{admin.username}', one-time password {admin.password} "
-            "(shown once: log in and set a new one)",
-            file=out,
-        )
+        print(f"first admin: user '{admin.username}', one-time password {admin.password}", file=out)
+        print("  (shown once: log in with it and set a new password)", file=out)
+    print(f"API and its docs: {settings.base_url}/api/v1/docs", file=out)
     out.flush()
     os.environ.update(settings.to_env())
     uvicorn.run(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homediag.server import security
-from homediag.server.api.deps import Admin, Db, Principal, State, client_address
+from homediag.server.api.deps import Admin, Db, Principal, QueryId, RowId, State, client_address
 from homediag.server.api.errors import ApiError, not_found
 from homediag.server.audit import audit
 from homediag.server.db.models import AuditEntry, LoginSession, Organisation, UploadToken, User
@@ -34,7 +34,7 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,119}$"
 _ORG = r"^[A-Za-z0-9][A-Za-z0-9 ._&-]{0,119}$"
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[int | None, Query(ge=0)]
+Cursor = QueryId
 
 
 async def _page(
@@ -172,7 +172,7 @@ async def create_user(body: NewUser, request: Request, db: Db, principal: Admin)
 
 
 @router.get("/users/{user_id}", summary="One user")
-async def get_user(user_id: int, db: Db, principal: Admin) -> dict[str, Any]:
+async def get_user(user_id: RowId, db: Db, principal: Admin) -> dict[str, Any]:
     return user_json(await _own_user(db, principal, user_id))
 
 
@@ -181,7 +181,7 @@ async def get_user(user_id: int, db: Db, principal: Admin) -> dict[str, Any]:
     summary="Change a user's role, disable them, or reset their password (one-time password)",
 )
 async def change_user(
-    user_id: int, body: UserChange, request: Request, db: Db, principal: Admin
+    user_id: RowId, body: UserChange, request: Request, db: Db, principal: Admin
 ) -> dict[str, Any]:
     user = await _own_user(db, principal, user_id)
     _may_change(principal, user)
@@ -216,7 +216,7 @@ async def change_user(
 
 
 @router.delete("/users/{user_id}", status_code=204, summary="Delete a user (and their sessions)")
-async def delete_user(user_id: int, request: Request, db: Db, principal: Admin) -> Response:
+async def delete_user(user_id: RowId, request: Request, db: Db, principal: Admin) -> Response:
     user = await _own_user(db, principal, user_id)
     _may_change(principal, user)
     if user.id == principal.user_id:
@@ -274,7 +274,7 @@ async def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an upload token")
-async def revoke_token(token_id: int, request: Request, db: Db, principal: Admin) -> Response:
+async def revoke_token(token_id: RowId, request: Request, db: Db, principal: Admin) -> Response:
     token = await db.get(UploadToken, token_id)
     if token is None or token.org_id != principal.org_id:
         raise not_found("upload token")
@@ -337,8 +337,8 @@ async def list_audit(  # noqa: PLR0917 - FastAPI injects by parameter
     db: Db,
     principal: Admin,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    user_id: Annotated[int | None, Query(ge=0)] = None,
-    bundle_id: Annotated[int | None, Query(ge=0)] = None,
+    user_id: QueryId = None,
+    bundle_id: QueryId = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:

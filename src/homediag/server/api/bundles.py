@@ -29,7 +29,16 @@ from homediag._version import __version__
 from homediag.errors import BundleError
 from homediag.model.finding import SEVERITY_RANK
 from homediag.server import ingest, reanalysis, retention, views
-from homediag.server.api.deps import Admin, Db, Principal, Reader, State, client_address
+from homediag.server.api.deps import (
+    Admin,
+    Db,
+    Principal,
+    QueryId,
+    Reader,
+    RowId,
+    State,
+    client_address,
+)
 from homediag.server.api.errors import ApiError, not_found
 from homediag.server.api.uploads import bundle_json
 from homediag.server.audit import audit
@@ -235,7 +244,7 @@ def search_query(  # noqa: PLR0917 - one parameter per filter
     firmware: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    group: int | None = None,
+    group: QueryId = None,
     on_site: bool | None = None,
     rare: frozenset[str] = frozenset(),
 ) -> Select[StoredBundle]:
@@ -325,7 +334,7 @@ async def list_bundles(  # noqa: PLR0917 - FastAPI injects by parameter
     firmware: Annotated[str | None, Query(max_length=120)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    group: int | None = None,
+    group: QueryId = None,
     on_site: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
@@ -381,7 +390,7 @@ def _path(state: ServerState, row: StoredBundle) -> str:
 
 @router.get("/bundles/{bundle_id}", summary="One bundle's index: findings, group, site history")
 async def get_bundle(
-    bundle_id: int, request: Request, state: State, db: Db, principal: Reader
+    bundle_id: RowId, request: Request, state: State, db: Db, principal: Reader
 ) -> dict[str, Any]:
     row = await owned(db, principal, bundle_id)
     found = await db.scalars(
@@ -414,7 +423,7 @@ async def get_bundle(
     response_class=FileResponse,
 )
 async def download_bundle(
-    bundle_id: int, request: Request, state: State, db: Db, principal: Reader
+    bundle_id: RowId, request: Request, state: State, db: Db, principal: Reader
 ) -> FileResponse:
     row = await owned(db, principal, bundle_id)
     path = state.store.path(row.sha256)
@@ -431,7 +440,7 @@ async def download_bundle(
 
 @router.get("/bundles/{bundle_id}/findings", summary="The bundle's findings in full")
 async def bundle_findings(
-    bundle_id: int, request: Request, state: State, db: Db, principal: Reader
+    bundle_id: RowId, request: Request, state: State, db: Db, principal: Reader
 ) -> dict[str, Any]:
     row = await owned(db, principal, bundle_id)
     items = await read_stored(state, views.findings, _path(state, row))
@@ -445,7 +454,7 @@ async def bundle_findings(
     response_class=Response,
 )
 async def bundle_report(
-    bundle_id: int, request: Request, state: State, db: Db, principal: Reader
+    bundle_id: RowId, request: Request, state: State, db: Db, principal: Reader
 ) -> Response:
     row = await owned(db, principal, bundle_id)
     html = await read_stored(state, views.report_html, _path(state, row))
@@ -465,7 +474,7 @@ async def bundle_report(
 
 @router.get("/bundles/{bundle_id}/files", summary="The names of the bundle's evidence files")
 async def bundle_files(
-    bundle_id: int, request: Request, state: State, db: Db, principal: Reader
+    bundle_id: RowId, request: Request, state: State, db: Db, principal: Reader
 ) -> dict[str, Any]:
     row = await owned(db, principal, bundle_id)
     names = await read_stored(state, views.evidence_names, _path(state, row))
@@ -494,7 +503,7 @@ def _is_text(data: bytes) -> bool:
     response_class=Response,
 )
 async def bundle_file(  # noqa: PLR0917 - FastAPI injects by parameter
-    bundle_id: int, name: str, request: Request, state: State, db: Db, principal: Reader
+    bundle_id: RowId, name: str, request: Request, state: State, db: Db, principal: Reader
 ) -> Response:
     row = await owned(db, principal, bundle_id)
     if not _NAME.fullmatch(name) or any(part in {".", ".."} for part in name.split("/")):
@@ -527,7 +536,7 @@ async def bundle_file(  # noqa: PLR0917 - FastAPI injects by parameter
     summary="What changed from this bundle (old) to the other (new), as `homediag diff`",
 )
 async def diff_bundles(  # noqa: PLR0917 - FastAPI injects by parameter
-    bundle_id: int, other_id: int, request: Request, state: State, db: Db, principal: Reader
+    bundle_id: RowId, other_id: RowId, request: Request, state: State, db: Db, principal: Reader
 ) -> dict[str, Any]:
     old = await owned(db, principal, bundle_id)
     new = await owned(db, principal, other_id)
@@ -561,7 +570,7 @@ async def remove(state: ServerState, db: AsyncSession, row: StoredBundle) -> Non
 
 @router.delete("/bundles/{bundle_id}", status_code=204, summary="Delete a bundle (admin)")
 async def delete_bundle(
-    bundle_id: int, request: Request, state: State, db: Db, principal: Admin
+    bundle_id: RowId, request: Request, state: State, db: Db, principal: Admin
 ) -> Response:
     row = await owned(db, principal, bundle_id)
     await audit(

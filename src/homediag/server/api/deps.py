@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,13 @@ SESSION_COOKIE = "homediag_session"
 CSRF_COOKIE = "homediag_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: The largest row id both databases hold (PostgreSQL INTEGER). A bigger id in a
+#: path or a query is answered 422 before it reaches the database (SQLite raised
+#: OverflowError past 2**63 and PostgreSQL refuses past 2**31: a 500 each).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
+QueryId = Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)]
 
 
 def get_state(request: Request) -> ServerState:
@@ -125,6 +132,10 @@ async def _from_session(request: Request, db: AsyncSession, raw: str) -> Princip
 
 async def get_principal(request: Request, db: Db) -> Principal:
     """The caller, or 401. Tokens go in the Authorization header only, never in a URL."""
+    if security.TOKEN_PREFIX in request.url.query:
+        raise ApiError(
+            401, "token_in_url", "send the upload token as Authorization: Bearer, never in a URL"
+        )
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, value = header.partition(" ")

@@ -16,7 +16,7 @@ from homediag.server.api.bundles import (
     page_of_bundles,
     search_query,
 )
-from homediag.server.api.deps import Db, Reader, State
+from homediag.server.api.deps import Db, Reader, RowId, State
 from homediag.server.api.errors import not_found
 from homediag.server.db.models import Group, StoredBundle
 
@@ -86,7 +86,12 @@ async def list_groups(
 
 @router.get("/groups/{group_id}", summary="One group and its bundles (ranked, paginated)")
 async def get_group(  # noqa: PLR0917 - FastAPI injects by parameter
-    group_id: int, state: State, db: Db, principal: Reader, limit: Limit = 50, cursor: Cursor = None
+    group_id: RowId,
+    state: State,
+    db: Db,
+    principal: Reader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     group = await db.get(Group, group_id)
     if group is None or group.org_id != principal.org_id:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from homediag.model.finding import SEVERITY_RANK
 from homediag.server import webhooks
-from homediag.server.api.deps import Admin, Db
+from homediag.server.api.deps import Admin, Db, QueryId, RowId
 from homediag.server.api.errors import ApiError, not_found
 from homediag.server.db.models import Webhook, WebhookDelivery
 from homediag.server.state import utcnow
@@ -120,7 +120,7 @@ async def list_webhooks(
     db: Db,
     principal: Admin,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: QueryId = None,
 ) -> dict[str, Any]:
     query = select(Webhook).where(Webhook.org_id == principal.org_id)
     if cursor is not None:
@@ -152,13 +152,13 @@ async def create_webhook(body: WebhookCreate, db: Db, principal: Admin) -> dict[
 
 
 @router.get("/webhooks/{webhook_id}", summary="One webhook")
-async def get_webhook(webhook_id: int, db: Db, principal: Admin) -> dict[str, Any]:
+async def get_webhook(webhook_id: RowId, db: Db, principal: Admin) -> dict[str, Any]:
     return webhook_json(await _own(db, principal, webhook_id))
 
 
 @router.patch("/webhooks/{webhook_id}", summary="Change a webhook's URL, threshold or activity")
 async def change_webhook(
-    webhook_id: int, body: WebhookChange, db: Db, principal: Admin
+    webhook_id: RowId, body: WebhookChange, db: Db, principal: Admin
 ) -> dict[str, Any]:
     hook = await _own(db, principal, webhook_id)
     given = body.model_fields_set
@@ -182,7 +182,7 @@ async def change_webhook(
     "/webhooks/{webhook_id}/secret",
     summary="Replace the webhook's signing secret; the answer holds the new one, shown this once",
 )
-async def rotate_secret(webhook_id: int, db: Db, principal: Admin) -> dict[str, Any]:
+async def rotate_secret(webhook_id: RowId, db: Db, principal: Admin) -> dict[str, Any]:
     hook = await _own(db, principal, webhook_id)
     hook.secret = new_secret()
     await db.commit()
@@ -192,7 +192,7 @@ async def rotate_secret(webhook_id: int, db: Db, principal: Admin) -> dict[str, 
 @router.delete(
     "/webhooks/{webhook_id}", status_code=204, summary="Delete a webhook and its deliveries"
 )
-async def delete_webhook(webhook_id: int, db: Db, principal: Admin) -> Response:
+async def delete_webhook(webhook_id: RowId, db: Db, principal: Admin) -> Response:
     hook = await _own(db, principal, webhook_id)
     await db.delete(hook)
     await db.commit()
@@ -204,12 +204,12 @@ async def delete_webhook(webhook_id: int, db: Db, principal: Admin) -> Response:
     summary="A webhook's deliveries, the newest first: status, attempts, last answer",
 )
 async def list_deliveries(  # noqa: PLR0917 - FastAPI injects by parameter
-    webhook_id: int,
+    webhook_id: RowId,
     db: Db,
     principal: Admin,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: QueryId = None,
 ) -> dict[str, Any]:
     hook = await _own(db, principal, webhook_id)
     query = select(WebhookDelivery).where(
@@ -233,7 +233,7 @@ async def list_deliveries(  # noqa: PLR0917 - FastAPI injects by parameter
     status_code=202,
     summary="Queue a ping event to the webhook (to check the receiver and its secret)",
 )
-async def test_webhook(webhook_id: int, db: Db, principal: Admin) -> dict[str, Any]:
+async def test_webhook(webhook_id: RowId, db: Db, principal: Admin) -> dict[str, Any]:
     hook = await _own(db, principal, webhook_id)
     if not hook.active:
         raise ApiError(409, "webhook_inactive", "the webhook is inactive: activate it first")
