@@ -455,6 +455,7 @@ class Truth:
     uploaded: dict[int, datetime]
     groups: dict[int, tuple[int, str]]  # group id -> (org, fingerprint)
     group_size: dict[int, int]
+    site_of: dict[int, str] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -548,6 +549,7 @@ async def _fill(settings: ServerSettings, orgs: dict[str, int], sizes: dict[str,
             truth.proto_of[bundle_id] = k
             truth.org_of[bundle_id] = org
             truth.uploaded[bundle_id] = uploaded
+            truth.site_of[bundle_id] = site
             bundles.append(
                 {
                     "id": bundle_id,
@@ -660,6 +662,7 @@ class Query:
     #: Whether an item of the answer is one the query asked for (None: any item will do).
     check: Callable[[dict[str, Any]], bool] | None
     target_ms: float
+    #: Where the answer keeps its items (dotted: a nested list).
     items: str = "items"
 
 
@@ -676,8 +679,9 @@ def _timed(client: httpx.Client, query: Query, count: int) -> tuple[list[float],
         times.append(time.perf_counter() - start)
         if answer.status_code != 200:
             return times, f"{answer.status_code}: {answer.text[:100]} (not built yet?)", 0
-    body = answer.json()
-    found = body.get(query.items, []) if isinstance(body, dict) else body
+    found: Any = answer.json()
+    for key in query.items.split("."):  # "bundles.items": a group's bundles
+        found = found.get(key, []) if isinstance(found, dict) else found
     items = len(found)
     if query.check is not None:
         wrong = [item for item in found if not query.check(item)]
@@ -724,6 +728,24 @@ def queries(
                 ours(item) and truth.protos[truth.proto_of[item["id"]]].vendor == vendor
             )
 
+        def with_device(kind: str, firmware: str | None = None) -> Callable[[dict[str, Any]], bool]:
+            def check(item: dict[str, Any]) -> bool:
+                proto = truth.protos[truth.proto_of[item["id"]]]
+                if not ours(item):
+                    return False
+                if kind == "router" and firmware is not None:
+                    return proto.firmware == firmware  # the fill's router firmware
+                return any(
+                    d.kind == kind and (firmware is None or d.firmware == firmware)
+                    for d in proto.summary.devices
+                )
+
+            return check
+
+        # A case (one bundle) and a site (a handful) of acme's, from what was inserted.
+        some_id = min(mine)
+        some_case, some_site = f"C-{some_id}", truth.site_of[some_id]
+
         newest = max(truth.uploaded.values())
         since, until = newest - timedelta(days=60), newest - timedelta(days=30)
 
@@ -755,7 +777,6 @@ def queries(
                 cursor = body.get("next_cursor")
                 if cursor is None:
                     break
-            severity = _severity_param(client)
             plan = [
                 Query(
                     "list, first page (50)", f"{API}/bundles", {"limit": 50}, ours, TARGET_PAGE_MS
@@ -782,9 +803,41 @@ def queries(
                     TARGET_SEARCH_MS,
                 ),
                 Query(
+                    f"search: router firmware {FIRMWARES[1]} (1 in 4)",
+                    f"{API}/bundles",
+                    {"device_kind": "router", "firmware": FIRMWARES[1]},
+                    with_device("router", FIRMWARES[1]),
+                    TARGET_SEARCH_MS,
+                ),
+                Query(
+                    "search: device kind unknown (1 in 2)",
+                    f"{API}/bundles",
+                    {"device_kind": "unknown"},
+                    with_device("unknown"),
+                    TARGET_SEARCH_MS,
+                ),
+                Query(
+                    "search: case (1 bundle)",
+                    f"{API}/bundles",
+                    {"case": some_case},
+                    lambda item: ours(item) and item["case"] == some_case,
+                    TARGET_SEARCH_MS,
+                ),
+                Query(
+                    "search: site",
+                    f"{API}/bundles",
+                    {"site": some_site},
+                    lambda item: ours(item) and item["site"] == some_site,
+                    TARGET_SEARCH_MS,
+                ),
+                Query(
                     "search: critical, 30-day window",
                     f"{API}/bundles",
-                    {"severity": severity, "since": since.isoformat(), "until": until.isoformat()},
+                    {
+                        "severity": "critical",
+                        "since": since.isoformat(),
+                        "until": until.isoformat(),
+                    },
                     critical_between,
                     TARGET_SEARCH_MS,
                 ),
@@ -792,7 +845,8 @@ def queries(
                     "groups: list",
                     f"{API}/groups",
                     {},
-                    lambda item: int(item["id"]) in acme_groups,
+                    # acme's groups, with the counts of what was inserted
+                    lambda item: acme_groups.get(int(item["id"])) == item["bundle_count"],
                     TARGET_SEARCH_MS,
                 ),
                 Query(
@@ -803,11 +857,12 @@ def queries(
                     TARGET_SEARCH_MS,
                 ),
                 Query(
-                    f"groups: one group ({biggest})",
+                    f"groups: one group ({biggest}) and its first page",
                     f"{API}/groups/{biggest}",
                     {},
-                    None,
+                    lambda item: ours(item) and item.get("group_id") == biggest,
                     TARGET_SEARCH_MS,
+                    items="bundles.items",
                 ),
             ]
             for query in plan:
@@ -841,12 +896,6 @@ def queries(
             )
         rows.append([f"server RSS after the queries, {backend}", memory(process).text(), "", ""])
     return rows
-
-
-def _severity_param(client: httpx.Client) -> str:
-    """The contract leaves the form open: a name ("critical") if the server takes it, else the rank."""
-    answer = client.get(f"{API}/bundles", params={"severity": "critical", "limit": 1})
-    return "critical" if answer.status_code == 200 else "2"
 
 
 # --- main ---------------------------------------------------------------------------------

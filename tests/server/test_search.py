@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import literal, select
 from sqlalchemy.dialects import sqlite
 
-from homediag.server.api.bundles import by_rank_index, rank_order, search_query
+from homediag.server.api.bundles import (
+    RARE,
+    _device_conditions,
+    by_rank_index,
+    rank_order,
+    search_query,
+)
+from homediag.server.db.models import BundleDevice
 from tests.server.running import RunningServer, start_server
 from tests.server.sites import another_site, gallery, gallery_bytes, write
 
@@ -235,5 +244,21 @@ def test_searches_use_the_indexes(corpus: tuple[RunningServer, dict[str, int]]) 
     assert "ix_bundles_org_case (org_id=? AND case=?)" in case, case
     site = _plan(database, site="Hauptstr 2")
     assert "ix_bundles_org_site (org_id=? AND site=?)" in site, site
-    for plan in (common, device, rare, firmware, case, site):
+    # A time window is checked on the ranked index's entries, not collected and sorted.
+    window = _plan(
+        database,
+        severity="critical",
+        since=datetime(2026, 9, 1, tzinfo=UTC),
+        until=datetime(2026, 10, 1, tzinfo=UTC),
+    )
+    assert "ix_bundles_org_rank" in window, window
+    assert "TEMP B-TREE" not in window, window
+    # Counting a kind and firmware: by the firmware's index, not every router of the org.
+    count = select(literal(1)).select_from(BundleDevice)
+    count = count.where(*_device_conditions(1, "router", None, "7.57")).limit(RARE + 1)
+    sql = str(count.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with sqlite3.connect(database) as db:
+        counting = "\n".join(str(r[-1]) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_bundle_devices_org_firmware" in counting, counting
+    for plan in (common, device, rare, firmware, case, site, window, counting):
         assert "SCAN bundle" not in plan, plan

@@ -192,7 +192,10 @@ def _device_conditions(
     wrap: Any = (lambda c: c) if indexed else Unindexed
     device: list[Any] = [wrap(BundleDevice.org_id) == org_id]
     if device_kind is not None:
-        device.append(wrap(BundleDevice.kind) == device_kind)
+        # A kind is common (every bundle has a router): with a vendor or firmware, SQLite
+        # must find the rows by that index, not walk every router (87 ms at 100,000).
+        by_kind = wrap if vendor is None and firmware is None else Unindexed
+        device.append(by_kind(BundleDevice.kind) == device_kind)
     if vendor:
         device.append(_prefix_range(wrap(BundleDevice.vendor), vendor))
     if firmware is not None:
@@ -282,10 +285,17 @@ def search_query(  # noqa: PLR0917 - one parameter per filter
             # looked up again for every bundle of the walk (1.7 s at 100,000 bundles).
             device = _device_conditions(org_id, device_kind, vendor, firmware, indexed=False)
             query = query.where(exists().where(*device, BundleDevice.bundle_id == StoredBundle.id))
+    # Walking the ranked index checks the time on its entries; SQLite would otherwise
+    # collect the whole window by upload time and sort it (80 ms for 30 days of 100,000).
+    uploaded: Any = (
+        Unindexed(StoredBundle.uploaded_at)
+        if by_rank_index(case, site, rare)
+        else StoredBundle.uploaded_at
+    )
     if since is not None:
-        query = query.where(StoredBundle.uploaded_at >= since)
+        query = query.where(uploaded >= since)
     if until is not None:
-        query = query.where(StoredBundle.uploaded_at < until)
+        query = query.where(uploaded < until)
     if group is not None:
         query = query.where(StoredBundle.group_id == group)
     if on_site is not None:
