@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, tuple_
+from sqlalchemy import delete, func, insert, literal, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,8 +159,7 @@ async def record(
         if again is None:
             raise
         return again, False
-    _add_index(db, row, summary)
-    await db.flush()
+    await _add_index(db, row, summary)
     await link_history(db, row)
     if group_id is not None:
         await refresh_group_counts(db, group_id)
@@ -169,29 +168,38 @@ async def record(
     return row, True
 
 
-def _add_index(db: AsyncSession, row: StoredBundle, summary: BundleSummary) -> None:
-    db.add_all(
-        BundleFinding(
-            bundle_id=row.id,
-            org_id=row.org_id,
-            finding_id=f.id,
-            severity=f.severity,
-            probe=f.probe,
-            title=f.title,
+async def _add_index(db: AsyncSession, row: StoredBundle, summary: BundleSummary) -> None:
+    """The bundle's findings and devices, one multi-row INSERT each (no unit of work)."""
+    if summary.findings:
+        await db.execute(
+            insert(BundleFinding),
+            [
+                {
+                    "bundle_id": row.id,
+                    "org_id": row.org_id,
+                    "finding_id": f.id,
+                    "severity": f.severity,
+                    "probe": f.probe,
+                    "title": f.title,
+                }
+                for f in summary.findings
+            ],
         )
-        for f in summary.findings
-    )
-    db.add_all(
-        BundleDevice(
-            bundle_id=row.id,
-            org_id=row.org_id,
-            kind=d.kind,
-            vendor=d.vendor,
-            firmware=d.firmware,
-            model=d.model,
+    if summary.devices:
+        await db.execute(
+            insert(BundleDevice),
+            [
+                {
+                    "bundle_id": row.id,
+                    "org_id": row.org_id,
+                    "kind": d.kind,
+                    "vendor": d.vendor,
+                    "firmware": d.firmware,
+                    "model": d.model,
+                }
+                for d in summary.devices
+            ],
         )
-        for d in summary.devices
-    )
 
 
 async def _problems(db: AsyncSession, bundle_id: int) -> dict[str, int]:
