@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, literal, select, tuple_
+from sqlalchemy import Table, delete, func, insert, literal, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,10 @@ from homediag.server.db.models import BundleDevice, BundleFinding, Group, Stored
 from homediag.server.indexing import BundleSummary
 from homediag.server.state import utcnow
 
+#: The index tables, for plain multi-row inserts (the ORM's bulk path splits rows by which
+#: values are None, one statement per shape).
+_FINDINGS = cast(Table, BundleFinding.__table__)
+_DEVICES = cast(Table, BundleDevice.__table__)
 #: Findings at least this severe count as a problem in a site's history (warning).
 _PROBLEM = 1
 
@@ -93,7 +97,11 @@ async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
     # the other, or the later count misses the bundle the other has not
     # committed yet. FOR NO KEY UPDATE: the bundles' foreign keys hold KEY
     # SHARE locks on the row, which FOR UPDATE would deadlock with.
-    await db.execute(select(Group.id).where(Group.id == group_id).with_for_update(key_share=True))
+    if db.get_bind().dialect.name != "sqlite":
+        # (SQLite has no row locks: its one writer at a time is the lock.)
+        await db.execute(
+            select(Group.id).where(Group.id == group_id).with_for_update(key_share=True)
+        )
     group = await db.get(Group, group_id)
     if group is None:
         return
@@ -154,9 +162,8 @@ async def record(
         if again is None:
             raise
         return again, False
-    _add_index(db, row, summary)
-    await db.flush()
-    await link_history(db, row)
+    await _add_index(db, row, summary)
+    await link_history(db, row, summary)
     if group_id is not None:
         await refresh_group_counts(db, group_id)
     await webhooks.queue_stored(db, row, summary)  # in the bundle's own transaction
@@ -164,29 +171,38 @@ async def record(
     return row, True
 
 
-def _add_index(db: AsyncSession, row: StoredBundle, summary: BundleSummary) -> None:
-    db.add_all(
-        BundleFinding(
-            bundle_id=row.id,
-            org_id=row.org_id,
-            finding_id=f.id,
-            severity=f.severity,
-            probe=f.probe,
-            title=f.title,
+async def _add_index(db: AsyncSession, row: StoredBundle, summary: BundleSummary) -> None:
+    """The bundle's findings and devices, one multi-row INSERT each (no unit of work)."""
+    if summary.findings:
+        await db.execute(
+            insert(_FINDINGS),
+            [
+                {
+                    "bundle_id": row.id,
+                    "org_id": row.org_id,
+                    "finding_id": f.id,
+                    "severity": f.severity,
+                    "probe": f.probe,
+                    "title": f.title,
+                }
+                for f in summary.findings
+            ],
         )
-        for f in summary.findings
-    )
-    db.add_all(
-        BundleDevice(
-            bundle_id=row.id,
-            org_id=row.org_id,
-            kind=d.kind,
-            vendor=d.vendor,
-            firmware=d.firmware,
-            model=d.model,
+    if summary.devices:
+        await db.execute(
+            insert(_DEVICES),
+            [
+                {
+                    "bundle_id": row.id,
+                    "org_id": row.org_id,
+                    "kind": d.kind,
+                    "vendor": d.vendor,
+                    "firmware": d.firmware,
+                    "model": d.model,
+                }
+                for d in summary.devices
+            ],
         )
-        for d in summary.devices
-    )
 
 
 async def _problems(db: AsyncSession, bundle_id: int) -> dict[str, int]:
@@ -199,9 +215,25 @@ async def _problems(db: AsyncSession, bundle_id: int) -> dict[str, int]:
     return dict(rows.tuples().all())
 
 
-async def changes_between(db: AsyncSession, old_id: int, new_id: int) -> dict[str, Any]:
-    """What a site's bundle fixed and broke since ``old_id``, by finding id (worst first)."""
-    old, new = await _problems(db, old_id), await _problems(db, new_id)
+def problems_of(summary: BundleSummary) -> dict[str, int]:
+    """What ``_problems`` reads back from the index ``summary`` makes (without a query)."""
+    worst: dict[str, int] = {}
+    for f in summary.findings:
+        if f.severity >= _PROBLEM:
+            worst[f.id] = max(f.severity, worst.get(f.id, f.severity))
+    return worst
+
+
+async def changes_between(
+    db: AsyncSession, old_id: int, new_id: int, known: dict[int, dict[str, int]] | None = None
+) -> dict[str, Any]:
+    """What a site's bundle fixed and broke since ``old_id``, by finding id (worst first).
+
+    ``known``: bundles' problems already at hand (the bundle being recorded), by id.
+    """
+    known = known or {}
+    old = known[old_id] if old_id in known else await _problems(db, old_id)
+    new = known[new_id] if new_id in known else await _problems(db, new_id)
 
     def ranked(ids: set[str], severity: dict[str, int]) -> list[str]:
         return sorted(ids, key=lambda i: (-severity[i], i))
@@ -235,21 +267,34 @@ def _site_neighbours(row: StoredBundle) -> tuple[Any, Any]:
     return before, after
 
 
-async def _relink(db: AsyncSession, row: StoredBundle, previous: StoredBundle | None) -> None:
+async def _relink(
+    db: AsyncSession,
+    row: StoredBundle,
+    previous: StoredBundle | None,
+    known: dict[int, dict[str, int]] | None = None,
+) -> None:
+    # Both at once, after the queries (an assignment before them is autoflushed on its own).
+    changes = await changes_between(db, previous.id, row.id, known) if previous else None
     row.previous_id = previous.id if previous is not None else None
-    row.changes = await changes_between(db, previous.id, row.id) if previous is not None else None
+    row.changes = changes
 
 
-async def link_history(db: AsyncSession, row: StoredBundle) -> None:
-    """Put a (new or re-indexed) bundle into its site's history, between its neighbours."""
+async def link_history(
+    db: AsyncSession, row: StoredBundle, summary: BundleSummary | None = None
+) -> None:
+    """Put a (new or re-indexed) bundle into its site's history, between its neighbours.
+
+    ``summary``: the index just written for ``row`` (saves reading it back).
+    """
     if row.site is None:
         return
     before, after = _site_neighbours(row)
     previous = await db.scalar(before)
     following = await db.scalar(after)
-    await _relink(db, row, previous)
+    known = {row.id: problems_of(summary)} if summary is not None else None
+    await _relink(db, row, previous, known)
     if following is not None:
-        await _relink(db, following, row)
+        await _relink(db, following, row, known)
 
 
 async def unlink_history(db: AsyncSession, row: StoredBundle) -> None:

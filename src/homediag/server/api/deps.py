@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
@@ -26,6 +27,8 @@ SESSION_COOKIE = "homediag_session"
 CSRF_COOKIE = "homediag_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: How stale an upload token's ``last_used_at`` may get before a request updates it.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 #: The largest row id both databases hold (PostgreSQL INTEGER). A bigger id in a
 #: path or a query is answered 422 before it reaches the database (SQLite raised
@@ -96,8 +99,13 @@ async def _from_token(db: AsyncSession, raw: str) -> Principal:
         raise ApiError(
             401, "token_expired", "the upload token has expired", {"WWW-Authenticate": "Bearer"}
         )
-    await db.execute(update(UploadToken).where(UploadToken.id == token.id).values(last_used_at=now))
-    await db.commit()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        # At most once a minute: a write and a commit on every upload cost more than the
+        # upload's own index, and "last used" is read by people, to the minute.
+        await db.execute(
+            update(UploadToken).where(UploadToken.id == token.id).values(last_used_at=now)
+        )
+        await db.commit()
     return Principal(org_id=token.org_id, role="uploader", token_id=token.id)
 
 
