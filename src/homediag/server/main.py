@@ -46,4 +46,7 @@ def serve(settings: ServerSettings, *, workers: int = 1, out: TextIO = sys.stder
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,
+        # h11, whatever else is installed: httptools answers a body longer than
+        # its Content-Length with a bare-text 400 instead of our one-line JSON.
+        http="h11",
     )
