@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import asyncio
 import contextlib
@@ -236,9 +237,45 @@ class Interrupts:
         self.done = False
         #: Whether a press ended the process (it is on its way out).
         self.ended = False
+        #: The reading end of the signal wakeup socket (see
+        #: :func:`_counting_signals`): one byte per signal the process received.
+        self.deliveries: socket.socket | None = None
 
     def press(self, *_: object) -> None:
-        """One Ctrl-C: stop, then warn, then abandon."""
+        """Ctrl-C (as often as it was pressed since the last call): stop, then warn, then abandon."""
+        for _press in range(self._delivered()):
+            self._one()
+
+    def swallowed(self) -> None:
+        """The abandoning ``KeyboardInterrupt`` landed where Python only reports it.
+
+        A handler runs between any two bytecodes, also inside a ``__del__``
+        or a weakref callback (paho-mqtt's client has one), where an exception
+        is printed as "Exception ignored" and the bundle went on being
+        written. Press once more, from a thread of its own: raised from here
+        (``interrupt_main``) it would land in this very report and be lost.
+        That thread runs once the main thread lets go of the interpreter,
+        which is after this report, so the press lands in the bytecode that
+        follows (and if in another finaliser, comes here again).
+        """
+        _thread.start_new_thread(signal.raise_signal, (signal.SIGINT,))
+
+    def _delivered(self) -> int:
+        # Python runs a handler once for any number of signals that arrived
+        # while the main thread was in C code (a regex, a sqlite COMMIT, an
+        # import): three quick presses during one could count as one, and the
+        # third never abandoned the bundle. The wakeup socket holds a byte per
+        # delivery, so it counts them all; a call that finds none was counted
+        # by the call before it.
+        if self.deliveries is None:
+            return 1
+        count = 0
+        with contextlib.suppress(OSError):  # BlockingIOError: drained
+            while chunk := self.deliveries.recv(64):
+                count += sum(1 for byte in chunk if byte in _SIGNAL_NUMBERS)
+        return count
+
+    def _one(self) -> None:
         self.presses += 1
         if self.done or self.presses > 2:
             self.ended = True
@@ -260,6 +297,7 @@ def _say(line: str) -> None:
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNAL_NUMBERS = frozenset(int(sig) for sig in _SIGNALS)
 
 
 @contextlib.contextmanager
@@ -270,6 +308,21 @@ def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
     # gone, Python's default one ended the run without the bundle. Around
     # all of asyncio.run(), also its shutdown (it waits for the threads of
     # cancelled checks); asyncio.run() then leaves SIGINT to us.
+    # A socket pair, not a pipe: the only wakeup file Windows accepts.
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    interrupts.deliveries = reader
+    previous_hook = sys.unraisablehook
+
+    def unraisable(report: Any) -> None:
+        if interrupts.ended and isinstance(report.exc_value, KeyboardInterrupt):
+            interrupts.swallowed()
+        else:
+            previous_hook(report)
+
+    sys.unraisablehook = unraisable
     previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     for sig in _SIGNALS:
         signal.signal(sig, interrupts.press)
@@ -282,6 +335,11 @@ def _counting_signals(interrupts: Interrupts) -> Iterator[None]:
             # reach Python's default handler: that KeyboardInterrupt would
             # escape the exit and kill the process by SIGINT instead of 130.
             signal.signal(sig, signal.SIG_IGN if interrupts.ended else handler)
+        signal.set_wakeup_fd(previous_fd)
+        sys.unraisablehook = previous_hook
+        interrupts.deliveries = None
+        reader.close()
+        writer.close()
 
 
 async def _run(args: argparse.Namespace, config: Config, interrupts: Interrupts) -> int:
