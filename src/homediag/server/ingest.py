@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, literal, select, tuple_
+from sqlalchemy import Table, case, delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,23 +86,68 @@ async def _group(
     return group.id
 
 
+async def _lock_group(db: AsyncSession, group_id: int) -> None:
+    # Lock the group's row first (PostgreSQL; SQLite has one writer at a time):
+    # two processes adding bundles to one group at once must count one after
+    # the other, or the later count misses the bundle the other has not
+    # committed yet. FOR NO KEY UPDATE: the bundles' foreign keys hold KEY
+    # SHARE locks on the row, which FOR UPDATE would deadlock with. The
+    # statements after it see what the other committed (READ COMMITTED takes
+    # a snapshot per statement).
+    if db.get_bind().dialect.name != "sqlite":
+        # (SQLite has no row locks: its one writer at a time is the lock.)
+        await db.execute(
+            select(Group.id).where(Group.id == group_id).with_for_update(key_share=True)
+        )
+
+
+async def count_into_group(db: AsyncSession, row: StoredBundle) -> None:
+    """Count a bundle just inserted (and flushed) into its group: one UPDATE.
+
+    Whatever the group's size: the site is new to the group unless another of
+    its bundles has it, which the (org_id, group_id, site, uploaded_at) index
+    answers at once. Deleting and re-indexing recount
+    (:func:`refresh_group_counts`).
+    """
+    if row.group_id is None:
+        return
+    await _lock_group(db, row.group_id)
+    new_site: Any = 0
+    if row.site is not None:
+        seen = (
+            select(StoredBundle.id)
+            .where(
+                StoredBundle.org_id == row.org_id,
+                StoredBundle.group_id == row.group_id,
+                StoredBundle.site == row.site,
+                StoredBundle.id != row.id,
+            )
+            .exists()
+        )
+        new_site = case((seen, 0), else_=1)
+    at = literal(row.uploaded_at, Group.last_seen.type)
+    await db.execute(
+        update(Group)
+        .where(Group.id == row.group_id)
+        .values(
+            bundle_count=Group.bundle_count + 1,
+            site_count=Group.site_count + new_site,
+            last_seen=case((Group.last_seen < at, at), else_=Group.last_seen),
+        )
+        # The Group loaded by _group keeps its old counts until re-read
+        # (webhooks.queue_stored re-reads it).
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
     """Recount a group's bundles and sites from the bundles themselves (no drift).
 
     The (org_id, group_id, site, uploaded_at) index covers the query: a group
     of thousands of bundles is recounted without reading a row.
     """
-    # Lock the group's row first (PostgreSQL; SQLite has one writer at a time):
-    # two processes adding bundles to one group at once must count one after
-    # the other, or the later count misses the bundle the other has not
-    # committed yet. FOR NO KEY UPDATE: the bundles' foreign keys hold KEY
-    # SHARE locks on the row, which FOR UPDATE would deadlock with.
-    if db.get_bind().dialect.name != "sqlite":
-        # (SQLite has no row locks: its one writer at a time is the lock.)
-        await db.execute(
-            select(Group.id).where(Group.id == group_id).with_for_update(key_share=True)
-        )
-    group = await db.get(Group, group_id)
+    await _lock_group(db, group_id)
+    group = await db.get(Group, group_id, populate_existing=True)
     if group is None:
         return
     bundles, sites, last = (
@@ -121,40 +166,57 @@ async def refresh_group_counts(db: AsyncSession, group_id: int) -> None:
 
 
 async def record(
-    db: AsyncSession, upload: Upload, summary: BundleSummary
+    db: AsyncSession, upload: Upload, summary: BundleSummary, *, looked_up: bool = False
 ) -> tuple[StoredBundle, bool]:
-    """Insert the bundle and its index; (row, False) when the same bytes were already there."""
-    if (old := await existing(db, upload.org_id, upload.sha256)) is not None:
+    """Insert the bundle and its index; (row, False) when the same bytes were already there.
+
+    ``looked_up``: the caller has just seen that :func:`existing` finds none
+    (a bundle stored since then is still caught, by the unique index).
+    """
+    if not looked_up and (old := await existing(db, upload.org_id, upload.sha256)) is not None:
         return old, False
     now = utcnow()
     # _group joins a group another upload created a moment ago (a savepoint).
     group_id = await _group(db, upload.org_id, summary, now)
     site = upload.site or upload.case
-    row = StoredBundle(
-        org_id=upload.org_id,
-        sha256=upload.sha256,
-        size=upload.size,
-        case=upload.case,
-        site=site,
-        on_site=upload.on_site,
-        uploaded_at=now,
-        token_id=upload.token_id,
-        user_id=upload.user_id,
-        created_at=datetime.fromisoformat(summary.created_at),
-        tool_version=summary.tool_version,
-        schema_version=summary.schema_version,
-        redaction_level=summary.redaction_level,
-        worst_severity=summary.worst_severity,
-        findings_count=summary.findings_total,
-        headline=summary.headline,
-        metrics=summary.metrics,
-        fingerprint=summary.fingerprint,
-        group_id=group_id,
-        analysed_with=summary.tool_version,
+    created_at = datetime.fromisoformat(summary.created_at)
+    # The site's history is found before the insert, so the new row is written
+    # with its link at once; a later row's link is only rewritten when an
+    # older bundle arrives late.
+    problems = problems_of(summary)
+    previous, following = await _neighbours_of_new(db, upload.org_id, site, created_at)
+    changes = (
+        await changes_between(db, previous.id, _NEW, {_NEW: problems})
+        if previous is not None
+        else None
     )
-    db.add(row)
+    values = {
+        "org_id": upload.org_id,
+        "sha256": upload.sha256,
+        "size": upload.size,
+        "case": upload.case,
+        "site": site,
+        "on_site": upload.on_site,
+        "uploaded_at": now,
+        "token_id": upload.token_id,
+        "user_id": upload.user_id,
+        "created_at": created_at,
+        "tool_version": summary.tool_version,
+        "schema_version": summary.schema_version,
+        "redaction_level": summary.redaction_level,
+        "worst_severity": summary.worst_severity,
+        "findings_count": summary.findings_total,
+        "headline": summary.headline,
+        "metrics": summary.metrics,
+        "fingerprint": summary.fingerprint,
+        "group_id": group_id,
+        "analysed_with": summary.tool_version,
+        "previous_id": previous.id if previous is not None else None,
+        "changes": changes,
+    }
     try:
-        await db.flush()
+        # An INSERT … RETURNING of the ORM row: no unit of work to run for one row.
+        row = (await db.scalars(insert(StoredBundle).values(values).returning(StoredBundle))).one()
     except IntegrityError:
         # Another process stored the same bytes a moment ago.
         await db.rollback()
@@ -163,9 +225,9 @@ async def record(
             raise
         return again, False
     await _add_index(db, row, summary)
-    await link_history(db, row, summary)
-    if group_id is not None:
-        await refresh_group_counts(db, group_id)
+    if following is not None:
+        await _relink(db, following, row, {row.id: problems})
+    await count_into_group(db, row)
     await webhooks.queue_stored(db, row, summary)  # in the bundle's own transaction
     await db.commit()
     return row, True
@@ -243,6 +305,37 @@ async def changes_between(
         "resolved": ranked(set(old) - set(new), old),
         "new": ranked(set(new) - set(old), new),
     }
+
+
+#: The id ``changes_between`` knows the bundle being recorded by, before it has its own.
+_NEW = -1
+
+
+async def _neighbours_of_new(
+    db: AsyncSession, org_id: int, site: str | None, created_at: datetime
+) -> tuple[StoredBundle | None, StoredBundle | None]:
+    """The bundles a new bundle of ``site`` will follow and precede in its history.
+
+    As :func:`_site_neighbours` places a row whose id is above every other
+    (the new row's will be): one of the same ``created_at`` comes before it.
+    """
+    if site is None:
+        return None, None
+    same_site = (StoredBundle.org_id == org_id, StoredBundle.site == site)
+    at = literal(created_at, StoredBundle.created_at.type)
+    previous = await db.scalar(
+        select(StoredBundle)
+        .where(*same_site, StoredBundle.created_at <= at)
+        .order_by(StoredBundle.created_at.desc(), StoredBundle.id.desc())
+        .limit(1)
+    )
+    following = await db.scalar(
+        select(StoredBundle)
+        .where(*same_site, StoredBundle.created_at > at)
+        .order_by(StoredBundle.created_at, StoredBundle.id)
+        .limit(1)
+    )
+    return previous, following
 
 
 def _site_neighbours(row: StoredBundle) -> tuple[Any, Any]:

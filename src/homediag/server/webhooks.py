@@ -231,7 +231,12 @@ async def queue_stored(db: AsyncSession, row: StoredBundle, summary: BundleSumma
     ).all()
     if not hooks:
         return 0
-    group = await db.get(Group, row.group_id) if row.group_id is not None else None
+    group = (
+        # Re-read: ingest counts the bundle in with an UPDATE the loaded Group has not seen.
+        await db.get(Group, row.group_id, populate_existing=True)
+        if row.group_id is not None
+        else None
+    )
     payload = stored_payload(row, summary, group)
     now = utcnow()
     db.add_all(_new_delivery(h, EVENT_STORED, payload, now, row.id) for h in hooks)

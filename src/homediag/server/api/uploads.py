@@ -115,10 +115,13 @@ async def _rate_limit(db: Db, settings: ServerSettings, principal: Principal) ->
         )
 
 
-async def _redaction_floor(db: Db, settings: ServerSettings, org_id: int) -> str:
+async def _redaction_floor(db: Db, settings: ServerSettings, principal: Principal) -> str:
     """The organisation's own policy, else the server's."""
-    org = await db.get(Organisation, org_id)
-    chosen = org.min_redaction if org is not None else None
+    if principal.min_redaction is not None:  # read with the token ("": none of its own)
+        chosen: str | None = principal.min_redaction
+    else:
+        org = await db.get(Organisation, principal.org_id)
+        chosen = org.min_redaction if org is not None else None
     return chosen if chosen in REDACTION_ORDER else settings.min_redaction
 
 
@@ -228,14 +231,13 @@ async def _accept(  # noqa: PLR0917 - one upload's parts
                 {**bundle_json(old, settings.base_url), "duplicate": True}, status_code=200
             )
         summary = await state.checker.check(temporary)
-        _check_redaction(
-            summary.redaction_level, await _redaction_floor(db, settings, principal.org_id)
-        )
+        _check_redaction(summary.redaction_level, await _redaction_floor(db, settings, principal))
         await asyncio.to_thread(state.store.adopt, temporary, sha256)
         row, created = await ingest.record(
             db,
             dataclasses.replace(upload, sha256=sha256, size=size),
             summary,
+            looked_up=True,
         )
         body = {**bundle_json(row, settings.base_url), "duplicate": not created}
         return JSONResponse(body, status_code=201 if created else 200)
