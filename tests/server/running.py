@@ -266,6 +266,8 @@ def start_server(
     (``database_url="postgresql://…"`` for PostgreSQL).
     """
     overrides.setdefault("cookie_secure", False)
+    # The tests' receivers listen on loopback (tests/server/test_egress.py: the default).
+    overrides.setdefault("webhook_allow_private", True)
     settings = ServerSettings(data_dir=data_dir, host="127.0.0.1", port=free_port(), **overrides)
     asyncio.run(prepare(settings))
     running = launch(settings, workers=workers, log=data_dir / "server.log")

@@ -92,13 +92,15 @@ def _serve_argv(data_dir: Path, address: str, port: int, *, cli: bool) -> list[s
             "--port",
             str(port),
             "--insecure-cookies",
+            # The lab's hook receiver is on a documentation address (203.0.113.81).
+            "--webhook-allow-private",
         ]
     # Without the subcommand: what it runs, homediag.server.main.serve, with the same settings.
     code = (
         "import sys; from pathlib import Path; "
         "from homediag.server.main import serve; from homediag.server.settings import ServerSettings; "
         "serve(ServerSettings(data_dir=Path(sys.argv[1]), host=sys.argv[2], port=int(sys.argv[3]), "
-        "cookie_secure=False))"
+        "cookie_secure=False, webhook_allow_private=True))"
     )
     return [sys.executable, "-c", code, str(data_dir), address, str(port)]
 

@@ -265,6 +265,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="session cookies without Secure (only for plain-http test set-ups)",
     )
     p.add_argument(
+        "--webhook-allow-private",
+        action="store_true",
+        help="let webhooks reach loopback and private addresses (default: public ones only, "
+        "so an organisation's admin cannot make the server call its own network)",
+    )
+    p.add_argument(
         "--min-redaction",
         choices=["none", "support", "public"],
         help="the weakest redaction accepted (default support: 'none' bundles are refused)",

@@ -83,6 +83,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         values["max_upload_bytes"] = int(args.max_upload_mb * 1024 * 1024)
     if args.insecure_cookies:
         values["cookie_secure"] = False
+    if getattr(args, "webhook_allow_private", False):
+        values["webhook_allow_private"] = True
     given = {key: value for key, value in values.items() if value is not None}
     if args.workers < 1:
         raise ServerError(f"--workers {args.workers}: at least 1")

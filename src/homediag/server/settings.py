@@ -67,6 +67,9 @@ class ServerSettings(BaseModel):
     webhook_attempts: int = Field(6, ge=1)
     webhook_backoff_s: float = Field(1.0, gt=0)
     webhook_timeout_s: float = Field(5.0, gt=0)
+    #: Webhook receivers may be on loopback, private or link-local addresses (the
+    #: server's own networks); off, only public addresses (see ``egress``).
+    webhook_allow_private: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("database_url")

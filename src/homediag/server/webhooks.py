@@ -35,7 +35,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from homediag._version import __version__
 from homediag.model.finding import SEVERITY_RANK
+from homediag.server import egress
 from homediag.server.background import JOBS
 from homediag.server.db.models import Group, StoredBundle, Webhook, WebhookDelivery
 from homediag.server.indexing import BundleSummary
@@ -354,12 +355,41 @@ class _Outcome:
         return self.status == 410
 
 
+async def _pinned(url: str, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """``url`` by the public address its host resolves to now (``headers`` get Host).
+
+    Raises :class:`egress.EgressRefusedError`. The connection closes after the
+    delivery: a pooled one made for another name at the same address must not
+    carry this one.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    pinned = await egress.resolve_public(host, port)
+    netloc = pinned.url_host() + (f":{parts.port}" if parts.port else "")
+    headers["Host"] = parts.netloc
+    headers["Connection"] = "close"
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), extensions
+
+
 async def _post(
-    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], timeout_s: float
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    *,
+    allow_private: bool = False,
 ) -> _Outcome:
     try:
         async with asyncio.timeout(timeout_s):
-            async with client.stream("POST", url, content=body, headers=headers) as answer:
+            extensions: dict[str, Any] = {}
+            if not allow_private:
+                url, extensions = await _pinned(url, headers)
+            async with client.stream(
+                "POST", url, content=body, headers=headers, extensions=extensions
+            ) as answer:
                 seen = 0
                 async for chunk in answer.aiter_raw():
                     seen += len(chunk)
@@ -378,6 +408,8 @@ async def _post(
                 return _Outcome(status, f"the receiver answered {status} {reason}".rstrip())
     except TimeoutError:
         return _Outcome(None, f"no answer within {timeout_s:g} s")
+    except egress.EgressRefusedError as exc:
+        return _Outcome(None, f"not sent: {exc}")
     except httpx.HTTPError as exc:
         return _Outcome(None, f"{type(exc).__name__}: {exc}".rstrip(": ")[:300])
 
@@ -401,7 +433,14 @@ async def attempt(state: ServerState, client: httpx.AsyncClient, claimed: _Claim
         DELIVERY_HEADER: str(claimed.id),
         SIGNATURE_HEADER: sign(secret, body),
     }
-    outcome = await _post(client, url, body, headers, state.settings.webhook_timeout_s)
+    outcome = await _post(
+        client,
+        url,
+        body,
+        headers,
+        state.settings.webhook_timeout_s,
+        allow_private=state.settings.webhook_allow_private,
+    )
     now = utcnow()
     values: dict[str, Any] = {
         "attempts": attempts,

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from homediag.model.finding import SEVERITY_RANK
-from homediag.server import webhooks
-from homediag.server.api.deps import Admin, Db, QueryId, RowId
+from homediag.server import egress, webhooks
+from homediag.server.api.deps import Admin, Db, QueryId, RowId, State
 from homediag.server.api.errors import ApiError, not_found
 from homediag.server.db.models import Webhook, WebhookDelivery
-from homediag.server.state import utcnow
+from homediag.server.state import ServerState, utcnow
 
 router = APIRouter(tags=["hooks"])
 
@@ -131,12 +131,24 @@ async def list_webhooks(
     return {"items": [webhook_json(r) for r in rows], "next_cursor": rows[-1].id if more else None}
 
 
+def _reachable(url: str, state: ServerState) -> None:
+    """Refuse at once a receiver at an address this server never delivers to."""
+    if state.settings.webhook_allow_private:
+        return
+    why = egress.literal_refusal(urlsplit(url).hostname or "")
+    if why is not None:
+        raise ApiError(422, "receiver_not_public", f"not accepted: {why}")
+
+
 @router.post(
     "/webhooks",
     status_code=201,
     summary="Add a webhook; the answer holds its signing secret, shown this once",
 )
-async def create_webhook(body: WebhookCreate, db: Db, principal: Admin) -> dict[str, Any]:
+async def create_webhook(
+    body: WebhookCreate, db: Db, principal: Admin, state: State
+) -> dict[str, Any]:
+    _reachable(body.url, state)
     secret = new_secret()
     hook = Webhook(
         org_id=principal.org_id,
@@ -158,13 +170,14 @@ async def get_webhook(webhook_id: RowId, db: Db, principal: Admin) -> dict[str, 
 
 @router.patch("/webhooks/{webhook_id}", summary="Change a webhook's URL, threshold or activity")
 async def change_webhook(
-    webhook_id: RowId, body: WebhookChange, db: Db, principal: Admin
+    webhook_id: RowId, body: WebhookChange, db: Db, principal: Admin, state: State
 ) -> dict[str, Any]:
     hook = await _own(db, principal, webhook_id)
     given = body.model_fields_set
     if "url" in given:
         if body.url is None:
             raise ApiError(422, "invalid_request", "url: a webhook needs a URL")
+        _reachable(body.url, state)
         hook.url = body.url
     if "min_severity" in given:
         hook.min_severity = _rank(body.min_severity)
