@@ -100,3 +100,61 @@ def test_a_name_that_does_not_resolve_says_so_in_one_line(
     monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", fails)
     with pytest.raises(egress.EgressRefusedError, match="does not resolve: Name or service"):
         asyncio.run(egress.resolve_public("nowhere.invalid", 80))
+
+
+def test_a_delivery_goes_to_the_checked_address_with_the_name_in_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A real receiver on loopback stands in for a public one: loopback is let
+    # through here only, and the name answers with it.
+    import http.server
+    import threading
+
+    import httpx
+
+    from homediag.server import webhooks
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append((self.path, self.headers.get("Host")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = receiver.server_address[1]
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    asked = _answers(monkeypatch, "127.0.0.1")
+    monkeypatch.setattr(egress, "refusal", lambda _address: None)
+    monkeypatch.setattr(egress, "literal_refusal", lambda _host: None)
+
+    async def deliver() -> Any:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            return await webhooks._post(
+                client, f"http://hooks.example.com:{port}/in?k=1", b"{}", {}, 5.0
+            )
+
+    try:
+        outcome = asyncio.run(deliver())
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert outcome.delivered, outcome
+    assert asked == ["hooks.example.com"]
+    assert seen == [("/in?k=1", f"hooks.example.com:{port}")]
+
+
+def test_https_keeps_the_name_for_the_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from homediag.server import webhooks
+
+    _answers(monkeypatch, "2606:4700:4700::1111")
+    headers: dict[str, str] = {}
+    url, extensions = asyncio.run(webhooks._pinned("https://tickets.example.com/h", headers))
+    assert url == "https://[2606:4700:4700::1111]/h"
+    assert headers == {"Host": "tickets.example.com", "Connection": "close"}
+    assert extensions == {"sni_hostname": "tickets.example.com"}
