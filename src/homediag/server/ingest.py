@@ -55,11 +55,12 @@ async def _group(
 ) -> int | None:
     if summary.fingerprint is None:
         return None
-    group = await db.scalar(
-        select(Group).where(Group.org_id == org_id, Group.fingerprint == summary.fingerprint)
+    # The id alone: loading the row would cost more than the query (a JSON column).
+    found: int | None = await db.scalar(
+        select(Group.id).where(Group.org_id == org_id, Group.fingerprint == summary.fingerprint)
     )
-    if group is not None:
-        return group.id
+    if found is not None:
+        return found
     try:
         async with db.begin_nested():
             group = Group(
@@ -78,11 +79,12 @@ async def _group(
             await db.flush()
     except IntegrityError:
         # Another server process made the same group a moment ago.
-        group = await db.scalar(
-            select(Group).where(Group.org_id == org_id, Group.fingerprint == summary.fingerprint)
+        found = await db.scalar(
+            select(Group.id).where(Group.org_id == org_id, Group.fingerprint == summary.fingerprint)
         )
-        if group is None:
+        if found is None:
             raise
+        return found
     return group.id
 
 
@@ -186,7 +188,7 @@ async def record(
     problems = problems_of(summary)
     previous, following = await _neighbours_of_new(db, upload.org_id, site, created_at)
     changes = (
-        await changes_between(db, previous.id, _NEW, {_NEW: problems})
+        await changes_between(db, previous, _NEW, {_NEW: problems})
         if previous is not None
         else None
     )
@@ -211,7 +213,7 @@ async def record(
         "fingerprint": summary.fingerprint,
         "group_id": group_id,
         "analysed_with": summary.tool_version,
-        "previous_id": previous.id if previous is not None else None,
+        "previous_id": previous,
         "changes": changes,
     }
     try:
@@ -225,8 +227,8 @@ async def record(
             raise
         return again, False
     await _add_index(db, row, summary)
-    if following is not None:
-        await _relink(db, following, row, {row.id: problems})
+    if following is not None and (later := await db.get(StoredBundle, following)) is not None:
+        await _relink(db, later, row, {row.id: problems})
     await count_into_group(db, row)
     await webhooks.queue_stored(db, row, summary)  # in the bundle's own transaction
     await db.commit()
@@ -313,24 +315,25 @@ _NEW = -1
 
 async def _neighbours_of_new(
     db: AsyncSession, org_id: int, site: str | None, created_at: datetime
-) -> tuple[StoredBundle | None, StoredBundle | None]:
-    """The bundles a new bundle of ``site`` will follow and precede in its history.
+) -> tuple[int | None, int | None]:
+    """The ids of the bundles a new bundle of ``site`` will follow and precede in its history.
 
     As :func:`_site_neighbours` places a row whose id is above every other
     (the new row's will be): one of the same ``created_at`` comes before it.
+    Ids only: a whole row, its JSON decoded, costs more than the query.
     """
     if site is None:
         return None, None
     same_site = (StoredBundle.org_id == org_id, StoredBundle.site == site)
     at = literal(created_at, StoredBundle.created_at.type)
-    previous = await db.scalar(
-        select(StoredBundle)
+    previous: int | None = await db.scalar(
+        select(StoredBundle.id)
         .where(*same_site, StoredBundle.created_at <= at)
         .order_by(StoredBundle.created_at.desc(), StoredBundle.id.desc())
         .limit(1)
     )
-    following = await db.scalar(
-        select(StoredBundle)
+    following: int | None = await db.scalar(
+        select(StoredBundle.id)
         .where(*same_site, StoredBundle.created_at > at)
         .order_by(StoredBundle.created_at, StoredBundle.id)
         .limit(1)

@@ -214,6 +214,7 @@ async def _accept(  # noqa: PLR0917 - one upload's parts
 ) -> JSONResponse:
     settings = state.settings
     fd, temporary = await asyncio.to_thread(state.store.temporary)
+    adopted = False
     try:
         with os.fdopen(fd, "wb") as out:
             sha256, size = await _receive(request, settings, out)
@@ -233,6 +234,7 @@ async def _accept(  # noqa: PLR0917 - one upload's parts
         summary = await state.checker.check(temporary)
         _check_redaction(summary.redaction_level, await _redaction_floor(db, settings, principal))
         await asyncio.to_thread(state.store.adopt, temporary, sha256)
+        adopted = True  # the temporary file is the stored one now (or gone)
         row, created = await ingest.record(
             db,
             dataclasses.replace(upload, sha256=sha256, size=size),
@@ -242,7 +244,8 @@ async def _accept(  # noqa: PLR0917 - one upload's parts
         body = {**bundle_json(row, settings.base_url), "duplicate": not created}
         return JSONResponse(body, status_code=201 if created else 200)
     finally:
-        await asyncio.to_thread(_discard, temporary)
+        if not adopted:
+            await asyncio.to_thread(_discard, temporary)
 
 
 def _discard(temporary: Path) -> None:
