@@ -72,13 +72,20 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
 
+def _cmdline(pid: int) -> bytes:
+    """A process's command line; empty once it has gone (a worker just killed)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
+
+
 def workers(server: RunningServer) -> set[int]:
     """The checking workers: the children of the server's forkserver."""
     forkservers = [
         pid
         for pid in descendants(server.process.pid)
-        if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        and _parents().get(pid) == server.process.pid
+        if b"forkserver" in _cmdline(pid) and _parents().get(pid) == server.process.pid
     ]
     return {p for f in forkservers for p in descendants(f)}
 
